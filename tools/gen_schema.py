@@ -26,13 +26,16 @@ FDS = SCHEMA_DIR / "caffe_fds.bin"
 TABLES = SCHEMA_DIR / "tables.py"
 PROTOC = "/usr/bin/protoc"
 
-# The SSD fork reuses these field numbers for fields BVLC Caffe gives another
-# meaning; caffe.proto keeps BVLC's, the SSD meaning is recorded here.
+# Where the SSD fork's definition of a field number differs from BVLC Caffe's
+# (another field, or another default), caffe.proto keeps BVLC's; SSD's is here.
 # (message, number) -> (field name, label, kind, type name, default)
 SSD_VARIANTS: Dict[Tuple[str, int], Tuple[str, str, str, Optional[str], object]] = {
     ("PoolingParameter", 13): ("ceil_mode", "optional", "bool", None, True),
     ("SolverParameter", 41): ("eval_type", "optional", "string", None, "classification"),
     ("SolverParameter", 42): ("ap_version", "optional", "string", None, "Integral"),
+    # same field, different default (BVLC has none)
+    ("ConvolutionParameter", 13): ("stride_h", "optional", "uint32", None, 1),
+    ("ConvolutionParameter", 14): ("stride_w", "optional", "uint32", None, 1),
 }
 
 _KIND_BY_TYPE = {
