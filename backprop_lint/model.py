@@ -207,6 +207,8 @@ class LayerDef:
     source_index: Optional[int] = None
     #: for Split layers: the layer that produced the split blob
     split_of: Optional[str] = None
+    #: the bottoms as written in the file, before InsertSplits renamed them
+    original_bottoms: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -250,6 +252,14 @@ class SimLayer:
     is_split: bool = False
     #: whether Backward() will abort in this layer (None: unknown)
     backward_aborts: Tri = False
+    #: need_backward after the forward construction pass, before the reverse sweep
+    need_backward_before_pruning: Tri = False
+    #: whether a top has a loss weight or feeds a layer that leads to a loss
+    contributes_to_loss: bool = False
+    #: whether the sweep pruned the layer because every top is in blobs_skip_backp
+    skip_pruned: Tri = False
+    #: whether force_backward: true switched the layer on
+    forced: bool = False
     #: why, in words, for each decision a rule may want to explain
     reasons: Dict[str, str] = field(default_factory=dict)
     definition: Optional[LayerDef] = None

@@ -1,0 +1,145 @@
+"""The whole pipeline, top to bottom, as Caffe loads a net:
+
+load -> upgrade -> filter -> insert splits -> simulate.
+
+``prepare`` runs the first four stages, ``simulate`` the fifth; ``run_simulate``
+is the ``backprop-lint simulate`` contract (the oracle's JSON keys) as a
+library call.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+from .filter import filter_net, net_state_for
+from .flavors import get_flavor
+from .layer_table import LayerInfo
+from .model import BackpropLintError, InputError, LoadedNet, NetRefused, PreparedNet, SimulatedNet
+from .simulate import simulate as _simulate
+from .splits import insert_splits
+from .upgrade import upgrade_net_as_needed
+
+
+def prepare(
+    source: Any,
+    *,
+    phase: str = "TRAIN",
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    strict: bool = False,
+    file: Optional[str] = None,
+) -> PreparedNet:
+    """Load, upgrade, filter and insert splits, as ``caffe.Net(file, phase, level, stages)``."""
+    loaded = source if isinstance(source, LoadedNet) else _load(source, flavor=flavor, strict=strict, file=file)
+    return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor)
+
+
+def _load(source: Any, *, flavor: str, strict: bool, file: Optional[str]) -> LoadedNet:
+    from .load import load
+
+    return load(source, flavor=flavor, strict=strict, file=file)
+
+
+def prepare_loaded(
+    loaded: LoadedNet,
+    *,
+    phase: str = "TRAIN",
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+) -> PreparedNet:
+    flavor_spec = get_flavor(flavor)
+    net, upgrade_warnings, upgraded_from = upgrade_net_as_needed(loaded.net, flavor_spec, loaded.file)
+    state = net_state_for(net, phase, level, stages)
+    kept, dropped = filter_net(net, state, loaded.file)
+    return PreparedNet(
+        name=net.get("name"),
+        file=loaded.file,
+        state=state,
+        force_backward=bool(net.get("force_backward")),
+        layers=insert_splits(kept),
+        flavor=flavor_spec.name,
+        filtered_out=dropped,
+        warnings=list(loaded.warnings) + list(upgrade_warnings),
+        upgraded_from=upgraded_from,
+        net=net,
+    )
+
+
+def declared_layer_infos(declared: Optional[Mapping[str, Mapping[str, Any]]]) -> Dict[str, LayerInfo]:
+    """LayerInfo rows for the custom layers a user declared in the configuration."""
+    if not declared:
+        return {}
+    from .layer_table import declared_layer
+
+    return {name: declared_layer(name, dict(config)) for name, config in declared.items()}
+
+
+def simulate(
+    prepared: PreparedNet,
+    seeds: Optional[Sequence[str]] = None,
+    declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+) -> SimulatedNet:
+    return _simulate(prepared, seeds=seeds, declared=declared_layer_infos(declared_layers))
+
+
+def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
+    """The ``backprop-lint simulate`` JSON: the oracle's keys plus the gradient flow."""
+    return {
+        "layers": [
+            {
+                "name": layer.name,
+                "type": layer.type,
+                "bottoms": layer.bottoms,
+                "tops": layer.tops,
+                "need_backward": layer.need_backward,
+                "bottom_need_backward": layer.bottom_need_backward,
+                "param_propagate_down": layer.param_propagate_down,
+                "loss": [caffe_float(w) for w in layer.loss],
+            }
+            for layer in sim.layers
+        ],
+        "blobs": sim.blobs,
+        "inputs": sim.inputs,
+        "outputs": sim.outputs,
+        "blob_diff_nonzero": sim.blob_diff_nonzero,
+        "param_diff_nonzero": sim.param_diff_nonzero,
+        "backward_aborts": sim.backward_aborts,
+    }
+
+
+def caffe_float(value: float) -> float:
+    """A float as Caffe's oracle prints it (C++ ostream, 6 significant digits)."""
+    return float(f"{value:.6g}")
+
+
+def error_to_json(error: BackpropLintError) -> Dict[str, Any]:
+    location = getattr(error, "location", None)
+    return {
+        "error": {
+            "message": getattr(error, "message", str(error)),
+            "layer": getattr(error, "layer", None),
+            "line": location.line if location and location.line else None,
+            "column": location.col if location and location.line else None,
+            "kind": getattr(error, "kind", "input"),
+        }
+    }
+
+
+def run_simulate(
+    source: Any,
+    *,
+    phase: str = "TRAIN",
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    seeds: Optional[Sequence[str]] = None,
+    strict: bool = False,
+    declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+) -> Dict[str, Any]:
+    """Exactly what ``backprop-lint simulate`` prints, refusals included."""
+    try:
+        prepared = prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
+        return simulation_to_json(simulate(prepared, seeds=seeds, declared_layers=declared_layers))
+    except (NetRefused, InputError) as error:
+        return error_to_json(error)
