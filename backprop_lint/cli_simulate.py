@@ -1,0 +1,66 @@
+"""``backprop-lint simulate``: Caffe's own decisions about a net, as JSON.
+
+The output has exactly the oracle's keys (``layers``, ``blobs``, ``inputs``,
+``outputs``) plus ``blob_diff_nonzero``, ``param_diff_nonzero`` and
+``backward_aborts``. Exit status: 0 when Caffe would build the net, 1 with
+``{"error": {...}}`` when it would refuse it, 2 on usage errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+from .pipeline import run_simulate
+
+
+def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional[str] = "TRAIN") -> None:
+    """--phase/--level/--stage/--flavor, shared by the commands that build a net."""
+    parser.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper, default=default_phase,
+                        help="net phase, as caffe.Net(file, phase) (default: %(default)s)")
+    parser.add_argument("--level", type=int, default=0, help="NetState level (default: 0)")
+    parser.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                        help="a NetState stage (repeatable)")
+    parser.add_argument("--flavor", choices=("bvlc", "ssd"), default="bvlc",
+                        help="which Caffe: BVLC 1.0/master or the SSD fork lineage (default: bvlc)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="print Caffe's need-backward decisions and the resulting gradient flow as JSON",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("net", help="a .prototxt (text) or binary NetParameter / .caffemodel")
+    add_state_arguments(parser)
+    parser.add_argument("--seed", action="append", default=None, metavar="BLOB",
+                        help="for a net with no loss: a blob whose diff you write before backward "
+                             "(repeatable; default: every net output)")
+    parser.add_argument("--indent", type=int, default=None, help="pretty-print the JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    result = run_simulate(
+        args.net,
+        phase=args.phase,
+        level=args.level,
+        stages=args.stage,
+        flavor=args.flavor,
+        seeds=args.seed,
+        strict=args.strict,
+    )
+    json.dump(result, sys.stdout, indent=args.indent)
+    sys.stdout.write("\n")
+    return 1 if "error" in result else 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="backprop-lint")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
