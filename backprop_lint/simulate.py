@@ -60,7 +60,7 @@ def float32(value: float) -> float:
 
 
 @dataclass
-class _Layer:
+class BuiltLayer:
     definition: LayerDef
     info: Optional[LayerInfo]  # None: an undeclared custom layer
     bottom_ids: List[int] = field(default_factory=list)
@@ -77,14 +77,14 @@ class _Layer:
 
 
 @dataclass
-class _Net:
+class BuiltNet:
     blob_names: List[str] = field(default_factory=list)
     blob_need_backward: List[Tri] = field(default_factory=list)
     blob_loss_weights: List[float] = field(default_factory=list)
     name_to_id: Dict[str, int] = field(default_factory=dict)
     available: Dict[str, None] = field(default_factory=dict)  # insertion-ordered set
     inputs: List[int] = field(default_factory=list)
-    layers: List[_Layer] = field(default_factory=list)
+    layers: List[BuiltLayer] = field(default_factory=list)
     unknown_layers: List[str] = field(default_factory=list)
 
     def new_blob(self, name: str) -> int:
@@ -103,11 +103,11 @@ def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
 # ---------------------------------------------------------------------------
 
 
-def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> _Net:
-    net = _Net()
+def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
+    net = BuiltNet()
     for definition in prepared.layers:
         info = _info_for(definition, prepared.flavor, declared)
-        layer = _Layer(definition=definition, info=info)
+        layer = BuiltLayer(definition=definition, info=info)
         if definition.propagate_down and len(definition.propagate_down) != len(definition.bottoms):
             raise _refuse(
                 definition,
@@ -161,7 +161,7 @@ def python_layer_key(definition: LayerDef) -> str:
     return f"{python_param.get('module')}.{python_param.get('layer')}"
 
 
-def _append_bottom(net: _Net, layer: _Layer, j: int, name: str) -> Tri:
+def _append_bottom(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> Tri:
     definition = layer.definition
     if name not in net.available:
         raise _refuse(
@@ -180,7 +180,7 @@ def _append_bottom(net: _Net, layer: _Layer, j: int, name: str) -> Tri:
     return blob_need
 
 
-def _append_top(net: _Net, layer: _Layer, j: int, name: str) -> None:
+def _append_top(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> None:
     definition = layer.definition
     if j < len(definition.bottoms) and name == definition.bottoms[j]:
         blob_id = net.name_to_id[name]
@@ -205,7 +205,7 @@ def _auto_top_count(info: Optional[LayerInfo]) -> int:
     return max(info.tops.min, info.tops.exact)
 
 
-def _set_up(layer: _Layer, flavor: str) -> None:
+def _set_up(layer: BuiltLayer, flavor: str) -> None:
     """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
     definition, info = layer.definition, layer.info
     n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
@@ -243,7 +243,7 @@ def _check_kind(type_name: str, message: str) -> str:
     return "layer-setup"
 
 
-def _check_blob_counts(layer: _Layer, info: LayerInfo, n_bottoms: int, n_tops: int) -> None:
+def _check_blob_counts(layer: BuiltLayer, info: LayerInfo, n_bottoms: int, n_tops: int) -> None:
     definition = layer.definition
     kind_type = definition.type
     for what, count, n, kind in (
@@ -272,7 +272,7 @@ def _check_blob_counts(layer: _Layer, info: LayerInfo, n_bottoms: int, n_tops: i
         )
 
 
-def _set_param_propagate_down(layer: _Layer) -> Tri:
+def _set_param_propagate_down(layer: BuiltLayer) -> Tri:
     """The ``param_propagate_down`` flags and whether any makes the layer need backward."""
     definition, info = layer.definition, layer.info
     count = info.params(definition.param, len(definition.bottoms)) if info is not None else None
@@ -298,7 +298,7 @@ def _set_param_propagate_down(layer: _Layer) -> Tri:
 # ---------------------------------------------------------------------------
 
 
-def prune_backward(net: _Net) -> None:
+def prune_backward(net: BuiltNet) -> None:
     under_loss: Set[str] = set()
     skipped: Dict[str, Tri] = {}  # blob name -> True, or None when it depends on an unknown
     for layer in reversed(net.layers):
@@ -332,7 +332,7 @@ def prune_backward(net: _Net) -> None:
                 skipped[name] = None
 
 
-def apply_force_backward(net: _Net) -> None:
+def apply_force_backward(net: BuiltNet) -> None:
     for layer in net.layers:
         layer.need_backward = True
         layer.forced = True
@@ -382,7 +382,7 @@ class _DiffStore:
 
 
 def run_backward(
-    net: _Net,
+    net: BuiltNet,
     seeds: Sequence[int],
     start: Optional[int] = None,
     end: Optional[int] = None,
@@ -442,7 +442,7 @@ def _aliases_at_backward(info: LayerInfo) -> bool:
     return getattr(info, "diff_alias_at_backward", info.type == "Flatten")
 
 
-def _forward_scratch_bottoms(info: LayerInfo, layer: _Layer) -> List[int]:
+def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
     """Bottoms whose diff Forward writes as scratch space (HingeLoss)."""
     scratch = getattr(info, "forward_writes_bottom_diff", None)
     if scratch is None:
@@ -450,7 +450,7 @@ def _forward_scratch_bottoms(info: LayerInfo, layer: _Layer) -> List[int]:
     return [j for j in range(len(layer.bottom_ids)) if scratch(j, len(layer.bottom_ids), layer.definition.param)]
 
 
-def _backward_layer(net: _Net, i: int, layer: _Layer, store: _DiffStore, param_cells: Dict[int, List[Tri]]) -> Tri:
+def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore, param_cells: Dict[int, List[Tri]]) -> Tri:
     """Apply one layer's Backward to the diff store; returns whether it aborts."""
     info = layer.info
     runs = layer.need_backward  # True or None
@@ -503,11 +503,11 @@ def _backward_layer(net: _Net, i: int, layer: _Layer, store: _DiffStore, param_c
     return aborts
 
 
-def _in_place(layer: _Layer, j: int) -> bool:
+def _in_place(layer: BuiltLayer, j: int) -> bool:
     return j < len(layer.top_ids) and layer.top_ids[j] == layer.bottom_ids[j]
 
 
-def _share_param_diffs(net: _Net, param_cells: Dict[int, List[Tri]]) -> None:
+def _share_param_diffs(net: BuiltNet, param_cells: Dict[int, List[Tri]]) -> None:
     """Params with the same ParamSpec name share one diff (Net::ShareWeights)."""
     groups: Dict[str, List[tuple]] = {}
     for i, layer in enumerate(net.layers):
@@ -529,7 +529,7 @@ def _share_param_diffs(net: _Net, param_cells: Dict[int, List[Tri]]) -> None:
 # ---------------------------------------------------------------------------
 
 
-def init_net(prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = None) -> _Net:
+def init_net(prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = None) -> BuiltNet:
     """Net::Init's need-backward decisions for ``prepared``."""
     net = build_layers(prepared, declared or {})
     prune_backward(net)
@@ -538,7 +538,7 @@ def init_net(prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = N
     return net
 
 
-def outputs_of(net: _Net) -> List[str]:
+def outputs_of(net: BuiltNet) -> List[str]:
     """Net outputs: names never consumed, in std::set (byte-wise) order."""
     return sorted(net.available, key=lambda name: name.encode("utf-8"))
 
@@ -564,7 +564,7 @@ def simulate(
 
 
 def _to_simulated(
-    prepared: PreparedNet, net: _Net, outputs: List[str], result: BackwardResult, seeds: List[str]
+    prepared: PreparedNet, net: BuiltNet, outputs: List[str], result: BackwardResult, seeds: List[str]
 ) -> SimulatedNet:
     layers: List[SimLayer] = []
     for i, layer in enumerate(net.layers):
