@@ -1,0 +1,450 @@
+"""The upgrade stage against Caffe's UpgradeNetAsNeeded (upgrade_proto.cpp), step by step."""
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any, List, Optional
+
+import pytest
+
+from backprop_lint import layer_table
+from backprop_lint.flavors import FLAVORS, BatchNormUpgrade, UnknownFlavorError, get_flavor
+from backprop_lint.model import Message, NetRefused
+from backprop_lint.schema.tables import ENUMS, MESSAGES
+from backprop_lint.upgrade import (
+    DATA_TRANSFORM_FIELDS,
+    DATA_UPGRADE_PARAMS,
+    V0_FIELD_TARGETS,
+    V0_LAYER_TYPES,
+    V1_LAYER_TYPES,
+    upgrade_net_as_needed,
+)
+
+BVLC = get_flavor("bvlc")
+SSD = get_flavor("ssd")
+V1_LAYER_TYPE_ENUM = ENUMS.get("V1LayerParameter.LayerType") or ENUMS["LayerType"]
+
+
+def msg(type_name: str, line: int = 0, col: int = 0, comments: Optional[List[str]] = None, **fields: Any) -> Message:
+    return Message(type_name, dict(fields), line=line, col=col, comments=comments)
+
+
+def net(**fields: Any) -> Message:
+    return msg("NetParameter", **fields)
+
+
+def v1(name: str, type_: str, bottom: List[str], top: List[str], **fields: Any) -> Message:
+    return msg("V1LayerParameter", name=name, type=type_, bottom=bottom, top=top, **fields)
+
+
+def v0(name: str, type_: str, bottom: List[str], top: List[str], line: int = 0, **v0_fields: Any) -> Message:
+    inner = msg("V0LayerParameter", name=name, type=type_, **v0_fields)
+    return msg("V1LayerParameter", line=line, col=1, layer=inner, bottom=bottom, top=top)
+
+
+def layer(name: str, type_: str, bottom: List[str], top: List[str], **fields: Any) -> Message:
+    return msg("LayerParameter", name=name, type=type_, bottom=bottom, top=top, **fields)
+
+
+def spec(**fields: Any) -> Message:
+    return msg("ParamSpec", **fields)
+
+
+def upgrade(net_param: Message, flavor=BVLC):
+    return upgrade_net_as_needed(net_param, flavor, "net.prototxt")
+
+
+def names_and_types(net_param: Message) -> List[tuple]:
+    return [(lay.get("name"), lay.get("type")) for lay in net_param.repeated("layer")]
+
+
+# ---------------------------------------------------------------------------
+# flavours
+# ---------------------------------------------------------------------------
+
+
+def test_flavors_differ_in_the_batchnorm_upgrade_and_statistics_check() -> None:
+    assert BVLC.batchnorm_upgrade is BatchNormUpgrade.ZERO_LR_AND_DECAY
+    assert BVLC.batchnorm_checks_stats_lr is True
+    assert SSD.batchnorm_upgrade is BatchNormUpgrade.CLEAR_PARAMS
+    assert SSD.batchnorm_checks_stats_lr is False
+
+
+def test_flavor_names_match_the_layer_table() -> None:
+    assert set(FLAVORS) == set(layer_table.FLAVORS)
+    assert all(get_flavor(name).name == name for name in FLAVORS)
+
+
+def test_unknown_flavor_is_a_clear_error() -> None:
+    with pytest.raises(UnknownFlavorError, match=r"'nvidia'.*bvlc, ssd"):
+        get_flavor("nvidia")
+
+
+# ---------------------------------------------------------------------------
+# Caffe's tables agree with the schema
+# ---------------------------------------------------------------------------
+
+
+def test_v1_type_table_covers_exactly_the_v1_enum() -> None:
+    assert set(V1_LAYER_TYPES) == set(V1_LAYER_TYPE_ENUM)
+
+
+def test_v0_type_table_targets_v1_enum_names() -> None:
+    assert set(V0_LAYER_TYPES.values()) <= set(V1_LAYER_TYPE_ENUM)
+    assert len(V0_LAYER_TYPES) == 24
+
+
+def test_v0_field_targets_exist_in_the_schema() -> None:
+    for v0_field, targets in V0_FIELD_TARGETS.items():
+        assert v0_field in MESSAGES["V0LayerParameter"]
+        for sub_field, target in targets.values():
+            sub_type = MESSAGES["V1LayerParameter"][sub_field][3]
+            assert target == "" or target in MESSAGES[sub_type], (v0_field, sub_field, target)
+
+
+def test_data_upgrade_fields_exist_in_the_schema() -> None:
+    for sub_field in DATA_UPGRADE_PARAMS.values():
+        sub_type = MESSAGES["V1LayerParameter"][sub_field][3]
+        assert set(DATA_TRANSFORM_FIELDS) <= set(MESSAGES[sub_type])
+    assert set(DATA_TRANSFORM_FIELDS) <= set(MESSAGES["TransformationParameter"])
+
+
+# ---------------------------------------------------------------------------
+# nothing to do
+# ---------------------------------------------------------------------------
+
+
+def test_current_format_net_is_left_alone() -> None:
+    original = net(name="n", layer=[layer("ip", "InnerProduct", ["x"], ["y"], param=[spec(lr_mult=0.0)])])
+    upgraded, warnings, upgraded_from = upgrade(original)
+    assert upgraded == original
+    assert warnings == []
+    assert upgraded_from is None
+
+
+# ---------------------------------------------------------------------------
+# V1 -> V2
+# ---------------------------------------------------------------------------
+
+
+def test_e11_v1_layers_and_input_shape() -> None:
+    """spec §9 e11: blobs_lr: 0 alone gives param[0].lr_mult 0 and a default spec for the bias."""
+    ip = v1("ip", "INNER_PRODUCT", ["data"], ["y"], blobs_lr=[0.0], weight_decay=[0.0], param=["w"])
+    ip2 = v1("ip2", "INNER_PRODUCT", ["y"], ["z"], blobs_lr=[0.0, 0.0])
+    original = net(input=["data"], input_shape=[msg("BlobShape", dim=[2, 3])], layers=[ip, ip2])
+    upgraded, _warnings, upgraded_from = upgrade(original)
+    assert upgraded_from == "V1"
+    assert names_and_types(upgraded) == [("input", "Input"), ("ip", "InnerProduct"), ("ip2", "InnerProduct")]
+    first, second = upgraded.repeated("layer")[1:]
+    assert first.get("param") == [spec(name="w", lr_mult=0.0, decay_mult=0.0)]
+    assert second.get("param") == [spec(lr_mult=0.0), spec(lr_mult=0.0)]
+    assert not upgraded.has("layers") and not upgraded.has("input") and not upgraded.has("input_shape")
+
+
+def test_param_specs_take_each_field_only_where_its_list_has_an_entry() -> None:
+    conv = v1(
+        "conv",
+        "CONVOLUTION",
+        ["x"],
+        ["y"],
+        blobs_lr=[0.0],
+        weight_decay=[1.0, 2.0],
+        param=["a", "b", "c"],
+        blob_share_mode=["STRICT", "PERMISSIVE"],
+    )
+    upgraded, _, _ = upgrade(net(layers=[conv]))
+    assert upgraded.repeated("layer")[0].get("param") == [
+        spec(name="a", share_mode="STRICT", lr_mult=0.0, decay_mult=1.0),
+        spec(name="b", share_mode="PERMISSIVE", decay_mult=2.0),
+        spec(name="c"),
+    ]
+
+
+def test_v1_layer_fields_are_copied_and_position_kept() -> None:
+    rule = msg("NetStateRule", phase="TEST")
+    conv_param = msg("ConvolutionParameter", num_output=4)
+    loss = msg(
+        "V1LayerParameter",
+        line=7,
+        col=3,
+        comments=["the loss"],
+        name="loss",
+        type="SOFTMAX_LOSS",
+        bottom=["a", "b"],
+        top=["l"],
+        include=[rule],
+        loss_weight=[2.0],
+        convolution_param=conv_param,
+    )
+    upgraded, _, _ = upgrade(net(name="n", force_backward=True, layers=[loss]))
+    (result,) = upgraded.repeated("layer")
+    assert result.type == "LayerParameter"
+    assert (result.line, result.col, result.comments) == (7, 3, ["the loss"])
+    assert result.fields == {
+        "name": "loss",
+        "type": "SoftmaxWithLoss",
+        "bottom": ["a", "b"],
+        "top": ["l"],
+        "include": [rule],
+        "loss_weight": [2.0],
+        "convolution_param": conv_param,
+    }
+    assert upgraded.get("name") == "n" and upgraded.get("force_backward") is True
+
+
+@pytest.mark.parametrize("v1_type,v2_type", [("ABSVAL", "AbsVal"), ("TANH", "TanH"), ("IM2COL", "Im2col"), ("SOFTMAX", "Softmax")])
+def test_v1_type_names(v1_type: str, v2_type: str) -> None:
+    upgraded, _, _ = upgrade(net(layers=[v1("l", v1_type, [], [])]))
+    assert upgraded.repeated("layer")[0].get("type") == v2_type
+
+
+def test_v1_type_none_becomes_the_empty_type_with_a_warning() -> None:
+    # Caffe only dies on "" when it builds the layer, which a phase filter may prevent.
+    upgraded, warnings, _ = upgrade(net(layers=[v1("l", "NONE", [], [])]))
+    assert upgraded.repeated("layer")[0].get("type") == ""
+    assert any("Unknown layer type" in w.message for w in warnings)
+
+
+def test_unknown_v1_type_value_is_refused() -> None:
+    with pytest.raises(NetRefused, match="Unknown V1LayerParameter layer type: 77") as refusal:
+        upgrade(net(layers=[v1("odd", 77, [], [])]))
+    assert refusal.value.layer == "odd" and refusal.value.kind == "upgrade"
+
+
+def test_both_layer_and_layers_is_refused_at_the_first_layer() -> None:
+    original = net(layer=[layer("a", "ReLU", [], [])], layers=[v1("b", "RELU", [], [])])
+    original.positions["layer"] = (4, 1)
+    with pytest.raises(NetRefused, match="includes both 'layer' and 'layers'") as refusal:
+        upgrade(original)
+    assert refusal.value.kind == "upgrade"
+    assert (refusal.value.location.line, refusal.value.location.col) == (4, 1)
+
+
+def test_v1_fields_caffe_does_not_carry_over_are_reported() -> None:
+    bn = v1("bn", "DATA", [], ["x"], batch_norm_param=msg("BatchNormParameter", eps=1e-3))
+    upgraded, warnings, _ = upgrade(net(layers=[bn]))
+    assert not upgraded.repeated("layer")[0].has("batch_norm_param")
+    assert [w.kind for w in warnings] == ["upgrade-dropped"]
+
+
+# ---------------------------------------------------------------------------
+# data transformation fields
+# ---------------------------------------------------------------------------
+
+
+def test_v1_data_transformation_fields_move_to_transform_param() -> None:
+    data = v1(
+        "d",
+        "DATA",
+        [],
+        ["x"],
+        data_param=msg("DataParameter", source="db", scale=0.5, mirror=True),
+        transform_param=msg("TransformationParameter", scale=9.0, crop_size=3),
+    )
+    images = v1("i", "IMAGE_DATA", [], ["z"])
+    upgraded, warnings, _ = upgrade(net(layers=[data, images]))
+    first, second = upgraded.repeated("layer")
+    assert first.get("data_param") == msg("DataParameter", source="db")
+    assert first.get("transform_param") == msg("TransformationParameter", scale=0.5, crop_size=3, mirror=True)
+    # Caffe's mutable_*_param() leaves every such layer with both sub-messages
+    assert second.get("image_data_param") == msg("ImageDataParameter")
+    assert second.get("transform_param") == msg("TransformationParameter")
+    assert [w.kind for w in warnings] == ["deprecated"]
+
+
+def test_data_upgrade_ignores_current_format_layers() -> None:
+    data = layer("d", "Data", [], ["x"], data_param=msg("DataParameter", scale=0.5))
+    upgraded, warnings, _ = upgrade(net(layer=[data]))
+    assert upgraded.repeated("layer")[0] is data and warnings == []
+
+
+# ---------------------------------------------------------------------------
+# V0 -> V1 -> V2
+# ---------------------------------------------------------------------------
+
+
+def test_v0_layers_are_upgraded_with_their_fields() -> None:
+    conv = v0("conv1", "conv", ["data"], ["c"], line=5, num_output=8, kernelsize=3, stride=2, pad=1, group=2,
+              blobs_lr=[1.0, 2.0], weight_decay=[1.0, 0.0], biasterm=False)
+    pool = v0("pool1", "pool", ["c"], ["p"], kernelsize=2, stride=2, pool="AVE")
+    ip = v0("fc", "innerproduct", ["p"], ["f"], num_output=10)
+    loss = v0("loss", "softmax_loss", ["f", "label"], [])
+    data = v0("data", "data", [], ["data", "label"], source="db", batchsize=64, scale=0.25, cropsize=4, mirror=True)
+    upgraded, warnings, upgraded_from = upgrade(net(name="old", layers=[data, conv, pool, ip, loss]))
+    assert upgraded_from == "V0"
+    assert names_and_types(upgraded) == [
+        ("data", "Data"), ("conv1", "Convolution"), ("pool1", "Pooling"), ("fc", "InnerProduct"), ("loss", "SoftmaxWithLoss"),
+    ]
+    d, c, p, f, _ = upgraded.repeated("layer")
+    assert d.get("data_param") == msg("DataParameter", source="db", batch_size=64)
+    assert d.get("transform_param") == msg("TransformationParameter", scale=0.25, crop_size=4, mirror=True)
+    assert c.get("convolution_param") == msg(
+        "ConvolutionParameter", num_output=8, bias_term=False, pad=[1], kernel_size=[3], group=2, stride=[2]
+    )
+    assert c.get("param") == [spec(lr_mult=1.0, decay_mult=1.0), spec(lr_mult=2.0, decay_mult=0.0)]
+    assert (c.line, c.col) == (5, 1)
+    assert p.get("pooling_param") == msg("PoolingParameter", kernel_size=2, stride=2, pool="AVE")
+    assert f.get("inner_product_param") == msg("InnerProductParameter", num_output=10)
+    assert [w.kind for w in warnings] == ["deprecated"]
+
+
+def test_v0_misplaced_field_is_logged_not_fatal() -> None:
+    relu = v0("relu", "relu", ["x"], ["x"], num_output=3, shuffle_images=True)
+    upgraded, warnings, _ = upgrade(net(input=[], layers=[v0("d", "data", [], ["x"]), relu]))
+    messages = [w.message for w in warnings if w.kind == "upgrade"]
+    assert messages == [
+        "Unknown parameter num_output for layer type relu",
+        "Unknown parameter shuffle for layer type relu",
+    ]
+    assert not upgraded.repeated("layer")[1].has("inner_product_param")
+
+
+def test_v0_padding_layer_is_folded_into_the_convolution() -> None:
+    padding = v0("pad1", "padding", ["data"], ["padded"], pad=2)
+    conv = v0("conv1", "conv", ["padded"], ["c"], kernelsize=3)
+    upgraded, _, _ = upgrade(net(input=["data"], input_dim=[1, 3, 8, 8], layers=[padding, conv]))
+    assert names_and_types(upgraded) == [("input", "Input"), ("conv1", "Convolution")]
+    folded = upgraded.repeated("layer")[1]
+    assert folded.get("bottom") == ["data"]
+    assert folded.get("convolution_param") == msg("ConvolutionParameter", pad=[2], kernel_size=[3])
+
+
+def test_padding_into_a_non_conv_layer_is_refused() -> None:
+    padding = v0("pad1", "padding", ["data"], ["padded"], pad=2)
+    relu = v0("relu", "relu", ["padded"], ["r"], line=9)
+    with pytest.raises(NetRefused, match="Padding layer input to non-convolutional / non-pooling layer type relu") as refusal:
+        upgrade(net(input=["data"], layers=[padding, relu]))
+    assert refusal.value.layer == "relu" and refusal.value.location.line == 9
+
+
+def test_padding_layer_with_two_inputs_is_refused() -> None:
+    padding = v0("pad1", "padding", ["a", "b"], ["padded"], pad=2)
+    conv = v0("conv1", "conv", ["padded"], ["c"])
+    with pytest.raises(NetRefused, match="Padding Layer takes a single blob as input") as refusal:
+        upgrade(net(input=["a", "b"], layers=[padding, conv]))
+    assert refusal.value.layer == "pad1"
+
+
+def test_v0_bottom_without_producer_is_refused() -> None:
+    with pytest.raises(NetRefused, match="Unknown blob input ghost to layer 1"):
+        upgrade(net(input=["data"], layers=[v0("c", "conv", ["data", "ghost"], ["c"])]))
+
+
+def test_unknown_v0_type_is_refused() -> None:
+    with pytest.raises(NetRefused, match="Unknown layer name: locally_connected") as refusal:
+        upgrade(net(layers=[v0("local", "locally_connected", [], ["x"])]))
+    assert refusal.value.layer == "local" and refusal.value.kind == "upgrade"
+
+
+def test_v0_upgrade_keeps_only_five_net_fields() -> None:
+    current = layer("new", "ReLU", ["x"], ["x"])
+    state = msg("NetState", phase="TRAIN")
+    original = net(name="n", state=state, layer=[current], layers=[v0("d", "data", [], ["x"])])
+    upgraded, warnings, _ = upgrade(original)
+    # the V2 layer vanishes with the V0 upgrade, so the 'layer'+'layers' refusal never fires
+    assert names_and_types(upgraded) == [("d", "Data")]
+    assert not upgraded.has("state")
+    dropped = sorted(re.search(r"field '(\w+)'", w.message).group(1) for w in warnings if w.kind == "upgrade-dropped")
+    assert dropped == ["layer", "state"]
+
+
+def test_v1_entry_in_a_v0_net_keeps_only_bottom_and_top() -> None:
+    stray = v1("stray", "RELU", ["x"], ["y"])
+    upgraded, warnings, _ = upgrade(net(layers=[v0("d", "data", [], ["x"]), stray]))
+    assert upgraded.repeated("layer")[1].fields == {"bottom": ["x"], "top": ["y"]}
+    assert any(w.kind == "upgrade-dropped" for w in warnings)
+
+
+# ---------------------------------------------------------------------------
+# input fields
+# ---------------------------------------------------------------------------
+
+
+def test_e10_input_dim_becomes_an_input_layer_at_index_0() -> None:
+    ip = layer("ip", "InnerProduct", ["data"], ["y"])
+    relu = layer("relu", "ReLU", ["y"], ["y"])
+    original = net(input=["data"], input_dim=[2, 3, 4, 4], layer=[ip, relu])
+    original.positions["input"] = (1, 1)
+    upgraded, warnings, upgraded_from = upgrade(original)
+    assert upgraded_from is None
+    assert names_and_types(upgraded) == [("input", "Input"), ("ip", "InnerProduct"), ("relu", "ReLU")]
+    made = upgraded.repeated("layer")[0]
+    assert made.get("top") == ["data"]
+    assert made.get("input_param") == msg("InputParameter", shape=[msg("BlobShape", dim=[2, 3, 4, 4])])
+    assert (made.line, made.col) == (1, 1)
+    assert not upgraded.has("input") and not upgraded.has("input_dim")
+    assert [w.kind for w in warnings] == ["deprecated"]
+
+
+def test_input_shape_wins_over_input_dim_and_each_input_gets_its_shape() -> None:
+    shapes = [msg("BlobShape", dim=[1, 2]), msg("BlobShape", dim=[5])]
+    original = net(input=["a", "b"], input_shape=shapes, input_dim=[9, 9, 9, 9, 9, 9, 9, 9])
+    upgraded, _, _ = upgrade(original)
+    (made,) = upgraded.repeated("layer")
+    assert made.get("top") == ["a", "b"]
+    assert made.get("input_param").get("shape") == shapes
+
+
+def test_inputs_without_shapes_are_dropped() -> None:
+    upgraded, warnings, _ = upgrade(net(input=["data"], layer=[layer("r", "ReLU", ["data"], ["r"])]))
+    assert names_and_types(upgraded) == [("r", "ReLU")]
+    assert not upgraded.has("input")
+    assert any(w.kind == "upgrade-dropped" and "'data'" in w.message for w in warnings)
+
+
+def test_too_few_input_dims_warn() -> None:
+    upgraded, warnings, _ = upgrade(net(input=["a", "b"], input_dim=[1, 2, 3, 4]))
+    assert upgraded.repeated("layer")[0].get("input_param").get("shape")[1] == msg("BlobShape", dim=[])
+    assert any("undefined behaviour" in w.message for w in warnings)
+
+
+# ---------------------------------------------------------------------------
+# BatchNorm
+# ---------------------------------------------------------------------------
+
+
+def batch_norm(n_params: int) -> Message:
+    params = [spec(name=f"s{i}", lr_mult=1.0) for i in range(n_params)]
+    return layer("bn", "BatchNorm", ["x"], ["x"], param=params) if params else layer("bn", "BatchNorm", ["x"], ["x"])
+
+
+def test_bvlc_zeroes_the_three_batchnorm_specs_keeping_names() -> None:
+    upgraded, warnings, _ = upgrade(net(layer=[batch_norm(3)]), BVLC)
+    assert upgraded.repeated("layer")[0].get("param") == [
+        spec(name=f"s{i}", lr_mult=0.0, decay_mult=0.0) for i in range(3)
+    ]
+    assert [w.kind for w in warnings] == ["batchnorm-upgrade"]
+
+
+def test_ssd_clears_the_three_batchnorm_specs() -> None:
+    upgraded, _, _ = upgrade(net(layer=[batch_norm(3)]), SSD)
+    assert not upgraded.repeated("layer")[0].has("param")
+
+
+@pytest.mark.parametrize("flavor", [BVLC, SSD], ids=lambda f: f.name)
+@pytest.mark.parametrize("n_params", [0, 1, 2, 4])
+def test_batchnorm_with_other_spec_counts_is_untouched(flavor, n_params: int) -> None:
+    original = net(layer=[batch_norm(n_params)])
+    upgraded, warnings, _ = upgrade(original, flavor)
+    assert upgraded == original and warnings == []
+
+
+def test_three_specs_on_other_types_are_untouched() -> None:
+    conv = layer("c", "Convolution", ["x"], ["y"], param=[spec(lr_mult=1.0)] * 3)
+    upgraded, _, _ = upgrade(net(layer=[conv]))
+    assert upgraded.repeated("layer")[0] is conv
+
+
+# ---------------------------------------------------------------------------
+# the whole chain, and the input tree stays as it was
+# ---------------------------------------------------------------------------
+
+
+def test_all_steps_in_caffe_order_without_touching_the_input() -> None:
+    data = v0("data", "data", [], ["x"], cropsize=2)
+    original = net(input=["aux"], input_dim=[1, 1, 1, 1], layers=[data, v0("c", "conv", ["x"], ["y"])])
+    before = copy.deepcopy(original)
+    upgraded, _, upgraded_from = upgrade(original)
+    assert original == before and repr(original) == repr(before)
+    assert upgraded_from == "V0"
+    assert names_and_types(upgraded) == [("input", "Input"), ("data", "Data"), ("c", "Convolution")]
