@@ -1,0 +1,871 @@
+"""Protobuf text format -> ``Message`` trees, driven by ``schema.tables``.
+
+Accepts exactly what ``google.protobuf.text_format.Parse`` accepts for Caffe's
+messages and yields the same content, without importing protobuf (importing
+it costs more than parsing a whole net; see /work/shared/MEASURED.md).
+
+How it goes fast: one compiled regular expression (``_FIELD``) matches a whole
+simple field at a time (``name: value``, ``name {``, ``}`` or a separator,
+with the whitespace and comments before it). Anything it does not cover
+(lists, escaped or adjacent strings, comments inside a field, errors) is
+handled one field at a time by a token-level reader (``_SlowReader``) that
+mirrors text_format's tokenizer. Both feed the same per-field handlers.
+
+Token boundaries are text_format's: identifiers ``[A-Za-z_][0-9A-Za-z_+-]*``,
+numbers ``([0-9+-]|\\.[0-9])[0-9A-Za-z_.+-]*``, quoted strings that end at the
+line's end, any other single character. Values are converted from the token
+text with the same rules text_format uses (C octal, ``1.5f``, ``inf``...).
+"""
+from __future__ import annotations
+
+import math
+import re
+import struct
+from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
+
+from .model import InputError, Location, Message, Warning_
+from .schema import tables
+
+FLAVORS = ("bvlc", "ssd")
+#: protobuf's default nesting limit for binary messages; we use it for text too
+DEFAULT_MAX_DEPTH = 100
+ROOT_MESSAGE = "NetParameter"
+
+# --------------------------------------------------------------------------
+# Token patterns (text_format's, applied to the whole text instead of per line)
+# --------------------------------------------------------------------------
+
+_SPACE = r"\s*(?:\#[^\n]*\s*)*"  # whitespace and '#' comments, unrolled (no backtracking)
+_IDENT = r"[A-Za-z_][0-9A-Za-z_+-]*"
+_NUMBER = r"(?:[0-9+-]|\.[0-9])[0-9A-Za-z_.+-]*"
+_SIMPLE_STRING = r"\"[^\"\n\\]*\"|'[^'\n\\]*'"
+
+#: one simple field, close brace or separator, with the blank text before it
+_FIELD = re.compile(
+    rf"({_SPACE})(?:"
+    rf"({_IDENT})(?![0-9A-Za-z_+-])\s*(:)?\s*(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_SPACE}[\"'])|([{{<]))"
+    rf"|([}}>])|([,;]))?"
+)
+
+#: one token of any kind, with the blank text before it (groups: kind by index)
+_TOKEN = re.compile(
+    rf"({_SPACE})(?:({_IDENT})|({_NUMBER})"
+    r"|(\"[^\"\n\\]*(?:\\.[^\"\n\\]*)*(?:\"|\\?$)|'[^'\n\\]*(?:\\.[^'\n\\]*)*(?:'|\\?$))"
+    r"|([\s\S]))?",
+    re.MULTILINE,
+)
+_NAME_TOKEN = re.compile(r"\w+")  # text_format's ConsumeIdentifierOrNumber
+_IDENTIFIER_VALUE = re.compile(r"[^\d\W]\w*")  # text_format's ConsumeIdentifier
+_C_OCTAL = re.compile(r"(-?)0(\d+)$")
+_FLOAT_OCTAL = re.compile(r"-?0[0-9]+")
+_FLOAT_INF = re.compile(r"-?inf(?:inity)?f?$", re.IGNORECASE)
+_FLOAT_NAN = re.compile(r"nanf?$", re.IGNORECASE)
+_SHORT_HEX_ESCAPE = re.compile(r"(\\+)x([0-9a-fA-F])(?![0-9a-fA-F])")
+_TEMPLATE_VAR = re.compile(r"\$\{?[A-Za-z_0-9]*\}?")
+
+# --------------------------------------------------------------------------
+# Scalar conversion, from token text, with text_format's rules
+# --------------------------------------------------------------------------
+
+
+class _BadValue(ValueError):
+    """A token that is not a valid value for its field (message says why)."""
+
+
+Converter = Callable[[str], object]
+
+_INT_RANGES: Dict[str, Tuple[int, int]] = {
+    "int32": (-(2**31), 2**31 - 1),
+    "sint32": (-(2**31), 2**31 - 1),
+    "sfixed32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+    "fixed32": (0, 2**32 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "sint64": (-(2**63), 2**63 - 1),
+    "sfixed64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
+    "fixed64": (0, 2**64 - 1),
+}
+_BOOLS = {"true": True, "t": True, "1": True, "True": True, "false": False, "f": False, "0": False, "False": False}
+_FLOAT32 = struct.Struct("<f")
+
+
+def parse_integer(token: str) -> int:
+    """An integer literal: decimal, 0x hex, C octal (``010`` is 8), optional sign."""
+    try:
+        return int(token, 0)
+    except ValueError:
+        pass
+    octal = _C_OCTAL.match(token)
+    if octal:
+        try:
+            return int(octal.group(1) + "0o" + octal.group(2), 0)
+        except ValueError:
+            pass
+    raise _BadValue(f"'{token}' is not an integer")
+
+
+def parse_float(token: str) -> float:
+    """A float literal as text_format reads it: ``1``, ``1.``, ``.5``, ``1e-3``, ``1.5f``, ``inf``, ``nan``."""
+    if _FLOAT_OCTAL.match(token):
+        raise _BadValue(f"'{token}' is not a number (a leading 0 would make it octal)")
+    try:
+        return float(token)
+    except ValueError:
+        pass
+    if _FLOAT_INF.match(token):
+        return -math.inf if token[0] == "-" else math.inf
+    if _FLOAT_NAN.match(token):
+        return math.nan
+    try:
+        return float(token.rstrip("fF"))
+    except ValueError:
+        raise _BadValue(f"'{token}' is not a number") from None
+
+
+def to_float32(value: float) -> float:
+    """The value a C++ ``float`` field holds (what Caffe and protobuf store)."""
+    try:
+        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
+
+
+def unescape_string(body: str) -> bytes:
+    """The bytes of a quoted literal's body, with C escapes resolved as text_format does."""
+    if "\\" not in body:
+        return body.encode("utf-8")
+    padded = _SHORT_HEX_ESCAPE.sub(_pad_short_hex, body)
+    try:
+        resolved = padded.encode("raw_unicode_escape").decode("raw_unicode_escape")
+        return resolved.encode("utf-8").decode("unicode_escape").encode("latin-1")
+    except (UnicodeError, ValueError) as error:
+        raise _BadValue(f"invalid escape sequence in string: {error}") from None
+
+
+def _pad_short_hex(match: "re.Match[str]") -> str:
+    # '\xf' means '\x0f' in C; Python's codec wants two digits. An even run of
+    # backslashes means the 'x' is not escaped at all.
+    if len(match.group(1)) % 2:
+        return match.group(1) + "x0" + match.group(2)
+    return match.group(0)
+
+
+def _literal_body(token: str) -> str:
+    if len(token) < 2 or token[-1] != token[0]:
+        raise _BadValue(f"string {token} has no closing quote on its line")
+    return token[1:-1]
+
+
+def _int_converter(kind: str) -> Converter:
+    low, high = _INT_RANGES[kind]
+
+    def convert(token: str) -> int:
+        value = parse_integer(token)
+        if not low <= value <= high:
+            raise _BadValue(f"{value} is out of range for a {kind} field ({low}..{high})")
+        return value
+
+    return convert
+
+
+def _float_converter(token: str) -> float:
+    return to_float32(parse_float(token))
+
+
+def _double_converter(token: str) -> float:
+    return parse_float(token)
+
+
+def _bool_converter(token: str) -> bool:
+    value = _BOOLS.get(token)
+    if value is None:
+        raise _BadValue(f"expected true or false, found '{token}'")
+    return value
+
+
+def _enum_converter(enum: str) -> Converter:
+    by_name = tables.ENUMS[enum]
+    by_number = tables.ENUM_NAMES[enum]
+    choices = ", ".join(by_name)
+
+    def convert(token: str) -> str:
+        if token in by_name:
+            return token
+        try:
+            number = int(token, 0)
+        except ValueError:
+            raise _BadValue(
+                f"Enum type \"caffe.{enum}\" has no value named {token} (it has: {choices})"
+            ) from None
+        name = by_number.get(number)
+        if name is None:
+            raise _BadValue(f"Enum type \"caffe.{enum}\" has no value with number {number} (it has: {choices})")
+        return name
+
+    return convert
+
+
+# --------------------------------------------------------------------------
+# The schema, compiled for the parser
+# --------------------------------------------------------------------------
+
+
+class FieldSpec:
+    """What the parser needs to know about one field of one message."""
+
+    __slots__ = ("name", "kind", "repeated", "message", "enum", "convert", "fork_only", "fork_values")
+
+    def __init__(
+        self,
+        name: str,
+        kind: str,
+        repeated: bool,
+        type_name: Optional[str],
+        fork_only: bool,
+        fork_values: FrozenSet[str],
+    ) -> None:
+        self.name = name
+        self.kind = kind
+        self.repeated = repeated
+        self.message = type_name if kind == "message" else None
+        self.enum = type_name if kind == "enum" else None
+        self.convert: Optional[Converter] = _converter(kind, type_name)
+        #: the field exists only in the other Caffe fork than the flavour being read
+        self.fork_only = fork_only
+        #: enum values that exist only in the other fork
+        self.fork_values = fork_values
+
+
+def _converter(kind: str, type_name: Optional[str]) -> Optional[Converter]:
+    if kind in _INT_RANGES:
+        return _int_converter(kind)
+    if kind == "float":
+        return _float_converter
+    if kind == "double":
+        return _double_converter
+    if kind == "bool":
+        return _bool_converter
+    if kind == "enum":
+        assert type_name is not None
+        return _enum_converter(type_name)
+    return None  # message, string, bytes: handled by the parser
+
+
+Schema = Dict[str, Dict[str, FieldSpec]]
+_schemas: Dict[str, Schema] = {}
+
+
+def other_fork(flavor: str) -> str:
+    """The fork whose additions a file read as ``flavor`` must not use."""
+    return "SSD" if flavor == "bvlc" else "BVLC"
+
+
+def compiled_schema(flavor: str) -> Schema:
+    """Per message, per field: a FieldSpec, with fork-only marks for ``flavor``."""
+    if flavor not in FLAVORS:
+        raise ValueError(f"unknown Caffe flavour {flavor!r}; expected one of {', '.join(FLAVORS)}")
+    cached = _schemas.get(flavor)
+    if cached is not None:
+        return cached
+    foreign = tables.SSD_ONLY if flavor == "bvlc" else tables.BVLC_ONLY
+    schema: Schema = {}
+    for message, fields in tables.MESSAGES.items():
+        specs: Dict[str, FieldSpec] = {}
+        for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
+            fork_values = frozenset(
+                value for enum, value in foreign if kind == "enum" and enum == type_name
+            )
+            specs[name] = FieldSpec(name, kind, repeated, type_name, (message, name) in foreign, fork_values)
+        schema[message] = specs
+    _schemas[flavor] = schema
+    return schema
+
+
+# --------------------------------------------------------------------------
+# The parser
+# --------------------------------------------------------------------------
+
+
+class _Frame:
+    """A message being filled (or skipped, when ``fields`` is None)."""
+
+    __slots__ = ("message", "fields", "close", "name", "line", "col", "list_field")
+
+    def __init__(
+        self,
+        message: Optional[Message],
+        fields: Optional[Dict[str, FieldSpec]],
+        close: str,
+        name: str,
+        line: int,
+        col: int,
+        list_field: Optional[FieldSpec],
+    ) -> None:
+        self.message = message
+        self.fields = fields
+        self.close = close  # '}' or '>', or '' for the top level
+        self.name = name  # the field that opened it, for messages
+        self.line = line
+        self.col = col
+        #: set when this message is an element of a ``name: [ {...}, {...} ]`` list
+        self.list_field = list_field
+
+
+def parse(
+    text: str,
+    *,
+    file: str = "<string>",
+    flavor: str = "bvlc",
+    strict: bool = False,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    message_type: str = ROOT_MESSAGE,
+) -> Tuple[Message, List[Warning_]]:
+    """Parse ``text`` as a ``message_type`` (default NetParameter) in protobuf text format.
+
+    Returns the message and the warnings (fields Caffe's parser would refuse,
+    skipped in non-strict mode). Raises ``InputError`` on malformed text.
+    """
+    parser = _Parser(text, file, compiled_schema(flavor), flavor, strict, max_depth)
+    return parser.run(message_type), parser.warnings
+
+
+class _Parser:
+    def __init__(
+        self, text: str, file: str, schema: Schema, flavor: str, strict: bool, max_depth: int
+    ) -> None:
+        self.text = text
+        self.file = file
+        self.schema = schema
+        self.flavor = flavor
+        self.strict = strict
+        self.max_depth = max_depth
+        self.warnings: List[Warning_] = []
+        self.stack: List[_Frame] = []
+        #: a ',' or ';' may follow: the last thing read ended a field
+        self.after_field = False
+        self._line = 1
+        self._line_pos = 0
+
+    # -- positions --------------------------------------------------------
+
+    def line_col(self, pos: int) -> Tuple[int, int]:
+        """1-based line and column of ``pos`` (fast for increasing positions)."""
+        text = self.text
+        if pos >= self._line_pos:
+            self._line += text.count("\n", self._line_pos, pos)
+            self._line_pos = pos
+            line = self._line
+        else:
+            line = text.count("\n", 0, pos) + 1
+        return line, pos - text.rfind("\n", 0, pos)
+
+    def location(self, pos: int) -> Location:
+        return Location(self.file, *self.line_col(pos))
+
+    def error(self, pos: int, message: str) -> InputError:
+        return InputError(message, self.location(pos))
+
+    # -- the main loop ----------------------------------------------------
+
+    def run(self, message_type: str) -> Message:
+        text = self.text
+        if text.startswith("\ufeff"):
+            raise self.error(0, "the file starts with a UTF-8 byte-order mark, which protobuf's text "
+                                "parser (and so Caffe) rejects; save the file without it")
+        root = Message(message_type)
+        stack = self.stack
+        stack.append(_Frame(root, self.schema[message_type], "", "", 0, 0, None))
+        match_field = _FIELD.match
+        end = len(text)
+        pos = 0
+        frame = stack[-1]
+        message = root
+        fields = frame.fields
+        while True:
+            found = match_field(text, pos)
+            _blank, name, colon, token, string, opener, closer, separator = found.groups()
+            if name is not None:
+                value = token if token is not None else string
+                spec = fields.get(name) if fields is not None else None
+                name_pos = found.start(2)
+                if spec is None or spec.fork_only:
+                    self.unknown_field(name, name_pos, spec, fields is None)
+                if value is not None:
+                    if colon is None:
+                        raise self.missing_colon(name, spec, found.start(4 if token is not None else 5))
+                    if spec is None:
+                        self.check_skipped_value(value, found.start(4 if token is not None else 5))
+                    else:
+                        self.store(message, spec, name, name_pos, value, found.start(4 if token is not None else 5))
+                    self.after_field = True
+                else:
+                    self.open(spec, name, name_pos, found.start(1), opener, None)
+                    frame = stack[-1]
+                    message = frame.message
+                    fields = frame.fields
+                    self.after_field = False
+                pos = found.end()
+            elif closer is not None:
+                pos = self.close(closer, found.start(7), found.end())
+                frame = stack[-1]
+                message = frame.message
+                fields = frame.fields
+            elif separator is not None:
+                if not self.after_field:
+                    raise self.error(found.start(8), f"unexpected '{separator}': a separator may only follow a field")
+                self.after_field = False
+                pos = found.end()
+            else:
+                pos = found.end()
+                if pos >= end:
+                    self.finish(pos)
+                    return root
+                pos = _SlowReader(self, pos).field()
+                frame = stack[-1]
+                message = frame.message
+                fields = frame.fields
+
+    # -- handlers shared by the fast and the slow path ----------------------
+
+    def store(self, message: Message, spec: FieldSpec, name: str, name_pos: int, token: str, value_pos: int) -> None:
+        """Convert a scalar token for ``spec`` and put it into ``message``."""
+        value = self.convert(spec, token, value_pos)
+        self.put(message, spec, name, name_pos, value, value_pos)
+
+    def convert(self, spec: FieldSpec, token: str, value_pos: int) -> object:
+        if token[0] == "$":
+            raise self.template_error(value_pos)
+        convert = spec.convert
+        try:
+            if convert is not None:
+                value: object = convert(token)
+            elif spec.kind == "message":
+                raise _BadValue(f"'{spec.name}' is a message: write {spec.name} {{ ... }}")
+            else:
+                if token[0] not in "\"'":
+                    raise _BadValue(f"expected a quoted string, found '{token}'")
+                raw = unescape_string(_literal_body(token))
+                value = raw if spec.kind == "bytes" else _utf8(raw)
+        except _BadValue as bad:
+            raise self.error(value_pos, f"invalid value for '{spec.name}' ({spec.kind}): {bad}") from None
+        if spec.fork_values and value in spec.fork_values:
+            self.fork_value(spec, str(value), value_pos)
+        return value
+
+    def put(self, message: Message, spec: FieldSpec, name: str, name_pos: int, value: object, value_pos: int) -> None:
+        fields = message.fields
+        if spec.repeated:
+            existing = fields.get(name)
+            if existing is None:
+                fields[name] = [value]
+                message.positions[name] = self.line_col(name_pos)
+            else:
+                existing.append(value)
+        elif name in fields:
+            raise self.duplicate(message, name, name_pos)
+        else:
+            fields[name] = value
+            message.positions[name] = self.line_col(name_pos)
+
+    def duplicate(self, message: Message, name: str, name_pos: int) -> InputError:
+        first = message.positions.get(name)
+        where = f" (first set at {first[0]}:{first[1]})" if first else ""
+        return self.error(
+            name_pos,
+            f"'{name}' is set twice in this {message.type}{where}; it is not a repeated field, "
+            f"so Caffe's parser refuses the file (Message type \"caffe.{message.type}\" should not "
+            f"have multiple \"{name}\" fields)",
+        )
+
+    def open(
+        self,
+        spec: Optional[FieldSpec],
+        name: str,
+        name_pos: int,
+        blank_pos: int,
+        opener: str,
+        list_field: Optional[FieldSpec],
+    ) -> None:
+        """Start a sub-message for field ``name`` (skipped when unknown)."""
+        stack = self.stack
+        if len(stack) >= self.max_depth:
+            raise self.error(
+                name_pos, f"messages are nested more than {self.max_depth} deep; refusing to read further"
+            )
+        line, col = self.line_col(name_pos)
+        close = "}" if opener == "{" else ">"
+        parent = stack[-1]
+        if spec is None or parent.fields is None:
+            stack.append(_Frame(None, None, close, name, line, col, list_field))
+            return
+        if spec.kind != "message":
+            raise self.error(name_pos, f"'{name}' is a {spec.kind} field, not a message: write {name}: <value>")
+        assert spec.message is not None and parent.message is not None
+        comments = _comments_before(self.text, blank_pos, name_pos) if "#" in self.text[blank_pos:name_pos] else []
+        child = Message(spec.message, {}, line, col, comments, {})
+        self.put(parent.message, spec, name, name_pos, child, name_pos)
+        stack.append(_Frame(child, self.schema[spec.message], close, name, line, col, list_field))
+
+    def close(self, closer: str, pos: int, after: int) -> int:
+        """Pop the message ``closer`` ends; return where reading resumes."""
+        frame = self.stack[-1]
+        if frame.close != closer:
+            if not frame.close:
+                raise self.error(pos, f"unexpected '{closer}': there is no open message to close here")
+            raise self.error(
+                pos,
+                f"expected '{frame.close}' to close '{frame.name}' opened at {frame.line}:{frame.col}, "
+                f"found '{closer}'",
+            )
+        self.stack.pop()
+        self.after_field = True
+        if frame.list_field is None:
+            return after
+        reader = _SlowReader(self, after)
+        reader.continue_list(frame)
+        return reader.resume_pos()
+
+    def finish(self, pos: int) -> None:
+        frame = self.stack[-1]
+        if frame.close:
+            raise self.error(
+                pos,
+                f"expected '{frame.close}' to close '{frame.name}' opened at {frame.line}:{frame.col}, "
+                "found end of file",
+            )
+
+    # -- unknown and fork-only fields -------------------------------------
+
+    def unknown_field(self, name: str, pos: int, spec: Optional[FieldSpec], inside_skipped: bool) -> None:
+        """Report a field our schema lacks, or one only the other fork has."""
+        if inside_skipped:
+            return
+        type_name = self.stack[-1].message.type  # type: ignore[union-attr]
+        if spec is not None:
+            fork = other_fork(self.flavor)
+            mine = "BVLC" if fork == "SSD" else "SSD"
+            message = (
+                f"'{name}' exists only in the {fork} fork's caffe.proto: {mine} Caffe's parser would "
+                f"stop here (Message type \"caffe.{type_name}\" has no field named \"{name}\"); "
+                f"read the file with --flavor {fork.lower()} if it is meant for that fork"
+            )
+            self.report(pos, message, "fork-only-field")
+            return
+        hint = _did_you_mean(name, self.schema[type_name])
+        message = (
+            f"Caffe's parser would stop here: Message type \"caffe.{type_name}\" has no field "
+            f"named \"{name}\"{hint}"
+        )
+        if self.strict:
+            raise self.error(pos, message)
+        self.report(pos, message + "; skipped it and its value", "unknown-field")
+
+    def fork_value(self, spec: FieldSpec, value: str, pos: int) -> None:
+        fork = other_fork(self.flavor)
+        self.report(
+            pos,
+            f"{spec.name}: {value} is a value only the {fork} fork's caffe.proto defines "
+            f"(enum caffe.{spec.enum}); this flavour's Caffe would refuse the file",
+            "fork-only-field",
+        )
+
+    def report(self, pos: int, message: str, kind: str) -> None:
+        if self.strict:
+            raise self.error(pos, message)
+        self.warnings.append(Warning_(message, self.location(pos), kind))
+
+    def check_skipped_value(self, token: str, pos: int) -> None:
+        """A skipped field's value must still be a value text_format can skip."""
+        if token[0] in "\"'":
+            try:
+                unescape_string(_literal_body(token))
+                return
+            except _BadValue:
+                pass
+        elif _IDENTIFIER_VALUE.match(token):
+            return
+        else:
+            try:
+                value = parse_integer(token)
+                if -(2**63) <= value < 2**64:
+                    return
+            except _BadValue:
+                pass
+            try:
+                parse_float(token)
+                return
+            except _BadValue:
+                pass
+        if token[0] == "$":
+            raise self.template_error(pos)
+        raise self.error(pos, f"'{token}' is not a value (expected a number, a name or a quoted string)")
+
+    # -- error messages ---------------------------------------------------
+
+    def missing_colon(self, name: str, spec: Optional[FieldSpec], value_pos: int) -> InputError:
+        if spec is not None and spec.kind == "message":
+            return self.error(value_pos, f"'{name}' is a message: write {name} {{ ... }}, found a value")
+        return self.error(value_pos, f"expected ':' between '{name}' and its value")
+
+    def template_error(self, pos: int) -> InputError:
+        match = _TEMPLATE_VAR.match(self.text, pos)
+        variable = match.group(0) if match else "$"
+        return self.error(
+            pos,
+            f"unsubstituted template variable '{variable}': this file is a template; replace it "
+            "with a value (as the script that generates the real net does) before linting",
+        )
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise _BadValue(f"string is not valid UTF-8 ({error.reason} at byte {error.start})") from None
+
+
+def _comments_before(text: str, blank_pos: int, name_pos: int) -> List[str]:
+    """The '#' comment lines directly above the line at ``name_pos`` (no blank line between)."""
+    lines = text[blank_pos:name_pos].split("\n")[:-1]
+    starts_own_line = blank_pos == 0 or text[blank_pos - 1] == "\n"
+    if lines and not starts_own_line:
+        lines = lines[1:]  # the end of the previous token's line: a trailing comment
+    block: List[str] = []
+    for line in reversed(lines):
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            break
+        block.append(stripped[1:].strip())
+    block.reverse()
+    return block
+
+
+def _did_you_mean(name: str, fields: Dict[str, FieldSpec]) -> str:
+    import difflib  # only on this error path
+
+    close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.75)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# --------------------------------------------------------------------------
+# The slow path: one field (or list continuation) at token level
+# --------------------------------------------------------------------------
+
+
+class _SlowReader:
+    """Reads one field token by token, exactly as text_format's tokenizer would."""
+
+    def __init__(self, parser: _Parser, pos: int) -> None:
+        self.parser = parser
+        self.text = parser.text
+        self.pos = pos
+        self.blank_pos = pos
+        self.token = ""
+        self.kind = 0  # index of the matching group in _TOKEN; 0 at end of text
+        self.start = pos
+        self.advance()
+
+    def advance(self) -> None:
+        found = _TOKEN.match(self.text, self.pos)
+        self.blank_pos = self.pos
+        self.start = found.end(1)
+        self.kind = found.lastindex if found.lastindex and found.lastindex > 1 else 0
+        self.token = found.group(self.kind) if self.kind else ""
+        self.pos = found.end()
+
+    def take(self, token: str) -> bool:
+        if self.token == token and self.kind:
+            self.advance()
+            return True
+        return False
+
+    def describe(self) -> str:
+        return f"'{self.token}'" if self.kind else "end of file"
+
+    def fail(self, message: str) -> InputError:
+        if self.token.startswith("$"):
+            return self.parser.template_error(self.start)
+        return self.parser.error(self.start, message)
+
+    # -- fields -------------------------------------------------------------
+
+    def field(self) -> int:
+        """Read one field starting at the current token; return the position after it."""
+        parser = self.parser
+        frame = parser.stack[-1]
+        name_pos, blank_pos = self.start, self.blank_pos
+        if self.token == "[" and self.kind and frame.fields is None:
+            name = self.extension_name()
+        elif self.kind and _NAME_TOKEN.match(self.token):
+            name = self.token
+            self.advance()
+        elif self.token == "[" and self.kind:
+            raise self.fail(
+                f"'[' cannot start a field here: caffe.{frame.message.type if frame.message else ''} "
+                "has no extensions"
+            )
+        else:
+            raise self.fail(f"expected a field name, found {self.describe()}")
+        spec = frame.fields.get(name) if frame.fields is not None else None
+        if spec is None or spec.fork_only:
+            parser.unknown_field(name, name_pos, spec, frame.fields is None)
+        if spec is None:
+            self.skip_contents(name, name_pos, blank_pos)
+        elif spec.kind == "message":
+            self.message_field(spec, name, name_pos, blank_pos)
+        else:
+            self.scalar_field(spec, name, name_pos)
+        parser.after_field = parser.stack[-1] is frame
+        return self.resume_pos()
+
+    def extension_name(self) -> str:
+        """``[a.b.c]`` or ``[a.b.c/d.e]`` inside a skipped message."""
+        self.advance()
+        parts = [self.identifier()]
+        while self.take("."):
+            parts.append(self.identifier())
+        if len(parts) == 3 and self.take("/"):
+            parts.append("/" + self.identifier())
+            while self.take("."):
+                parts.append(self.identifier())
+        if not self.take("]"):
+            raise self.fail(f"expected ']' to end the extension name, found {self.describe()}")
+        return "[" + ".".join(parts) + "]"
+
+    def identifier(self) -> str:
+        token = self.token
+        if not (self.kind and _IDENTIFIER_VALUE.match(token)):
+            raise self.fail(f"expected an identifier, found {self.describe()}")
+        self.advance()
+        return token
+
+    def message_field(self, spec: FieldSpec, name: str, name_pos: int, blank_pos: int) -> None:
+        self.take(":")
+        if spec.repeated and self.take("["):
+            if self.take("]"):
+                return
+            self.open_element(spec, name, name_pos, blank_pos, spec)
+            return
+        self.open_element(spec, name, name_pos, blank_pos, None)
+
+    def open_element(
+        self, spec: Optional[FieldSpec], name: str, name_pos: int, blank_pos: int, list_field: Optional[FieldSpec]
+    ) -> None:
+        if self.token not in ("{", "<") or not self.kind:
+            raise self.fail(f"expected '{{' to open message '{name}', found {self.describe()}")
+        opener = self.token
+        self.parser.open(spec, name, name_pos, blank_pos, opener, list_field)
+        self.pos = self.start + 1
+        self.kind = 0  # the caller resumes at self.pos
+
+    def scalar_field(self, spec: FieldSpec, name: str, name_pos: int) -> None:
+        if not self.take(":"):
+            raise self.fail(f"expected ':' after '{name}' (a {spec.kind} field), found {self.describe()}")
+        message = self.parser.stack[-1].message
+        assert message is not None
+        if spec.repeated and self.take("["):
+            if self.take("]"):
+                return
+            while True:
+                self.scalar_value(message, spec, name, name_pos)
+                if self.take("]"):
+                    return
+                if not self.take(","):
+                    raise self.fail(f"expected ',' or ']' in the list of '{name}', found {self.describe()}")
+        self.scalar_value(message, spec, name, name_pos)
+
+    def scalar_value(self, message: Message, spec: FieldSpec, name: str, name_pos: int) -> None:
+        value_pos = self.start
+        if not self.kind:
+            raise self.fail(f"expected a value for '{name}', found end of file")
+        if spec.kind in ("string", "bytes"):
+            raw = self.strings(name)
+            try:
+                value: object = raw if spec.kind == "bytes" else _utf8(raw)
+            except _BadValue as bad:
+                raise self.parser.error(value_pos, f"invalid value for '{name}': {bad}") from None
+        else:
+            value = self.parser.convert(spec, self.token, value_pos)
+            self.advance()
+        self.parser.put(message, spec, name, name_pos, value, value_pos)
+
+    def strings(self, name: str) -> bytes:
+        """One or more adjacent quoted literals, concatenated."""
+        if self.kind != 4:
+            raise self.fail(f"expected a quoted string for '{name}', found {self.describe()}")
+        parts = []
+        while self.kind == 4:
+            try:
+                parts.append(unescape_string(_literal_body(self.token)))
+            except _BadValue as bad:
+                raise self.fail(f"invalid value for '{name}': {bad}") from None
+            self.advance()
+        return b"".join(parts)
+
+    # -- lists of messages ----------------------------------------------------
+
+    def continue_list(self, element: _Frame) -> None:
+        """After the closing brace of a list element: ``,`` and the next element, or ``]``."""
+        parser = self.parser
+        parser.after_field = True
+        if element.list_field is _SKIPPED_LIST:
+            if not self.take("]"):
+                self.expect_list_comma(element.name)
+                self.skip_list_items(element.name, element.line, element.col)
+            return
+        if self.take("]"):
+            return
+        self.expect_list_comma(element.name)
+        parent = parser.stack[-1]
+        spec = parent.fields.get(element.name) if parent.fields is not None else None
+        self.open_element(spec, element.name, self.start, self.blank_pos, element.list_field)
+        parser.after_field = False
+
+    def expect_list_comma(self, name: str) -> None:
+        if not self.take(","):
+            raise self.fail(f"expected ',' or ']' in the list of '{name}', found {self.describe()}")
+
+    def resume_pos(self) -> int:
+        """Where the main loop continues: before the blank text preceding the lookahead token."""
+        return self.blank_pos if self.kind else self.pos
+
+    # -- skipping unknown fields (text_format's _SkipFieldContents) ------------
+
+    def skip_contents(self, name: str, name_pos: int, blank_pos: int) -> None:
+        if self.take(":") and self.token not in ("{", "<"):
+            if self.take("["):
+                if not self.take("]"):
+                    self.skip_list_items(name, *self.parser.line_col(name_pos))
+            else:
+                self.skip_value()
+            return
+        self.open_element(None, name, name_pos, blank_pos, None)
+
+    def skip_list_items(self, name: str, line: int, col: int) -> None:
+        """Items of a skipped ``[...]`` list, up to its ']' or a message element."""
+        parser = self.parser
+        while True:
+            if self.token in ("{", "<") and self.kind:
+                parser.open(None, name, self.start, self.blank_pos, self.token, _SKIPPED_LIST)
+                self.pos = self.start + 1
+                self.kind = 0
+                parser.after_field = False
+                return
+            self.skip_value()
+            if self.take("]"):
+                return
+            self.expect_list_comma(name)
+
+    def skip_value(self) -> None:
+        if self.kind == 4:
+            self.strings("(skipped)")
+            return
+        if not self.kind:
+            raise self.fail("expected a value, found end of file")
+        self.parser.check_skipped_value(self.token, self.start)
+        self.advance()
+
+
+#: marks a skipped message that is an element of a skipped ``[...]`` list
+_SKIPPED_LIST = FieldSpec("(skipped list)", "message", True, None, False, frozenset())
