@@ -19,7 +19,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
-from .layer_table import Backward, LayerInfo, layer_info
+from .layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
 from .model import LayerDef, NetRefused, PreparedNet, SimLayer, SimulatedNet, Tri
 
 AUTOMATIC_TOP = "(automatic)"
@@ -114,10 +114,10 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
                 "propagate_down param must be specified either 0 or bottom_size times",
                 "propagate-down-count",
             )
-        if info is None and definition.type != "Python" and definition.type not in declared:
+        if info is None:
             raise _refuse(
                 definition,
-                f"Unknown layer type: {definition.type}",
+                f"Unknown layer type: {definition.type} (known types: {', '.join(_known(prepared.flavor))})",
                 "unknown-layer-type",
             )
         need: Tri = False
@@ -125,7 +125,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
             need = tri_or([need, _append_bottom(net, layer, j, name)])
         for j, name in enumerate(definition.tops):
             _append_top(net, layer, j, name)
-        for j in range(len(definition.tops), _auto_top_count(info)):
+        for j in range(len(definition.tops), _auto_top_count(info, definition)):
             layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
             layer.tops.append(AUTOMATIC_TOP)
         _set_up(layer, prepared.flavor)
@@ -137,22 +137,36 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         if need is not False:
             for blob_id in layer.top_ids:
                 net.blob_need_backward[blob_id] = tri_or([net.blob_need_backward[blob_id], need])
-        if info is None or (definition.type == "Python" and definition.type not in declared):
+        if is_unknowable(info, definition):
             net.unknown_layers.append(definition.name)
         net.layers.append(layer)
     return net
 
 
 def _info_for(definition: LayerDef, flavor: str, declared: Dict[str, LayerInfo]) -> Optional[LayerInfo]:
-    if definition.type == "Python":
-        key = python_layer_key(definition)
-        if key in declared:
-            return declared[key]
+    """The table row for a layer: a user's declaration first, then the flavour's registry.
+
+    None when the flavour's Caffe (as built by default) does not register the type.
+    """
+    if definition.type == "Python" and python_layer_key(definition) in declared:
+        return declared[python_layer_key(definition)]
     if definition.type in declared:
         return declared[definition.type]
-    if definition.type == "Python":
+    info = layer_info(definition.type, flavor)
+    if info is None or not info.available(default_build(flavor)):
         return None
-    return layer_info(definition.type, flavor)
+    return info
+
+
+def is_unknowable(info: LayerInfo, definition: LayerDef) -> bool:
+    """Whether the layer's parameter count or backward behaviour cannot be known statically."""
+    return not info.backward_known or info.params(definition.param, len(definition.bottoms)) is None
+
+
+def _known(flavor: str) -> List[str]:
+    from .layer_table import available_types
+
+    return available_types(flavor, default_build(flavor))
 
 
 def python_layer_key(definition: LayerDef) -> str:
@@ -199,10 +213,11 @@ def _append_top(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> None:
         net.inputs.append(blob_id)
 
 
-def _auto_top_count(info: Optional[LayerInfo]) -> int:
+def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
     if info is None or not info.is_loss:
         return 0
-    return max(info.tops.min, info.tops.exact)
+    _, tops = info.blob_counts(definition.param)
+    return max(tops.min, tops.exact)
 
 
 def _set_up(layer: BuiltLayer, flavor: str) -> None:
@@ -246,9 +261,10 @@ def _check_kind(type_name: str, message: str) -> str:
 def _check_blob_counts(layer: BuiltLayer, info: LayerInfo, n_bottoms: int, n_tops: int) -> None:
     definition = layer.definition
     kind_type = definition.type
+    bottoms, tops = info.blob_counts(definition.param)
     for what, count, n, kind in (
-        ("bottom", info.bottoms, n_bottoms, "bottom-count"),
-        ("top", info.tops, n_tops, "top-count"),
+        ("bottom", bottoms, n_bottoms, "bottom-count"),
+        ("top", tops, n_tops, "top-count"),
     ):
         if count.allows(n):
             continue
@@ -410,7 +426,7 @@ def run_backward(
         if info is None:
             continue
         n_bottoms, n_tops = len(layer.bottom_ids), len(layer.top_ids)
-        if info.aliases_diff(layer.definition.param, n_bottoms, n_tops) and not _aliases_at_backward(info):
+        if info.aliases_diff(layer.definition.param, n_bottoms, n_tops) and not info.alias_needs_backward:
             store.share(layer.top_ids[0], layer.bottom_ids[0])
         if info.top_aliases_param:
             param_alias[i] = layer.top_ids[0]
@@ -437,17 +453,9 @@ def run_backward(
     return BackwardResult(blob_values, param_cells, aborts, ran)
 
 
-def _aliases_at_backward(info: LayerInfo) -> bool:
-    """Flatten shares its bottom's diff with its top inside Backward, not at Reshape."""
-    return getattr(info, "diff_alias_at_backward", info.type == "Flatten")
-
-
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
     """Bottoms whose diff Forward writes as scratch space (HingeLoss)."""
-    scratch = getattr(info, "forward_writes_bottom_diff", None)
-    if scratch is None:
-        return []
-    return [j for j in range(len(layer.bottom_ids)) if scratch(j, len(layer.bottom_ids), layer.definition.param)]
+    return [j for j in sorted(info.forward_writes_diff) if j < len(layer.bottom_ids)]
 
 
 def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore, param_cells: Dict[int, List[Tri]]) -> Tri:
@@ -472,15 +480,21 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
             value = None
         store.set(blob_id, value)
 
-    if info.aliases_diff(param, n_bottoms, len(layer.top_ids)) and _aliases_at_backward(info):
+    if info.aliases_diff(param, n_bottoms, len(layer.top_ids)) and info.alias_needs_backward:
         store.share(layer.bottom_ids[0], layer.top_ids[0])
-    scratch = getattr(info, "backward_writes_bottom_diff", None)
-    if scratch is not None:
-        for j in range(n_bottoms):
-            if scratch(j, n_bottoms, param, layer.param_propagate_down or [], _in_place(layer, j)):
-                write(layer.bottom_ids[j], signal)
+    context = ScratchContext(
+        n_bottoms=n_bottoms,
+        propagate_down=[flag is not False for flag in layer.bottom_need_backward],
+        param_propagate_down=[flag is not False for flag in layer.param_propagate_down or []],
+        in_place=_in_place(layer, 0),
+    )
+    for j in range(n_bottoms):
+        if info.scratch(j, context):
+            write(layer.bottom_ids[j], signal)
+    together = [j for j in sorted(info.written_together) if j < n_bottoms]
+    together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
     for j, blob_id in enumerate(layer.bottom_ids):
-        asked = layer.bottom_need_backward[j]
+        asked = together_asked if j in together else layer.bottom_need_backward[j]
         behaviour = info.backward(j, n_bottoms, param)
         if behaviour is Backward.ABORTS:
             aborts = tri_or([aborts, runs])
@@ -490,6 +504,8 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
             write(blob_id, signal)
         elif behaviour is Backward.RESPECTS_PD and asked is not False:
             write(blob_id, signal if asked else tri_or([store.get(blob_id), None]))
+        elif behaviour is Backward.UNKNOWN and asked is not False:
+            store.set(blob_id, None)
         elif behaviour is Backward.ZEROES and asked is not False:
             write(blob_id, False if asked else (None if store.get(blob_id) is not False else False))
     if n_bottoms == 0:
@@ -504,7 +520,7 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
 
 
 def _in_place(layer: BuiltLayer, j: int) -> bool:
-    return j < len(layer.top_ids) and layer.top_ids[j] == layer.bottom_ids[j]
+    return j < len(layer.top_ids) and j < len(layer.bottom_ids) and layer.top_ids[j] == layer.bottom_ids[j]
 
 
 def _share_param_diffs(net: BuiltNet, param_cells: Dict[int, List[Tri]]) -> None:
