@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""Record what real Caffe decides for every corpus and experiment net.
+
+For each net (corpus nets after tools/replace_data_layers.py; experiment nets
+as they are) and each phase, TRAIN and TEST, this runs the oracle (structure
+and one forward/backward pass) and writes
+
+    fixtures/oracle_inputs/nets/<file>          the net Caffe was given
+    fixtures/golden/<file stem>.<PHASE>.json    what Caffe did with it
+
+A golden file holds:
+
+    {"net": "fixtures/oracle_inputs/nets/<file>", "source": "corpus/nets/<file>",
+     "phase": "TRAIN", "level": 0, "stages": [], "flavor": "ssd",
+     "replaced_layers": [...], "labels": [...],
+     "structure": {...}        or  "refusal": "Caffe's message", "refusal_errors": [...],
+     "run": {...}              or  "crash_in_run": "message", "crash_stage": "Forward"|"Backward"
+                               or  "run_skipped": "why"}
+
+(no "run" key at all when the net was refused). Nets that cannot be made
+loadable (Python layers, unknown data shapes) are listed with the reason in
+fixtures/golden/SKIPPED.md.
+
+usage: record_goldens.py [--corpus DIR] [--experiments DIR] [--only FILE]... [--timeout S]
+Needs the oracle (tools/oracle/build.sh). Takes a few minutes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
+for _path in (TOOLS / "oracle", TOOLS):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import oracle  # noqa: E402
+import replace_data_layers as replacer  # noqa: E402
+from backprop_lint.model import InputError  # noqa: E402
+
+SHARED = Path("/work/shared")
+DEFAULT_CORPUS = SHARED / "corpus" / "nets"
+DEFAULT_EXPERIMENTS = SHARED / "spec" / "experiments"
+GOLDEN_DIR = REPO / "fixtures" / "golden"
+NETS_DIR = REPO / "fixtures" / "oracle_inputs" / "nets"
+SKIPPED_FILE = GOLDEN_DIR / "SKIPPED.md"
+PHASES = ("TRAIN", "TEST")
+FLAVOR = "ssd"  # the oracle is brocolli-caffe: BVLC Caffe as carried by the SSD fork
+MAX_BATCH = 2  # the batch size changes no backward decision; a small one keeps the run cheap
+
+
+@dataclass
+class SourceNet:
+    path: Path
+    origin: str  # e.g. "corpus/nets/<file>"
+    replace_data: bool
+
+
+@dataclass
+class PreparedInput:
+    text: str
+    replaced_layers: List[str] = field(default_factory=list)
+    labels: List[str] = field(default_factory=list)
+
+
+def source_nets(corpus: Path, experiments: Path) -> List[SourceNet]:
+    nets = [SourceNet(path, f"corpus/nets/{path.name}", True) for path in sorted(corpus.glob("*")) if path.is_file()]
+    nets += [SourceNet(path, f"spec/experiments/{path.name}", False) for path in sorted(experiments.glob("*.prototxt"))]
+    return nets
+
+
+def prepare(net: SourceNet, overrides: Dict[str, replacer.FileOverride]) -> PreparedInput:
+    """The text to give Caffe. Raises CannotReplace when a data layer's shapes are unknown."""
+    text = net.path.read_text(encoding="utf-8", errors="replace")
+    if not net.replace_data:
+        return PreparedInput(text)
+    entry = overrides.get(net.path.name, replacer.FileOverride({}, []))
+    try:
+        result = replacer.replace_data_layers(text, net.path.name, entry.layers, MAX_BATCH, entry.labels)
+    except InputError:
+        return PreparedInput(text)  # not even text format: Caffe's own parse error is the golden
+    return PreparedInput(result.text, [r.layer for r in result.replacements], result.label_blobs)
+
+
+def record_phase(net_file: Path, origin: str, phase: str, prepared: PreparedInput, timeout: float) -> Dict[str, Any]:
+    golden: Dict[str, Any] = {
+        "net": net_file.relative_to(REPO).as_posix(),
+        "source": origin,
+        "phase": phase,
+        "level": 0,
+        "stages": [],
+        "flavor": FLAVOR,
+        "replaced_layers": prepared.replaced_layers,
+        "labels": prepared.labels,
+    }
+    try:
+        result = oracle.run_oracle(net_file, phase, run=True, labels=prepared.labels, timeout=timeout)
+    except oracle.OracleError as error:  # e.g. a run too slow for the timeout: keep the structure
+        result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout)
+        golden["run_skipped"] = str(error)
+    if result.refusal is not None:
+        golden["refusal"] = result.refusal
+        golden["refusal_errors"] = result.errors
+        return golden
+    golden["structure"] = result.structure
+    if result.crash_in_run is not None:
+        golden["crash_in_run"] = result.crash_in_run
+        golden["crash_stage"] = result.crash_stage
+    elif result.run is not None:
+        golden["run"] = result.run
+    return golden
+
+
+def golden_text(golden: Dict[str, Any]) -> str:
+    """Compact JSON with one layer per line: small, and readable in a diff."""
+    lines = ["{"]
+    items = list(golden.items())
+    for index, (key, value) in enumerate(items):
+        comma = "," if index < len(items) - 1 else ""
+        if key == "structure" and isinstance(value, dict):
+            inner = [f' "{key}": {{']
+            parts = list(value.items())
+            for part_index, (part_key, part_value) in enumerate(parts):
+                part_comma = "," if part_index < len(parts) - 1 else ""
+                if part_key == "layers":
+                    layers = ",\n".join("   " + compact(layer) for layer in part_value)
+                    inner.append(f'  "layers": [\n{layers}\n  ]{part_comma}')
+                else:
+                    inner.append(f"  {compact(part_key)}: {compact(part_value)}{part_comma}")
+            inner.append(f" }}{comma}")
+            lines.extend(inner)
+        else:
+            lines.append(f" {compact(key)}: {compact(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_net(net: SourceNet, overrides: Dict[str, replacer.FileOverride], timeout: float) -> Tuple[List[Path], Optional[str]]:
+    """Write the net's input copy and its goldens; (files written, reason if skipped)."""
+    try:
+        prepared = prepare(net, overrides)
+    except replacer.CannotReplace as error:
+        return [], error.message
+    if oracle.has_python_layer(prepared.text):
+        return [], "has Python layers (the oracle never imports user code)"
+    NETS_DIR.mkdir(parents=True, exist_ok=True)
+    net_file = NETS_DIR / net.path.name
+    net_file.write_text(prepared.text, encoding="utf-8")
+    written = [net_file]
+    for phase in PHASES:
+        golden = record_phase(net_file, net.origin, phase, prepared, timeout)
+        target = GOLDEN_DIR / f"{net.path.stem}.{phase}.json"
+        target.write_text(golden_text(golden), encoding="utf-8")
+        written.append(target)
+    return written, None
+
+
+def write_skipped(skipped: Sequence[Tuple[SourceNet, str]]) -> None:
+    lines = [
+        "# Nets without goldens",
+        "",
+        "Written by `tools/record_goldens.py`: real Caffe was not run on these nets.",
+        "",
+        "| net | reason |",
+        "|---|---|",
+    ]
+    lines += [f"| `{net.origin}` | {reason.replace('|', '/')} |" for net, reason in skipped]
+    SKIPPED_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def remove_stale(kept: Sequence[Path]) -> None:
+    keep = {path.resolve() for path in kept}
+    for path in list(GOLDEN_DIR.glob("*.json")) + list(NETS_DIR.glob("*")):
+        if path.resolve() not in keep:
+            path.unlink()
+
+
+def summary(golden_files: Sequence[Path]) -> str:
+    counts = {"loaded": 0, "refused": 0, "crash_in_run": 0, "run_skipped": 0}
+    for path in golden_files:
+        golden = json.loads(path.read_text(encoding="utf-8"))
+        counts["refused" if "refusal" in golden else "loaded"] += 1
+        counts["crash_in_run"] += "crash_in_run" in golden
+        counts["run_skipped"] += "run_skipped" in golden
+    return ", ".join(f"{key}: {value}" for key, value in counts.items())
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Record real Caffe's decisions as golden files.")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--experiments", type=Path, default=DEFAULT_EXPERIMENTS)
+    parser.add_argument("--only", action="append", default=[], help="only this file name (repeatable)")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per oracle run")
+    options = parser.parse_args(argv)
+    available, reason = oracle.oracle_available()
+    if not available:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    overrides = replacer.load_overrides()
+    nets = source_nets(options.corpus, options.experiments)
+    if options.only:
+        nets = [net for net in nets if net.path.name in options.only]
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+    written: List[Path] = []
+    skipped: List[Tuple[SourceNet, str]] = []
+    for number, net in enumerate(nets, 1):
+        files, skip_reason = record_net(net, overrides, options.timeout)
+        written += files
+        if skip_reason:
+            skipped.append((net, skip_reason))
+        print(f"[{number}/{len(nets)}] {net.origin}: {skip_reason or 'recorded'}", flush=True)
+    if not options.only:
+        write_skipped(skipped)
+        remove_stale(written + [SKIPPED_FILE])
+    print(summary([path for path in written if path.suffix == ".json"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
