@@ -1,0 +1,847 @@
+"""Random, data-free Caffe nets for differential testing against real Caffe.
+
+``generate(seed)`` builds one small net (batch 2, a few channels, tiny spatial
+size) from ``Input``, ``DummyData`` and ``Parameter`` sources only, so real
+Caffe can load it and run one Forward/Backward in milliseconds. Shapes are
+tracked while the net grows, so every valid net reshapes cleanly.
+
+About one net in five is deliberately broken by one mutation (an unknown
+bottom, a top with two producers, a wrong ``propagate_down`` count, ...).
+``RandomNet.refusal`` then holds substrings of the message Caffe is expected
+to die with, so the generator itself can be validated against the oracle.
+
+Validity is judged against the SSD-lineage Caffe the oracle is built from
+(e.g. a BatchNorm statistics spec with ``lr_mult`` 1 loads there).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
+
+Shape = Tuple[int, ...]
+BATCH = 2
+#: the stages a random NetState may carry, and that rules may mention
+STAGES: Tuple[str, ...] = ("train_aux", "deploy", "extra")
+
+
+@dataclass(frozen=True)
+class RandomNet:
+    """One generated net and what it is meant to exercise."""
+
+    seed: int
+    text: str
+    #: True when real (SSD-lineage) Caffe is meant to load it in ``phase``/``level``/``stages``
+    valid: bool
+    features: FrozenSet[str]
+    phase: str
+    level: int
+    stages: Tuple[str, ...]
+    #: for invalid nets: the mutation applied, e.g. "unknown-bottom"
+    mutation: Optional[str] = None
+    #: for invalid nets: Caffe's message is expected to contain one of these
+    refusal: Tuple[str, ...] = ()
+    #: whether some top carries a non-zero loss weight (else the oracle seeds outputs)
+    has_loss: bool = False
+
+
+@dataclass
+class Blob:
+    shape: Shape
+    #: exclusive upper bound of the integer values it holds (labels, Embed indices); None: float data
+    int_range: Optional[int] = None
+    #: consumed since its last producer wrote it (an in-place writer then triggers a split)
+    consumed: bool = False
+    #: its last producer gave it an explicit non-zero loss_weight (InsertSplits counts that as a use)
+    explicit_loss: bool = False
+    #: it is the top of a loss layer
+    loss_top: bool = False
+    #: consumed since its last producer by a layer without include/exclude rules
+    surely_consumed: bool = False
+    #: produced by a layer with include/exclude rules: may not exist, so nothing may read it
+    conditional: bool = False
+
+
+@dataclass
+class Layer:
+    name: str
+    type: str
+    bottoms: List[str]
+    tops: List[str]
+    body: List[str] = field(default_factory=list)  # type-specific text, e.g. "inner_product_param { ... }"
+    params: List[str] = field(default_factory=list)  # rendered "param { ... }" entries
+    loss_weights: List[float] = field(default_factory=list)
+    propagate_down: List[bool] = field(default_factory=list)
+    rules: List[str] = field(default_factory=list)  # rendered include/exclude blocks
+    #: number of parameter blobs Caffe creates for this layer
+    param_blobs: int = 0
+
+    def render(self) -> str:
+        lines = [f'  name: "{self.name}"', f'  type: "{self.type}"']
+        lines += [f'  bottom: "{b}"' for b in self.bottoms]
+        lines += [f'  top: "{t}"' for t in self.tops]
+        lines += [f"  loss_weight: {_number(w)}" for w in self.loss_weights]
+        lines += [f"  propagate_down: {'true' if p else 'false'}" for p in self.propagate_down]
+        lines += [f"  {p}" for p in self.params]
+        lines += [f"  {r}" for r in self.rules]
+        lines += [f"  {b}" for b in self.body]
+        return "layer {\n" + "\n".join(lines) + "\n}\n"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def _shape_text(shape: Shape) -> str:
+    return "shape { " + " ".join(f"dim: {d}" for d in shape) + " }"
+
+
+def _count(shape: Shape) -> int:
+    total = 1
+    for d in shape:
+        total *= d
+    return total
+
+
+_GAUSSIAN = 'weight_filler { type: "gaussian" std: 0.5 }'
+_NEURONS: Tuple[str, ...] = ("ReLU", "Sigmoid", "TanH", "Power", "ELU", "BNLL", "Dropout", "AbsVal", "PReLU")
+_IN_PLACE_OK: FrozenSet[str] = frozenset(
+    {"ReLU", "Sigmoid", "TanH", "Power", "ELU", "BNLL", "Dropout", "PReLU", "BatchNorm", "Scale", "Bias", "Threshold"}
+)
+
+
+class _Builder:
+    """Grows one net layer by layer, keeping shapes and split-relevant facts per blob."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.seed = seed
+        self.layers: List[Layer] = []
+        self.blobs: Dict[str, Blob] = {}
+        self.features: Set[str] = set()
+        self.legacy_inputs: List[Tuple[str, Shape]] = []
+        self.force_backward = False
+        self._next_blob = 0
+        self._next_layer = 0
+
+    # -- naming --------------------------------------------------------------
+    def new_blob(self, prefix: str = "b") -> str:
+        self._next_blob += 1
+        return f"{prefix}{self._next_blob}"
+
+    def new_layer_name(self, kind: str) -> str:
+        self._next_layer += 1
+        return f"{kind.lower()}{self._next_layer}"
+
+    # -- choosing blobs ------------------------------------------------------
+    def candidates(self, accept: Callable[[Blob], bool]) -> List[str]:
+        return [name for name, blob in self.blobs.items() if not blob.conditional and accept(blob)]
+
+    def pick(self, accept: Callable[[Blob], bool] = lambda b: True) -> Optional[str]:
+        """A blob to consume: mostly unconsumed recent ones, sometimes a branch off a used one."""
+        names = self.candidates(accept)
+        if not names:
+            return None
+        fresh = [n for n in names if not self.blobs[n].consumed]
+        if fresh and self.rng.random() < 0.75:
+            return fresh[-1] if self.rng.random() < 0.6 else self.rng.choice(fresh)
+        return self.rng.choice(names)
+
+    def consume(self, names: Sequence[str], conditional: bool = False) -> None:
+        for name in names:
+            if self.blobs[name].consumed:
+                self.features.add("branch")
+            self.blobs[name].consumed = True
+            self.blobs[name].surely_consumed |= not conditional
+        if len(set(names)) < len(names):
+            self.features.add("same-bottom-twice")
+
+    def can_write_in_place(self, name: str) -> bool:
+        blob = self.blobs[name]
+        return not blob.consumed and not blob.explicit_loss and blob.int_range is None
+
+    # -- adding layers -------------------------------------------------------
+    def add(self, layer: Layer, top_shapes: Sequence[Shape], int_ranges: Sequence[Optional[int]] = ()) -> Layer:
+        in_place_tops = {t for i, t in enumerate(layer.tops) if i < len(layer.bottoms) and layer.bottoms[i] == t}
+        self.consume(layer.bottoms, conditional=bool(layer.rules))
+        for index, (top, shape) in enumerate(zip(layer.tops, top_shapes)):
+            int_range = int_ranges[index] if index < len(int_ranges) else None
+            self.blobs[top] = Blob(shape=shape, int_range=int_range, conditional=bool(layer.rules))
+        if in_place_tops:
+            self.features.add("inplace")
+        self.decorate(layer)
+        self.layers.append(layer)
+        return layer
+
+    def decorate(self, layer: Layer) -> None:
+        """Random param specs, propagate_down and loss weights on an ordinary layer."""
+        rng = self.rng
+        if layer.param_blobs and layer.type != "BatchNorm" and rng.random() < 0.5:
+            count = rng.randint(1, layer.param_blobs)
+            layer.params = [rng.choice(("param {}", "param { lr_mult: 0 }", "param { lr_mult: 1 decay_mult: 0 }",
+                                        "param { lr_mult: 2 }", "param { lr_mult: 0 decay_mult: 0 }"))
+                            for _ in range(count)]
+            self.features.add("param-specs")
+            if any("lr_mult: 0" in p for p in layer.params):
+                self.features.add("lr_mult-0")
+        if layer.bottoms and rng.random() < 0.15:
+            layer.propagate_down = [rng.random() < 0.5 for _ in layer.bottoms]
+            self.features.update(f"propagate_down-{str(p).lower()}" for p in layer.propagate_down)
+        if layer.tops and layer.type not in _LOSS_TYPES and rng.random() < 0.08:
+            layer.loss_weights = [rng.choice((0, 0.5, 1, 2)) for _ in layer.tops]
+            self.features.add("loss_weight-nonloss")
+            self.note_explicit_losses(layer)
+
+    def note_explicit_losses(self, layer: Layer) -> None:
+        for top, weight in zip(layer.tops, layer.loss_weights):
+            if weight != 0:
+                self.blobs[top].explicit_loss = True
+
+    # -- sources ---------------------------------------------------------------
+    def feature_shape(self) -> Shape:
+        rng = self.rng
+        if rng.random() < 0.35:
+            return (BATCH, rng.choice((2, 3, 4)))
+        side = rng.choice((1, 2, 3))
+        return (BATCH, rng.choice((2, 3, 4)), side, side)
+
+    def add_input(self) -> None:
+        shapes = [self.feature_shape() for _ in range(self.rng.choice((1, 1, 2)))]
+        tops = [self.new_blob("data") for _ in shapes]
+        with_label = self.rng.random() < 0.4
+        if with_label:
+            shapes.append((BATCH,))
+            tops.append(self.new_blob("label"))  # the oracle fills "label*" inputs with 0/1
+        ranges: List[Optional[int]] = [None] * (len(tops) - 1) + [2 if with_label else None]
+        if self.rng.random() < 0.15 and not self.legacy_inputs:
+            self.legacy_inputs = list(zip(tops, shapes))
+            for top, shape, int_range in zip(tops, shapes, ranges):
+                self.blobs[top] = Blob(shape=shape, int_range=int_range)
+            self.features.add("legacy-input")
+            return
+        body = ["input_param { " + " ".join(_shape_text(s) for s in shapes) + " }"]
+        layer = Layer(self.new_layer_name("Input"), "Input", [], tops, body)
+        self.layers.append(layer)
+        for top, shape, int_range in zip(tops, shapes, ranges):
+            self.blobs[top] = Blob(shape=shape, int_range=int_range)
+        self.features.add("input")
+
+    def add_dummy(self, shape: Optional[Shape] = None, int_value: Optional[int] = None) -> str:
+        """A DummyData source; ``int_value`` fills it with that constant (labels, indices)."""
+        shape = shape or self.feature_shape()
+        top = self.new_blob("dummy")
+        filler = (f'data_filler {{ type: "constant" value: {int_value} }}' if int_value is not None
+                  else 'data_filler { type: "gaussian" std: 1 }')
+        layer = Layer(self.new_layer_name("DummyData"), "DummyData", [], [top],
+                      ["dummy_data_param { " + _shape_text(shape) + " " + filler + " }"])
+        self.layers.append(layer)
+        self.blobs[top] = Blob(shape=shape, int_range=None if int_value is None else int_value + 1)
+        self.features.add("dummydata")
+        return top
+
+    def add_parameter(self, shape: Optional[Shape] = None) -> str:
+        shape = shape or self.feature_shape()
+        top = self.new_blob("p")
+        layer = Layer(self.new_layer_name("Parameter"), "Parameter", [], [top],
+                      ["parameter_param { " + _shape_text(shape) + " }"], param_blobs=1)
+        self.add(layer, [shape])
+        self.features.add("parameter")
+        return top
+
+    def label_for(self, classes: int) -> str:
+        """A label blob of shape (BATCH,) with values in [0, classes)."""
+        labels = self.candidates(lambda b: b.int_range is not None and b.shape == (BATCH,) and b.int_range <= classes)
+        if labels and self.rng.random() < 0.6:
+            return self.rng.choice(labels)
+        return self.add_dummy((BATCH,), self.rng.randrange(classes))
+
+    def target_like(self, shape: Shape, reuse: float = 0.5) -> str:
+        """A second operand with the same shape: an existing blob, itself, or fresh data."""
+        same = self.candidates(lambda b: b.shape == shape and b.int_range is None)
+        if same and self.rng.random() < reuse:
+            return self.rng.choice(same)
+        return self.add_dummy(shape)
+
+    def vector(self) -> str:
+        """A float blob of shape (BATCH, K) with K >= 2, making one with InnerProduct if needed."""
+        name = self.pick(lambda b: len(b.shape) == 2 and b.shape[1] >= 2 and b.int_range is None and not b.loss_top)
+        if name is not None and self.rng.random() < 0.7:
+            return name
+        return self.op_inner_product(force=True) or self.add_dummy((BATCH, 3))
+
+    def float_blob(self) -> Optional[str]:
+        return self.pick(lambda b: b.int_range is None and not b.loss_top and len(b.shape) >= 2)
+
+    # -- operations (each adds at most a couple of layers; None: nothing fitted) ----
+    def op_neuron(self) -> Optional[str]:
+        kind = self.rng.choice(_NEURONS)
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        shape = self.blobs[bottom].shape
+        in_place = kind in _IN_PLACE_OK and self.can_write_in_place(bottom) and self.rng.random() < 0.6
+        top = bottom if in_place else self.new_blob()
+        body = {"Power": ["power_param { power: 2 scale: 0.5 shift: 1 }"],
+                "Dropout": ["dropout_param { dropout_ratio: 0.5 }"]}.get(kind, [])
+        layer = Layer(self.new_layer_name(kind), kind, [bottom], [top], body,
+                      param_blobs=1 if kind == "PReLU" else 0)
+        self.add(layer, [shape])
+        return top
+
+    def op_threshold_or_argmax(self) -> Optional[str]:
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        shape = self.blobs[bottom].shape
+        if self.rng.random() < 0.5:
+            top = bottom if self.can_write_in_place(bottom) and self.rng.random() < 0.4 else self.new_blob()
+            self.add(Layer(self.new_layer_name("Threshold"), "Threshold", [bottom], [top]), [shape])
+            self.features.add("threshold")
+            return top
+        top = self.new_blob()
+        self.add(Layer(self.new_layer_name("ArgMax"), "ArgMax", [bottom], [top]), [(BATCH, 1, 1) if len(shape) < 4 else (BATCH, 1, 1, 1)])
+        self.features.add("argmax")
+        return top
+
+    def op_batch_norm(self) -> Optional[str]:
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        shape = self.blobs[bottom].shape
+        top = bottom if self.can_write_in_place(bottom) and self.rng.random() < 0.7 else self.new_blob()
+        spec_count = self.rng.choice((0, 0, 1, 2, 3))
+        layer = Layer(self.new_layer_name("BatchNorm"), "BatchNorm", [bottom], [top], param_blobs=3)
+        layer.params = [self.rng.choice(("param { lr_mult: 0 }", "param { lr_mult: 0 decay_mult: 0 }", "param {}"))
+                        for _ in range(spec_count)]
+        self.add(layer, [shape])
+        self.features.add(f"batchnorm-{spec_count}")
+        return top
+
+    def op_scale_or_bias(self) -> Optional[str]:
+        kind = self.rng.choice(("Scale", "Bias"))
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        shape = self.blobs[bottom].shape
+        two_bottoms = self.rng.random() < 0.4
+        bias_term = kind == "Scale" and self.rng.random() < 0.5
+        param_name = "scale_param" if kind == "Scale" else "bias_param"
+        options = ["bias_term: true"] if bias_term else []
+        if two_bottoms:
+            operand = self.add_parameter(shape) if self.rng.random() < 0.4 else self.target_like(shape)
+            bottoms = [bottom, operand]
+            options.append("axis: 0")
+            blobs = int(bias_term)
+        else:
+            bottoms = [bottom]
+            blobs = 1 + int(bias_term)
+        in_place = self.can_write_in_place(bottom) and self.rng.random() < 0.5 and bottom != bottoms[-1]
+        top = bottom if in_place else self.new_blob()
+        body = [f"{param_name} {{ {' '.join(options)} }}"] if options else []
+        self.add(Layer(self.new_layer_name(kind), kind, bottoms, [top], body, param_blobs=blobs), [shape])
+        self.features.add(f"{kind.lower()}-{len(bottoms)}")
+        return top
+
+    def op_inner_product(self, force: bool = False) -> Optional[str]:
+        bottom = self.float_blob()
+        if bottom is None:
+            if not force:
+                return None
+            bottom = self.add_dummy()
+        outputs = self.rng.choice((2, 3, 4))
+        bias = self.rng.random() < 0.8
+        top = self.new_blob()
+        body = [f"inner_product_param {{ num_output: {outputs} {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+        self.add(Layer(self.new_layer_name("InnerProduct"), "InnerProduct", [bottom], [top], body,
+                       param_blobs=2 if bias else 1), [(BATCH, outputs)])
+        return top
+
+    def op_convolution(self) -> Optional[str]:
+        bottom = self.pick(lambda b: len(b.shape) == 4 and b.int_range is None)
+        if bottom is None:
+            return None
+        _, _, height, width = self.blobs[bottom].shape
+        outputs = self.rng.choice((2, 3))
+        bias = self.rng.random() < 0.7
+        top = self.new_blob()
+        body = [f"convolution_param {{ num_output: {outputs} kernel_size: 1 {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+        self.add(Layer(self.new_layer_name("Convolution"), "Convolution", [bottom], [top], body,
+                       param_blobs=2 if bias else 1), [(BATCH, outputs, height, width)])
+        return top
+
+    def op_pooling(self) -> Optional[str]:
+        bottom = self.pick(lambda b: len(b.shape) == 4 and b.int_range is None)
+        if bottom is None:
+            return None
+        channels = self.blobs[bottom].shape[1]
+        method = self.rng.choice(("MAX", "AVE"))
+        top = self.new_blob()
+        self.add(Layer(self.new_layer_name("Pooling"), "Pooling", [bottom], [top],
+                       [f"pooling_param {{ pool: {method} global_pooling: true }}"]), [(BATCH, channels, 1, 1)])
+        return top
+
+    def op_softmax(self) -> Optional[str]:
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        top = self.new_blob()
+        self.add(Layer(self.new_layer_name("Softmax"), "Softmax", [bottom], [top]), [self.blobs[bottom].shape])
+        return top
+
+    def op_reshape_or_flatten(self) -> Optional[str]:
+        bottom = self.pick(lambda b: len(b.shape) >= 2 and not b.loss_top)
+        if bottom is None:
+            return None
+        blob = self.blobs[bottom]
+        flat: Shape = (BATCH, _count(blob.shape) // BATCH)
+        top = self.new_blob()
+        if self.rng.random() < 0.5:
+            layer = Layer(self.new_layer_name("Reshape"), "Reshape", [bottom], [top],
+                          ["reshape_param { shape { dim: 0 dim: -1 } }"])
+            self.features.add("reshape")
+        else:
+            layer = Layer(self.new_layer_name("Flatten"), "Flatten", [bottom], [top])
+            self.features.add("flatten")
+        self.add(layer, [flat], [blob.int_range])
+        return top
+
+    def op_concat(self) -> Optional[str]:
+        first = self.float_blob()
+        if first is None:
+            return None
+        shape = self.blobs[first].shape
+        same = self.candidates(lambda b: b.shape == shape and b.int_range is None and not b.loss_top)
+        count = self.rng.choice((1, 1, 2, 2, 3))
+        bottoms = [first] + [self.rng.choice(same) for _ in range(count - 1)]
+        top = self.new_blob()
+        out_shape = (shape[0], shape[1] * count) + shape[2:]
+        self.add(Layer(self.new_layer_name("Concat"), "Concat", bottoms, [top]), [out_shape])
+        self.features.add("concat-1" if count == 1 else "concat")
+        return top
+
+    def op_slice(self) -> Optional[str]:
+        bottom = self.pick(lambda b: len(b.shape) >= 2 and b.int_range is None and not b.loss_top)
+        if bottom is None:
+            return None
+        shape = self.blobs[bottom].shape
+        divisors = [k for k in (1, 2, 3) if shape[1] % k == 0]
+        count = self.rng.choice(divisors)
+        tops = [self.new_blob() for _ in range(count)]
+        out_shape = (shape[0], shape[1] // count) + shape[2:]
+        self.add(Layer(self.new_layer_name("Slice"), "Slice", [bottom], tops, ["slice_param { axis: 1 }"]),
+                 [out_shape] * count)
+        self.features.add("slice-1" if count == 1 else "slice")
+        return tops[0]
+
+    def op_eltwise(self) -> Optional[str]:
+        first = self.float_blob()
+        if first is None:
+            return None
+        shape = self.blobs[first].shape
+        same = self.candidates(lambda b: b.shape == shape and b.int_range is None and not b.loss_top)
+        bottoms = [first] + [self.rng.choice(same) for _ in range(self.rng.choice((1, 1, 2)))]
+        operation = self.rng.choice(("SUM", "PROD", "MAX"))
+        in_place = self.can_write_in_place(first) and first not in bottoms[1:] and self.rng.random() < 0.25
+        top = first if in_place else self.new_blob()
+        self.add(Layer(self.new_layer_name("Eltwise"), "Eltwise", bottoms, [top],
+                       [f"eltwise_param {{ operation: {operation} }}"]), [shape])
+        self.features.add("eltwise")
+        return top
+
+    def op_split(self) -> Optional[str]:
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        tops = [self.new_blob() for _ in range(self.rng.choice((1, 2, 3)))]
+        self.add(Layer(self.new_layer_name("Split"), "Split", [bottom], tops), [self.blobs[bottom].shape] * len(tops))
+        self.features.add("split-explicit")
+        return tops[0]
+
+    def op_embed(self) -> Optional[str]:
+        indices = self.pick(lambda b: b.int_range is not None and len(b.shape) == 1)
+        if indices is None:
+            indices = self.add_dummy((BATCH,), self.rng.randrange(3))
+        vocabulary = max(self.blobs[indices].int_range or 1, 3)
+        outputs = self.rng.choice((2, 3))
+        bias = self.rng.random() < 0.7
+        top = self.new_blob()
+        body = [f"embed_param {{ num_output: {outputs} input_dim: {vocabulary} "
+                f"{'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+        self.add(Layer(self.new_layer_name("Embed"), "Embed", [indices], [top], body, param_blobs=2 if bias else 1),
+                 [(BATCH, outputs)])
+        self.features.add("embed")
+        return top
+
+    def op_silence(self) -> Optional[str]:
+        bottoms = [b for b in (self.pick(), self.pick()) if b is not None][: self.rng.choice((1, 2))]
+        if not bottoms:
+            return None
+        self.add(Layer(self.new_layer_name("Silence"), "Silence", bottoms, []), [])
+        self.features.add("silence")
+        return None
+
+    def op_accuracy(self) -> Optional[str]:
+        prediction = self.vector()
+        classes = self.blobs[prediction].shape[1]
+        label = self.label_for(classes)
+        top = self.new_blob("acc")
+        layer = Layer(self.new_layer_name("Accuracy"), "Accuracy", [prediction, label], [top])
+        self.maybe_phase_rule(layer)
+        self.add(layer, [()])
+        self.features.add("accuracy")
+        return None
+
+    def op_loss(self) -> Optional[str]:
+        kind = self.rng.choice(("EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss",
+                                "EuclideanLoss", "SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss",
+                                "ContrastiveLoss"))
+        if kind in ("SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss"):
+            prediction = self.vector()
+            bottoms = [prediction, self.label_for(self.blobs[prediction].shape[1])]
+        elif kind == "ContrastiveLoss":
+            first = self.vector()
+            shape = self.blobs[first].shape
+            bottoms = [first, self.target_like(shape), self.add_dummy((BATCH, 1, 1, 1), self.rng.randrange(2))]
+        else:
+            first = self.float_blob() or self.vector()
+            # a target that needs backward makes SigmoidCrossEntropyLoss abort: keep it rare
+            reuse = 0.5 if kind == "EuclideanLoss" else 0.2
+            bottoms = [first, self.target_like(self.blobs[first].shape, reuse)]
+        auto_top = self.rng.random() < 0.2
+        tops = [] if auto_top else [self.new_blob("loss")]
+        layer = Layer(self.new_layer_name(kind), kind, bottoms, tops)
+        self.maybe_phase_rule(layer)
+        self.consume(bottoms, conditional=bool(layer.rules))
+        if tops:
+            self.blobs[tops[0]] = Blob(shape=(), loss_top=True, conditional=bool(layer.rules))
+            if self.rng.random() < 0.4:
+                layer.loss_weights = [self.rng.choice((0, 0.5, 1, 2))]
+                self.features.add("loss-explicit-weight")
+                self.note_explicit_losses(layer)
+            else:
+                self.features.add("loss-implicit-weight")
+        else:
+            self.features.add("automatic-top")
+        if self.rng.random() < 0.15:
+            # asking for a label's gradient aborts Backward in most loss layers: keep it rare
+            layer.propagate_down = [self.rng.random() < (0.6 if j == 0 else 0.2) for j in range(len(bottoms))]
+            self.features.update(f"propagate_down-{str(p).lower()}" for p in layer.propagate_down)
+        self.layers.append(layer)
+        self.features.add(kind)
+        return tops[0] if tops else None
+
+    def op_consume_loss(self) -> Optional[str]:
+        """A layer reading a loss top: Power, Silence, or an in-place ReLU."""
+        losses = self.candidates(lambda b: b.loss_top)
+        if not losses:
+            return None
+        bottom = self.rng.choice(losses)
+        choice = self.rng.random()
+        if choice < 0.35 and self.can_write_in_place(bottom):
+            layer = Layer(self.new_layer_name("ReLU"), "ReLU", [bottom], [bottom])
+        elif choice < 0.7:
+            layer = Layer(self.new_layer_name("Power"), "Power", [bottom], [self.new_blob()],
+                          ["power_param { scale: 3 }"])
+            if self.rng.random() < 0.5:
+                layer.loss_weights = [1]
+        else:
+            layer = Layer(self.new_layer_name("Silence"), "Silence", [bottom], [])
+            self.features.add("silence")
+        self.consume([bottom])
+        for top in layer.tops:
+            if top != bottom:
+                self.blobs[top] = Blob(shape=(), loss_top=True)
+        self.note_explicit_losses(layer)
+        self.layers.append(layer)
+        self.features.add("loss-top-consumed")
+        return None
+
+    def maybe_phase_rule(self, layer: Layer) -> None:
+        """Leaf layers only (nothing else reads their tops), so filtering them never breaks the net."""
+        if self.rng.random() < 0.3:
+            layer.rules = [self.random_rule()]
+
+    def random_rule(self, keyword: Optional[str] = None) -> str:
+        rng = self.rng
+        keyword = keyword or rng.choice(("include", "include", "exclude"))
+        parts = []
+        if rng.random() < 0.6:
+            parts.append(f"phase: {rng.choice(('TRAIN', 'TEST'))}")
+        if rng.random() < 0.25:
+            parts.append(f"min_level: {rng.randint(0, 2)}")
+        if rng.random() < 0.15:
+            parts.append(f"max_level: {rng.randint(0, 1)}")
+        if rng.random() < 0.3:
+            parts.append(f'stage: "{rng.choice(STAGES)}"')
+        if rng.random() < 0.15:
+            parts.append(f'not_stage: "{rng.choice(STAGES)}"')
+        self.features.add(keyword)
+        return f"{keyword} {{ {' '.join(parts)} }}"
+
+    def op_conditional_leaf(self) -> Optional[str]:
+        """A side layer present only in some states (e.g. a TEST-only ReLU copy)."""
+        bottom = self.float_blob()
+        if bottom is None:
+            return None
+        layer = Layer(self.new_layer_name("TanH"), "TanH", [bottom], [self.new_blob()])
+        layer.rules = [self.random_rule()]
+        if self.rng.random() < 0.3:  # several rules of one kind are OR-ed
+            layer.rules.append(self.random_rule(layer.rules[0].split()[0]))
+        self.consume([bottom], conditional=True)
+        self.blobs[layer.tops[0]] = Blob(shape=self.blobs[bottom].shape, conditional=True)
+        self.layers.append(layer)
+        return None
+
+
+_LOSS_TYPES: FrozenSet[str] = frozenset({"EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss",
+                                         "MultinomialLogisticLoss", "HingeLoss", "ContrastiveLoss",
+                                         "InfogainLoss"})
+
+_OPERATIONS: Tuple[Tuple[str, float], ...] = (
+    ("op_neuron", 5), ("op_batch_norm", 2), ("op_scale_or_bias", 2.5), ("op_inner_product", 3),
+    ("op_convolution", 2), ("op_pooling", 1), ("op_softmax", 0.7), ("op_reshape_or_flatten", 1.5),
+    ("op_concat", 1.5), ("op_slice", 1.5), ("op_eltwise", 1.5), ("op_split", 0.7), ("op_embed", 0.7),
+    ("op_silence", 0.5), ("op_threshold_or_argmax", 0.5), ("op_accuracy", 0.5), ("op_conditional_leaf", 0.6),
+)
+
+
+def _build_valid(builder: _Builder) -> None:
+    rng = builder.rng
+    builder.add_input() if rng.random() < 0.6 else builder.add_dummy()
+    if rng.random() < 0.3:
+        builder.add_dummy()
+    if rng.random() < 0.15:
+        builder.add_parameter()
+    names = [name for name, _ in _OPERATIONS]
+    weights = [weight for _, weight in _OPERATIONS]
+    for _ in range(rng.randint(2, 9)):
+        getattr(builder, rng.choices(names, weights)[0])()
+    loss_count = rng.choice((0, 1, 1, 1, 2, 2, 3))
+    for _ in range(loss_count):
+        builder.op_loss()
+    if loss_count and rng.random() < 0.3:
+        builder.op_consume_loss()
+    if rng.random() < (0.35 if loss_count == 0 else 0.1):
+        builder.force_backward = True
+        builder.features.add("force_backward")
+    if rng.random() < 0.05:
+        builder.features.add("duplicate-layer-names")
+        _duplicate_a_layer_name(builder)
+
+
+def _duplicate_a_layer_name(builder: _Builder) -> None:
+    """Give a parameter-free layer the name of another one (Caffe allows it)."""
+    free = [layer for layer in builder.layers if layer.param_blobs == 0 and layer.type != "Input"]
+    if len(free) >= 2:
+        first, second = builder.rng.sample(free, 2)
+        second.name = first.name
+
+
+# ---------------------------------------------------------------------------
+# Invalid variants: one mutation each, with the message Caffe should die with
+# ---------------------------------------------------------------------------
+
+
+def _plain_layers(builder: _Builder, accept: Callable[[Layer], bool]) -> List[Layer]:
+    return [layer for layer in builder.layers if not layer.rules and accept(layer)]
+
+
+def _mutate(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """Apply one mutation; the seed picks which one is tried first, so every kind shows up often."""
+    mutations: List[Callable[[_Builder], Optional[Tuple[str, Tuple[str, ...]]]]] = [
+        _mut_unknown_bottom, _mut_duplicate_top, _mut_in_place_after_consumer, _mut_propagate_down_count,
+        _mut_loss_weight_count, _mut_too_many_params, _mut_include_and_exclude, _mut_unknown_type,
+        _mut_bottom_count, _mut_top_count, _mut_softmax_two_tops, _mut_forbidden_in_place,
+    ]
+    first = builder.seed % len(mutations)
+    for mutation in mutations[first:] + mutations[:first]:
+        result = mutation(builder)
+        if result is not None:
+            return result
+    return None
+
+
+def _mut_unknown_bottom(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: bool(layer.bottoms))
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    index = builder.rng.randrange(len(layer.bottoms))
+    if index < len(layer.tops) and layer.tops[index] == layer.bottoms[index]:
+        layer.tops[index] = builder.new_blob()
+    layer.bottoms[index] = "no_such_blob"
+    return "unknown-bottom", ("Unknown bottom blob 'no_such_blob'",)
+
+
+def _mut_duplicate_top(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """A new last layer writes a blob an earlier layer produced, not in place."""
+    bottom = builder.float_blob()
+    targets = builder.candidates(lambda b: True)
+    targets = [t for t in targets if t != bottom]
+    if bottom is None or not targets:
+        return None
+    builder.layers.append(Layer(builder.new_layer_name("TanH"), "TanH", [bottom], [builder.rng.choice(targets)]))
+    return "duplicate-top", ("produced by multiple sources",)
+
+
+def _mut_in_place_after_consumer(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """An in-place ReLU on a blob some earlier layer already read: the split renames its bottom only."""
+    candidates = builder.candidates(lambda b: (b.surely_consumed or b.explicit_loss) and not b.loss_top)
+    if not candidates:
+        return None
+    name = builder.rng.choice(candidates)
+    builder.layers.append(Layer(builder.new_layer_name("ReLU"), "ReLU", [name], [name]))
+    return "inplace-on-split-blob", ("produced by multiple sources",)
+
+
+def _mut_propagate_down_count(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: bool(layer.bottoms))
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    layer.propagate_down = [True] * (len(layer.bottoms) + builder.rng.choice((1, 2)))
+    return "propagate_down-count", ("propagate_down param must be specified",)
+
+
+def _mut_loss_weight_count(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: bool(layer.tops) and layer.type not in ("Input",))
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    top_count = max(len(layer.tops), 1 if layer.type in _LOSS_TYPES else 0)  # a loss layer gets an automatic top
+    layer.loss_weights = [0.0] * (top_count + 1)
+    return "loss_weight-count", ("loss_weight must be unspecified or specified once per top blob",)
+
+
+def _mut_too_many_params(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: layer.type not in ("Input", "DummyData", "Parameter"))
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    layer.params = ["param { lr_mult: 0 }"] * (layer.param_blobs + 1)
+    return "too-many-params", ("Too many params specified for layer",)
+
+
+def _mut_include_and_exclude(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layer = builder.rng.choice(builder.layers)
+    layer.rules = ["include { phase: TRAIN }", "exclude { phase: TEST }"]
+    return "include-and-exclude", ("Specify either include rules or exclude rules; not both",)
+
+
+def _mut_unknown_type(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: layer.type in _NEURONS + ("InnerProduct", "Softmax"))
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    layer.type = "NoSuchLayer"
+    layer.body = []
+    return "unknown-type", ("Unknown layer type: NoSuchLayer",)
+
+
+def _mut_bottom_count(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: layer.type in _LOSS_TYPES | {"InnerProduct", "Softmax", "Eltwise"})
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    if layer.type == "Eltwise":
+        layer.bottoms = layer.bottoms[:1]  # needs at least two
+    elif layer.type in ("InnerProduct", "Softmax"):
+        layer.bottoms = layer.bottoms + [layer.bottoms[0]]
+    else:
+        layer.bottoms = layer.bottoms + [layer.bottoms[-1]] * 2
+    layer.propagate_down = []
+    return "bottom-count", ("bottom blob(s)",)
+
+
+def _mut_top_count(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: layer.type in ("InnerProduct", "Softmax", "Concat", "ReLU", "Sigmoid"))
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    layer.tops = layer.tops + [builder.new_blob()]
+    layer.loss_weights = []
+    return "top-count", ("top blob(s)",)
+
+
+def _mut_softmax_two_tops(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    layers = _plain_layers(builder, lambda layer: layer.type == "SoftmaxWithLoss")
+    if not layers:
+        return None
+    layer = builder.rng.choice(layers)
+    while len(layer.tops) < 2:
+        layer.tops.append(builder.new_blob("loss"))
+    layer.loss_weights = [1.0] * builder.rng.choice((0, 1, 2))
+    return "softmaxwithloss-two-tops", ("loss_weight must be unspecified or specified once per top blob",)
+
+
+def _mut_forbidden_in_place(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """A layer type that refuses in-place computation, written in place on a fresh blob."""
+    bottom = builder.pick(lambda b: len(b.shape) >= 2 and b.int_range is None and not b.consumed
+                          and not b.explicit_loss and not b.loss_top)
+    if bottom is None:
+        return None
+    kind = builder.rng.choice(("Flatten", "Reshape", "AbsVal", "Split"))
+    body = ["reshape_param { shape { dim: 0 dim: -1 } }"] if kind == "Reshape" else []
+    builder.layers.append(Layer(builder.new_layer_name(kind), kind, [bottom], [bottom], body))
+    return "forbidden-in-place", ("in-place computation", "in-place", "Layer does not allow")
+
+
+# ---------------------------------------------------------------------------
+# Rendering and the entry point
+# ---------------------------------------------------------------------------
+
+
+def _render(builder: _Builder, name: str) -> str:
+    header = [f'name: "{name}"']
+    if builder.force_backward:
+        header.append("force_backward: true")
+    for top, shape in builder.legacy_inputs:
+        header.append(f'input: "{top}"')
+    for _, shape in builder.legacy_inputs:
+        header.append("input_shape { " + " ".join(f"dim: {d}" for d in shape) + " }")
+    return "\n".join(header) + "\n" + "".join(layer.render() for layer in builder.layers)
+
+
+def _has_loss(builder: _Builder) -> bool:
+    for layer in builder.layers:
+        if layer.loss_weights:
+            if any(w != 0 for w in layer.loss_weights):
+                return True
+        elif layer.type in _LOSS_TYPES:
+            return True
+    return False
+
+
+def _random_state(rng: random.Random) -> Tuple[str, int, Tuple[str, ...]]:
+    phase = "TRAIN" if rng.random() < 0.7 else "TEST"
+    level = rng.choice((0, 0, 0, 1, 2))
+    stages = tuple(s for s in STAGES if rng.random() < 0.25)
+    return phase, level, stages
+
+
+def generate(seed: int, *, invalid_rate: float = 0.2) -> RandomNet:
+    """One random net, the same for the same seed."""
+    builder = _Builder(seed)
+    _build_valid(builder)
+    phase, level, stages = _random_state(builder.rng)
+    if phase == "TEST":
+        builder.features.add("phase-TEST")
+    if not _has_loss(builder):
+        builder.features.add("no-loss")
+    mutation: Optional[Tuple[str, Tuple[str, ...]]] = None
+    if builder.rng.random() < invalid_rate:
+        mutation = _mutate(builder)
+    if mutation is not None:
+        builder.features.add(f"invalid:{mutation[0]}")
+    return RandomNet(
+        seed=seed,
+        text=_render(builder, f"randnet_{seed}"),
+        valid=mutation is None,
+        features=frozenset(builder.features),
+        phase=phase,
+        level=level,
+        stages=stages,
+        mutation=mutation[0] if mutation else None,
+        refusal=mutation[1] if mutation else (),
+        has_loss=_has_loss(builder),
+    )
