@@ -1,0 +1,31 @@
+"""Reporters: findings -> text (for people) / json, sarif, github (for machines).
+
+Each format lives in its own module with one entry point,
+``render(report, stream, ...)``; the text reporter is the only one that knows
+about rich, colour or terminals.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+FORMATS = ("text", "json", "sarif", "github")
+
+#: the project's home page (SARIF informationUri)
+PROJECT_URL = "https://github.com/backprop-lint/backprop-lint"
+#: where each rule's page is published; ``{code}`` is replaced by the rule's code
+RULE_PAGE_URL = PROJECT_URL + "/blob/main/rules/{code}.md"
+
+
+def rule_page_url(code: str) -> str:
+    return RULE_PAGE_URL.format(code=code)
+
+
+def relative_uri(file: str, base: Optional[Path] = None) -> str:
+    """``file`` as a forward-slash path relative to ``base`` (default: cwd) when it is inside it."""
+    path = Path(file)
+    base = (base or Path.cwd()).resolve()
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except (ValueError, OSError):
+        return path.as_posix()

@@ -1,0 +1,95 @@
+"""``--format json``: a stable, documented, sorted document.
+
+Schema (``version`` 1; fields are only ever added, never renamed)::
+
+    {
+      "version": 1,
+      "tool": {"name": "backprop-lint", "version": "0.1.0"},
+      "files": ["nets/a.prototxt", ...],          # every file checked
+      "summary": {"error": 1, "warning": 0, "info": 2, "fixable": 1, "files": 3},
+      "findings": [
+        {
+          "code": "BL201", "name": "...", "severity": "error" | "warning" | "info",
+          "file": "nets/a.prototxt", "line": 12, "column": 1,   # 0: unknown
+          "layer": "conv1" | null,
+          "state": "TRAIN, TEST",
+          "message": "...",
+          "reasons": ["...", ...],
+          "fix": null | {
+            "description": "...", "safe": true, "unsafe_reason": "",
+            "edits": [{"file": "...", "start": {"line": 3, "column": 1},
+                       "end": {"line": 3, "column": 1}, "text": "..."}]
+          }
+        }
+      ],
+      "internal_errors": [{"file": "...", "error": "..."}]
+    }
+
+Findings are sorted by file, line, column, code. Input errors (BL000) are
+findings like any other.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, TextIO
+
+from .. import __version__
+from ..lint import LintReport
+from ..model import Finding, Fix, SEVERITIES
+
+SCHEMA_VERSION = 1
+
+
+def to_document(report: LintReport) -> Dict[str, Any]:
+    findings = report.all_findings
+    summary: Dict[str, int] = {severity: 0 for severity in SEVERITIES}
+    for finding in findings:
+        summary[finding.severity] += 1
+    summary["fixable"] = sum(1 for finding in findings if finding.fix and finding.fix.safe and finding.fix.edits)
+    summary["files"] = len(report.files)
+    return {
+        "version": SCHEMA_VERSION,
+        "tool": {"name": "backprop-lint", "version": __version__},
+        "files": list(report.files),
+        "summary": summary,
+        "findings": [finding_to_json(finding) for finding in findings],
+        "internal_errors": [{"file": file, "error": error} for file, error in report.internal_errors],
+    }
+
+
+def finding_to_json(finding: Finding) -> Dict[str, Any]:
+    return {
+        "code": finding.code,
+        "name": finding.name,
+        "severity": finding.severity,
+        "file": finding.location.file,
+        "line": finding.location.line,
+        "column": finding.location.col,
+        "layer": finding.layer,
+        "state": finding.state,
+        "message": finding.message,
+        "reasons": list(finding.reasons),
+        "fix": fix_to_json(finding.fix) if finding.fix else None,
+    }
+
+
+def fix_to_json(fix: Fix) -> Dict[str, Any]:
+    return {
+        "description": fix.description,
+        "safe": fix.safe,
+        "unsafe_reason": fix.unsafe_reason,
+        "edits": [
+            {
+                "file": edit.file,
+                "start": {"line": edit.start_line, "column": edit.start_col},
+                "end": {"line": edit.end_line, "column": edit.end_col},
+                "text": edit.text,
+            }
+            for edit in fix.edits
+        ],
+    }
+
+
+def render(report: LintReport, stream: TextIO) -> None:
+    json.dump(to_document(report), stream, indent=2, sort_keys=False)
+    stream.write("\n")

@@ -1,0 +1,129 @@
+"""``--format sarif``: SARIF 2.1.0, for GitHub code scanning and other viewers.
+
+One run; ``tool.driver.rules`` lists the whole catalogue (id, name,
+shortDescription, helpUri to the rule page, defaultConfiguration.level); each
+result points at its rule by ``ruleId`` and ``ruleIndex``. URIs are relative
+to the working directory (``uriBaseId`` ``%SRCROOT%``) when the file is inside
+it. Fixes are included when a finding has concrete edits.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, List, Sequence, TextIO
+
+from .. import __version__
+from ..lint import LintReport, RuleInfo, rule_catalogue
+from ..model import Finding, Fix
+from . import PROJECT_URL, relative_uri, rule_page_url
+
+SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"error": "error", "warning": "warning", "info": "note"}
+
+
+def to_document(report: LintReport, rules: Sequence[RuleInfo] = ()) -> Dict[str, Any]:
+    catalogue = list(rules) or rule_catalogue()
+    findings = report.all_findings
+    known = {rule.code for rule in catalogue}
+    # a finding from a code the catalogue lacks still needs a rule entry to point at
+    catalogue += [RuleInfo(f.code, f.name, f.severity, f.name) for f in _first_per_code(findings) if f.code not in known]
+    index = {rule.code: position for position, rule in enumerate(catalogue)}
+    run: Dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": "backprop-lint",
+                "version": __version__,
+                "informationUri": PROJECT_URL,
+                "rules": [rule_descriptor(rule) for rule in catalogue],
+            }
+        },
+        "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the directory backprop-lint ran in"}}},
+        "results": [result(finding, index[finding.code]) for finding in findings],
+        "columnKind": "unicodeCodePoints",
+    }
+    if report.internal_errors:
+        run["invocations"] = [{
+            "executionSuccessful": False,
+            "toolExecutionNotifications": [
+                {"level": "error", "message": {"text": f"{file}: {error} (please report this bug)"}}
+                for file, error in report.internal_errors
+            ],
+        }]
+    return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def _first_per_code(findings: Sequence[Finding]) -> List[Finding]:
+    seen: Dict[str, Finding] = {}
+    for finding in findings:
+        seen.setdefault(finding.code, finding)
+    return list(seen.values())
+
+
+def rule_descriptor(rule: RuleInfo) -> Dict[str, Any]:
+    return {
+        "id": rule.code,
+        "name": rule.name,
+        "shortDescription": {"text": rule.summary},
+        "helpUri": rule_page_url(rule.code),
+        "defaultConfiguration": {"level": LEVELS[rule.severity]},
+    }
+
+
+def result(finding: Finding, rule_index: int) -> Dict[str, Any]:
+    text = finding.message
+    if finding.reasons:
+        text += "\n" + "\n".join(f"because {reason}" for reason in finding.reasons)
+    entry: Dict[str, Any] = {
+        "ruleId": finding.code,
+        "ruleIndex": rule_index,
+        "level": LEVELS[finding.severity],
+        "message": {"text": text},
+        "locations": [{"physicalLocation": physical_location(finding.location.file, finding.location.line, finding.location.col)}],
+        "properties": {"state": finding.state, "layer": finding.layer, "name": finding.name},
+    }
+    if finding.fix and finding.fix.edits:
+        entry["fixes"] = [fix_object(finding.fix)]
+    return entry
+
+
+def artifact_location(file: str) -> Dict[str, Any]:
+    uri = relative_uri(file)
+    location: Dict[str, Any] = {"uri": uri}
+    if not uri.startswith("/") and not uri.startswith("<"):
+        location["uriBaseId"] = "%SRCROOT%"
+    return location
+
+
+def physical_location(file: str, line: int, col: int) -> Dict[str, Any]:
+    location: Dict[str, Any] = {"artifactLocation": artifact_location(file)}
+    if line > 0:
+        region: Dict[str, Any] = {"startLine": line}
+        if col > 0:
+            region["startColumn"] = col
+        location["region"] = region
+    return location
+
+
+def fix_object(fix: Fix) -> Dict[str, Any]:
+    by_file: Dict[str, List[Dict[str, Any]]] = {}
+    for edit in fix.edits:
+        by_file.setdefault(edit.file, []).append({
+            "deletedRegion": {
+                "startLine": edit.start_line,
+                "startColumn": edit.start_col,
+                "endLine": edit.end_line,
+                "endColumn": edit.end_col,
+            },
+            "insertedContent": {"text": edit.text},
+        })
+    return {
+        "description": {"text": fix.description},
+        "artifactChanges": [
+            {"artifactLocation": artifact_location(file), "replacements": replacements}
+            for file, replacements in by_file.items()
+        ],
+    }
+
+
+def render(report: LintReport, stream: TextIO) -> None:
+    json.dump(to_document(report), stream, indent=2)
+    stream.write("\n")

@@ -1,0 +1,124 @@
+"""``--format text``: for people. Grouped by file, with code frames, reasons and fixes.
+
+    nets/train.prototxt
+    nets/train.prototxt:12:1: error BL201 frozen-by-propagate-down [TRAIN, TEST]
+      `conv1` never learns
+         11 │
+      >  12 │ layer {
+         13 │   name: "conv1"
+      because `relu1` sets propagate_down: false
+           → so Caffe prunes `conv1` in the backward sweep
+      fix: remove `propagate_down: false` from `relu1` (--fix applies it)
+
+Colour only on a terminal, and never when NO_COLOR is set (rich's own rules).
+"""
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Dict, List, Optional, TextIO
+
+from rich.console import Console
+from rich.text import Text
+
+from ..lint import LintReport
+from ..model import Finding, SEVERITIES
+
+SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
+FRAME_BEFORE = 1
+FRAME_AFTER = 3
+
+
+def make_console(stream: TextIO, color: Optional[bool] = None) -> Console:
+    """A console on ``stream``; ``color=None`` lets rich decide (TTY, NO_COLOR, TERM)."""
+    if color is None:
+        return Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
+    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False,
+                   force_terminal=color, no_color=not color, color_system="standard" if color else None)
+
+
+def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, show_fixes: bool = True) -> None:
+    console = make_console(stream, color)
+    findings = report.all_findings
+    lines_by_file: Dict[str, List[str]] = {file: text.split("\n") for file, text in report.sources.items()}
+    for file, group in groupby(findings, key=lambda finding: finding.location.file):
+        console.print(Text(file, style="bold underline"))
+        for finding in group:
+            render_finding(console, finding, lines_by_file.get(file), show_fixes)
+        console.print()
+    for file, error in report.internal_errors:
+        console.print(Text.assemble((f"{file}: ", "bold"), ("internal error: ", "bold red"),
+                                    f"{error} (this is a bug in backprop-lint, please report it)"))
+    console.print(summary(report))
+
+
+def render_finding(console: Console, finding: Finding, lines: Optional[List[str]], show_fixes: bool) -> None:
+    header = Text.assemble(
+        (f"{finding.location}: ", "bold"),
+        (finding.severity, SEVERITY_STYLES[finding.severity]),
+        " ",
+        (finding.code, "bold"),
+        " ",
+        (finding.name, "dim"),
+    )
+    if finding.state:
+        header.append(f" [{finding.state}]", style="magenta")
+    console.print(header)
+    console.print(Text("  " + finding.message))
+    if lines is not None and finding.location.line:
+        for frame_line in code_frame(lines, finding.location.line, finding.location.col):
+            console.print(frame_line)
+    if finding.reasons:
+        first, *rest = finding.reasons
+        console.print(Text.assemble(("  because ", "italic"), first))
+        for reason in rest:
+            console.print(Text.assemble(("       → ", "dim"), reason))
+    if show_fixes and finding.fix is not None:
+        console.print(fix_line(finding))
+
+
+def fix_line(finding: Finding) -> Text:
+    fix = finding.fix
+    assert fix is not None
+    if fix.safe and fix.edits:
+        note = "--fix applies it"
+    elif fix.edits:
+        note = "not applied by --fix: " + (fix.unsafe_reason or "unsafe")
+    else:
+        note = "change it by hand"
+    return Text.assemble(("  fix: ", "bold green"), fix.description, (f" ({note})", "dim"))
+
+
+def code_frame(lines: List[str], line: int, col: int) -> List[Text]:
+    """A few numbered lines around ``line``, the line itself marked, a caret at ``col``."""
+    first = max(1, line - FRAME_BEFORE)
+    last = min(len(lines), line + FRAME_AFTER)
+    width = len(str(last))
+    frame: List[Text] = []
+    for number in range(first, last + 1):
+        source = lines[number - 1].rstrip("\r").expandtabs(4)
+        marker = ">" if number == line else " "
+        style = "bold" if number == line else "dim"
+        frame.append(Text.assemble((f"  {marker} {number:>{width}} │ ", style), (source, "" if number == line else "dim")))
+        if number == line and col > 0:
+            frame.append(Text(" " * (width + 7 + col - 1) + "^", style="bold red"))
+    return frame
+
+
+def summary(report: LintReport) -> Text:
+    findings = report.all_findings
+    files = len(report.files)
+    files_text = f"{files} file" + ("" if files == 1 else "s")
+    if not findings and not report.internal_errors:
+        return Text(f"All checks passed ({files_text}).", style="bold green")
+    counts = [(severity, sum(1 for f in findings if f.severity == severity)) for severity in reversed(SEVERITIES)]
+    parts = [f"{count} {severity}" + ("s" if count != 1 and severity != "info" else "") for severity, count in counts if count]
+    fixable = sum(1 for f in findings if f.fix and f.fix.safe and f.fix.edits)
+    text = Text(f"Found {len(findings)} problem" + ("" if len(findings) == 1 else "s"), style="bold")
+    if parts:
+        text.append(f" ({', '.join(parts)})")
+    text.append(f" in {files_text}.")
+    if fixable:
+        text.append(f" {fixable} fixable with --fix.", style="green")
+    if report.internal_errors:
+        text.append(f" {len(report.internal_errors)} internal error(s).", style="bold red")
+    return text
