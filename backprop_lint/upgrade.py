@@ -25,9 +25,12 @@ from .flavors import BatchNormUpgrade, Flavor
 from .model import Location, Message, NetRefused, Warning_
 from .schema.tables import MESSAGES
 
+#: Warning_.kind of Caffe's own LOG(ERROR) lines (same wording), and of NetRefused from this stage
 UPGRADE_KIND = "upgrade"
-#: Warning_.kind of Caffe's own "Note that future Caffe releases will ..." notes
+#: Warning_.kind of Caffe's own LOG(WARNING) "Note that future Caffe releases will ..." notes
 DEPRECATED_KIND = "deprecated"
+#: Warning_.kind of what Caffe accepts silently but will hurt (an empty layer type, reads past a list)
+HAZARD_KIND = "upgrade-hazard"
 #: Warning_.kind of things Caffe's upgrade drops without a word
 DROPPED_KIND = "upgrade-dropped"
 #: Warning_.kind of the BatchNorm param rewrite (Caffe is silent about it)
@@ -213,6 +216,20 @@ INPUT_LAYER_NAME = "input"
 INPUT_LAYER_TYPE = "Input"
 _INPUT_FIELDS: Tuple[str, ...] = ("input", "input_shape", "input_dim")
 
+V0_DEPRECATION_NOTE = (
+    "Note that future Caffe releases will not support V0NetParameter; use "
+    "./build/tools/upgrade_net_proto_text for prototxt and ./build/tools/upgrade_net_proto_binary "
+    "for model weights upgrade this and any other net protos to the new format."
+)
+DATA_DEPRECATION_NOTE = (
+    "Note that future Caffe releases will only support transform_param messages for transformation fields."
+)
+INPUT_DEPRECATION_NOTE = "Note that future Caffe releases will only support input layers and not input fields."
+V0_PROBLEMS_SUMMARY = (
+    "Warning: had one or more problems upgrading V0NetParameter to NetParameter (see above); continuing anyway."
+)
+V1_PROBLEMS_SUMMARY = "Warning: had one or more problems upgrading V1LayerParameter (see above); continuing anyway."
+
 BOTH_LAYER_AND_LAYERS = (
     "Refusing to upgrade inconsistent NetParameter input; the definition includes both "
     "'layer' and 'layers' fields. The current format defines 'layer' fields with string "
@@ -242,6 +259,10 @@ class _Context:
 
     def warn(self, message: str, where: Location, kind: str = UPGRADE_KIND) -> None:
         self.warnings.append(Warning_(message, where, kind))
+
+    def problem_count(self) -> int:
+        """How many of Caffe's own LOG(ERROR)s have been reported so far."""
+        return sum(1 for warning in self.warnings if warning.kind == UPGRADE_KIND)
 
     def refuse(self, message: str, layer: Optional[str], where: Location) -> NetRefused:
         return NetRefused(message, layer=layer, location=where, kind=UPGRADE_KIND)
@@ -311,25 +332,21 @@ def upgrade_net_as_needed(
     ctx = _Context(file)
     upgraded_from: Optional[str] = None
     if net_needs_v0_to_v1_upgrade(net):
+        problems_before = ctx.problem_count()
         net = upgrade_v0_net(net, ctx)
         upgraded_from = "V0"
-        ctx.warn(
-            "Note that future Caffe releases will not support V0NetParameter; "
-            "use upgrade_net_proto_text to upgrade this net to the new format.",
-            Location(file),
-            DEPRECATED_KIND,
-        )
+        if ctx.problem_count() > problems_before:
+            ctx.warn(V0_PROBLEMS_SUMMARY, Location(file))
+        ctx.warn(V0_DEPRECATION_NOTE, Location(file), DEPRECATED_KIND)
     if net_needs_data_upgrade(net):
         net = upgrade_net_data_transformation(net)
-        ctx.warn(
-            "Note that future Caffe releases will only support transform_param "
-            "messages for transformation fields.",
-            Location(file),
-            DEPRECATED_KIND,
-        )
+        ctx.warn(DATA_DEPRECATION_NOTE, Location(file), DEPRECATED_KIND)
     if net_needs_v1_to_v2_upgrade(net):
+        problems_before = ctx.problem_count()
         net = upgrade_v1_net(net, ctx)
         upgraded_from = upgraded_from or "V1"
+        if ctx.problem_count() > problems_before:
+            ctx.warn(V1_PROBLEMS_SUMMARY, Location(file))
     if net_needs_input_upgrade(net):
         net = upgrade_net_input(net, ctx)
     if net_needs_batch_norm_upgrade(net):
@@ -623,6 +640,7 @@ def upgrade_v1_layer_type(v1_layer: Message, ctx: _Context) -> str:
             "V1 layer type NONE upgrades to the empty type \"\": Caffe aborts with "
             "'Unknown layer type: ' if this layer is built",
             ctx.where(v1_layer, "type"),
+            HAZARD_KIND,
         )
     return V1_LAYER_TYPES[v1_type]
 
@@ -697,11 +715,7 @@ def upgrade_net_input(net: Message, ctx: _Context) -> Message:
             where,
             DROPPED_KIND,
         )
-    ctx.warn(
-        "Note that future Caffe releases will only support input layers and not input fields.",
-        where,
-        DEPRECATED_KIND,
-    )
+    ctx.warn(INPUT_DEPRECATION_NOTE, where, DEPRECATED_KIND)
     changes: Dict[str, Any] = {name: None for name in _INPUT_FIELDS}
     changes["layer"] = layers or None
     upgraded = _with_fields(net, **changes)
@@ -719,6 +733,7 @@ def _input_layer(net: Message, inputs: List[str], where: Location, ctx: _Context
                 f"{len(inputs)} inputs but only {len(shapes)} input_shape: Caffe reads past the end "
                 "of input_shape (undefined behaviour)",
                 where,
+                HAZARD_KIND,
             )
         blob_shapes = list(shapes[: len(inputs)])
     else:
@@ -727,6 +742,7 @@ def _input_layer(net: Message, inputs: List[str], where: Location, ctx: _Context
                 f"{len(inputs)} inputs need {4 * len(inputs)} input_dim values, found {len(dims)}: "
                 "Caffe reads past the end of input_dim (undefined behaviour)",
                 where,
+                HAZARD_KIND,
             )
         blob_shapes = [
             Message("BlobShape", {"dim": list(dims[4 * i : 4 * i + 4])}, line=where.line, col=where.col)

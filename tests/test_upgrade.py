@@ -2,15 +2,22 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import os
 import re
-from typing import Any, List, Optional
+import shutil
+import struct
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 from backprop_lint import layer_table
 from backprop_lint.flavors import FLAVORS, BatchNormUpgrade, UnknownFlavorError, get_flavor
 from backprop_lint.model import Message, NetRefused
-from backprop_lint.schema.tables import ENUMS, MESSAGES
+from backprop_lint.schema.tables import ENUMS, MESSAGES, SSD_VARIANTS
 from backprop_lint.upgrade import (
     DATA_TRANSFORM_FIELDS,
     DATA_UPGRADE_PARAMS,
@@ -295,6 +302,7 @@ def test_v0_misplaced_field_is_logged_not_fatal() -> None:
     assert messages == [
         "Unknown parameter num_output for layer type relu",
         "Unknown parameter shuffle for layer type relu",
+        "Warning: had one or more problems upgrading V0NetParameter to NetParameter (see above); continuing anyway.",
     ]
     assert not upgraded.repeated("layer")[1].has("inner_product_param")
 
@@ -448,3 +456,284 @@ def test_all_steps_in_caffe_order_without_touching_the_input() -> None:
     assert original == before and repr(original) == repr(before)
     assert upgraded_from == "V0"
     assert names_and_types(upgraded) == [("input", "Input"), ("data", "Data"), ("c", "Convolution")]
+
+
+# ---------------------------------------------------------------------------
+# Golden check: the whole upgraded NetParameter against real Caffe's own
+# UpgradeNetAsNeeded (the oracle's libcaffe, SSD lineage), on the corpus, the
+# spec's experiments and edge cases of each step. Caffe's result is cached per
+# input, so only the first run pays for the C++ compile and the processes.
+# ---------------------------------------------------------------------------
+
+CORPUS_NETS = Path("/work/shared/corpus/nets")
+EXPERIMENTS = Path("/work/shared/spec/experiments")
+
+#: reads a net file as Caffe's Net(file) does and writes the upgraded NetParameter (binary) to stdout
+UPGRADE_DUMP_SOURCE = r"""
+#include <iostream>
+#include "caffe/common.hpp"
+#include "caffe/proto/caffe.pb.h"
+#include "caffe/util/upgrade_proto.hpp"
+
+int main(int argc, char** argv) {
+  ::google::InitGoogleLogging(argv[0]);
+  if (argc != 2) {
+    std::cerr << "usage: caffe-upgrade-dump NET.prototxt" << std::endl;
+    return 2;
+  }
+  caffe::NetParameter net;
+  caffe::ReadNetParamsFromTextFileOrDie(argv[1], &net);
+  return net.SerializeToOstream(&std::cout) ? 0 : 1;
+}
+"""
+
+#: one net per upgrade path and refusal, to run through both implementations
+EDGE_NETS: Dict[str, str] = {
+    "v0_padding_and_fields": """
+        name: "pad" input: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8
+        layers { layer { name: "pad1" type: "padding" pad: 2 } bottom: "data" top: "p" }
+        layers { layer { name: "conv1" type: "conv" num_output: 4 kernelsize: 3 group: 2 biasterm: false
+                         blobs_lr: 1 blobs_lr: 2 weight_decay: 1 weight_decay: 0 } bottom: "p" top: "c" }
+        layers { layer { name: "pool1" type: "pool" kernelsize: 2 stride: 2 pad: 1 pool: AVE } bottom: "c" top: "q" }
+        layers { layer { name: "relu" type: "relu" num_output: 3 shuffle_images: true } bottom: "q" top: "q" }
+        layers { layer { name: "drop" type: "dropout" dropout_ratio: 0.3 } bottom: "q" top: "q" }
+        layers { layer { name: "lrn" type: "lrn" local_size: 3 alpha: 0.5 beta: 0.25 k: 2 } bottom: "q" top: "n" }
+    """,
+    "v0_data_and_state": """
+        name: "v0" force_backward: true state { phase: TRAIN } input_shape { dim: 1 }
+        layers { layer { name: "data" type: "data" source: "db" batchsize: 4 scale: 0.5 cropsize: 2 mirror: true
+                         rand_skip: 3 meanfile: "m" } top: "data" top: "label" }
+        layers { layer { name: "win" type: "window_data" source: "w" det_fg_threshold: 0.4 det_crop_mode: "square" }
+                 top: "wd" }
+        layers { name: "stray" type: RELU bottom: "data" top: "data" }
+        layers { layer { name: "loss" type: "softmax_loss" } bottom: "data" bottom: "label" }
+        layer { name: "v2" type: "ReLU" bottom: "data" top: "data" }
+    """,
+    "v0_padding_into_relu": """
+        input: "data" input_dim: 1 input_dim: 1 input_dim: 4 input_dim: 4
+        layers { layer { name: "pad1" type: "padding" pad: 1 } bottom: "data" top: "p" }
+        layers { layer { name: "relu" type: "relu" } bottom: "p" top: "r" }
+    """,
+    "v0_padding_two_bottoms": """
+        input: "a" input: "b" input_dim: 1 input_dim: 1 input_dim: 4 input_dim: 4
+        input_dim: 1 input_dim: 1 input_dim: 4 input_dim: 4
+        layers { layer { name: "pad1" type: "padding" pad: 1 } bottom: "a" bottom: "b" top: "p" }
+        layers { layer { name: "conv" type: "conv" } bottom: "p" top: "c" }
+    """,
+    "v0_unknown_type": """
+        layers { layer { name: "x" type: "locally_connected" } top: "x" }
+    """,
+    "v0_unknown_bottom": """
+        layers { layer { name: "c" type: "conv" } bottom: "ghost" top: "c" }
+    """,
+    "v1_and_v2_together": """
+        layer { name: "a" type: "Input" top: "a" input_param { shape { dim: 1 } } }
+        layers { name: "b" type: RELU bottom: "a" top: "b" }
+    """,
+    "v1_params_types_and_data": """
+        input: "x" input: "y" input_shape { dim: 2 dim: 3 } input_shape { dim: 2 }
+        layers { name: "d" type: DATA top: "d" data_param { source: "s" scale: 0.5 mirror: true }
+                 transform_param { crop_size: 3 scale: 9 } include { phase: TRAIN } }
+        layers { name: "i" type: IMAGE_DATA top: "i" }
+        layers { name: "w" type: WINDOW_DATA top: "w" window_data_param { crop_size: 5 } }
+        layers { name: "c" type: CONVOLUTION bottom: "x" top: "c" blobs_lr: 0 weight_decay: 1 weight_decay: 2
+                 param: "a" param: "b" param: "c" blob_share_mode: STRICT blob_share_mode: PERMISSIVE
+                 convolution_param { num_output: 2 kernel_size: 1 } }
+        layers { name: "none" type: NONE top: "n" }
+        layers { name: "untyped" top: "u" }
+        layers { name: "loss" type: SOFTMAX_LOSS bottom: "c" bottom: "y" top: "l" loss_weight: 2 }
+        layers { name: "abs" type: ABSVAL bottom: "c" top: "abs" exclude { stage: "s" } }
+    """,
+    "inputs_without_shapes": """
+        input: "data"
+        layer { name: "r" type: "ReLU" bottom: "data" top: "r" }
+    """,
+    "batchnorm_param_counts": """
+        layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 } } }
+        layer { name: "bn3" type: "BatchNorm" bottom: "x" top: "a"
+                param { lr_mult: 1 name: "m" } param { lr_mult: 1 decay_mult: 3 } param { lr_mult: 0 } }
+        layer { name: "bn2" type: "BatchNorm" bottom: "x" top: "b" param { lr_mult: 1 } param { lr_mult: 1 } }
+        layer { name: "bn0" type: "BatchNorm" bottom: "x" top: "c" }
+        layer { name: "conv3" type: "Convolution" bottom: "x" top: "d" param { lr_mult: 1 } param { lr_mult: 1 }
+                param { lr_mult: 1 } convolution_param { num_output: 1 kernel_size: 1 } }
+    """,
+}
+
+_GLOG_LINE = re.compile(r"^([EWF])\d{8} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
+
+
+def _oracle_home() -> Path:
+    configured = os.environ.get("CAFFE_ORACLE_HOME")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "caffe-oracle"
+
+
+def _skip(reason: str) -> None:
+    print(f"SKIPPED: {reason}")
+    pytest.skip(reason)
+
+
+@dataclass
+class CaffeUpgrade:
+    returncode: int
+    stdout: bytes
+    stderr: str
+
+    def logged(self, severity: str) -> List[str]:
+        found = (_GLOG_LINE.match(line) for line in self.stderr.splitlines())
+        return [match.group(2) for match in found if match and match.group(1) == severity]
+
+
+@pytest.fixture(scope="module")
+def caffe_upgrade_dump() -> Path:
+    """The compiled dump program (cached beside the oracle build), or a skip saying why."""
+    home = _oracle_home()
+    library = home / "lib" / "_caffe.so"
+    if not library.is_file() or not (home / "include" / "caffe" / "proto" / "caffe.pb.h").is_file():
+        _skip(f"real Caffe is not built in {home} (tools/oracle/build.sh, 10-15 min)")
+    if shutil.which("g++") is None:
+        _skip("no g++ to compile the upgrade dump program against real Caffe")
+    stamp = library.stat()
+    key = hashlib.sha256(f"{UPGRADE_DUMP_SOURCE}|{stamp.st_size}|{stamp.st_mtime_ns}".encode()).hexdigest()[:16]
+    cache = Path.home() / ".cache" / "backprop-lint" / f"caffe-upgrade-dump-{key}"
+    binary = cache / "caffe-upgrade-dump"
+    if binary.is_file():
+        return binary
+    cache.mkdir(parents=True, exist_ok=True)
+    source = cache / "upgrade_dump.cpp"
+    source.write_text(UPGRADE_DUMP_SOURCE)
+    python_flags = subprocess.run(
+        ["python3-config", "--ldflags", "--embed"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    command = [
+        "g++", "-O0", "-std=c++14", "-DCPU_ONLY=1", "-w", f"-I{home / 'include'}", "-I/usr/include/hdf5/serial",
+        str(source), "-o", f"{binary}.new", str(library), "-lglog", "-lgflags", "-lprotobuf", "-lboost_system",
+        *python_flags, f"-Wl,-rpath,{home / 'lib'}",
+    ]
+    built = subprocess.run(command, capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        _skip(f"could not compile the upgrade dump program: {built.stderr[-400:]}")
+    os.replace(f"{binary}.new", binary)
+    return binary
+
+
+def run_caffe_upgrade(binary: Path, text: str) -> CaffeUpgrade:
+    """Real Caffe's parse + upgrade of ``text``, cached by content."""
+    key = hashlib.sha256(text.encode()).hexdigest()[:24]
+    cached = binary.parent / "results" / key
+    if not (cached / "rc").is_file():
+        cached.mkdir(parents=True, exist_ok=True)
+        net_file = cached / "net.prototxt"
+        net_file.write_text(text)
+        env = dict(os.environ, GLOG_logtostderr="1")
+        done = subprocess.run([str(binary), str(net_file)], capture_output=True, env=env, timeout=60, check=False)
+        (cached / "stdout").write_bytes(done.stdout)
+        (cached / "stderr").write_bytes(done.stderr)
+        (cached / "rc").write_text(str(done.returncode))
+    return CaffeUpgrade(
+        int((cached / "rc").read_text()),
+        (cached / "stdout").read_bytes(),
+        (cached / "stderr").read_bytes().decode("utf-8", "replace"),
+    )
+
+
+def _float32(value: float) -> float:
+    return struct.unpack("<f", struct.pack("<f", value))[0]
+
+
+def _decoded_differently(message_type: str, number: int) -> bool:
+    """Field numbers the SSD fork uses for another field than BVLC (our descriptor pool has BVLC's)."""
+    return (message_type, number) in SSD_VARIANTS
+
+
+def plain_from_message(message: Message) -> Dict[str, Any]:
+    """Our tree as nested dicts (floats rounded to float32, empty lists left out)."""
+    out: Dict[str, Any] = {}
+    for name, value in message.fields.items():
+        if name not in MESSAGES[message.type]:
+            continue  # a fork's meaning of a field number (see _decoded_differently)
+        number, kind, repeated, _type, _default, _packed = MESSAGES[message.type][name]
+        if _decoded_differently(message.type, number):
+            continue
+
+        def convert(item: Any) -> Any:
+            if kind == "message":
+                return plain_from_message(item)
+            return _float32(item) if kind == "float" else item
+
+        if repeated:
+            if value:
+                out[name] = [convert(item) for item in value]
+        else:
+            out[name] = convert(value)
+    return out
+
+
+def plain_from_protobuf(pb: Any) -> Dict[str, Any]:
+    """A protobuf message as the same nested dicts (enum values by name)."""
+    from google.protobuf.descriptor import FieldDescriptor
+
+    out: Dict[str, Any] = {}
+    for descriptor, value in pb.ListFields():
+        if _decoded_differently(descriptor.containing_type.name, descriptor.number):
+            continue
+
+        def convert(item: Any) -> Any:
+            if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
+                return plain_from_protobuf(item)
+            if descriptor.type == FieldDescriptor.TYPE_ENUM:
+                return descriptor.enum_type.values_by_number[item].name
+            return _float32(item) if descriptor.type == FieldDescriptor.TYPE_FLOAT else item
+
+        repeated = getattr(descriptor, "is_repeated", None)
+        if repeated is None:
+            repeated = descriptor.label == FieldDescriptor.LABEL_REPEATED
+        out[descriptor.name] = [convert(item) for item in value] if repeated else convert(value)
+    return out
+
+
+def _golden_cases() -> List[Any]:
+    cases = [pytest.param(text, id=f"edge:{name}") for name, text in EDGE_NETS.items()]
+    for folder, tag in ((EXPERIMENTS, "experiment"), (CORPUS_NETS, "corpus")):
+        if folder.is_dir():
+            cases += [pytest.param(path, id=f"{tag}:{path.stem}") for path in sorted(folder.glob("*.prototxt"))]
+    return cases
+
+
+@pytest.mark.parametrize("source", _golden_cases())
+def test_upgrade_matches_real_caffe(source: Any, caffe_upgrade_dump: Path, differential_tally) -> None:
+    try:
+        from backprop_lint.textproto import parse
+    except ImportError as missing:
+        _skip(f"the text parser is not available yet: {missing}")
+    from backprop_lint import schema
+    from backprop_lint.model import InputError
+
+    text = source.read_text(encoding="utf-8", errors="replace") if isinstance(source, Path) else source
+    caffe = run_caffe_upgrade(caffe_upgrade_dump, text)
+    fatal = caffe.logged("F")
+    if caffe.returncode != 0 and any("Failed to parse NetParameter file" in line for line in fatal):
+        _skip("real Caffe cannot parse this file (a parser matter, not an upgrade one)")
+    try:
+        parsed, _ = parse(text, file="net.prototxt", flavor="ssd")
+    except InputError as error:
+        _skip(f"our parser refuses this file: {error}")
+
+    agreed = False
+    try:
+        if caffe.returncode != 0:
+            assert fatal, f"real Caffe died without a FATAL line:\n{caffe.stderr[-600:]}"
+            with pytest.raises(NetRefused) as refusal:
+                upgrade_net_as_needed(parsed, SSD, "net.prototxt")
+            caffe_wording = refusal.value.message.split(" (found ")[0]
+            assert any(caffe_wording in line for line in fatal), (caffe_wording, fatal)
+            assert refusal.value.kind == "upgrade"
+        else:
+            upgraded, warnings, _ = upgrade_net_as_needed(parsed, SSD, "net.prototxt")
+            theirs = schema.net_parameter_class()()
+            theirs.ParseFromString(caffe.stdout)
+            assert plain_from_message(upgraded) == plain_from_protobuf(theirs)
+            assert [w.message for w in warnings if w.kind == "upgrade"] == caffe.logged("E")
+            assert [w.message for w in warnings if w.kind == "deprecated"] == caffe.logged("W")
+        agreed = True
+    finally:
+        differential_tally.record("upgrade (UpgradeNetAsNeeded)", agreed)
