@@ -12,7 +12,7 @@ A golden file holds:
 
     {"net": "fixtures/oracle_inputs/nets/<file>", "source": "corpus/nets/<file>",
      "phase": "TRAIN", "level": 0, "stages": [], "flavor": "ssd",
-     "replaced_layers": [...], "labels": [...],
+     "replaced_layers": [...], "labels": [...], "fill_zero_weights": true,
      "structure": {...}        or  "refusal": "Caffe's message", "refusal_errors": [...],
      "run": {...}              or  "crash_in_run": "message", "crash_stage": "Forward"|"Backward"
                                or  "run_skipped": "why"}
@@ -97,9 +97,11 @@ def record_phase(net_file: Path, origin: str, phase: str, prepared: PreparedInpu
         "flavor": FLAVOR,
         "replaced_layers": prepared.replaced_layers,
         "labels": prepared.labels,
+        "fill_zero_weights": True,
     }
     try:
-        result = oracle.run_oracle(net_file, phase, run=True, labels=prepared.labels, timeout=timeout)
+        result = oracle.run_oracle(net_file, phase, run=True, labels=prepared.labels, timeout=timeout,
+                                   fill_zero_weights=True)
     except oracle.OracleError as error:  # e.g. a run too slow for the timeout: keep the structure
         result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout)
         golden["run_skipped"] = str(error)

@@ -3,7 +3,13 @@
 //
 // usage: caffe-oracle NET.prototxt [TRAIN|TEST] [--level N] [--stage S]...
 //                     [--run] [--seed BLOB]... [--label BLOB]...
-//                     [--start LAYER] [--end LAYER]
+//                     [--start LAYER] [--end LAYER] [--fill-zero-weights]
+//
+// --fill-zero-weights: before the run, every parameter blob with two or more
+// axes (a weight matrix or kernel) that is all zero -- a layer left with
+// Caffe's default constant-0 filler, as in most deploy nets -- gets gaussian
+// values with std 1/sqrt(fan-in), like trained weights, so that a zero diff
+// below it means "no gradient reached here" rather than "multiplied by zero".
 //
 // Output, on stdout:
 //   line 1 (always, flushed before anything runs): the structure
@@ -21,6 +27,7 @@
 // message on stderr. Bad command-line arguments exit with status 2; a --seed,
 // --label, --start or --end naming nothing in the net exits with status 3.
 #include <caffe/caffe.hpp>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -46,6 +53,7 @@ struct Options {
   std::vector<std::string> labels;
   std::string start_layer;
   std::string end_layer;
+  bool fill_zero_weights = false;
 };
 
 std::string quoted(const std::string& s) {
@@ -80,7 +88,8 @@ bool any_nonzero(const float* p, int n) {
 
 Options parse_options(int argc, char** argv) {
   if (argc < 2) fail(kUsageError, "usage: caffe-oracle NET [TRAIN|TEST] [--level N] [--stage S]... [--run] "
-                                  "[--seed BLOB]... [--label BLOB]... [--start LAYER] [--end LAYER]");
+                                  "[--seed BLOB]... [--label BLOB]... [--start LAYER] [--end LAYER] "
+                                  "[--fill-zero-weights]");
   Options opt;
   opt.net_path = argv[1];
   for (int i = 2; i < argc; ++i) {
@@ -89,6 +98,7 @@ Options parse_options(int argc, char** argv) {
     if (a == "TRAIN") opt.phase = TRAIN;
     else if (a == "TEST") opt.phase = TEST;
     else if (a == "--run") opt.run = true;
+    else if (a == "--fill-zero-weights") opt.fill_zero_weights = true;
     else if (a == "--level" && has_value) opt.level = std::atoi(argv[++i]);
     else if (a == "--stage" && has_value) opt.stages.push_back(argv[++i]);
     else if (a == "--seed" && has_value) opt.seeds.push_back(argv[++i]);
@@ -171,6 +181,18 @@ void fill_inputs(Net<float>& net, const Options& opt, std::mt19937& rng) {
   }
 }
 
+void fill_zero_weights(Net<float>& net, std::mt19937& rng) {
+  for (const auto& layer : net.layers()) {
+    for (const auto& param : layer->blobs()) {
+      if (param->num_axes() < 2 || param->count() == 0 || any_nonzero(param->cpu_data(), param->count())) continue;
+      int fan_in = param->count() / param->shape(0);
+      std::normal_distribution<float> gauss(0.f, 1.f / std::sqrt(static_cast<float>(fan_in > 0 ? fan_in : 1)));
+      float* data = param->mutable_cpu_data();
+      for (int k = 0; k < param->count(); ++k) data[k] = gauss(rng);
+    }
+  }
+}
+
 // The blobs whose diff is seeded: those named by --seed; without any, every
 // output of a net with no loss, as a user calling backward on a deploy net would.
 std::vector<int> seed_blobs(const Net<float>& net, const Options& opt) {
@@ -185,6 +207,7 @@ std::vector<int> seed_blobs(const Net<float>& net, const Options& opt) {
 std::string run_json(Net<float>& net, const Options& opt, const std::vector<int>& seeds, int start, int end) {
   std::mt19937 rng(1234);
   std::normal_distribution<float> gauss(0.f, 1.f);
+  if (opt.fill_zero_weights) fill_zero_weights(net, rng);
   fill_inputs(net, opt, rng);
   std::cerr << "caffe-oracle: running Forward" << std::endl;
   net.Forward();

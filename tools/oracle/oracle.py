@@ -174,6 +174,7 @@ def oracle_arguments(
     labels: Sequence[str],
     start: Optional[str],
     end: Optional[str],
+    fill_zero_weights: bool = False,
 ) -> List[str]:
     if phase not in ("TRAIN", "TEST"):
         raise OracleError(f"phase must be TRAIN or TEST, not {phase!r}")
@@ -190,6 +191,8 @@ def oracle_arguments(
         args += ["--start", start]
     if end is not None:
         args += ["--end", end]
+    if fill_zero_weights:
+        args.append("--fill-zero-weights")
     return args
 
 
@@ -214,12 +217,15 @@ def run_oracle(
     end: Optional[str] = None,
     timeout: float = 60,
     labels: Sequence[str] = (),
+    fill_zero_weights: bool = False,
 ) -> OracleResult:
     """Load ``net_path`` with real Caffe in the given state (and with ``run``, run it).
 
     The net is copied into a fresh temporary directory that is also the working
     directory, so Caffe's messages name only the file's base name and relative
-    paths in the net resolve to nothing of the caller's. Nets with Python layers
+    paths in the net resolve to nothing of the caller's. ``labels``: input blobs
+    to fill with 0/1 (besides those named label*). ``fill_zero_weights``: give
+    all-zero weight blobs random values before the run (see oracle.cpp). Nets with Python layers
     are refused (PythonLayerRefused) before Caffe is started.
     """
     available, reason = oracle_available()
@@ -234,7 +240,7 @@ def run_oracle(
         raise PythonLayerRefused(f"{source}: has a Python layer; the oracle does not run user Python code")
     with tempfile.TemporaryDirectory(prefix="caffe-oracle-") as workdir:
         shutil.copyfile(source, Path(workdir) / source.name)
-        args = oracle_arguments(source.name, phase, level, stages, run, seeds, labels, start, end)
+        args = oracle_arguments(source.name, phase, level, stages, run, seeds, labels, start, end, fill_zero_weights)
         environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         environment["PYTHONNOUSERSITE"] = "1"
         try:
@@ -284,6 +290,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--label", action="append", default=[], help="fill this input with 0/1 labels")
     parser.add_argument("--start", help="backward from this layer (first with the name)")
     parser.add_argument("--end", help="backward down to this layer (first with the name)")
+    parser.add_argument("--fill-zero-weights", action="store_true", help="random values for all-zero weights")
     parser.add_argument("--timeout", type=float, default=60)
     options = parser.parse_args(argv)
     if options.check or not options.net:
@@ -294,6 +301,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         result = run_oracle(
             options.net, options.phase, options.level, options.stage, options.run,
             options.seed, options.start, options.end, options.timeout, options.label,
+            options.fill_zero_weights,
         )
     except OracleError as error:
         print(f"error: {error}", file=sys.stderr)
