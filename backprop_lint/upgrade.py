@@ -790,11 +790,12 @@ def upgrade_net_batch_norm(net: Message, flavor: Flavor, ctx: _Context) -> Messa
 def _upgrade_batch_norm_layer(layer: Message, flavor: Flavor, ctx: _Context) -> Message:
     where = ctx.where(layer, "param")
     if flavor.batchnorm_upgrade is BatchNormUpgrade.ZERO_LR_AND_DECAY:
-        ctx.warn(
-            f"{flavor.name} Caffe rewrites the 3 param {{}} of this BatchNorm to lr_mult: 0, decay_mult: 0",
-            where,
-            BATCHNORM_KIND,
-        )
+        if any(spec.get("lr_mult") != 0 for spec in layer.repeated("param")):
+            ctx.warn(
+                f"{flavor.name} Caffe rewrites the 3 param {{}} of this BatchNorm to lr_mult: 0, decay_mult: 0",
+                where,
+                BATCHNORM_KIND,
+            )
         return _with_fields(layer, param=[_with_fields(spec, lr_mult=0.0, decay_mult=0.0) for spec in layer.repeated("param")])
     ctx.warn(
         f"{flavor.name} Caffe discards the 3 param {{}} of this BatchNorm: the net sees no "

@@ -437,6 +437,13 @@ def test_bvlc_zeroes_the_three_batchnorm_specs_keeping_names() -> None:
     assert [w.kind for w in warnings] == ["batchnorm-upgrade"]
 
 
+def test_bvlc_is_silent_when_the_three_specs_were_already_frozen() -> None:
+    frozen = layer("bn", "BatchNorm", ["x"], ["x"], param=[spec(lr_mult=0.0)] * 3)
+    upgraded, warnings, _ = upgrade(net(layer=[frozen]), BVLC)
+    assert upgraded.repeated("layer")[0].get("param") == [spec(lr_mult=0.0, decay_mult=0.0)] * 3
+    assert warnings == []
+
+
 def test_ssd_clears_the_three_batchnorm_specs() -> None:
     upgraded, _, _ = upgrade(net(layer=[batch_norm(3)]), SSD)
     assert not upgraded.repeated("layer")[0].has("param")
