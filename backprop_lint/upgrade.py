@@ -483,6 +483,14 @@ def upgrade_v0_layer_parameter(connection: Message, ctx: _Context) -> Message:
             DROPPED_KIND,
         )
         return _derived(connection, "V1LayerParameter", fields, positions)
+    for name in connection.fields:
+        if name not in ("bottom", "top", "layer"):
+            ctx.warn(
+                f"Caffe's V0 upgrade keeps only bottom, top and the V0 'layer {{}}' of a layer: "
+                f"'{name}' beside it is dropped",
+                ctx.where(connection, name),
+                DROPPED_KIND,
+            )
     v0_type: str = v0_layer.fields.get("type", "")
     positions.update(_kept_positions(v0_layer, {"name": "name", "type": "type"}))
     if v0_layer.has("name"):

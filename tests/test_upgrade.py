@@ -369,6 +369,15 @@ def test_v0_upgrade_keeps_only_five_net_fields() -> None:
     assert dropped == ["layer", "state"]
 
 
+def test_v1_level_fields_beside_a_v0_layer_are_dropped() -> None:
+    mixed = v0("inner", "relu", ["x"], ["x"])
+    mixed.fields["name"] = "outer"
+    mixed.fields["include"] = [msg("NetStateRule", phase="TEST")]
+    upgraded, warnings, _ = upgrade(net(layers=[v0("d", "data", [], ["x"]), mixed]))
+    assert upgraded.repeated("layer")[1].fields == {"name": "inner", "type": "ReLU", "bottom": ["x"], "top": ["x"]}
+    assert sorted(w.message.split("'")[-2] for w in warnings if w.kind == "upgrade-dropped") == ["include", "name"]
+
+
 def test_v1_entry_in_a_v0_net_keeps_only_bottom_and_top() -> None:
     stray = v1("stray", "RELU", ["x"], ["y"])
     upgraded, warnings, _ = upgrade(net(layers=[v0("d", "data", [], ["x"]), stray]))
@@ -560,6 +569,7 @@ EDGE_NETS: Dict[str, str] = {
         layers { layer { name: "win" type: "window_data" source: "w" det_fg_threshold: 0.4 det_crop_mode: "square" }
                  top: "wd" }
         layers { name: "stray" type: RELU bottom: "data" top: "data" }
+        layers { name: "outer" include { phase: TEST } layer { name: "inner" type: "relu" } bottom: "data" top: "data" }
         layers { layer { name: "loss" type: "softmax_loss" } bottom: "data" bottom: "label" }
         layer { name: "v2" type: "ReLU" bottom: "data" top: "data" }
     """,
