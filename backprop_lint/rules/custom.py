@@ -1,0 +1,72 @@
+"""BL4xx: layers backprop-lint cannot know, and what the loader noticed on the way."""
+from __future__ import annotations
+
+from typing import Iterable, Tuple
+
+from ..model import Finding, Fix, Location, SimLayer
+from .base import Rule, RuleContext
+from .graph import quote
+
+
+def declaration_key(layer: SimLayer) -> str:
+    """The key a user declares this layer under: the type, or ``module.layer`` for a Python layer."""
+    if layer.type == "Python" and layer.definition is not None:
+        python_param = layer.definition.param.get("python_param")
+        return f"{python_param.get('module')}.{python_param.get('layer')}"
+    return layer.type
+
+
+def _toml_key(key: str) -> str:
+    return f'"{key}"' if "." in key or not key.replace("_", "").replace("-", "").isalnum() else key
+
+
+def _check_undeclared_layers(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    unknown = set(net.unknown_layers)
+    for layer in net.layers:
+        if layer.is_split or layer.name not in unknown:
+            continue
+        key = declaration_key(layer)
+        kind = f"Python layer `{key}`" if layer.type == "Python" else f"custom layer type `{layer.type}`"
+        message = (
+            f"{quote(layer.name)} is a {kind} that backprop-lint knows nothing about: its parameter count and "
+            f"Backward are unknown, so gradient results through it are reported as unknown"
+        )
+        declaration = f"[tool.backprop-lint.layers.{_toml_key(key)}]\nparams = N  # learnable blobs"
+        reasons = (
+            "declare it in pyproject.toml with the number of learnable blobs (and optionally `backward`, "
+            "`loss`, `bottoms`, `tops`)",
+        )
+        yield UNDECLARED_LAYER.finding(
+            ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
+            fix=Fix(f"declare it in pyproject.toml:\n{declaration}"),
+        )
+
+
+UNDECLARED_LAYER = Rule(
+    "BL401", "undeclared-custom-layer", "warning",
+    "A Python or custom layer is not declared, so what it does to gradients is unknown.",
+    _check_undeclared_layers,
+)
+
+
+def _check_load_warnings(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    for warning in net.prepared.warnings:
+        yield LOAD_WARNING.finding(
+            ctx, warning.location or Location(ctx.file), warning.message,
+            reasons=(f"kind: {warning.kind}",),
+        )
+
+
+LOAD_WARNING = Rule(
+    "BL402", "load-warning", "warning",
+    "Caffe's loader or upgrader would warn about this net, or silently change it.",
+    _check_load_warnings,
+)
+
+RULES: Tuple[Rule, ...] = (UNDECLARED_LAYER, LOAD_WARNING)

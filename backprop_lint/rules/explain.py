@@ -1,0 +1,164 @@
+"""Chains of reasons, in the user's own layer names, for what the simulation decided.
+
+Each function reads the flags the simulation set (need_backward,
+contributes_to_loss, skip_pruned, bottom_need_backward, blob diffs) and turns
+them into sentences; none of them decides anything itself.
+"""
+from __future__ import annotations
+
+from typing import List, Optional
+
+from ..layer_table import Backward, layer_info
+from ..model import SimLayer, SimulatedNet
+from .graph import (
+    Reader,
+    direct_readers,
+    explicit_propagate_down,
+    quote,
+    user_blob_name,
+    user_readers,
+)
+
+MAX_DEPTH = 4
+
+
+def describe(layer: SimLayer) -> str:
+    """```relu1` (ReLU)``: a layer named for a message."""
+    return f"{quote(layer.name)} ({layer.type})"
+
+
+def names(items: List[str]) -> str:
+    quoted = [quote(item) for item in items]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def why_no_backward(net: SimulatedNet, index: int, depth: int = 0) -> List[str]:
+    """Why layer ``index`` does not run Backward; empty when it does (or it is unknown)."""
+    layer = net.layers[index]
+    if layer.need_backward is not False or depth > MAX_DEPTH:
+        return []
+    if layer.need_backward_before_pruning is False:
+        return [_nothing_to_learn(net, index)]
+    if not layer.contributes_to_loss:
+        return [_no_loss_below(net, index)]
+    if layer.skip_pruned:
+        return _skipped_tops(net, index, depth) + [
+            f"so Caffe prunes {quote(layer.name)} in the backward sweep: no reader wants the gradient of its top(s)"
+        ]
+    return []
+
+
+def _nothing_to_learn(net: SimulatedNet, index: int) -> str:
+    layer = net.layers[index]
+    if layer.param_propagate_down:
+        params = "all its parameters have `lr_mult: 0`"
+    else:
+        params = "it has no parameters"
+    if not layer.bottoms:
+        return f"{quote(layer.name)} needs no gradient: {params} and it has no bottoms"
+    inputs = names([user_blob_name(net, b, index) for b in layer.bottoms])
+    return (
+        f"{quote(layer.name)} needs no gradient: {params}, and nothing upstream of {inputs} learns, "
+        f"so Caffe marks it as not needing backward"
+    )
+
+
+def _no_loss_below(net: SimulatedNet, index: int) -> str:
+    layer = net.layers[index]
+    parts: List[str] = []
+    for top in layer.tops:
+        readers = user_readers(net, index, top)
+        if not readers:
+            parts.append(f"its top {quote(top)} has no loss weight and no layer reads it")
+        else:
+            who = ", ".join(describe(net.layers[r.index]) for r in readers)
+            parts.append(f"its top {quote(top)} is read only by {who}, which lead(s) to no loss")
+    if not parts:
+        parts.append("it has no tops")
+    return f"no loss depends on {quote(layer.name)}: " + "; ".join(parts)
+
+
+def _skipped_tops(net: SimulatedNet, index: int, depth: int) -> List[str]:
+    layer = net.layers[index]
+    lines: List[str] = []
+    for top in layer.tops:
+        for reader in direct_readers(net, index, top):
+            lines.extend(_why_reader_wants_no_gradient(net, reader, depth))
+    return _unique(lines)
+
+
+def _why_reader_wants_no_gradient(net: SimulatedNet, reader: Reader, depth: int) -> List[str]:
+    layer = net.layers[reader.index]
+    if layer.bottom_need_backward[reader.bottom] is not False:
+        return []
+    blob = user_blob_name(net, layer.bottoms[reader.bottom], reader.index)
+    if layer.is_split:
+        lines: List[str] = []
+        for top in layer.tops:
+            for inner in direct_readers(net, reader.index, top):
+                lines.extend(_why_reader_wants_no_gradient(net, inner, depth))
+        return lines
+    if explicit_propagate_down(layer, reader.bottom) is False:
+        in_place = " (in place)" if layer.bottoms[reader.bottom] in layer.tops else ""
+        return [f"{quote(layer.name)}{in_place} sets `propagate_down: false` on its bottom {quote(blob)}"]
+    if layer.need_backward is False:
+        return [f"{quote(layer.name)} reads {quote(blob)} but does not run Backward"] + why_no_backward(
+            net, reader.index, depth + 1
+        )
+    return [f"{quote(layer.name)} does not ask for the gradient of {quote(blob)}"]
+
+
+def why_no_gradient_reaches(net: SimulatedNet, index: int) -> List[str]:
+    """Why layer ``index`` runs Backward yet receives only zero top diffs."""
+    layer = net.layers[index]
+    lines: List[str] = []
+    for j, top in enumerate(layer.tops):
+        if layer.loss[j] != 0 or net.blob_diff_nonzero.get(top) is not False:
+            continue
+        readers = direct_readers(net, index, top)
+        zeroing = [r for r in readers if _zeroes(net.layers[r.index], r, net.prepared.flavor)]
+        if zeroing:
+            who = names([net.layers[r.index].name for r in zeroing])
+            lines.append(f"{who} overwrite(s) the diff of {quote(top)} with zeros")
+        elif not user_readers(net, index, top):
+            lines.append(f"its top {quote(top)} has no loss weight and no layer reads it")
+        else:
+            lines.append(f"no gradient reaches its top {quote(top)}")
+    return [f"{quote(layer.name)} runs Backward, but its top diffs stay zero"] + lines
+
+
+def _zeroes(layer: SimLayer, reader: Reader, flavor: str) -> bool:
+    info = layer_info(layer.type, flavor)
+    if info is None or layer.need_backward is not True:
+        return False
+    behaviour = info.backward(reader.bottom, len(layer.bottoms), layer.definition.param) if layer.definition else None
+    return behaviour is Backward.ZEROES and layer.bottom_need_backward[reader.bottom] is True
+
+
+def why_layer_runs(layer: SimLayer) -> str:
+    """Why a layer runs Backward, in one clause."""
+    if layer.forced and layer.need_backward_before_pruning is not True:
+        return "`force_backward: true` makes every layer run Backward"
+    if layer.forced and not layer.contributes_to_loss:
+        return "`force_backward: true` makes every layer run Backward"
+    return f"{quote(layer.name)} lies on the gradient path to a loss"
+
+
+def blob_of_reader(net: SimulatedNet, reader: Reader) -> str:
+    return user_blob_name(net, net.layers[reader.index].bottoms[reader.bottom], reader.index)
+
+
+def first(lines: List[str]) -> Optional[str]:
+    return lines[0] if lines else None
+
+
+def _unique(lines: List[str]) -> List[str]:
+    seen = set()
+    kept: List[str] = []
+    for line in lines:
+        if line not in seen:
+            seen.add(line)
+            kept.append(line)
+    return kept

@@ -1,0 +1,429 @@
+"""BL3xx: Caffe silently does something other than what the prototxt seems to say."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from ..model import Finding, Fix, ParamSpec, SimLayer, SimulatedNet
+from .base import Rule, RuleContext
+from .explain import describe, names, why_no_backward
+from .fixes import resimulate
+from .graph import (
+    explicit_propagate_down,
+    format_number,
+    param_role,
+    param_specs,
+    producer_of,
+    quote,
+    user_bottoms,
+    user_layers,
+    user_readers,
+)
+from .textpos import TextIndex, insert_lines_after
+
+# ---------------------------------------------------------------------------
+# BL301 force-backward-overrides-propagate-down
+# ---------------------------------------------------------------------------
+
+
+def _check_force_overrides(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None or not net.prepared.force_backward:
+        return
+    for index, layer in user_layers(net):
+        bottoms = user_bottoms(net, index)
+        overridden = [
+            j for j in range(len(layer.bottoms))
+            if explicit_propagate_down(layer, j) is False and layer.bottom_need_backward[j] is True
+        ]
+        if not overridden:
+            continue
+        which = names([bottoms[j] for j in overridden])
+        message = (
+            f"`force_backward: true` overrides `propagate_down: false` on {which} in {quote(layer.name)}: "
+            f"Caffe computes that gradient anyway"
+        )
+        reasons = (
+            "force_backward turns on every bottom whose layer allows it (AllowForceBackward), "
+            "whatever propagate_down says",
+        )
+        advice = (
+            "Remove `force_backward: true` if you rely on `propagate_down: false`: under force_backward "
+            "Caffe ignores it wherever the layer allows a forced gradient."
+        )
+        yield FORCE_OVERRIDES_PD.finding(
+            ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons, fix=Fix(advice)
+        )
+
+
+FORCE_OVERRIDES_PD = Rule(
+    "BL301", "force-backward-overrides-propagate-down", "warning",
+    "`force_backward: true` silently turns `propagate_down: false` back on.",
+    _check_force_overrides,
+)
+
+# ---------------------------------------------------------------------------
+# BL302 loss-counted-twice, BL303 loss-weight-dropped, BL304 loss-top-read
+# ---------------------------------------------------------------------------
+
+
+def _loss_splits(net: SimulatedNet) -> Iterable[Tuple[int, SimLayer, int, SimLayer, int]]:
+    """(split index, split, producer index, producer, producer top) for splits carrying a loss."""
+    for s, split in enumerate(net.layers):
+        if not split.is_split or not split.loss or split.loss[0] == 0:
+            continue
+        p = producer_of(net, s, split.bottoms[0])
+        if p is None:
+            continue
+        producer = net.layers[p]
+        yield s, split, p, producer, producer.tops.index(split.bottoms[0])
+
+
+def _check_loss_counted_twice(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    for s, split, p, producer, j in _loss_splits(net):
+        if producer.loss[j] == 0:
+            continue
+        top = producer.tops[j]
+        readers = [r for t in split.tops[1:] for r in user_readers(net, s, t)]
+        who = names([net.layers[r.index].name for r in readers])
+        explicit, again = split.loss[0], producer.loss[j]
+        message = (
+            f"the loss {quote(top)} of {quote(producer.name)} is counted twice: with `loss_weight: "
+            f"{format_number(explicit)}` and {who} reading {quote(top)}, Caffe moves the weight to a split and "
+            f"{describe(producer)} adds its default weight {format_number(again)} again"
+        )
+        reasons = (
+            f"InsertSplits gives the split the weight {format_number(explicit)} and clears "
+            f"{quote(producer.name)}'s loss_weight; LossLayer then re-adds the default",
+            f"the reported loss is {format_number(explicit + again)}×L while the gradient uses "
+            f"{format_number(explicit)}×L, and the reported value drifts after the first iteration",
+        )
+        advice = (
+            f"Do not feed the loss top {quote(top)} to other layers: read the loss value from the net's "
+            f"outputs after Forward instead of in {who}."
+        )
+        yield LOSS_COUNTED_TWICE.finding(
+            ctx, ctx.location_of(producer), message, layer=producer.name, reasons=reasons, fix=Fix(advice)
+        )
+
+
+LOSS_COUNTED_TWICE = Rule(
+    "BL302", "loss-counted-twice", "warning",
+    "A loss layer with an explicit `loss_weight` whose top another layer reads is counted twice.",
+    _check_loss_counted_twice,
+)
+
+
+def _written_loss_weights(net: SimulatedNet, layer: SimLayer) -> List[float]:
+    """The loss_weight values written in the file for ``layer`` (before InsertSplits)."""
+    definition, raw_net = layer.definition, net.prepared.net
+    if definition is None or definition.source_index is None or raw_net is None:
+        return []
+    raw_layers = raw_net.repeated("layer")
+    if definition.source_index >= len(raw_layers):
+        return []
+    return [float(w) for w in raw_layers[definition.source_index].repeated("loss_weight")]
+
+
+def _check_loss_weight_dropped(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    carried: Dict[int, Dict[int, int]] = defaultdict(dict)  # producer -> top -> split index
+    for s, _split, p, _producer, j in _loss_splits(net):
+        carried[p][j] = s
+    for p, splits in carried.items():
+        producer = net.layers[p]
+        written = _written_loss_weights(net, producer)
+        dropped = [
+            j for j, w in enumerate(written[: len(producer.tops)])
+            if w != 0 and j not in splits and producer.loss[j] == 0
+        ]
+        if not dropped:
+            continue
+        split_top = producer.tops[min(splits)]
+        readers = [r for t in net.layers[splits[min(splits)]].tops[1:] for r in user_readers(net, splits[min(splits)], t)]
+        who = names([net.layers[r.index].name for r in readers])
+        lost = names([producer.tops[j] for j in dropped])
+        message = (
+            f"Caffe drops the `loss_weight` of {lost} in {quote(producer.name)}: because {who} also reads "
+            f"{quote(split_top)}, InsertSplits moves that top's weight to a split and clears every loss weight "
+            f"of {quote(producer.name)}"
+        )
+        reasons = (
+            "Caffe's InsertSplits calls clear_loss_weight() on the producer, which empties the whole list, "
+            "not only the entry of the split top",
+            f"{lost} therefore contributes no loss and no gradient",
+        )
+        advice = (
+            f"Do not read {quote(split_top)} in other layers, or put each loss on a layer of its own "
+            f"(e.g. a `Power` or `Reduction` layer per top carrying the `loss_weight`)."
+        )
+        yield LOSS_WEIGHT_DROPPED.finding(
+            ctx, ctx.location_of(producer), message, layer=producer.name, reasons=reasons, fix=Fix(advice)
+        )
+
+
+LOSS_WEIGHT_DROPPED = Rule(
+    "BL303", "loss-weight-dropped", "warning",
+    "Splitting one loss top clears the `loss_weight` of the layer's other tops.",
+    _check_loss_weight_dropped,
+)
+
+
+def _check_loss_top_read(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    for index, layer in user_layers(net):
+        for j, top in enumerate(layer.tops):
+            if layer.loss[j] == 0:
+                continue
+            readers = [r for r in user_readers(net, index, top)]
+            direct = [r for r in readers if net.layers[r.index].bottoms[r.bottom] == top]
+            if direct:
+                yield _loss_top_read_finding(ctx, net, index, layer, top, direct)
+
+
+def _loss_top_read_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer, top: str,
+                           readers: list) -> Finding:
+    who = ", ".join(describe(net.layers[r.index]) for r in readers)
+    if layer.need_backward is False:
+        effect = (f"Caffe prunes {quote(layer.name)} from the backward sweep, so nothing learns from this loss")
+        reasons = why_no_backward(net, index)
+    else:
+        effect = (f"{who} write(s) the loss diff in Backward, so the gradient of this loss is whatever they "
+                  f"pass back, and the reported loss changes from the second iteration on")
+        reasons = []
+    message = (
+        f"the loss top {quote(top)} of {quote(layer.name)} is also read by {who}: with the implicit loss "
+        f"weight Caffe inserts no split, so they share one diff; {effect}"
+    )
+    reasons = [
+        "a loss layer's diff holds its loss weight, written once at setup; a reader's Backward overwrites it",
+    ] + reasons
+    advice = (
+        f"Leave the loss top {quote(top)} unread: it is a net output already; read its value from the outputs "
+        f"after Forward (remove the reading layer, e.g. a `Silence`)."
+    )
+    return LOSS_TOP_READ.finding(ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
+                                 fix=Fix(advice))
+
+
+LOSS_TOP_READ = Rule(
+    "BL304", "loss-top-read", "warning",
+    "Another layer reads a loss top with the implicit weight: they share one diff.",
+    _check_loss_top_read,
+)
+
+# ---------------------------------------------------------------------------
+# BL305 batchnorm-forces-backward
+# ---------------------------------------------------------------------------
+
+
+def _check_batchnorm_forces_backward(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None or net.prepared.force_backward:
+        return
+    for index, layer in user_layers(net):
+        if layer.type != "BatchNorm" or not layer.param_propagate_down:
+            continue
+        if not any(flag is True for flag in layer.param_propagate_down):
+            continue
+        frozen = _frozen_batchnorm(ctx, net, index)
+        if frozen is None:
+            continue
+        woken = [
+            net.layers[i].name for i, other in user_layers(net)
+            if other.need_backward is True and frozen.layers[i].need_backward is False and i != index
+        ]
+        if woken:
+            yield _batchnorm_finding(ctx, net, index, layer, woken)
+
+
+def _frozen_batchnorm(ctx: RuleContext, net: SimulatedNet, index: int) -> Optional[SimulatedNet]:
+    """The net re-simulated with the BatchNorm's three statistics at `lr_mult: 0`."""
+    layer = net.layers[index]
+    count = len(layer.param_propagate_down or [])
+    specs = [replace(spec, lr_mult=0.0, explicit=True) for spec in param_specs(layer)]
+    specs += [ParamSpec(lr_mult=0.0, explicit=True) for _ in range(count - len(specs))]
+    layers = list(net.prepared.layers)
+    layers[index] = replace(layers[index], params=specs)
+    return resimulate(ctx, replace(net.prepared, layers=layers))
+
+
+def _batchnorm_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer,
+                       woken: List[str]) -> Finding:
+    shown = names(woken[:4]) + (f" and {len(woken) - 4} more" if len(woken) > 4 else "")
+    message = (
+        f"{quote(layer.name)} (BatchNorm) makes Caffe run Backward through {shown}, which learn nothing: "
+        f"its statistics count as learnable when Caffe decides what needs backward"
+    )
+    reasons = [
+        "Net::Init reads the net's own `param {}` specs, and a BatchNorm statistic without `lr_mult: 0` "
+        "has the default `lr_mult: 1` there",
+    ]
+    if net.prepared.flavor == "bvlc":
+        reasons.append("BatchNorm then freezes the statistics itself, so the gradients computed below it are "
+                       "wasted work")
+        fix = _batchnorm_fix(ctx, net, index, layer)
+    else:
+        reasons.append(
+            f"this Caffe ({net.prepared.flavor} flavour) clears three `param {{}}` specs of a BatchNorm when "
+            f"upgrading and does not freeze the statistics, so no prototxt change stops it; the statistics "
+            f"also get the solver's learning rate and weight decay"
+        )
+        fix = Fix("no change to the prototxt helps in this flavour; accept the extra backward work")
+    return BATCHNORM_FORCES_BACKWARD.finding(ctx, ctx.location_of(layer), message, layer=layer.name,
+                                             reasons=reasons, fix=fix)
+
+
+def _batchnorm_fix(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer) -> Fix:
+    explicit = len(layer.definition.params) if layer.definition is not None else 0
+    missing = len(layer.param_propagate_down or []) - explicit
+    description = f"add `param {{ lr_mult: 0 }}` to {quote(layer.name)} for each of its three statistics"
+    if ctx.text is None or net.prepared.upgraded_from is not None or missing <= 0:
+        return Fix(description)
+    text_index = TextIndex(ctx.text)
+    block = text_index.layer_block(layer.location)
+    if block is None:
+        return Fix(description)
+    anchors = block.all("param") or block.all("top") or block.all("bottom")
+    if not anchors:
+        return Fix(description)
+    edit = insert_lines_after(text_index, ctx.file, anchors[-1], ["param { lr_mult: 0 }"] * missing)
+    return Fix(description, (edit,) if edit is not None else ())
+
+
+BATCHNORM_FORCES_BACKWARD = Rule(
+    "BL305", "batchnorm-forces-backward", "warning",
+    "A BatchNorm without three `lr_mult: 0` specs makes frozen layers below it run Backward.",
+    _check_batchnorm_forces_backward,
+)
+
+# ---------------------------------------------------------------------------
+# BL306 frozen-params-get-gradients
+# ---------------------------------------------------------------------------
+
+
+def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None or not net.prepared.force_backward:
+        return
+    for _index, layer in user_layers(net):
+        cells = net.param_diff_nonzero.get(layer.name, [])
+        specs = param_specs(layer)
+        frozen = [
+            p for p, spec in enumerate(specs)
+            if spec.explicit and spec.lr_mult == 0 and p < len(cells) and cells[p] is True
+        ]
+        if not frozen:
+            continue
+        roles = " and ".join(param_role(layer, p) for p in frozen)
+        message = (
+            f"`force_backward: true` makes Caffe compute gradients for the frozen {roles} of "
+            f"{quote(layer.name)} (`lr_mult: 0`): work the solver throws away"
+        )
+        reasons = (
+            "force_backward sets param_propagate_down on every parameter blob, lr_mult 0 included",
+            f"`net.params['{layer.name}'][{frozen[0]}].diff` is non-zero even though the solver never updates it",
+        )
+        yield FROZEN_PARAMS_GET_GRADIENTS.finding(
+            ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
+            fix=Fix("nothing to change if you need input gradients; otherwise remove `force_backward: true`"),
+        )
+
+
+FROZEN_PARAMS_GET_GRADIENTS = Rule(
+    "BL306", "frozen-params-get-gradients", "info",
+    "Under `force_backward: true`, parameters with `lr_mult: 0` still get gradients.",
+    _check_frozen_params_get_gradients,
+)
+
+# ---------------------------------------------------------------------------
+# BL307 duplicate-layer-name
+# ---------------------------------------------------------------------------
+
+
+def _check_duplicate_layer_names(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    seen: Dict[str, SimLayer] = {}
+    for _index, layer in user_layers(net):
+        first = seen.setdefault(layer.name, layer)
+        if first is layer:
+            continue
+        where = f" at line {first.location.line}" if first.location and first.location.line else ""
+        message = (
+            f"another layer is already named {quote(layer.name)}{where}: Caffe allows it, but weights and "
+            f"tools find layers by name"
+        )
+        reasons = (
+            "a .caffemodel copies weights into the first layer of that name, an HDF5 snapshot into the last",
+            "pycaffe's `net.params` and `net.layer_dict` keep only one of them",
+        )
+        yield DUPLICATE_LAYER_NAME.finding(
+            ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
+            fix=Fix("give this layer a unique name (and rename its weights if it has some)"),
+        )
+
+
+DUPLICATE_LAYER_NAME = Rule(
+    "BL307", "duplicate-layer-name", "warning",
+    "Two layers in the same net state share a name.",
+    _check_duplicate_layer_names,
+)
+
+# ---------------------------------------------------------------------------
+# BL308 propagate-down-true-has-no-effect
+# ---------------------------------------------------------------------------
+
+
+def _check_useless_propagate_down(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None or net.prepared.force_backward:
+        return
+    for index, layer in user_layers(net):
+        if layer.need_backward is not False:
+            continue
+        asked = [j for j in range(len(layer.bottoms)) if explicit_propagate_down(layer, j) is True]
+        if not asked:
+            continue
+        bottoms = user_bottoms(net, index)
+        which = names([bottoms[j] for j in asked])
+        chain = why_no_backward(net, index)
+        message = f"`propagate_down: true` on {which} in {quote(layer.name)} has no effect: " + (
+            chain[0] if chain else f"{quote(layer.name)} does not run Backward"
+        )
+        advice = (
+            f"If you need that gradient, make {quote(layer.name)} run Backward (a learnable parameter on the "
+            f"path to a loss, or `force_backward: true`); otherwise drop the `propagate_down` lines."
+        )
+        yield PROPAGATE_DOWN_NO_EFFECT.finding(
+            ctx, ctx.location_of(layer), message, layer=layer.name,
+            reasons=["`propagate_down` only matters in a layer whose Backward runs"] + chain, fix=Fix(advice),
+        )
+
+
+PROPAGATE_DOWN_NO_EFFECT = Rule(
+    "BL308", "propagate-down-no-effect", "warning",
+    "`propagate_down: true` on a layer whose Backward never runs.",
+    _check_useless_propagate_down,
+)
+
+
+RULES: Tuple[Rule, ...] = (
+    FORCE_OVERRIDES_PD,
+    LOSS_COUNTED_TWICE,
+    LOSS_WEIGHT_DROPPED,
+    LOSS_TOP_READ,
+    BATCHNORM_FORCES_BACKWARD,
+    FROZEN_PARAMS_GET_GRADIENTS,
+    DUPLICATE_LAYER_NAME,
+    PROPAGATE_DOWN_NO_EFFECT,
+)
