@@ -1,0 +1,101 @@
+"""The simulation against real Caffe on random nets (tests/randnet.py).
+
+For each net, real Caffe (the SSD-lineage oracle, tools/oracle/) loads it and
+runs one Forward/Backward; backprop-lint simulates it with ``flavor="ssd"``.
+They must agree: refusal for refusal, every structure field, Backward aborts,
+and every diff we claim stays zero must be zero in the measurement. Nets
+without a loss are compared a second time with a random subset of their
+outputs seeded (``--seed`` / ``seeds=``).
+
+``BACKPROP_LINT_LIVE_NETS`` sets how many nets (default 1000, about a minute
+on 2 cores: the oracle answers in ~30 ms a net). Skipped, with the reason,
+when the oracle is not built. Disagreeing nets are saved under pytest's
+temporary directory, and ``python tools/fuzz_differential.py --start-seed S
+--count 1`` replays one.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, List
+
+import pytest
+
+from oracle_support import oracle_status  # also puts tools/ and tools/oracle/ on sys.path
+
+import fuzz_differential as fuzz  # noqa: E402  (tools/fuzz_differential.py)
+
+DEFAULT_NETS = 1000
+SUITE = "live differential (random nets)"
+SHOWN_FAILURES = 3
+
+
+def _net_count() -> int:
+    configured = os.environ.get("BACKPROP_LINT_LIVE_NETS", "")
+    try:
+        return int(configured) if configured.strip() else DEFAULT_NETS
+    except ValueError:
+        raise pytest.UsageError(f"BACKPROP_LINT_LIVE_NETS must be a whole number, not {configured!r}") from None
+
+
+def _report(request: pytest.FixtureRequest, line: str) -> None:
+    """Show ``line`` whether or not pytest captures output (-s or not)."""
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.ensure_newline()
+        reporter.write_line(line)
+    else:
+        print(line, file=sys.__stdout__, flush=True)
+
+
+@pytest.fixture(scope="module")
+def live_outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                  differential_tally: Any) -> List["fuzz.Outcome"]:
+    ready, reason = oracle_status()
+    if not ready:
+        print(f"SKIPPED (real Caffe not available): {reason}")
+        pytest.skip(reason)
+    from backprop_lint.pipeline import run_simulate
+
+    workdir = tmp_path_factory.mktemp("live_differential")
+    failures_dir = tmp_path_factory.mktemp("live_differential_failures")
+    summary = fuzz.Summary()
+    outcomes = list(fuzz.compare_seeds(range(_net_count()), workdir, jobs=2, simulate=run_simulate))
+    for outcome in outcomes:
+        summary.add(outcome)
+        differential_tally.record(SUITE, outcome.agreed)
+        if not outcome.agreed or outcome.generator_problem:
+            fuzz.save(outcome, failures_dir)
+    _report(request, summary.line())
+    if summary.agreed != summary.compared or summary.generator_problems:
+        _report(request, f"live differential: disagreeing nets saved in {failures_dir}")
+    return outcomes
+
+
+def _explain(failures: List["fuzz.Outcome"], what: str, generator: bool = False) -> str:
+    shown = "\n\n".join(
+        fuzz.describe(outcome, difference=f"generator: {outcome.generator_problem}" if generator else None)
+        for outcome in failures[:SHOWN_FAILURES])
+    seeds = ", ".join(str(outcome.seed) for outcome in failures[:50])
+    return (f"{len(failures)} random nets where {what} (seeds {seeds}); replay one with "
+            f"`python tools/fuzz_differential.py --start-seed SEED --count 1 --show-text`. First ones:\n\n{shown}")
+
+
+def test_simulation_agrees_with_real_caffe(live_outcomes: List["fuzz.Outcome"]) -> None:
+    failures = [outcome for outcome in live_outcomes if outcome.disagreement is not None]
+    assert not failures, _explain(failures, "the simulation and real Caffe disagree")
+
+
+def test_seeded_backward_agrees_on_nets_without_loss(live_outcomes: List["fuzz.Outcome"]) -> None:
+    seeded = [outcome for outcome in live_outcomes if outcome.seeded_run is not None]
+    if len(live_outcomes) >= 100:
+        assert seeded, "no net without a loss reached the --seed comparison"
+    failures = [outcome for outcome in seeded if not outcome.agreed]
+    assert not failures, _explain(failures, "seeding some outputs gives different gradients")
+
+
+def test_generator_intent_matches_real_caffe(live_outcomes: List["fuzz.Outcome"]) -> None:
+    """Nets meant valid load in real Caffe; nets meant invalid die for the intended reason."""
+    surprises = [outcome for outcome in live_outcomes if outcome.generator_problem is not None]
+    assert not surprises, _explain(surprises, "tests/randnet.py's intent and real Caffe differ", generator=True)
