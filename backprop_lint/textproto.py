@@ -18,6 +18,7 @@ text with the same rules text_format uses (C octal, ``1.5f``, ``inf``...).
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import struct
@@ -40,10 +41,18 @@ _IDENT = r"[A-Za-z_][0-9A-Za-z_+-]*"
 _NUMBER = r"(?:[0-9+-]|\.[0-9])[0-9A-Za-z_.+-]*"
 _SIMPLE_STRING = r"\"[^\"\n\\]*\"|'[^'\n\\]*'"
 
-#: one simple field, close brace or separator, with the blank text before it
+#: ASCII blanks only: ``\s`` is much slower to match, and any other blank
+#: character (form feed, no-break space...) just sends that field to the slow path
+_ASCII_SPACE = r"[ \t\r\n]*(?:\#[^\n]*[ \t\r\n]*)*"
+_ASCII_BLANK = r"[ \t\r\n]*"
+
+#: one simple field, close brace or separator, with the blank text before it.
+#: When only the name matches (a list, an escaped string, a string followed by
+#: another one, a comment inside the field...), the slow path reads the field.
 _FIELD = re.compile(
-    rf"({_SPACE})(?:"
-    rf"({_IDENT})(?![0-9A-Za-z_+-])\s*(:)?\s*(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_SPACE}[\"'])|([{{<]))"
+    rf"({_ASCII_SPACE})(?:"
+    rf"({_IDENT}){_ASCII_BLANK}(:)?{_ASCII_BLANK}"
+    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_SPACE}[\"'])|([{{<]))?"
     rf"|([}}>])|([,;]))?"
 )
 
@@ -72,6 +81,14 @@ class _BadValue(ValueError):
     """A token that is not a valid value for its field (message says why)."""
 
 
+class _ForkValue(Exception):
+    """A valid enum value that only the other Caffe fork defines (the caller warns)."""
+
+    def __init__(self, value: str) -> None:
+        super().__init__(value)
+        self.value = value
+
+
 Converter = Callable[[str], object]
 
 _INT_RANGES: Dict[str, Tuple[int, int]] = {
@@ -88,6 +105,8 @@ _INT_RANGES: Dict[str, Tuple[int, int]] = {
 }
 _BOOLS = {"true": True, "t": True, "1": True, "True": True, "false": False, "f": False, "0": False, "False": False}
 _FLOAT32 = struct.Struct("<f")
+_pack_float32 = _FLOAT32.pack
+_unpack_float32 = _FLOAT32.unpack
 
 
 def parse_integer(token: str) -> int:
@@ -126,7 +145,7 @@ def parse_float(token: str) -> float:
 def to_float32(value: float) -> float:
     """The value a C++ ``float`` field holds (what Caffe and protobuf store)."""
     try:
-        return _FLOAT32.unpack(_FLOAT32.pack(value))[0]
+        return _unpack_float32(_pack_float32(value))[0]
     except OverflowError:
         return math.copysign(math.inf, value)
 
@@ -161,7 +180,10 @@ def _int_converter(kind: str) -> Converter:
     low, high = _INT_RANGES[kind]
 
     def convert(token: str) -> int:
-        value = parse_integer(token)
+        try:
+            value = int(token, 0)  # the common case, without a call to parse_integer
+        except ValueError:
+            value = parse_integer(token)
         if not low <= value <= high:
             raise _BadValue(f"{value} is out of range for a {kind} field ({low}..{high})")
         return value
@@ -170,7 +192,17 @@ def _int_converter(kind: str) -> Converter:
 
 
 def _float_converter(token: str) -> float:
-    return to_float32(parse_float(token))
+    if token[0] not in "0-" or not _FLOAT_OCTAL.match(token):
+        try:
+            value = float(token)  # the common case, inlined
+        except ValueError:
+            value = parse_float(token)
+    else:
+        value = parse_float(token)  # raises: C octal
+    try:
+        return _unpack_float32(_pack_float32(value))[0]
+    except OverflowError:
+        return math.copysign(math.inf, value)
 
 
 def _double_converter(token: str) -> float:
@@ -184,13 +216,15 @@ def _bool_converter(token: str) -> bool:
     return value
 
 
-def _enum_converter(enum: str) -> Converter:
+def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
     by_name = tables.ENUMS[enum]
     by_number = tables.ENUM_NAMES[enum]
     choices = ", ".join(by_name)
 
     def convert(token: str) -> str:
         if token in by_name:
+            if token in fork_values:
+                raise _ForkValue(token)
             return token
         try:
             number = int(token, 0)
@@ -201,6 +235,8 @@ def _enum_converter(enum: str) -> Converter:
         name = by_number.get(number)
         if name is None:
             raise _BadValue(f"Enum type \"caffe.{enum}\" has no value with number {number} (it has: {choices})")
+        if name in fork_values:
+            raise _ForkValue(name)
         return name
 
     return convert
@@ -230,14 +266,14 @@ class FieldSpec:
         self.repeated = repeated
         self.message = type_name if kind == "message" else None
         self.enum = type_name if kind == "enum" else None
-        self.convert: Optional[Converter] = _converter(kind, type_name)
+        self.convert: Optional[Converter] = _converter(kind, type_name, fork_values)
         #: the field exists only in the other Caffe fork than the flavour being read
         self.fork_only = fork_only
         #: enum values that exist only in the other fork
         self.fork_values = fork_values
 
 
-def _converter(kind: str, type_name: Optional[str]) -> Optional[Converter]:
+def _converter(kind: str, type_name: Optional[str], fork_values: FrozenSet[str]) -> Optional[Converter]:
     if kind in _INT_RANGES:
         return _int_converter(kind)
     if kind == "float":
@@ -248,12 +284,25 @@ def _converter(kind: str, type_name: Optional[str]) -> Optional[Converter]:
         return _bool_converter
     if kind == "enum":
         assert type_name is not None
-        return _enum_converter(type_name)
+        return _enum_converter(type_name, fork_values)
     return None  # message, string, bytes: handled by the parser
 
 
 Schema = Dict[str, Dict[str, FieldSpec]]
 _schemas: Dict[str, Schema] = {}
+_common_fields: Dict[str, Dict[str, Dict[str, FieldSpec]]] = {}
+
+
+def common_fields(flavor: str) -> Dict[str, Dict[str, FieldSpec]]:
+    """Per message, the fields that are not fork-only for ``flavor`` (the hot loop's view)."""
+    cached = _common_fields.get(flavor)
+    if cached is None:
+        cached = {
+            message: {name: spec for name, spec in specs.items() if not spec.fork_only}
+            for message, specs in compiled_schema(flavor).items()
+        }
+        _common_fields[flavor] = cached
+    return cached
 
 
 def other_fork(flavor: str) -> str:
@@ -288,14 +337,15 @@ def compiled_schema(flavor: str) -> Schema:
 
 
 class _Frame:
-    """A message being filled (or skipped, when ``fields`` is None)."""
+    """A message being filled (or skipped, when ``message`` is None)."""
 
-    __slots__ = ("message", "fields", "close", "name", "line", "col", "list_field")
+    __slots__ = ("message", "fields", "common", "close", "name", "line", "col", "list_field")
 
     def __init__(
         self,
         message: Optional[Message],
-        fields: Optional[Dict[str, FieldSpec]],
+        fields: Dict[str, FieldSpec],
+        common: Dict[str, FieldSpec],
         close: str,
         name: str,
         line: int,
@@ -304,12 +354,18 @@ class _Frame:
     ) -> None:
         self.message = message
         self.fields = fields
+        #: ``fields`` without the fork-only ones (what the hot loop handles itself)
+        self.common = common
         self.close = close  # '}' or '>', or '' for the top level
         self.name = name  # the field that opened it, for messages
         self.line = line
         self.col = col
         #: set when this message is an element of a ``name: [ {...}, {...} ]`` list
         self.list_field = list_field
+
+
+#: the fields of a skipped message: none are known
+_NO_FIELDS: Dict[str, FieldSpec] = {}
 
 
 def parse(
@@ -337,6 +393,7 @@ class _Parser:
         self.text = text
         self.file = file
         self.schema = schema
+        self.common = common_fields(flavor)
         self.flavor = flavor
         self.strict = strict
         self.max_depth = max_depth
@@ -375,56 +432,148 @@ class _Parser:
                                 "parser (and so Caffe) rejects; save the file without it")
         root = Message(message_type)
         stack = self.stack
-        stack.append(_Frame(root, self.schema[message_type], "", "", 0, 0, None))
+        stack.append(_Frame(root, self.schema[message_type], self.common[message_type], "", "", 0, 0, None))
+        # The hot loop: locals only, one regex match per field. Rare cases go to methods.
         match_field = _FIELD.match
+        schema, common, max_depth = self.schema, self.common, self.max_depth
+        count_newlines = text.count
+        last_newline = text.rfind
         end = len(text)
         pos = 0
+        line, line_pos, col = 1, 0, 1
         frame = stack[-1]
-        message = root
-        fields = frame.fields
+        message: Optional[Message] = root
+        fields = frame.common
+        after_field = False
         while True:
             found = match_field(text, pos)
-            _blank, name, colon, token, string, opener, closer, separator = found.groups()
+            blank, name, colon, token, string, opener, closer, separator = found.groups()
             if name is not None:
-                value = token if token is not None else string
-                spec = fields.get(name) if fields is not None else None
-                name_pos = found.start(2)
-                if spec is None or spec.fork_only:
-                    self.unknown_field(name, name_pos, spec, fields is None)
-                if value is not None:
-                    if colon is None:
-                        raise self.missing_colon(name, spec, found.start(4 if token is not None else 5))
-                    if spec is None:
-                        self.check_skipped_value(value, found.start(4 if token is not None else 5))
-                    else:
-                        self.store(message, spec, name, name_pos, value, found.start(4 if token is not None else 5))
-                    self.after_field = True
-                else:
-                    self.open(spec, name, name_pos, found.start(1), opener, None)
+                name_pos = pos + len(blank)
+                spec = fields.get(name)
+                if spec is None:  # unknown, fork-only, or inside a skipped message
+                    self.after_field = after_field
+                    pos = self.unusual_field(found, name, name_pos)
+                    after_field = self.after_field
                     frame = stack[-1]
                     message = frame.message
-                    fields = frame.fields
-                    self.after_field = False
+                    fields = frame.common
+                    continue
                 pos = found.end()
+                if opener is not None:
+                    if name_pos > line_pos:
+                        line += count_newlines("\n", line_pos, name_pos)
+                        line_pos = name_pos
+                        col = name_pos - last_newline("\n", 0, name_pos)
+                    sub_type = spec.message
+                    if sub_type is None or len(stack) >= max_depth:
+                        self.open(spec, name, name_pos, line, col, blank, opener, None)  # raises
+                    comments = _comments_before(text, name_pos - len(blank), name_pos) if "#" in blank else []
+                    value = Message(sub_type, {}, line, col, comments, {})
+                elif token is None and string is None:
+                    self.after_field = after_field
+                    pos = _SlowReader(self, found.start()).field()
+                    after_field = self.after_field
+                    frame = stack[-1]
+                    message = frame.message
+                    fields = frame.common
+                    continue
+                elif colon is None:
+                    raise self.missing_colon(name, spec, found.start(4 if token is not None else 5))
+                else:
+                    convert = spec.convert
+                    if token is not None and convert is not None:
+                        try:
+                            value = convert(token)
+                        except _ForkValue as fork:
+                            value = fork.value
+                            self.fork_value(spec, value, found.start(4))
+                        except _BadValue:
+                            value = self.convert(spec, token, found.start(4))  # raises, with the reason
+                    elif string is not None and spec.kind == "string":
+                        value = string[1:-1]
+                    else:
+                        value = self.convert(spec, token or string, found.start(4 if token is not None else 5))
+                present = message.fields  # type: ignore[union-attr]
+                if spec.repeated:
+                    existing = present.get(name)
+                    if existing is None:
+                        present[name] = [value]
+                    else:
+                        existing.append(value)
+                        name_pos = -1  # not a first occurrence: no position to record
+                elif name in present:
+                    raise self.duplicate(message, name, name_pos)  # type: ignore[arg-type]
+                else:
+                    present[name] = value
+                if name_pos >= 0:
+                    # Lines are counted lazily, only up to positions that get recorded;
+                    # col is still valid when name_pos == line_pos (computed then).
+                    if name_pos > line_pos:
+                        line += count_newlines("\n", line_pos, name_pos)
+                        line_pos = name_pos
+                        col = name_pos - last_newline("\n", 0, name_pos)
+                    message.positions[name] = (line, col)  # type: ignore[union-attr]
+                if opener is None:
+                    after_field = True
+                else:
+                    frame = _Frame(
+                        value, schema[sub_type], common[sub_type], "}" if opener == "{" else ">", name, line, col, None
+                    )
+                    stack.append(frame)
+                    message = value
+                    fields = frame.common
+                    after_field = False
             elif closer is not None:
-                pos = self.close(closer, found.start(7), found.end())
+                if closer == frame.close and frame.list_field is None:
+                    stack.pop()
+                    pos = found.end()
+                else:
+                    self.after_field = after_field
+                    pos = self.close(closer, found.start(7), found.end())
+                after_field = True
                 frame = stack[-1]
                 message = frame.message
-                fields = frame.fields
+                fields = frame.common
             elif separator is not None:
-                if not self.after_field:
+                if not after_field:
                     raise self.error(found.start(8), f"unexpected '{separator}': a separator may only follow a field")
-                self.after_field = False
+                after_field = False
                 pos = found.end()
             else:
                 pos = found.end()
                 if pos >= end:
                     self.finish(pos)
                     return root
+                self.after_field = after_field
                 pos = _SlowReader(self, pos).field()
+                after_field = self.after_field
                 frame = stack[-1]
                 message = frame.message
-                fields = frame.fields
+                fields = frame.common
+
+    def unusual_field(self, found: "re.Match[str]", name: str, name_pos: int) -> int:
+        """A simple field that is unknown, fork-only, or inside a skipped message."""
+        blank, _name, colon, token, string, opener, _closer, _separator = found.groups()
+        if opener is None and token is None and string is None:
+            return _SlowReader(self, found.start()).field()
+        frame = self.stack[-1]
+        spec = frame.fields.get(name)
+        self.unknown_field(name, name_pos, spec, frame.message is None)
+        value = token if token is not None else string
+        value_pos = found.start(4 if token is not None else 5)
+        if opener is not None:
+            self.open(spec, name, name_pos, *self.line_col(name_pos), blank, opener, None)
+            self.after_field = False
+            return found.end()
+        if colon is None:
+            raise self.missing_colon(name, spec, value_pos)
+        if spec is None or frame.message is None:
+            self.check_skipped_value(value, value_pos)
+        else:
+            self.store(frame.message, spec, name, name_pos, value, value_pos)
+        self.after_field = True
+        return found.end()
 
     # -- handlers shared by the fast and the slow path ----------------------
 
@@ -439,7 +588,11 @@ class _Parser:
         convert = spec.convert
         try:
             if convert is not None:
-                value: object = convert(token)
+                try:
+                    value: object = convert(token)
+                except _ForkValue as fork:
+                    self.fork_value(spec, fork.value, value_pos)
+                    return fork.value
             elif spec.kind == "message":
                 raise _BadValue(f"'{spec.name}' is a message: write {spec.name} {{ ... }}")
             else:
@@ -449,8 +602,6 @@ class _Parser:
                 value = raw if spec.kind == "bytes" else _utf8(raw)
         except _BadValue as bad:
             raise self.error(value_pos, f"invalid value for '{spec.name}' ({spec.kind}): {bad}") from None
-        if spec.fork_values and value in spec.fork_values:
-            self.fork_value(spec, str(value), value_pos)
         return value
 
     def put(self, message: Message, spec: FieldSpec, name: str, name_pos: int, value: object, value_pos: int) -> None:
@@ -483,29 +634,30 @@ class _Parser:
         spec: Optional[FieldSpec],
         name: str,
         name_pos: int,
-        blank_pos: int,
+        line: int,
+        col: int,
+        blank: str,
         opener: str,
         list_field: Optional[FieldSpec],
     ) -> None:
-        """Start a sub-message for field ``name`` (skipped when unknown)."""
+        """Start a sub-message for field ``name`` (skipped when unknown); ``blank`` is the text before it."""
         stack = self.stack
         if len(stack) >= self.max_depth:
             raise self.error(
                 name_pos, f"messages are nested more than {self.max_depth} deep; refusing to read further"
             )
-        line, col = self.line_col(name_pos)
         close = "}" if opener == "{" else ">"
         parent = stack[-1]
-        if spec is None or parent.fields is None:
-            stack.append(_Frame(None, None, close, name, line, col, list_field))
+        if spec is None or parent.message is None:
+            stack.append(_Frame(None, _NO_FIELDS, _NO_FIELDS, close, name, line, col, list_field))
             return
         if spec.kind != "message":
             raise self.error(name_pos, f"'{name}' is a {spec.kind} field, not a message: write {name}: <value>")
         assert spec.message is not None and parent.message is not None
-        comments = _comments_before(self.text, blank_pos, name_pos) if "#" in self.text[blank_pos:name_pos] else []
+        comments = _comments_before(self.text, name_pos - len(blank), name_pos) if "#" in blank else []
         child = Message(spec.message, {}, line, col, comments, {})
         self.put(parent.message, spec, name, name_pos, child, name_pos)
-        stack.append(_Frame(child, self.schema[spec.message], close, name, line, col, list_field))
+        stack.append(_Frame(child, self.schema[spec.message], self.common[spec.message], close, name, line, col, list_field))
 
     def close(self, closer: str, pos: int, after: int) -> int:
         """Pop the message ``closer`` ends; return where reading resumes."""
@@ -642,9 +794,14 @@ def _comments_before(text: str, blank_pos: int, name_pos: int) -> List[str]:
 
 
 def _did_you_mean(name: str, fields: Dict[str, FieldSpec]) -> str:
-    import difflib  # only on this error path
+    return _closest_field(name, tuple(fields))
 
-    close = difflib.get_close_matches(name, list(fields), n=1, cutoff=0.75)
+
+@functools.lru_cache(maxsize=256)
+def _closest_field(name: str, candidates: Tuple[str, ...]) -> str:
+    import difflib  # only on this path
+
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
@@ -695,7 +852,7 @@ class _SlowReader:
         parser = self.parser
         frame = parser.stack[-1]
         name_pos, blank_pos = self.start, self.blank_pos
-        if self.token == "[" and self.kind and frame.fields is None:
+        if self.token == "[" and self.kind and frame.message is None:
             name = self.extension_name()
         elif self.kind and _NAME_TOKEN.match(self.token):
             name = self.token
@@ -707,10 +864,10 @@ class _SlowReader:
             )
         else:
             raise self.fail(f"expected a field name, found {self.describe()}")
-        spec = frame.fields.get(name) if frame.fields is not None else None
-        if spec is None or spec.fork_only:
-            parser.unknown_field(name, name_pos, spec, frame.fields is None)
-        if spec is None:
+        spec = frame.fields.get(name)
+        if spec is None or spec.fork_only or frame.message is None:
+            parser.unknown_field(name, name_pos, spec, frame.message is None)
+        if spec is None or frame.message is None:
             self.skip_contents(name, name_pos, blank_pos)
         elif spec.kind == "message":
             self.message_field(spec, name, name_pos, blank_pos)
@@ -755,7 +912,10 @@ class _SlowReader:
         if self.token not in ("{", "<") or not self.kind:
             raise self.fail(f"expected '{{' to open message '{name}', found {self.describe()}")
         opener = self.token
-        self.parser.open(spec, name, name_pos, blank_pos, opener, list_field)
+        parser = self.parser
+        parser.open(
+            spec, name, name_pos, *parser.line_col(name_pos), self.text[blank_pos:name_pos], opener, list_field
+        )
         self.pos = self.start + 1
         self.kind = 0  # the caller resumes at self.pos
 
@@ -818,7 +978,7 @@ class _SlowReader:
             return
         self.expect_list_comma(element.name)
         parent = parser.stack[-1]
-        spec = parent.fields.get(element.name) if parent.fields is not None else None
+        spec = parent.fields.get(element.name)
         self.open_element(spec, element.name, self.start, self.blank_pos, element.list_field)
         parser.after_field = False
 
@@ -847,7 +1007,7 @@ class _SlowReader:
         parser = self.parser
         while True:
             if self.token in ("{", "<") and self.kind:
-                parser.open(None, name, self.start, self.blank_pos, self.token, _SKIPPED_LIST)
+                parser.open(None, name, self.start, line, col, "", self.token, _SKIPPED_LIST)
                 self.pos = self.start + 1
                 self.kind = 0
                 parser.after_field = False
