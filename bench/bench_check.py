@@ -1,0 +1,47 @@
+"""Throughput of ``backprop-lint check`` on the real-world corpus.
+
+Usage: ``python3 bench/bench_check.py [NET_DIR] [--repeat N]``. Lints every
+file (both phases, all rules, text output thrown away) in-process, N times,
+and prints files per second for the best run.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from backprop_lint.config import ConfigFinder  # noqa: E402
+from backprop_lint.lint import Linter  # noqa: E402
+from backprop_lint.report import text  # noqa: E402
+
+DEFAULT_CORPUS = Path("/work/shared/corpus/nets")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("nets", nargs="?", type=Path, default=DEFAULT_CORPUS)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    files = sorted(p for p in args.nets.iterdir() if p.suffix in (".prototxt", ".pbtxt"))
+    best = float("inf")
+    report = None
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        report = Linter(ConfigFinder()).lint_paths(files)
+        text.render(report, io.StringIO(), color=False)
+        best = min(best, time.perf_counter() - start)
+    assert report is not None
+    print(f"{len(files)} files in {best:.2f} s: {len(files) / best:.1f} files/s "
+          f"({len(report.findings)} findings, {len(report.errors)} input errors, "
+          f"{len(report.internal_errors)} internal errors)")
+    for file, error in report.internal_errors:
+        print(f"  internal error: {file}: {error}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
