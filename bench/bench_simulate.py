@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Wall time and peak memory: `backprop-lint simulate` against real Caffe loading the same net.
+
+    python3 bench/bench_simulate.py [--repeat 5] [--chains 1000,10000,100000]
+
+Each measurement is a whole process (start-up included), median of --repeat
+runs, peak memory from the kernel (ru_maxrss of the child). Real Caffe is the
+oracle binary (tools/oracle/build.sh); without it only our side is measured.
+Nets: the three largest corpus nets real Caffe loads, and synthetic chains of
+Convolution/ReLU layers. Prints a Markdown table (the README's figures).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools" / "oracle"))
+
+import oracle  # noqa: E402
+
+CORPUS = Path(os.environ.get("BACKPROP_LINT_CORPUS", REPO.parent / "shared" / "corpus" / "nets"))
+LARGE_NETS = (
+    "soeaver__caffe-model__cls__inception__deploy_inception-resnet-v2.prototxt",
+    "soeaver__caffe-model__cls__resnet-v2__deploy_resnet269-v2.prototxt",
+    "shicai__DenseNet-Caffe__DenseNet_201.prototxt",
+)
+
+
+def measure(command: Sequence[str]) -> Tuple[float, float]:
+    """(wall seconds, peak MiB) of one run of ``command``."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{command[0]} failed on {command[-1]}")
+    return wall, usage.ru_maxrss / 1024.0
+
+
+def median_of(command: Sequence[str], repeat: int) -> Tuple[float, float]:
+    runs = [measure(command) for _ in range(repeat)]
+    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+
+
+def chain_net(n_layers: int) -> str:
+    """A chain of ``n_layers`` layers (Convolution + in-place ReLU pairs) on a tiny input."""
+    lines = ['name: "chain"', 'layer { name: "data" type: "Input" top: "x0" '
+             'input_param { shape { dim: 1 dim: 1 dim: 4 dim: 4 } } }']
+    blob = "x0"
+    for i in range(1, n_layers):
+        if i % 2:
+            top = f"x{i}"
+            lines.append(f'layer {{ name: "conv{i}" type: "Convolution" bottom: "{blob}" top: "{top}" '
+                         'convolution_param { num_output: 1 kernel_size: 1 } }')
+            blob = top
+        else:
+            lines.append(f'layer {{ name: "relu{i}" type: "ReLU" bottom: "{blob}" top: "{blob}" }}')
+    return "\n".join(lines) + "\n"
+
+
+def ours(path: Path, phase: str) -> List[str]:
+    return [sys.executable, "-m", "backprop_lint", "simulate", str(path), "--phase", phase, "--flavor", "ssd"]
+
+
+def caffe(path: Path, phase: str) -> Optional[List[str]]:
+    ready, _ = oracle.oracle_available()
+    return [str(oracle.oracle_binary()), str(path), phase] if ready else None
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--chains", default="1000,10000,100000")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        cases = [(name.split("__")[-1], CORPUS / name) for name in LARGE_NETS]
+        for n in (int(x) for x in args.chains.split(",") if x):
+            path = Path(tmp) / f"chain{n}.prototxt"
+            path.write_text(chain_net(n))
+            cases.append((f"chain of {n} layers", path))
+        for label, path in cases:
+            our_time, our_mem = median_of(ours(path, "TEST"), args.repeat)
+            caffe_command = caffe(path, "TEST")
+            if caffe_command is not None:
+                caffe_time, caffe_mem = median_of(caffe_command, max(1, min(args.repeat, 3)))
+                rows.append((label, our_time, our_mem, caffe_time, caffe_mem))
+            else:
+                rows.append((label, our_time, our_mem, None, None))
+            print(f"measured {label}", file=sys.stderr)
+    print("| net | backprop-lint wall | peak | real Caffe wall | peak | time ratio | memory ratio |")
+    print("|---|---|---|---|---|---|---|")
+    for label, t, m, ct, cm in rows:
+        if ct is None:
+            print(f"| {label} | {t:.3f} s | {m:.0f} MiB | n/a | n/a | | |")
+        else:
+            print(f"| {label} | {t:.3f} s | {m:.0f} MiB | {ct:.3f} s | {cm:.0f} MiB | {t / ct:.2f} | {m / cm:.2f} |")
+    chain_times = {label: t for label, t, *_ in rows if label.startswith("chain of ")}
+    if "chain of 10000 layers" in chain_times and "chain of 100000 layers" in chain_times:
+        ratio = chain_times["chain of 100000 layers"] / chain_times["chain of 10000 layers"]
+        print(f"\nlinear growth: 10k -> 100k layers time ratio {ratio:.1f} (goal: at most 12)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
