@@ -1,0 +1,459 @@
+"""Live pycaffe: explain ``net.backward`` on a loaded ``caffe.Net``, and measure it.
+
+Optional: nothing here needs ``caffe`` until a function that runs Caffe is
+called. ``caffe`` is imported as installed, or else from
+``$CAFFE_ORACLE_HOME/python`` (default ``~/.cache/caffe-oracle/python``, where
+``tools/oracle/build.sh`` builds it).
+
+* ``explain_backward(net, start=..., end=..., seed=[...], read=[...], prototxt=...)``:
+  the ``backward_plan`` for a live net. pycaffe does not expose the
+  NetParameter a net was built from, so pass ``prototxt=`` (the file you gave
+  ``caffe.Net``). Without it the net is reconstructed from what pycaffe does
+  expose (layer names and types, post-split bottoms and tops, loss weights,
+  parameter blob counts, input shapes); that reconstruction cannot see
+  ``lr_mult``, ``propagate_down``, ``force_backward`` or type-specific
+  parameters, so it assumes Caffe's defaults (``lr_mult: 1``, no
+  ``propagate_down``, ``force_backward`` as given by the ``force_backward=``
+  argument, default false).
+* ``measure_backward(...)``: builds the net with real pycaffe **in a child
+  process** (a Caffe CHECK failure aborts the process that hit it), runs one
+  forward and one ``net.backward(start=..., end=...)`` with the seeds' diffs
+  written by hand, and reports which diffs are non-zero.
+* ``runnable_net(...)``: the net as Caffe can build it without any dataset:
+  data layers whose ``source`` is absent become ``Input`` layers of inferred
+  shape. Nets with Python layers are refused: running one would import and
+  execute the user's module.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from .backward_plan import DEFAULT_PHASE, BackwardPlan, plan_for_net, prepare_source
+from .model import InputError, Message, NetRefused, PreparedNet, UnsupportedInput
+from .pipeline import declared_layer_infos
+from .simulate import init_net
+
+#: data layer types replaced by an Input layer when their source is absent
+DATA_LAYER_TYPES = ("Data", "ImageData", "WindowData", "HDF5Data", "AnnotatedData", "VideoData", "MemoryData")
+DEFAULT_IMAGE_SIDE = 224
+MEASURE_TIMEOUT = 120.0
+_GLOG_FATAL = re.compile(r"^F\d{4} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
+
+
+class PycaffeUnavailable(UnsupportedInput):
+    """pycaffe cannot be imported here."""
+
+
+# ---------------------------------------------------------------------------
+# Importing caffe
+# ---------------------------------------------------------------------------
+
+
+def caffe_python_dir() -> Path:
+    """Where the oracle build puts pycaffe: $CAFFE_ORACLE_HOME/python."""
+    home = os.environ.get("CAFFE_ORACLE_HOME")
+    base = Path(home).expanduser() if home else Path.home() / ".cache" / "caffe-oracle"
+    return base / "python"
+
+
+def import_caffe() -> Any:
+    """The ``caffe`` module: as installed, else from ``caffe_python_dir()``."""
+    try:
+        import caffe  # type: ignore[import-not-found]
+
+        return caffe
+    except ImportError:
+        pass
+    directory = caffe_python_dir()
+    if not (directory / "caffe" / "__init__.py").is_file():
+        raise PycaffeUnavailable(f"pycaffe is not importable and not built in {directory} (run tools/oracle/build.sh)")
+    sys.path.insert(0, str(directory))
+    try:
+        import caffe  # type: ignore[import-not-found]  # noqa: F811
+    except ImportError as error:
+        sys.path.remove(str(directory))
+        raise PycaffeUnavailable(f"pycaffe in {directory} does not import: {error}") from None
+    return caffe
+
+
+def pycaffe_status() -> Tuple[bool, str]:
+    """(True, "") when a child process can import pycaffe, else (False, why)."""
+    process = subprocess.run(
+        [sys.executable, "-c", "import sys; sys.path.insert(0, sys.argv[1]); import caffe", str(caffe_python_dir())],
+        capture_output=True, text=True, env=_child_environment(), timeout=MEASURE_TIMEOUT,
+    )
+    if process.returncode == 0:
+        return True, ""
+    last = (process.stderr.strip().splitlines() or ["unknown error"])[-1]
+    return False, f"pycaffe does not import (looked in {caffe_python_dir()}): {last}"
+
+
+# ---------------------------------------------------------------------------
+# explain_backward on a live caffe.Net
+# ---------------------------------------------------------------------------
+
+
+def explain_backward(
+    net: Any,
+    start: Optional[str] = None,
+    end: Optional[str] = None,
+    seed: Sequence[str] = (),
+    read: Sequence[str] = (),
+    prototxt: Any = None,
+    phase: str = DEFAULT_PHASE,
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    force_backward: bool = False,
+) -> BackwardPlan:
+    """``backward_plan`` for a loaded ``caffe.Net``; see the module docstring.
+
+    ``prototxt``: the net file (or text) the net was built from, with the
+    ``phase``/``level``/``stages`` used to build it. It must give the same
+    layer list as the live net, else ``InputError``.
+    """
+    live_layers = [str(name) for name in net._layer_names]
+    if prototxt is not None:
+        prepared = prepare_source(prototxt, phase=phase, level=level, stages=stages, flavor=flavor)
+        ours = [layer.name for layer in prepared.layers]
+        if ours != live_layers:
+            raise InputError(
+                f"the prototxt does not describe this net: it builds layers {ours[:6]}..., "
+                f"the net has {live_layers[:6]}... (wrong file, phase, level or stages?)"
+            )
+    else:
+        prepared = prepare_source(reconstruct_prototxt(net, force_backward), phase=phase, flavor=flavor)
+    built = init_net(prepared, declared_layer_infos(None))
+    return plan_for_net(prepared, built, start, end, seed, read)
+
+
+def reconstruct_prototxt(net: Any, force_backward: bool = False) -> str:
+    """A prototxt with the live net's layers (Split layers included), as far as pycaffe shows them."""
+    names = [str(name) for name in net._layer_names]
+    blob_names = [str(name) for name in net._blob_names]
+    loss_weights = list(net._blob_loss_weights)
+    lines = ['name: "reconstructed from a live caffe.Net"']
+    if force_backward:
+        lines.append("force_backward: true")
+    for i, layer in enumerate(net.layers):
+        bottoms = [blob_names[b] for b in net._bottom_ids(i)]
+        top_ids = list(net._top_ids(i))
+        lines.append("layer {")
+        lines.append(f"  name: {_quoted(names[i])} type: {_quoted(str(layer.type))}")
+        lines.extend(f"  bottom: {_quoted(b)}" for b in bottoms)
+        lines.extend(f"  top: {_quoted(blob_names[t])}" for t in top_ids if blob_names[t] != "(automatic)")
+        weights = [loss_weights[t] for t in top_ids]
+        if any(w != 0 for w in weights):
+            lines.extend(f"  loss_weight: {w}" for w in weights)
+        if str(layer.type) == "Input":
+            shapes = " ".join(
+                "shape { " + " ".join(f"dim: {d}" for d in net._blobs[t].shape) + " }" for t in top_ids
+            )
+            lines.append(f"  input_param {{ {shapes} }}")
+        lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# ---------------------------------------------------------------------------
+# A net Caffe can build without datasets
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunnableNet:
+    text: str  # V2 prototxt text Caffe can load
+    messages: List[str] = field(default_factory=list)  # what was replaced, and how shapes were chosen
+    labels: List[str] = field(default_factory=list)  # replaced tops that hold class labels
+
+
+def refuse_python_layers(prepared: PreparedNet) -> None:
+    """verify never runs user code: refuse any net with a Python layer (in any phase)."""
+    layers = prepared.net.repeated("layer") if prepared.net is not None else []
+    for layer in layers:
+        if layer.get("type") == "Python":
+            python_param = layer.get("python_param")
+            module = f"{python_param.get('module')}.{python_param.get('layer')}"
+            raise NetRefused(
+                f"the net has a Python layer ({module}); verify refuses it because building the net "
+                f"would import and execute that module",
+                layer=layer.get("name"),
+                kind="python-layer",
+            )
+
+
+def runnable_net(source: Any, *, flavor: str = "bvlc", base_dir: Optional[Path] = None) -> RunnableNet:
+    """The upgraded net, data layers with an absent ``source`` replaced by ``Input`` layers.
+
+    Shapes: batch_size from the layer; images (3, crop_size, crop_size), or
+    the MemoryData dims, or new_height/new_width, else 3x224x224; every other
+    top is a label of shape (batch,). HDF5Data's shapes are in its files:
+    it is refused (``UnsupportedInput``).
+    """
+    from google.protobuf import text_format
+
+    from .pbconvert import to_protobuf
+
+    prepared = prepare_source(source, phase="TRAIN", flavor=flavor)  # the phase does not matter: unfiltered net
+    refuse_python_layers(prepared)
+    if prepared.net is None:
+        raise InputError("the net could not be read")
+    base = base_dir or (Path(prepared.file).parent if prepared.file not in ("<string>", "") else Path.cwd())
+    result = RunnableNet(text="")
+    layers: List[Message] = []
+    for layer in prepared.net.repeated("layer"):
+        replacement = _replace_data_layer(layer, base, result)
+        layers.append(replacement if replacement is not None else layer)
+    fields = dict(prepared.net.fields)
+    fields["layer"] = layers
+    net_message = Message("NetParameter", fields)
+    result.text = text_format.MessageToString(to_protobuf(net_message))
+    return result
+
+
+def _replace_data_layer(layer: Message, base: Path, result: RunnableNet) -> Optional[Message]:
+    layer_type = layer.get("type")
+    if layer_type not in DATA_LAYER_TYPES:
+        return None
+    name = layer.get("name")
+    source = _data_source(layer)
+    if source and (base / source).exists():
+        return None
+    if layer_type == "HDF5Data":
+        raise UnsupportedInput(f"HDF5Data layer '{name}': its source {source!r} is absent and its top shapes "
+                               f"are only in the HDF5 files; give an Input layer instead")
+    tops = layer.repeated("top")
+    batch, image = _image_shape(layer)
+    shapes = []
+    for index, top in enumerate(tops):
+        dims = [batch, *image] if index == 0 else [batch]
+        if index > 0:
+            result.labels.append(top)
+        shapes.append(Message("BlobShape", {"dim": dims}))
+    fields: Dict[str, Any] = {"name": name, "type": "Input", "top": list(tops),
+                              "input_param": Message("InputParameter", {"shape": shapes})}
+    for kept in ("include", "exclude", "phase"):
+        if layer.has(kept):
+            fields[kept] = layer.fields[kept]
+    described = ", ".join(f"{top} {list(shape.get('dim'))}" for top, shape in zip(tops, shapes))
+    result.messages.append(
+        f"{layer_type} layer '{name}' (source {source!r} absent) replaced by an Input layer: {described}"
+    )
+    return Message("LayerParameter", fields)
+
+
+def _data_source(layer: Message) -> str:
+    for param in ("data_param", "image_data_param", "window_data_param", "hdf5_data_param", "video_data_param"):
+        if layer.has(param):
+            return str(layer.get(param).get("source"))
+    return ""
+
+
+def _image_shape(layer: Message) -> Tuple[int, List[int]]:
+    """(batch, [channels, height, width]) of the images a data layer produces."""
+    if layer.has("memory_data_param"):
+        p = layer.get("memory_data_param")
+        return int(p.get("batch_size")), [int(p.get("channels")), int(p.get("height")), int(p.get("width"))]
+    batch = 1
+    for param in ("data_param", "image_data_param", "window_data_param", "video_data_param"):
+        if layer.has(param) and layer.get(param).has("batch_size"):
+            batch = int(layer.get(param).get("batch_size"))
+    channels = 1 if layer.has("image_data_param") and layer.get("image_data_param").get("is_color") is False else 3
+    crop = int(layer.get("transform_param").get("crop_size")) if layer.has("transform_param") else 0
+    if crop:
+        return batch, [channels, crop, crop]
+    if layer.has("image_data_param"):
+        p = layer.get("image_data_param")
+        if p.get("new_height") and p.get("new_width"):
+            return batch, [channels, int(p.get("new_height")), int(p.get("new_width"))]
+    return batch, [channels, DEFAULT_IMAGE_SIDE, DEFAULT_IMAGE_SIDE]
+
+
+# ---------------------------------------------------------------------------
+# Measuring with real pycaffe, in a child process
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Measured:
+    """What real pycaffe did: one forward, then ``net.backward(start=..., end=...)``."""
+
+    ok: bool
+    layer_names: List[str] = field(default_factory=list)
+    blob_names: List[str] = field(default_factory=list)
+    outputs: List[str] = field(default_factory=list)
+    #: per blob id (blob names can repeat: "(automatic)")
+    blob_diff_nonzero: List[bool] = field(default_factory=list)
+    #: layer index -> per parameter blob
+    param_diff_nonzero: Dict[int, List[bool]] = field(default_factory=dict)
+    seeded: List[str] = field(default_factory=list)
+    start_index: int = 0
+    end_index: int = 0
+    error: Optional[str] = None  # Caffe's fatal message, or the Python exception
+    stage: Optional[str] = None  # "load" | "forward" | "backward" when it failed
+
+    def diff_of(self, blob: str) -> bool:
+        return self.blob_diff_nonzero[self.blob_names.index(blob)]
+
+
+def measure_backward(
+    net_text: str,
+    *,
+    phase: str = DEFAULT_PHASE,
+    level: int = 0,
+    stages: Sequence[str] = (),
+    start: Optional[str] = None,
+    end: Optional[str] = None,
+    seeds: Optional[Sequence[str]] = None,
+    labels: Sequence[str] = (),
+    weights: Optional[str] = None,
+    randomize_params: bool = True,
+    timeout: float = MEASURE_TIMEOUT,
+) -> Measured:
+    """Build ``net_text`` with real pycaffe in a child process and run it once.
+
+    Inputs get N(0,1) data (label blobs: 0/1). ``seeds``: blobs whose diff is
+    filled with N(0,1) after forward (None: the net outputs when the net has no
+    loss, else none). ``randomize_params`` (ignored with ``weights``): fill every
+    parameter with N(0,0.5) (BatchNorm statistics: mean 0, variance 1) so that a
+    constant-zero filler does not hide a gradient.
+    """
+    request = {
+        "phase": phase, "level": level, "stages": list(stages), "start": start, "end": end,
+        "seeds": None if seeds is None else list(seeds), "labels": list(labels),
+        "weights": weights, "randomize_params": randomize_params and weights is None,
+    }
+    with tempfile.TemporaryDirectory(prefix="backprop-lint-verify-") as workdir:
+        net_path = Path(workdir) / "net.prototxt"
+        net_path.write_text(net_text, encoding="utf-8")
+        request["net"] = str(net_path)
+        try:
+            process = subprocess.run(
+                [sys.executable, "-m", "backprop_lint.pycaffe", json.dumps(request)],
+                cwd=workdir, capture_output=True, text=True, errors="replace",
+                env=_child_environment(), timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return Measured(False, error=f"pycaffe timed out after {timeout:g} s", stage="run")
+    return _interpret(process.returncode, process.stdout, process.stderr)
+
+
+def _child_environment() -> Dict[str, str]:
+    environment = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent)
+    paths = [package_root, str(caffe_python_dir())]
+    if environment.get("PYTHONPATH"):
+        paths.append(environment["PYTHONPATH"])
+    environment["PYTHONPATH"] = os.pathsep.join(paths)
+    environment.setdefault("GLOG_minloglevel", "2")
+    return environment
+
+
+def _interpret(returncode: int, stdout: str, stderr: str) -> Measured:
+    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+    stage = "load"
+    for line in stderr.splitlines():
+        if line.startswith("backprop-lint: running "):
+            stage = line.split()[-1]
+    if returncode == 0 and lines:
+        data = json.loads(lines[-1])
+        if "error" in data:
+            return Measured(False, error=data["error"], stage=data.get("stage", stage))
+        data["param_diff_nonzero"] = {int(k): v for k, v in data["param_diff_nonzero"].items()}
+        return Measured(True, **data)
+    fatal = None
+    for line in stderr.splitlines():
+        found = _GLOG_FATAL.match(line.strip())
+        if found:
+            fatal = found.group(1).strip()
+            break
+    message = fatal or (stderr.strip().splitlines() or [f"exit status {returncode}"])[-1]
+    return Measured(False, error=message, stage=stage)
+
+
+def _child_main(request: Dict[str, Any]) -> Dict[str, Any]:
+    """Runs in the child process: pycaffe, one forward, one backward."""
+    import numpy as np
+
+    caffe = import_caffe()
+    caffe.set_mode_cpu()
+    phase = caffe.TEST if request["phase"] == "TEST" else caffe.TRAIN
+    net = caffe.Net(request["net"], phase, level=request["level"], stages=request["stages"] or None,
+                    weights=request["weights"])
+    layer_names = [str(n) for n in net._layer_names]
+    blob_names = [str(n) for n in net._blob_names]
+    rng = np.random.RandomState(1234)
+    if request["randomize_params"]:
+        for layer in net.layers:
+            _randomize(layer, rng)
+    for index in net._inputs:
+        blob = net._blobs[index]
+        label = blob_names[index] in request["labels"] or blob_names[index].startswith("label")
+        blob.data[...] = (np.arange(blob.count).reshape(blob.data.shape) % 2) if label else rng.randn(*blob.data.shape)
+    has_loss = any(w != 0 for w in net._blob_loss_weights)
+    seeds = request["seeds"]
+    if seeds is None:
+        seeds = [] if has_loss else [blob_names[i] for i in net._outputs]
+    n = len(layer_names)
+    # pycaffe's Net.backward: list(net._layer_names).index(name) (the first match)
+    start = layer_names.index(request["start"]) if request["start"] is not None else n - 1
+    end = layer_names.index(request["end"]) if request["end"] is not None else 0
+    sys.stderr.write("backprop-lint: running forward\n")
+    sys.stderr.flush()
+    net._forward(0, n - 1)
+    for name in seeds:
+        blob = net._blobs[blob_names.index(name)]
+        blob.diff[...] = rng.randn(*blob.diff.shape)
+    sys.stderr.write("backprop-lint: running backward\n")
+    sys.stderr.flush()
+    net._backward(start, end)
+    return {
+        "layer_names": layer_names,
+        "blob_names": blob_names,
+        "outputs": [blob_names[i] for i in net._outputs],
+        "blob_diff_nonzero": [bool(np.any(blob.diff != 0)) for blob in net._blobs],
+        "param_diff_nonzero": {
+            str(i): [bool(np.any(p.diff != 0)) for p in layer.blobs] for i, layer in enumerate(net.layers) if len(layer.blobs)
+        },
+        "seeded": list(seeds),
+        "start_index": start,
+        "end_index": end,
+    }
+
+
+def _randomize(layer: Any, rng: Any) -> None:
+    if str(layer.type) == "BatchNorm" and len(layer.blobs) >= 3:
+        layer.blobs[0].data[...] = 0
+        layer.blobs[1].data[...] = 1
+        layer.blobs[2].data[...] = 1
+        return
+    for blob in layer.blobs:
+        blob.data[...] = 0.5 * rng.randn(*blob.data.shape)
+
+
+def _main(argv: Sequence[str]) -> int:
+    if len(argv) != 1:
+        sys.stderr.write("usage: python -m backprop_lint.pycaffe REQUEST_JSON (internal: used by verify)\n")
+        return 2
+    request = json.loads(argv[0])
+    try:
+        result = _child_main(request)
+    except (ValueError, KeyError, RuntimeError, PycaffeUnavailable) as error:
+        result = {"error": f"{type(error).__name__}: {error}"}
+    sys.stdout.write(json.dumps(result) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))
