@@ -850,6 +850,8 @@ class _SlowReader:
     def field(self) -> int:
         """Read one field starting at the current token; return the position after it."""
         parser = self.parser
+        if not self.kind:  # only blanks the fast pattern does not know (form feed...) were left
+            return self.pos
         frame = parser.stack[-1]
         name_pos, blank_pos = self.start, self.blank_pos
         if self.token == "[" and self.kind and frame.message is None:
