@@ -382,6 +382,139 @@ def _interpret(returncode: int, stdout: str, stderr: str) -> Measured:
     return Measured(False, error=message, stage=stage)
 
 
+# ---------------------------------------------------------------------------
+# Prediction against measurement
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Disagreement:
+    what: str  # "blob" | "param" | "structure" | "run"
+    name: str
+    predicted: Any
+    measured: Any
+
+
+@dataclass
+class VerifyReport:
+    file: str
+    phase: str
+    start: Optional[str]
+    end: Optional[str]
+    seeds: List[str]
+    replaced: List[str]  # messages about replaced data layers
+    measured: Measured
+    predicted_blobs: Dict[str, Any]  # blob name -> Tri (first blob of that name)
+    compared: int = 0
+    unknown: int = 0
+    disagreements: List[Disagreement] = field(default_factory=list)
+
+    @property
+    def agrees(self) -> bool:
+        return not self.disagreements
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "file": self.file, "phase": self.phase, "start": self.start, "end": self.end, "seeds": self.seeds,
+            "replaced_data_layers": self.replaced, "compared": self.compared, "unknown": self.unknown,
+            "agrees": self.agrees, "measured_ok": self.measured.ok, "measured_error": self.measured.error,
+            "measured_stage": self.measured.stage,
+            "disagreements": [vars(d) for d in self.disagreements],
+            "predicted_blob_diff_nonzero": self.predicted_blobs,
+            "measured_blob_diff_nonzero": dict(zip(self.measured.blob_names, self.measured.blob_diff_nonzero)),
+        }
+
+
+def verify_backward(
+    source: Any,
+    *,
+    phase: str = DEFAULT_PHASE,
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    start: Optional[str] = None,
+    end: Optional[str] = None,
+    seeds: Optional[Sequence[str]] = None,
+    weights: Optional[str] = None,
+    timeout: float = MEASURE_TIMEOUT,
+) -> VerifyReport:
+    """Predict, then measure with real pycaffe, one forward + ``net.backward(start, end)``.
+
+    Raises ``NetRefused`` (Python layers, or a net our simulation says Caffe
+    refuses), ``InputError`` and ``UnsupportedInput`` (unreplaceable data layers).
+    """
+    from .backward_plan import resolve_layer
+    from .simulate import outputs_of, run_backward
+
+    base_dir = Path(source).parent if isinstance(source, (str, Path)) and Path(str(source)).is_file() else None
+    runnable = runnable_net(source, flavor=flavor, base_dir=base_dir)
+    prepared = prepare_source(runnable.text, phase=phase, level=level, stages=stages, flavor=flavor)
+    file = str(source) if base_dir is not None else prepared.file
+    built = init_net(prepared, declared_layer_infos(None))
+    n = len(built.layers)
+    indexes = []
+    for option, name, default in (("start", start, n - 1), ("end", end, 0)):
+        if name is None:
+            indexes.append(default)
+            continue
+        index, issue = resolve_layer(built, option, name)
+        if issue is not None and issue.fatal:
+            hint = f" (use {issue.suggestion!r})" if issue.suggestion else ""
+            raise InputError(issue.problem + hint)
+        assert index is not None
+        indexes.append(index)
+    has_loss = any(w != 0 for w in built.blob_loss_weights)
+    seed_names = list(seeds) if seeds is not None else ([] if has_loss else outputs_of(built))
+    missing = [s for s in seed_names if s not in built.name_to_id]
+    if missing:
+        raise InputError(f"no blob named {missing[0]!r} to seed")
+    result = run_backward(built, [built.name_to_id[s] for s in seed_names], start=indexes[0], end=indexes[1])
+    measured = measure_backward(
+        runnable.text, phase=phase, level=level, stages=stages, start=start, end=end, seeds=seed_names,
+        labels=runnable.labels, weights=weights, timeout=timeout,
+    )
+    predicted_blobs: Dict[str, Any] = {}
+    for blob_id, name in enumerate(built.blob_names):
+        predicted_blobs.setdefault(name, result.blob_diff_nonzero[blob_id])
+    report = VerifyReport(file, phase, start, end, seed_names, runnable.messages, measured, predicted_blobs)
+    _compare(report, built, result)
+    return report
+
+
+def _compare(report: VerifyReport, built: Any, result: Any) -> None:
+    measured = report.measured
+    names = [layer.definition.name for layer in built.layers]
+    predicted_abort = any(v is True for v in result.aborts.values())
+    if not measured.ok:
+        if measured.stage == "backward" and predicted_abort:
+            report.compared += 1
+            return
+        report.disagreements.append(Disagreement("run", measured.stage or "load", "runs" if not predicted_abort
+                                                 else "backward aborts", f"fails: {measured.error}"))
+        return
+    if predicted_abort:
+        report.disagreements.append(Disagreement("run", "backward", "backward aborts", "backward ran"))
+    if measured.layer_names != names or measured.blob_names != built.blob_names:
+        report.disagreements.append(Disagreement("structure", "layers/blobs", names, measured.layer_names))
+        return
+    for blob_id, name in enumerate(built.blob_names):
+        _tally(report, "blob", name, result.blob_diff_nonzero[blob_id], measured.blob_diff_nonzero[blob_id])
+    for index, cells in measured.param_diff_nonzero.items():
+        predicted = result.param_diff_nonzero.get(index, [])
+        for p, value in enumerate(cells):
+            guess = predicted[p] if p < len(predicted) else None
+            _tally(report, "param", f"{names[index]}[{p}]", guess, value)
+
+
+def _tally(report: VerifyReport, what: str, name: str, predicted: Any, measured: bool) -> None:
+    if predicted is None:
+        report.unknown += 1
+        return
+    report.compared += 1
+    if bool(predicted) != measured:
+        report.disagreements.append(Disagreement(what, name, predicted, measured))
+
+
 def _child_main(request: Dict[str, Any]) -> Dict[str, Any]:
     """Runs in the child process: pycaffe, one forward, one backward."""
     import numpy as np
