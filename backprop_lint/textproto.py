@@ -22,6 +22,7 @@ import functools
 import math
 import re
 import struct
+import warnings
 from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
 
 from .model import InputError, Location, Message, Warning_
@@ -156,8 +157,10 @@ def unescape_string(body: str) -> bytes:
         return body.encode("utf-8")
     padded = _SHORT_HEX_ESCAPE.sub(_pad_short_hex, body)
     try:
-        resolved = padded.encode("raw_unicode_escape").decode("raw_unicode_escape")
-        return resolved.encode("utf-8").decode("unicode_escape").encode("latin-1")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # '\z' is kept as is, as protobuf does
+            resolved = padded.encode("raw_unicode_escape").decode("raw_unicode_escape")
+            return resolved.encode("utf-8").decode("unicode_escape").encode("latin-1")
     except (UnicodeError, ValueError) as error:
         raise _BadValue(f"invalid escape sequence in string: {error}") from None
 
@@ -320,12 +323,16 @@ def compiled_schema(flavor: str) -> Schema:
     foreign = tables.SSD_ONLY if flavor == "bvlc" else tables.BVLC_ONLY
     schema: Schema = {}
     for message, fields in tables.MESSAGES.items():
+        # In a message that only the other fork has, the field that holds it is
+        # the one to report; its own fields need no second warning.
+        wholly_foreign = all((message, name) in foreign for name in fields)
         specs: Dict[str, FieldSpec] = {}
         for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
             fork_values = frozenset(
                 value for enum, value in foreign if kind == "enum" and enum == type_name
             )
-            specs[name] = FieldSpec(name, kind, repeated, type_name, (message, name) in foreign, fork_values)
+            fork_only = (message, name) in foreign and not wholly_foreign
+            specs[name] = FieldSpec(name, kind, repeated, type_name, fork_only, fork_values)
         schema[message] = specs
     _schemas[flavor] = schema
     return schema
