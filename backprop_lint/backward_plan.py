@@ -336,7 +336,7 @@ def _step(net: BuiltNet, index: int) -> LayerStep:
     layer = net.layers[index]
     definition = layer.definition
     if layer.need_backward is True:
-        why = "runs backward" + (" (switched on by force_backward: true)" if layer.forced else "")
+        why = "runs backward" + (" (force_backward: true)" if layer.forced else "")
     elif layer.need_backward is None:
         why = "may or may not run: it depends on an undeclared custom layer"
     else:
@@ -380,7 +380,9 @@ def explain_zero(run: _Run, blob_id: int, depth: int = 0, seen: Optional[Set[int
     name = net.blob_names[blob_id]
     indent = "  " * depth
     if blob_id in run.seed_ids:
-        return [indent + f"'{name}' was seeded, but a layer of the range overwrote its diff (see the seed notes)"]
+        overwriter = next((net.layers[i].definition.name for i in run.result.ran
+                           if blob_id in net.layers[i].bottom_ids and blob_id not in net.layers[i].top_ids), "a layer")
+        return [indent + f"'{name}' was seeded, but '{overwriter}' ran inside the range and overwrote its diff"]
     readers = [i for i in consumer_indexes(net, blob_id)]
     in_place = [i for i in readers if blob_id in net.layers[i].top_ids]
     if not readers:

@@ -92,7 +92,8 @@ def render_text(plan: BackwardPlan, stream: TextIO) -> None:
     console.print(f"[bold]Layers #{plan.start_index} down to #{plan.end_index}[/] (BackwardFromTo order):")
     for step in plan.steps:
         mark = {True: "[green]runs   [/]", False: "[red]skipped[/]", None: "[yellow]unknown[/]"}[step.runs]
-        why = "" if step.runs is True and "force" not in step.why else f"  {escape(step.why)}"
+        why = step.why.replace("skipped: ", "").replace("runs backward", "").strip()
+        why = f"  {escape(why)}" if why else ""
         console.print(f"  {mark} #{step.index:<3} {escape(step.name)} ({escape(step.type)}){why}")
     if not plan.steps:
         console.print("  (none: start comes before end)")
