@@ -6,7 +6,7 @@ from typing import Iterable, List, Tuple
 from ..layer_table import Backward, layer_info
 from ..model import Finding, Fix, SimLayer, SimulatedNet
 from .base import Rule, RuleContext
-from .explain import describe
+from .explain import describe, names
 from .graph import explicit_propagate_down, index_of, quote, user_bottoms
 
 
@@ -50,9 +50,12 @@ def _abort_finding(ctx: RuleContext, net: SimulatedNet, layer: SimLayer) -> Find
                    f"(NOT_IMPLEMENTED), and it runs in this net")
         advice = _advice_always(layer)
     else:
-        which = [bottoms[j] for j in asked] if asked else []
-        message = (f"Backward aborts in {describe(layer)}: it cannot compute the gradient of its bottom "
-                   f"{', '.join(quote(b) for b in which) or '(one of them)'}, and Caffe asks for it")
+        which = [bottoms[j] for j in asked]
+        what = f"bottom {quote(which[0])}" if len(which) == 1 else f"bottoms {names(which)}"
+        if not which:
+            what = "bottoms"
+        message = (f"Backward aborts in {describe(layer)}: it cannot compute the gradient of its {what}, "
+                   f"and Caffe asks for it")
         for j in asked:
             reasons.append(_why_asked(layer, j, bottoms[j]))
         advice = _advice_bottoms(layer, asked, bottoms)

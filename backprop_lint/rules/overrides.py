@@ -92,9 +92,9 @@ def _check_loss_counted_twice(ctx: RuleContext) -> Iterable[Finding]:
         who = names([net.layers[r.index].name for r in readers])
         explicit, again = split.loss[0], producer.loss[j]
         message = (
-            f"the loss {quote(top)} of {quote(producer.name)} is counted twice: with `loss_weight: "
+            f"the loss top {quote(top)} of {describe(producer)} is counted twice: with `loss_weight: "
             f"{format_number(explicit)}` and {who} reading {quote(top)}, Caffe moves the weight to a split and "
-            f"{describe(producer)} adds its default weight {format_number(again)} again"
+            f"{quote(producer.name)} adds its default weight {format_number(again)} again"
         )
         reasons = (
             f"InsertSplits gives the split the weight {format_number(explicit)} and clears "
@@ -192,15 +192,17 @@ def _check_loss_top_read(ctx: RuleContext) -> Iterable[Finding]:
 def _loss_top_read_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer, top: str,
                            readers: list) -> Finding:
     who = ", ".join(describe(net.layers[r.index]) for r in readers)
+    short = names([net.layers[r.index].name for r in readers])
+    writes, passes = ("writes", "passes") if len(readers) == 1 else ("write", "pass")
     if layer.need_backward is False:
         effect = (f"Caffe prunes {quote(layer.name)} from the backward sweep, so nothing learns from this loss")
         reasons = why_no_backward(net, index)
     else:
-        effect = (f"{who} write(s) the loss diff in Backward, so the gradient of this loss is whatever they "
-                  f"pass back, and the reported loss changes from the second iteration on")
+        effect = (f"{short} {writes} the loss diff in Backward, so the gradient of this loss is whatever "
+                  f"{short} {passes} back, and the reported loss changes from the second iteration on")
         reasons = []
     message = (
-        f"the loss top {quote(top)} of {quote(layer.name)} is also read by {who}: with the implicit loss "
+        f"the loss top {quote(top)} of {describe(layer)} is also read by {who}: with the implicit loss "
         f"weight Caffe inserts no split, so they share one diff; {effect}"
     )
     reasons = [

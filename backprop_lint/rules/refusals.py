@@ -6,7 +6,7 @@ rule here, whose finding quotes Caffe's own words and says what to change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Tuple
 
 from ..model import Finding, Fix, Location, NetRefused
 from .base import Rule, RuleContext
@@ -16,7 +16,7 @@ from .base import Rule, RuleContext
 class Refusal:
     code: str
     name: str
-    kind: Optional[str]  # None: the catch-all for kinds without a rule of their own
+    kind: str
     summary: str
     why: str  # what Caffe is doing when it stops, in one sentence
     fix: str  # what to change
@@ -115,7 +115,7 @@ REFUSALS: Tuple[Refusal, ...] = (
     ),
     Refusal(
         "BL014", "layer-setup-check", "layer-setup",
-        "A layer's own setup check fails (an inconsistent `*_param`).",
+        "A layer's own setup check fails (an inconsistent `*_param`), or another Caffe CHECK at load.",
         "the layer's LayerSetUp CHECKs its parameters before the net is built",
         "make the layer's parameters consistent, as Caffe's message says",
     ),
@@ -126,19 +126,15 @@ REFUSALS: Tuple[Refusal, ...] = (
         "write the net in the current format (`layer {}` blocks with string types), as "
         "`upgrade_net_proto_text` would",
     ),
-    Refusal(
-        "BL099", "net-refused", None,
-        "Caffe refuses this net for a reason without a rule of its own.",
-        "Caffe stops while building the net",
-        "change the net as Caffe's message says",
-    ),
 )
 
-_BY_KIND: Dict[Optional[str], Refusal] = {r.kind: r for r in REFUSALS}
+_BY_KIND: Dict[str, Refusal] = {r.kind: r for r in REFUSALS}
+#: a refusal without a rule of its own is a failed CHECK while setting up the net
+FALLBACK_KIND = "layer-setup"
 
 
 def refusal_for(kind: str) -> Refusal:
-    return _BY_KIND.get(kind) or _BY_KIND[None]
+    return _BY_KIND.get(kind) or _BY_KIND[FALLBACK_KIND]
 
 
 def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:

@@ -1,0 +1,81 @@
+"""The rule pages: ``rules/<CODE>.md`` in a checkout, ``backprop_lint/rule_docs/`` when installed.
+
+Every page has the same sections (see ``SECTIONS``); its *Example* and *Use
+instead* blocks are complete nets that the tests run through the pipeline.
+An HTML comment ``<!-- example: key=value ... -->`` (or ``<!-- use-instead:
+... -->``) gives the options those runs need, e.g. ``phase=TEST``,
+``need_diff=data``, ``flavor=ssd``, ``declare=mod.Layer:params=0``.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: the canonical pages (a source checkout) and the copy shipped in the wheel
+PAGE_DIRS = (PACKAGE_DIR.parent / "rules", PACKAGE_DIR / "rule_docs")
+
+SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix", "References")
+
+_HEADING = re.compile(r"^## (.+?)\s*$", re.MULTILINE)
+_BLOCK = re.compile(r"```prototxt\n(.*?)```", re.DOTALL)
+_OPTIONS = re.compile(r"<!--\s*(example|use-instead):(.*?)-->", re.DOTALL)
+
+
+@dataclass
+class RulePage:
+    code: str
+    name: str
+    text: str
+    sections: Dict[str, str] = field(default_factory=dict)
+    example: str = ""
+    use_instead: str = ""
+    example_options: Dict[str, str] = field(default_factory=dict)
+    use_instead_options: Dict[str, str] = field(default_factory=dict)
+
+
+def page_path(code: str) -> Optional[Path]:
+    for directory in PAGE_DIRS:
+        candidate = directory / f"{code}.md"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def page_text(code: str) -> Optional[str]:
+    """The Markdown page of rule ``code``, or None if there is none."""
+    path = page_path(code)
+    return path.read_text(encoding="utf-8") if path is not None else None
+
+
+def parse_page(text: str) -> RulePage:
+    """Split a page into its title and sections; pull out the nets and their options."""
+    title = text.split("\n", 1)[0]
+    match = re.match(r"^# (BL\d{3}) ([a-z0-9-]+)\s*$", title)
+    if match is None:
+        raise ValueError(f"a rule page starts with '# BLnnn rule-name', not {title!r}")
+    page = RulePage(code=match.group(1), name=match.group(2), text=text)
+    headings = list(_HEADING.finditer(text))
+    for i, heading in enumerate(headings):
+        end = headings[i + 1].start() if i + 1 < len(headings) else len(text)
+        page.sections[heading.group(1)] = text[heading.end():end].strip()
+    page.example = _first_block(page.sections.get("Example", ""))
+    page.use_instead = _first_block(page.sections.get("Use instead", ""))
+    for kind, body in _OPTIONS.findall(text):
+        options = dict(item.split("=", 1) for item in body.split())
+        if kind == "example":
+            page.example_options = options
+        else:
+            page.use_instead_options = options
+    return page
+
+
+def _first_block(section: str) -> str:
+    match = _BLOCK.search(section)
+    return match.group(1) if match else ""
+
+
+def all_pages(directory: Path) -> List[Path]:
+    return sorted(directory.glob("BL*.md"))
