@@ -74,14 +74,14 @@ def source_nets(corpus: Path, experiments: Path) -> List[SourceNet]:
     return nets
 
 
-def prepare(net: SourceNet, overrides: Dict[str, replacer.FileOverride]) -> PreparedInput:
+def prepare(net: SourceNet, overrides: Dict[str, replacer.FileOverride], max_batch: Optional[int]) -> PreparedInput:
     """The text to give Caffe. Raises CannotReplace when a data layer's shapes are unknown."""
     text = net.path.read_text(encoding="utf-8", errors="replace")
     if not net.replace_data:
         return PreparedInput(text)
     entry = overrides.get(net.path.name, replacer.FileOverride({}, []))
     try:
-        result = replacer.replace_data_layers(text, net.path.name, entry.layers, MAX_BATCH, entry.labels)
+        result = replacer.replace_data_layers(text, net.path.name, entry.layers, max_batch, entry.labels)
     except InputError:
         return PreparedInput(text)  # not even text format: Caffe's own parse error is the golden
     return PreparedInput(result.text, [r.layer for r in result.replacements], result.label_blobs)
@@ -146,20 +146,58 @@ def compact(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def record_net(net: SourceNet, overrides: Dict[str, replacer.FileOverride], timeout: float) -> Tuple[List[Path], Optional[str]]:
-    """Write the net's input copy and its goldens; (files written, reason if skipped)."""
+def python_layers(text: str) -> List[str]:
+    """'name (module.layer)' of every Python layer that is not a data source."""
     try:
-        prepared = prepare(net, overrides)
-    except replacer.CannotReplace as error:
-        return [], error.message
-    if oracle.has_python_layer(prepared.text):
-        return [], "has Python layers (the oracle never imports user code)"
+        top_level = replacer.parse_text(text)
+    except InputError:
+        return []
+    found = []
+    for node in top_level:
+        if node.name == "layer" and node.value("type") == "Python" and node.all("bottom"):
+            module = f"{replacer.text_of(node, 'module')}.{replacer.text_of(node, 'layer')}"
+            found.append(f"{node.value('name')} ({module})")
+    return found
+
+
+def record_phases(net: SourceNet, prepared: PreparedInput, timeout: float) -> Dict[str, Dict[str, Any]]:
+    """Write the net's input copy and run the oracle on it in every phase."""
     NETS_DIR.mkdir(parents=True, exist_ok=True)
     net_file = NETS_DIR / net.path.name
     net_file.write_text(prepared.text, encoding="utf-8")
-    written = [net_file]
-    for phase in PHASES:
-        golden = record_phase(net_file, net.origin, phase, prepared, timeout)
+    return {phase: record_phase(net_file, net.origin, phase, prepared, timeout) for phase in PHASES}
+
+
+def refusals(goldens: Dict[str, Dict[str, Any]]) -> int:
+    return sum("refusal" in golden for golden in goldens.values())
+
+
+def record_net(net: SourceNet, overrides: Dict[str, replacer.FileOverride], timeout: float) -> Tuple[List[Path], Optional[str]]:
+    """Write the net's input copy and its goldens; (files written, reason if skipped).
+
+    Batch sizes are capped at MAX_BATCH; when Caffe refuses the capped net but
+    accepts it with the batch sizes as written (a net whose shapes tie the
+    batch to a fixed number), the uncapped net is recorded instead.
+    """
+    user_code = python_layers(net.path.read_text(encoding="utf-8", errors="replace"))
+    if user_code:
+        return [], f"Python layers {', '.join(user_code)}: the oracle never imports user code"
+    try:
+        chosen = prepare(net, overrides, MAX_BATCH)
+    except replacer.CannotReplace as error:
+        return [], error.message
+    if oracle.has_python_layer(chosen.text):
+        return [], "has Python layers (the oracle never imports user code)"
+    goldens = record_phases(net, chosen, timeout)
+    if refusals(goldens):
+        uncapped = prepare(net, overrides, None)
+        if uncapped.text != chosen.text:
+            alternative = record_phases(net, uncapped, timeout)
+            if refusals(alternative) < refusals(goldens):
+                chosen, goldens = uncapped, alternative
+            (NETS_DIR / net.path.name).write_text(chosen.text, encoding="utf-8")
+    written = [NETS_DIR / net.path.name]
+    for phase, golden in goldens.items():
         target = GOLDEN_DIR / f"{net.path.stem}.{phase}.json"
         target.write_text(golden_text(golden), encoding="utf-8")
         written.append(target)
