@@ -262,7 +262,8 @@ def _batchnorm_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: S
                        woken: List[str]) -> Finding:
     shown = names(woken[:4]) + (f" and {len(woken) - 4} more" if len(woken) > 4 else "")
     message = (
-        f"{quote(layer.name)} (BatchNorm) makes Caffe run Backward through {shown}, which learn nothing: "
+        f"{quote(layer.name)} (BatchNorm) makes Caffe run Backward through {shown}, which "
+        f"{'learns' if len(woken) == 1 else 'learn'} nothing: "
         f"its statistics count as learnable when Caffe decides what needs backward"
     )
     reasons = [

@@ -1,0 +1,126 @@
+"""Every rule has a page in rules/, the pages follow one layout, and their nets are test data.
+
+A page's *Example* must make its rule fire (and nothing else); its *Use
+instead* must be clean. The package ships a copy of the pages in
+backprop_lint/rule_docs/, which must stay identical to rules/.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import pytest
+
+from backprop_lint import pipeline
+from backprop_lint.lint import lint, rule_catalogue
+from backprop_lint.model import Finding, InputError, NetRefused
+from backprop_lint.rules import ALL_RULES, RuleContext, refusal_finding, rule_by_code, run_rules
+from backprop_lint.rules.docs import SECTIONS, RulePage, all_pages, parse_page
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES_DIR = REPO / "rules"
+PACKAGE_PAGES_DIR = REPO / "backprop_lint" / "rule_docs"
+PAGES: List[Path] = all_pages(PAGES_DIR)
+CATALOGUE = {info.code: info for info in rule_catalogue()}
+INPUT_ERROR_CODE = "BL000"
+
+
+def load_page(path: Path) -> RulePage:
+    return parse_page(path.read_text(encoding="utf-8"))
+
+
+def declared_layers(options: Mapping[str, str]) -> Optional[Dict[str, Dict[str, int]]]:
+    """``declare=mod.Layer:params=0`` -> {"mod.Layer": {"params": 0}}."""
+    if "declare" not in options:
+        return None
+    key, _, settings = options["declare"].partition(":")
+    values = dict(item.split("=", 1) for item in settings.split(",") if item)
+    return {key: {name: int(value) for name, value in values.items()}}
+
+
+def lint_net(text: str, options: Mapping[str, str]) -> List[Finding]:
+    """Run one net state through the whole pipeline and every rule, as `backprop-lint check` does."""
+    declared = declared_layers(options)
+    file = "example.prototxt"
+    try:
+        prepared = pipeline.prepare(text, phase=options.get("phase", "TRAIN"),
+                                    flavor=options.get("flavor", "bvlc"), file=file)
+        simulated = pipeline.simulate(prepared, declared_layers=declared)
+    except NetRefused as error:
+        return [refusal_finding(error, RuleContext.for_refusal(error, file=file, text=text))]
+    need_diff = tuple(options["need_diff"].split(",")) if "need_diff" in options else ()
+    context = RuleContext.for_net(
+        simulated, text=text, need_diff=need_diff,
+        resimulate=lambda changed: pipeline.simulate(changed, declared_layers=declared),
+    )
+    return run_rules(context)
+
+
+def codes(findings: List[Finding]) -> List[str]:
+    return sorted({finding.code for finding in findings})
+
+
+def test_every_rule_has_a_page() -> None:
+    missing = [rule.code for rule in ALL_RULES if not (PAGES_DIR / f"{rule.code}.md").is_file()]
+    assert missing == []
+
+
+def test_every_page_belongs_to_a_rule() -> None:
+    orphans = [path.name for path in PAGES if path.stem not in CATALOGUE]
+    assert orphans == []
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
+def test_page_layout(path: Path) -> None:
+    page = load_page(path)
+    assert page.code == path.stem
+    assert page.name == CATALOGUE[page.code].name, "the title is '# CODE name' with the rule's name"
+    assert tuple(page.sections) == SECTIONS
+    assert all(page.sections[section] for section in SECTIONS), "no empty section"
+    assert page.example.strip() and page.use_instead.strip()
+    assert (page.example, page.example_options) != (page.use_instead, page.use_instead_options)
+
+
+def test_package_copy_matches_the_pages() -> None:
+    shipped = sorted(p.name for p in PACKAGE_PAGES_DIR.glob("BL*.md"))
+    assert shipped == [p.name for p in PAGES], "run: cp rules/BL*.md backprop_lint/rule_docs/"
+    for path in PAGES:
+        copy = PACKAGE_PAGES_DIR / path.name
+        assert copy.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
+            f"{copy} differs from {path}: run cp rules/BL*.md backprop_lint/rule_docs/"
+        )
+
+
+RULE_PAGES: List[Tuple[str, Path]] = [
+    (path.stem, path) for path in PAGES
+    if path.stem != INPUT_ERROR_CODE and rule_by_code(path.stem).check is not None
+]
+
+
+@pytest.mark.parametrize("code,path", RULE_PAGES, ids=[code for code, _ in RULE_PAGES])
+def test_example_fires_only_its_rule(code: str, path: Path) -> None:
+    page = load_page(path)
+    found = lint_net(page.example, page.example_options)
+    assert codes(found) == [code], [f"{f.code} {f.message}" for f in found]
+
+
+@pytest.mark.parametrize("code,path", RULE_PAGES, ids=[code for code, _ in RULE_PAGES])
+def test_use_instead_is_clean(code: str, path: Path) -> None:
+    page = load_page(path)
+    found = lint_net(page.use_instead, page.use_instead_options)
+    assert found == [], [f"{f.code} {f.message}" for f in found]
+
+
+def test_input_error_page() -> None:
+    page = load_page(PAGES_DIR / f"{INPUT_ERROR_CODE}.md")
+    with pytest.raises(InputError):
+        pipeline.prepare(page.example, file="example.prototxt")
+    assert lint_net(page.use_instead, {}) == []
+
+
+def test_unused_suppression_page_through_the_linter() -> None:
+    rule = rule_by_code("unused-suppression")
+    page = load_page(PAGES_DIR / f"{rule.code}.md")
+    reported = lint(page.example, phase="TRAIN").findings
+    assert rule.code in [f.code for f in reported], [f"{f.code} {f.name} {f.message}" for f in reported]
+    assert [f for f in lint(page.use_instead, phase="TRAIN").findings] == []
