@@ -475,6 +475,8 @@ class Linter:
 
     def _lint_net(self, plan: _NetPlan, report: LintReport) -> None:
         config = plan.config
+        if isinstance(plan.source, Path) and plan.data is not None and not is_binary(plan.source, plan.data):
+            report.sources[plan.display] = plan.data.decode("utf-8")  # code frames even for unreadable nets
         try:
             loaded = load_net(plan.source, plan.display, config, plan.data)
         except BackpropLintError as err:
@@ -504,11 +506,14 @@ def default_states(config: Config) -> List[NetState]:
 
 def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = None) -> LoadedNet:
     """Stage 1, once per net: every state is prepared from the same LoadedNet."""
-    from .load import load
+    from .load import load, load_bytes, load_text
 
     if isinstance(source, Path) and data is not None:
-        return load(data if is_binary(source, data) else data.decode("utf-8"), flavor=config.flavor,
-                    strict=config.strict, file=display)
+        if is_binary(source, data):
+            return load_bytes(data, flavor=config.flavor, strict=config.strict, file=display)
+        return load_text(data.decode("utf-8"), flavor=config.flavor, strict=config.strict, file=display)
+    if isinstance(source, str):  # text given to the library API
+        return load_text(source, flavor=config.flavor, strict=config.strict, file=display)
     return load(source, flavor=config.flavor, strict=config.strict, file=display)
 
 
@@ -625,7 +630,7 @@ def lint(
     effective = overrides.apply(base or Config())
     display = "<NetParameter>" if _is_message(net) else "<bytes>" if isinstance(net, bytes) else "<string>"
     report = LintReport(files=[display])
-    plan = _NetPlan(_to_net_source(net), display, effective, states=default_states(effective))
+    plan = _NetPlan(net, display, effective, states=default_states(effective))
     Linter(_FixedConfig(effective))._lint_plan(plan, report)
     return report
 
@@ -686,10 +691,3 @@ def _is_path(value: Any) -> bool:
     if not isinstance(value, str) or len(value) > 4096 or "\n" in value:
         return False
     return Path(value).exists() or not any(char in value for char in ':{"')
-
-
-def _to_net_source(net: Any) -> Any:
-    """A NetParameter from pycaffe's pool goes through its bytes; our loader reads those."""
-    if _is_message(net):
-        return net.SerializeToString()
-    return net
