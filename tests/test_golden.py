@@ -55,7 +55,7 @@ def compare_with_golden(golden: Dict[str, Any]) -> List[str]:
     net = REPO / golden["net"]
     ours = run_simulate(str(net), phase=golden["phase"], level=golden.get("level", 0),
                         stages=golden.get("stages", ()), flavor=golden.get("flavor", "ssd"),
-                        seeds=golden.get("seeds"))
+                        seeds=golden.get("seeds"), strict=True)
     if golden.get("refusal") is not None:
         if "error" not in ours:
             return [f"Caffe refuses the net ({golden['refusal']}), we accept it"]
