@@ -45,7 +45,7 @@ from .simulate import init_net
 DATA_LAYER_TYPES = ("Data", "ImageData", "WindowData", "HDF5Data", "AnnotatedData", "VideoData", "MemoryData")
 DEFAULT_IMAGE_SIDE = 224
 MEASURE_TIMEOUT = 120.0
-_GLOG_FATAL = re.compile(r"^F\d{4} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
+_GLOG_FATAL = re.compile(r"^F\d{4,8} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
 
 
 class PycaffeUnavailable(UnsupportedInput):
@@ -307,6 +307,23 @@ class Measured:
         return self.blob_diff_nonzero[self.blob_names.index(blob)]
 
 
+@dataclass
+class MeasureRequest:
+    """One net to build and one forward + backward to run, for ``measure_many``."""
+
+    net_text: str
+    phase: str = DEFAULT_PHASE
+    level: int = 0
+    stages: Sequence[str] = ()
+    start: Optional[str] = None
+    end: Optional[str] = None
+    #: None: the net outputs when the net has no loss, else none
+    seeds: Optional[Sequence[str]] = None
+    labels: Sequence[str] = ()
+    weights: Optional[str] = None
+    randomize_params: bool = True
+
+
 def measure_backward(
     net_text: str,
     *,
@@ -329,24 +346,60 @@ def measure_backward(
     parameter with N(0,0.5) (BatchNorm statistics: mean 0, variance 1) so that a
     constant-zero filler does not hide a gradient.
     """
-    request = {
-        "phase": phase, "level": level, "stages": list(stages), "start": start, "end": end,
-        "seeds": None if seeds is None else list(seeds), "labels": list(labels),
-        "weights": weights, "randomize_params": randomize_params and weights is None,
-    }
+    request = MeasureRequest(net_text, phase, level, stages, start, end, seeds, labels, weights, randomize_params)
+    return measure_many([request], timeout=timeout)[0]
+
+
+def measure_many(requests: Sequence[MeasureRequest], timeout: float = MEASURE_TIMEOUT) -> List[Measured]:
+    """``measure_backward`` for many nets, sharing child processes (pycaffe imports once per child).
+
+    A net that makes Caffe abort ends its child; it gets the abort message and
+    the nets after it run in a new child. ``timeout`` is per net.
+    """
+    results: List[Measured] = []
     with tempfile.TemporaryDirectory(prefix="backprop-lint-verify-") as workdir:
-        net_path = Path(workdir) / "net.prototxt"
-        net_path.write_text(net_text, encoding="utf-8")
-        request["net"] = str(net_path)
-        try:
-            process = subprocess.run(
-                [sys.executable, "-m", "backprop_lint.pycaffe", json.dumps(request)],
-                cwd=workdir, capture_output=True, text=True, errors="replace",
-                env=_child_environment(), timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            return Measured(False, error=f"pycaffe timed out after {timeout:g} s", stage="run")
-    return _interpret(process.returncode, process.stdout, process.stderr)
+        payload = []
+        for i, request in enumerate(requests):
+            net_path = Path(workdir) / f"net{i}.prototxt"
+            net_path.write_text(request.net_text, encoding="utf-8")
+            payload.append(_request_json(request, str(net_path)))
+        while len(results) < len(payload):
+            results.extend(_run_child(payload[len(results):], workdir, timeout))
+    return results
+
+
+def _request_json(request: MeasureRequest, net_path: str) -> Dict[str, Any]:
+    return {
+        "net": net_path, "phase": request.phase, "level": request.level, "stages": list(request.stages),
+        "start": request.start, "end": request.end,
+        "seeds": None if request.seeds is None else list(request.seeds), "labels": list(request.labels),
+        "weights": request.weights, "randomize_params": request.randomize_params and request.weights is None,
+    }
+
+
+def _run_child(payload: List[Dict[str, Any]], workdir: str, timeout: float) -> List[Measured]:
+    """Run the requests in one child; at least one result comes back (the failure, if it died)."""
+    try:
+        process = subprocess.run(
+            [sys.executable, "-m", "backprop_lint.pycaffe"], input=json.dumps(payload),
+            cwd=workdir, capture_output=True, text=True, errors="replace",
+            env=_child_environment(), timeout=timeout * len(payload),
+        )
+        stdout, stderr, returncode = process.stdout, process.stderr, process.returncode
+    except subprocess.TimeoutExpired as expired:
+        stdout = _text(expired.stdout)
+        stderr = _text(expired.stderr) + f"\nbackprop-lint: pycaffe timed out after {timeout:g} s per net"
+        returncode = -1
+    results = [_measured(json.loads(line)) for line in stdout.splitlines() if line.startswith("{")]
+    if len(results) < len(payload) and (returncode != 0 or not results):
+        results.append(_failure(stderr, returncode))
+    return results
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _child_environment() -> Dict[str, str]:
@@ -360,25 +413,27 @@ def _child_environment() -> Dict[str, str]:
     return environment
 
 
-def _interpret(returncode: int, stdout: str, stderr: str) -> Measured:
-    lines = [line for line in stdout.splitlines() if line.startswith("{")]
+def _measured(data: Dict[str, Any]) -> Measured:
+    if "error" in data:
+        return Measured(False, error=data["error"], stage=data.get("stage"))
+    data["param_diff_nonzero"] = {int(k): v for k, v in data["param_diff_nonzero"].items()}
+    return Measured(True, **data)
+
+
+def _failure(stderr: str, returncode: int) -> Measured:
+    """The net that made the child die: Caffe's fatal message and the stage it died in."""
     stage = "load"
-    for line in stderr.splitlines():
-        if line.startswith("backprop-lint: running "):
-            stage = line.split()[-1]
-    if returncode == 0 and lines:
-        data = json.loads(lines[-1])
-        if "error" in data:
-            return Measured(False, error=data["error"], stage=data.get("stage", stage))
-        data["param_diff_nonzero"] = {int(k): v for k, v in data["param_diff_nonzero"].items()}
-        return Measured(True, **data)
     fatal = None
     for line in stderr.splitlines():
-        found = _GLOG_FATAL.match(line.strip())
-        if found:
-            fatal = found.group(1).strip()
-            break
-    message = fatal or (stderr.strip().splitlines() or [f"exit status {returncode}"])[-1]
+        line = line.strip()
+        if line.startswith("backprop-lint: running "):
+            stage, fatal = line.split()[-1], None  # a new net or stage: earlier messages are not its
+        elif line.startswith("backprop-lint: loading"):
+            stage, fatal = "load", None
+        elif fatal is None and _GLOG_FATAL.match(line):
+            fatal = _GLOG_FATAL.match(line).group(1).strip()  # type: ignore[union-attr]
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    message = fatal or (lines[-1] if lines else f"exit status {returncode}")
     return Measured(False, error=message, stage=stage)
 
 
@@ -576,15 +631,19 @@ def _randomize(layer: Any, rng: Any) -> None:
 
 
 def _main(argv: Sequence[str]) -> int:
-    if len(argv) != 1:
-        sys.stderr.write("usage: python -m backprop_lint.pycaffe REQUEST_JSON (internal: used by verify)\n")
+    """The child: a JSON list of requests on stdin, one JSON result line per request on stdout."""
+    if argv:
+        sys.stderr.write("usage: python -m backprop_lint.pycaffe < REQUESTS_JSON (internal: used by verify)\n")
         return 2
-    request = json.loads(argv[0])
-    try:
-        result = _child_main(request)
-    except (ValueError, KeyError, RuntimeError, PycaffeUnavailable) as error:
-        result = {"error": f"{type(error).__name__}: {error}"}
-    sys.stdout.write(json.dumps(result) + "\n")
+    for request in json.loads(sys.stdin.read()):
+        sys.stderr.write("backprop-lint: loading\n")
+        sys.stderr.flush()
+        try:
+            result = _child_main(request)
+        except (ValueError, KeyError, RuntimeError, PycaffeUnavailable) as error:
+            result = {"error": f"{type(error).__name__}: {error}", "stage": "python"}
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
     return 0
 
 
