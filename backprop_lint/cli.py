@@ -245,13 +245,14 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         if not applied_this_pass:
             break
         report = relint_texts(linter, args.paths, current, write=not args.diff)
+    refusal_lines = [refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))]
     if args.diff:
         for file in sorted(current):
             sys.stdout.write(unified_diff(file, originals[file], current[file]))
-        for line in refused.values():
+        for line in refusal_lines:
             print(line, file=sys.stderr)
         return EXIT_FINDINGS if current and not args.exit_zero else EXIT_CLEAN
-    for line in refused.values():
+    for line in refusal_lines:
         print(line, file=sys.stderr)
     if fixed_count:
         files = len(current)

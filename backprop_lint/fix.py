@@ -52,7 +52,7 @@ def plan_fixes(text: str, file: str, findings: Iterable[Finding]) -> FixPlan:
     seen_edit_sets: set = set()
     for finding in sorted(findings, key=Finding.sort_key):
         fix = finding.fix
-        if fix is None:
+        if fix is None or not fix.edits:  # advice only: nothing for --fix to do or to refuse
             continue
         if not is_applicable(fix):
             plan.refused.append((finding, refusal_reason(fix)))

@@ -34,15 +34,13 @@ def test_overlapping_fixes_are_deferred_and_identical_ones_applied_once() -> Non
     assert "propagate_down" not in plan.new_text
 
 
-def test_unsafe_and_advice_only_fixes_are_refused_with_reason() -> None:
+def test_unsafe_fixes_are_refused_with_reason_and_advice_is_skipped() -> None:
     unsafe = Fix("drop layer", (edit(2, 1, 6, 1, ""),), safe=False, unsafe_reason="changes what the net computes")
     advice = Fix("declare the layer in pyproject.toml")
     plan = plan_fixes(TEXT, "n.prototxt", [finding(2, unsafe), finding(3, advice)])
     assert plan.new_text == TEXT
-    assert [reason for _, reason in plan.refused] == [
-        "changes what the net computes",
-        "the fix is advice only; change the net by hand",
-    ]
+    assert [reason for _, reason in plan.refused] == ["changes what the net computes"]
+    assert plan.applied == [] and plan.deferred == []
 
 
 def test_fix_touching_another_file_is_refused() -> None:
