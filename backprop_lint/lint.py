@@ -79,11 +79,9 @@ def rule_catalogue() -> List[RuleInfo]:
 
 def rule_doc_path(code: str) -> Optional[Path]:
     """The rule's Markdown page: ``rules/<CODE>.md`` in a checkout, or the installed copy."""
-    package_dir = Path(__file__).resolve().parent
-    for candidate in (package_dir.parent / "rules" / f"{code}.md", package_dir / "rule_docs" / f"{code}.md"):
-        if candidate.is_file():
-            return candidate
-    return None
+    from .rules.docs import page_path
+
+    return page_path(code)
 
 
 # ---------------------------------------------------------------------------
