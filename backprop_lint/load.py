@@ -24,8 +24,9 @@ from typing import Any, List, Optional, Union
 from . import textproto
 from .model import InputError, LoadedNet, Location, Message, Warning_
 
-#: text files bigger than this are refused (Caffe nets are well under 1 MB)
-DEFAULT_MAX_TEXT_BYTES = 64 * 1024 * 1024
+#: text files bigger than this are refused: real nets are under 1 MB, and a degenerate
+#: text of tiny messages costs about 40 bytes of memory per byte of input
+DEFAULT_MAX_TEXT_BYTES = 16 * 1024 * 1024
 #: binary files (weights included) bigger than this are refused; protobuf's own cap is 2 GB
 DEFAULT_MAX_BINARY_BYTES = 1024 * 1024 * 1024
 BINARY_SUFFIXES = (".caffemodel", ".binaryproto", ".pb")
@@ -92,13 +93,15 @@ def load_file(
     name = file if file is not None else os.fspath(path)
     where = Location(name)
     binary_by_name = Path(path).suffix.lower() in BINARY_SUFFIXES
-    limit = max_binary_bytes if binary_by_name else max(max_text_bytes, max_binary_bytes)
     try:
         size = os.stat(path).st_size
-        if size > limit:
-            raise _too_big(name, size, limit, "bytes")
         with open(path, "rb") as handle:
-            data = handle.read(limit + 1)
+            head = handle.read(4096)
+            text_like = not binary_by_name and _looks_like_text(head)
+            limit = max_text_bytes if text_like else max_binary_bytes
+            if size > limit:
+                raise _too_big(name, size, limit, "bytes")
+            data = head + handle.read(limit + 1 - len(head))
     except OSError as error:
         raise InputError(f"cannot read the file: {error.strerror or error}", where) from None
     if len(data) > limit:  # grew while we read it, or a device/pipe
@@ -209,10 +212,8 @@ def _too_big(file: str, size: int, limit: int, unit: str) -> InputError:
 
 
 def _looks_like_text(data: bytes) -> bool:
-    """Mostly printable bytes in the first 4 KB and no NUL: a (broken) text file."""
+    """Mostly printable bytes in the first 4 KB: a (maybe broken) text file, not a binary one."""
     head = data[:4096]
-    if b"\0" in head:
-        return False
     control = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13))
     return control * 20 <= len(head)
 

@@ -19,6 +19,7 @@ text with the same rules text_format uses (C octal, ``1.5f``, ``inf``...).
 from __future__ import annotations
 
 import functools
+import gc
 import math
 import re
 import struct
@@ -122,13 +123,13 @@ def parse_integer(token: str) -> int:
             return int(octal.group(1) + "0o" + octal.group(2), 0)
         except ValueError:
             pass
-    raise _BadValue(f"'{token}' is not an integer")
+    raise _BadValue(f"'{shorten(token)}' is not an integer")
 
 
 def parse_float(token: str) -> float:
     """A float literal as text_format reads it: ``1``, ``1.``, ``.5``, ``1e-3``, ``1.5f``, ``inf``, ``nan``."""
     if _FLOAT_OCTAL.match(token):
-        raise _BadValue(f"'{token}' is not a number (a leading 0 would make it octal)")
+        raise _BadValue(f"'{shorten(token)}' is not a number (a leading 0 would make it octal)")
     try:
         return float(token)
     except ValueError:
@@ -140,7 +141,7 @@ def parse_float(token: str) -> float:
     try:
         return float(token.rstrip("fF"))
     except ValueError:
-        raise _BadValue(f"'{token}' is not a number") from None
+        raise _BadValue(f"'{shorten(token)}' is not a number") from None
 
 
 def to_float32(value: float) -> float:
@@ -175,7 +176,7 @@ def _pad_short_hex(match: "re.Match[str]") -> str:
 
 def _literal_body(token: str) -> str:
     if len(token) < 2 or token[-1] != token[0]:
-        raise _BadValue(f"string {token} has no closing quote on its line")
+        raise _BadValue(f"string {shorten(token)} has no closing quote on its line")
     return token[1:-1]
 
 
@@ -215,7 +216,7 @@ def _double_converter(token: str) -> float:
 def _bool_converter(token: str) -> bool:
     value = _BOOLS.get(token)
     if value is None:
-        raise _BadValue(f"expected true or false, found '{token}'")
+        raise _BadValue(f"expected true or false, found '{shorten(token)}'")
     return value
 
 
@@ -233,7 +234,7 @@ def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
             number = int(token, 0)
         except ValueError:
             raise _BadValue(
-                f"Enum type \"caffe.{enum}\" has no value named {token} (it has: {choices})"
+                f"Enum type \"caffe.{enum}\" has no value named {shorten(token)} (it has: {choices})"
             ) from None
         name = by_number.get(number)
         if name is None:
@@ -390,7 +391,16 @@ def parse(
     skipped in non-strict mode). Raises ``InputError`` on malformed text.
     """
     parser = _Parser(text, file, compiled_schema(flavor), flavor, strict, max_depth)
-    return parser.run(message_type), parser.warnings
+    # The parse allocates many small containers and frees none of them: the
+    # cyclic garbage collector would rescan them again and again (quadratic on
+    # big inputs) to find nothing.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return parser.run(message_type), parser.warnings
+    finally:
+        if collecting:
+            gc.enable()
 
 
 class _Parser:
@@ -604,7 +614,7 @@ class _Parser:
                 raise _BadValue(f"'{spec.name}' is a message: write {spec.name} {{ ... }}")
             else:
                 if token[0] not in "\"'":
-                    raise _BadValue(f"expected a quoted string, found '{token}'")
+                    raise _BadValue(f"expected a quoted string, found '{shorten(token)}'")
                 raw = unescape_string(_literal_body(token))
                 value = raw if spec.kind == "bytes" else _utf8(raw)
         except _BadValue as bad:
@@ -631,9 +641,9 @@ class _Parser:
         where = f" (first set at {first[0]}:{first[1]})" if first else ""
         return self.error(
             name_pos,
-            f"'{name}' is set twice in this {message.type}{where}; it is not a repeated field, "
+            f"'{shorten(name)}' is set twice in this {message.type}{where}; it is not a repeated field, "
             f"so Caffe's parser refuses the file (Message type \"caffe.{message.type}\" should not "
-            f"have multiple \"{name}\" fields)",
+            f"have multiple \"{shorten(name)}\" fields)",
         )
 
     def open(
@@ -659,7 +669,7 @@ class _Parser:
             stack.append(_Frame(None, _NO_FIELDS, _NO_FIELDS, close, name, line, col, list_field))
             return
         if spec.kind != "message":
-            raise self.error(name_pos, f"'{name}' is a {spec.kind} field, not a message: write {name}: <value>")
+            raise self.error(name_pos, f"'{shorten(name)}' is a {spec.kind} field, not a message: write {shorten(name)}: <value>")
         assert spec.message is not None and parent.message is not None
         comments = _comments_before(self.text, name_pos - len(blank), name_pos) if "#" in blank else []
         child = Message(spec.message, {}, line, col, comments, {})
@@ -705,8 +715,8 @@ class _Parser:
             fork = other_fork(self.flavor)
             mine = "BVLC" if fork == "SSD" else "SSD"
             message = (
-                f"'{name}' exists only in the {fork} fork's caffe.proto: {mine} Caffe's parser would "
-                f"stop here (Message type \"caffe.{type_name}\" has no field named \"{name}\"); "
+                f"'{shorten(name)}' exists only in the {fork} fork's caffe.proto: {mine} Caffe's parser would "
+                f"stop here (Message type \"caffe.{type_name}\" has no field named \"{shorten(name)}\"); "
                 f"read the file with --flavor {fork.lower()} if it is meant for that fork"
             )
             self.report(pos, message, "fork-only-field")
@@ -714,7 +724,7 @@ class _Parser:
         hint = _did_you_mean(name, self.schema[type_name])
         message = (
             f"Caffe's parser would stop here: Message type \"caffe.{type_name}\" has no field "
-            f"named \"{name}\"{hint}"
+            f"named \"{shorten(name)}\"{hint}"
         )
         if self.strict:
             raise self.error(pos, message)
@@ -758,14 +768,14 @@ class _Parser:
                 pass
         if token[0] == "$":
             raise self.template_error(pos)
-        raise self.error(pos, f"'{token}' is not a value (expected a number, a name or a quoted string)")
+        raise self.error(pos, f"'{shorten(token)}' is not a value (expected a number, a name or a quoted string)")
 
     # -- error messages ---------------------------------------------------
 
     def missing_colon(self, name: str, spec: Optional[FieldSpec], value_pos: int) -> InputError:
         if spec is not None and spec.kind == "message":
-            return self.error(value_pos, f"'{name}' is a message: write {name} {{ ... }}, found a value")
-        return self.error(value_pos, f"expected ':' between '{name}' and its value")
+            return self.error(value_pos, f"'{shorten(name)}' is a message: write {shorten(name)} {{ ... }}, found a value")
+        return self.error(value_pos, f"expected ':' between '{shorten(name)}' and its value")
 
     def template_error(self, pos: int) -> InputError:
         match = _TEMPLATE_VAR.match(self.text, pos)
@@ -801,7 +811,14 @@ def _comments_before(text: str, blank_pos: int, name_pos: int) -> List[str]:
 
 
 def _did_you_mean(name: str, fields: Dict[str, FieldSpec]) -> str:
+    if len(name) > 64:
+        return ""
     return _closest_field(name, tuple(fields))
+
+
+def shorten(token: str, limit: int = 40) -> str:
+    """A token as quoted in a message: long ones cut (a hostile input may hold a 50 MB token)."""
+    return token if len(token) <= limit else token[:limit] + f"... ({len(token)} characters)"
 
 
 @functools.lru_cache(maxsize=256)
@@ -845,7 +862,7 @@ class _SlowReader:
         return False
 
     def describe(self) -> str:
-        return f"'{self.token}'" if self.kind else "end of file"
+        return f"'{shorten(self.token)}'" if self.kind else "end of file"
 
     def fail(self, message: str) -> InputError:
         if self.token.startswith("$"):
@@ -919,7 +936,7 @@ class _SlowReader:
         self, spec: Optional[FieldSpec], name: str, name_pos: int, blank_pos: int, list_field: Optional[FieldSpec]
     ) -> None:
         if self.token not in ("{", "<") or not self.kind:
-            raise self.fail(f"expected '{{' to open message '{name}', found {self.describe()}")
+            raise self.fail(f"expected '{{' to open message '{shorten(name)}', found {self.describe()}")
         opener = self.token
         parser = self.parser
         parser.open(
@@ -930,7 +947,7 @@ class _SlowReader:
 
     def scalar_field(self, spec: FieldSpec, name: str, name_pos: int) -> None:
         if not self.take(":"):
-            raise self.fail(f"expected ':' after '{name}' (a {spec.kind} field), found {self.describe()}")
+            raise self.fail(f"expected ':' after '{shorten(name)}' (a {spec.kind} field), found {self.describe()}")
         message = self.parser.stack[-1].message
         assert message is not None
         if spec.repeated and self.take("["):
@@ -941,19 +958,19 @@ class _SlowReader:
                 if self.take("]"):
                     return
                 if not self.take(","):
-                    raise self.fail(f"expected ',' or ']' in the list of '{name}', found {self.describe()}")
+                    raise self.fail(f"expected ',' or ']' in the list of '{shorten(name)}', found {self.describe()}")
         self.scalar_value(message, spec, name, name_pos)
 
     def scalar_value(self, message: Message, spec: FieldSpec, name: str, name_pos: int) -> None:
         value_pos = self.start
         if not self.kind:
-            raise self.fail(f"expected a value for '{name}', found end of file")
+            raise self.fail(f"expected a value for '{shorten(name)}', found end of file")
         if spec.kind in ("string", "bytes"):
             raw = self.strings(name)
             try:
                 value: object = raw if spec.kind == "bytes" else _utf8(raw)
             except _BadValue as bad:
-                raise self.parser.error(value_pos, f"invalid value for '{name}': {bad}") from None
+                raise self.parser.error(value_pos, f"invalid value for '{shorten(name)}': {bad}") from None
         else:
             value = self.parser.convert(spec, self.token, value_pos)
             self.advance()
@@ -962,13 +979,13 @@ class _SlowReader:
     def strings(self, name: str) -> bytes:
         """One or more adjacent quoted literals, concatenated."""
         if self.kind != 4:
-            raise self.fail(f"expected a quoted string for '{name}', found {self.describe()}")
+            raise self.fail(f"expected a quoted string for '{shorten(name)}', found {self.describe()}")
         parts = []
         while self.kind == 4:
             try:
                 parts.append(unescape_string(_literal_body(self.token)))
             except _BadValue as bad:
-                raise self.fail(f"invalid value for '{name}': {bad}") from None
+                raise self.fail(f"invalid value for '{shorten(name)}': {bad}") from None
             self.advance()
         return b"".join(parts)
 
@@ -993,7 +1010,7 @@ class _SlowReader:
 
     def expect_list_comma(self, name: str) -> None:
         if not self.take(","):
-            raise self.fail(f"expected ',' or ']' in the list of '{name}', found {self.describe()}")
+            raise self.fail(f"expected ',' or ']' in the list of '{shorten(name)}', found {self.describe()}")
 
     def resume_pos(self) -> int:
         """Where the main loop continues: before the blank text preceding the lookahead token."""
