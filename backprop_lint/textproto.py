@@ -223,7 +223,8 @@ def _bool_converter(token: str) -> bool:
 def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
     by_name = tables.ENUMS[enum]
     by_number = tables.ENUM_NAMES[enum]
-    choices = ", ".join(by_name)
+    names = list(by_name)
+    choices = ", ".join(names) if len(names) <= 12 else ", ".join(names[:12]) + ", ..."
 
     def convert(token: str) -> str:
         if token in by_name:
