@@ -548,8 +548,9 @@ def merge_states(per_state: Sequence[Tuple[str, Sequence[Finding]]]) -> List[Fin
                 first[key] = finding
                 states[key] = []
                 order.append(key)
-            finding_states = [part.strip() for part in (finding.state or label).split(",")]
-            states[key].extend(s for s in finding_states if s not in states[key])
+            state = finding.state or label
+            if state not in states[key]:
+                states[key].append(state)
     return [replace(first[key], state=", ".join(states[key])) for key in order]
 
 

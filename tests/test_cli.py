@@ -332,3 +332,61 @@ def test_explain_prints_the_page_plainly_when_piped(capsys: pytest.CaptureFixtur
 def test_explain_unknown_code_exits_2(capsys: pytest.CaptureFixture) -> None:
     code, _, err = run(capsys, "explain", "BL777")
     assert code == 2 and "no rule 'BL777'" in err
+
+
+# ---------------------------------------------------------------------------
+# other inputs and failures
+# ---------------------------------------------------------------------------
+
+
+def test_binary_net_is_linted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from backprop_lint.schema import net_parameter_class
+
+    net = net_parameter_class()()
+    net.name = "binary"
+    ip = net.layer.add(name="ip", type="InnerProduct")
+    ip.bottom.append("missing")
+    ip.top.append("ip")
+    ip.inner_product_param.num_output = 2
+    (tmp_path / "weights.caffemodel").write_bytes(net.SerializeToString())
+    code, findings = json_findings(capsys, "weights.caffemodel")
+    assert code == 1
+    assert [(f["code"], f["file"], f["line"]) for f in findings] == [("BL001", "weights.caffemodel", 0)]
+
+
+def test_states_with_stage_lists_merge_without_mangling(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write(tmp_path, "broken.prototxt", UNKNOWN_BOTTOM)
+    _, findings = json_findings(capsys, "broken.prototxt", "--stage", "a", "--stage", "b", "--level", "2")
+    assert [f["state"] for f in findings] == ["TRAIN level=2 stages=a,b, TEST level=2 stages=a,b"]
+
+
+def test_internal_error_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import backprop_lint.lint
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(backprop_lint.lint, "lint_state", crash)
+    write(tmp_path, "clean.prototxt", CLEAN)
+    write(tmp_path, "bad.prototxt", MALFORMED)
+    code, out, err = run(capsys, ".", "--format", "json")
+    document = json.loads(out)
+    assert code == 2
+    assert document["internal_errors"][0]["file"] == "clean.prototxt"
+    assert document["internal_errors"][0]["error"].startswith("ZeroDivisionError: boom (test_cli.py:")
+    assert [f["code"] for f in document["findings"]] == ["BL000"]  # the other file is still checked
+    code, out, _ = run(capsys, "clean.prototxt", "--color", "never")
+    assert "clean.prototxt: internal error: ZeroDivisionError: boom" in out and "please report" in out
+
+
+def test_crash_outside_the_per_file_guard_is_one_line(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import backprop_lint.cli
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(backprop_lint.cli, "lint_with_progress", crash)
+    code, out, err = run(capsys, "x.prototxt")
+    assert (code, out) == (2, "")
+    assert err == "backprop-lint: internal error: RuntimeError: unexpected (this is a bug in backprop-lint; please report it)\n"
