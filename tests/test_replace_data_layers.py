@@ -12,6 +12,7 @@ import pytest
 from oracle_support import REPO, require_oracle, run_oracle
 
 import replace_data_layers as replacer
+from record_goldens import MAX_BATCH
 from backprop_lint.model import InputError
 
 LENET_TRAIN_TEST = textwrap.dedent(
@@ -206,3 +207,28 @@ def test_corpus_copies_in_fixtures_load_in_real_caffe() -> None:
     for golden in replaced:
         outcome = run_oracle(REPO / golden["net"], "TRAIN")
         assert outcome.ok, f'{golden["net"]}: {outcome.refusal}'
+
+
+CORPUS = Path("/work/shared/corpus/nets")
+
+
+def test_committed_oracle_inputs_are_what_the_tool_writes_today() -> None:
+    """fixtures/oracle_inputs/nets/ holds this tool's output (batch capped, or as written)."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not available at {CORPUS}")
+    overrides = replacer.load_overrides()
+    goldens = [json.loads(path.read_text()) for path in sorted((REPO / "fixtures" / "golden").glob("*.TRAIN.json"))]
+    checked = 0
+    for golden in goldens:
+        if not golden["replaced_layers"]:
+            continue
+        source = CORPUS / Path(golden["source"]).name
+        entry = overrides.get(source.name, replacer.FileOverride({}, []))
+        candidates = {
+            replacer.replace_data_layers(source.read_text(), source.name, entry.layers, cap, entry.labels).text
+            for cap in (MAX_BATCH, None)
+        }
+        assert (REPO / golden["net"]).read_text() in candidates, golden["net"]
+        checked += 1
+    if not checked:
+        pytest.skip("no recorded goldens with replaced data layers")

@@ -172,6 +172,14 @@ def refusals(goldens: Dict[str, Dict[str, Any]]) -> int:
     return sum("refusal" in golden for golden in goldens.values())
 
 
+def loads_in_more_phases(net: SourceNet, prepared: PreparedInput, refused: int, timeout: float) -> bool:
+    """Whether Caffe refuses this version of the net in fewer phases (loading only: cheap)."""
+    probe = NETS_DIR / net.path.name
+    probe.write_text(prepared.text, encoding="utf-8")
+    refused_now = sum(oracle.run_oracle(probe, phase, timeout=timeout).refusal is not None for phase in PHASES)
+    return refused_now < refused
+
+
 def record_net(net: SourceNet, overrides: Dict[str, replacer.FileOverride], timeout: float) -> Tuple[List[Path], Optional[str]]:
     """Write the net's input copy and its goldens; (files written, reason if skipped).
 
@@ -191,11 +199,9 @@ def record_net(net: SourceNet, overrides: Dict[str, replacer.FileOverride], time
     goldens = record_phases(net, chosen, timeout)
     if refusals(goldens):
         uncapped = prepare(net, overrides, None)
-        if uncapped.text != chosen.text:
-            alternative = record_phases(net, uncapped, timeout)
-            if refusals(alternative) < refusals(goldens):
-                chosen, goldens = uncapped, alternative
-            (NETS_DIR / net.path.name).write_text(chosen.text, encoding="utf-8")
+        if uncapped.text != chosen.text and loads_in_more_phases(net, uncapped, refusals(goldens), timeout):
+            chosen, goldens = uncapped, record_phases(net, uncapped, timeout)
+        (NETS_DIR / net.path.name).write_text(chosen.text, encoding="utf-8")
     written = [NETS_DIR / net.path.name]
     for phase, golden in goldens.items():
         target = GOLDEN_DIR / f"{net.path.stem}.{phase}.json"

@@ -6,6 +6,7 @@ saying why, when it is not built (tools/oracle/build.sh).
 """
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 from pathlib import Path
@@ -180,3 +181,29 @@ def test_cli_prints_the_result_and_its_status(tmp_path: Path, real_oracle: None,
     assert oracle.main([str(write(tmp_path, TWO_HEADS)), "--run"]) == 0
     assert '"ok": true' in capsys.readouterr().out
     assert oracle.main([str(write(tmp_path, 'layer { name: "r" type: "ReLU" bottom: "m" top: "r" }'))]) == 1
+
+
+# --- the recorded goldens (tools/record_goldens.py) --------------------------
+
+REPO = Path(__file__).resolve().parent.parent.parent
+GOLDEN_KEYS = {"net", "source", "phase", "level", "stages", "flavor", "replaced_layers", "labels", "fill_zero_weights"}
+LAYER_KEYS = {"name", "type", "bottoms", "tops", "need_backward", "bottom_need_backward", "param_propagate_down", "loss"}
+
+
+def test_goldens_are_well_formed() -> None:
+    goldens = sorted((REPO / "fixtures" / "golden").glob("*.json"))
+    if not goldens:
+        pytest.skip("no goldens recorded yet (tools/record_goldens.py)")
+    for path in goldens:
+        golden = json.loads(path.read_text())
+        assert GOLDEN_KEYS <= golden.keys(), path.name
+        assert path.name == f"{Path(golden['net']).stem}.{golden['phase']}.json"
+        assert (REPO / golden["net"]).is_file(), golden["net"]
+        assert ("refusal" in golden) != ("structure" in golden), path.name
+        if "structure" in golden:
+            layers = golden["structure"]["layers"]
+            assert all(LAYER_KEYS == layer.keys() for layer in layers), path.name
+            assert len(golden["structure"]["blobs"]) >= len(golden["structure"]["outputs"])
+            assert sum(key in golden for key in ("run", "crash_in_run", "run_skipped")) == 1, path.name
+        if "run" in golden:
+            assert golden["run"]["blob_diff_nonzero"].keys() == set(golden["structure"]["blobs"])
