@@ -419,15 +419,18 @@ def run_backward(
     for i, layer in enumerate(net.layers):
         if layer.param_propagate_down is not None:
             param_cells[i] = [False] * len(layer.param_propagate_down)
+        info = layer.info
+        n_bottoms, n_tops = len(layer.bottom_ids), len(layer.top_ids)
+        # SetUp runs Reshape (where these tops take their bottom's diff) before
+        # SetLossWeights fills a loss top's diff with its weight.
+        if info is not None and info.aliases_diff(layer.definition.param, n_bottoms, n_tops):
+            if not info.alias_needs_backward:
+                store.share(layer.top_ids[0], layer.bottom_ids[0])
         for j, blob_id in enumerate(layer.top_ids):
             if layer.loss[j] != 0:
                 store.set(blob_id, True)
-        info = layer.info
         if info is None:
             continue
-        n_bottoms, n_tops = len(layer.bottom_ids), len(layer.top_ids)
-        if info.aliases_diff(layer.definition.param, n_bottoms, n_tops) and not info.alias_needs_backward:
-            store.share(layer.top_ids[0], layer.bottom_ids[0])
         if info.top_aliases_param:
             param_alias[i] = layer.top_ids[0]
         for j in _forward_scratch_bottoms(info, layer):
