@@ -1,7 +1,7 @@
 """The pre-commit hook, for real: `pre-commit try-repo` on a throwaway repository.
 
 pre-commit builds a virtualenv and pip-installs backprop-lint into it, so this
-takes tens of seconds the first time (the environment is shared by the tests
+takes a minute or two (about 90 s here) (the environment is shared by the tests
 below through one PRE_COMMIT_HOME). It tests the *committed* HEAD of this
 checkout (``--ref``): try-repo would otherwise mix in whatever uncommitted
 edits the working tree holds, and skip untracked files. Skipped, with the
