@@ -24,7 +24,7 @@ import math
 import re
 import struct
 import warnings
-from typing import Callable, Dict, FrozenSet, List, Optional, Tuple
+from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .model import InputError, Location, Message, Warning_
 from .schema import tables
@@ -345,32 +345,27 @@ def compiled_schema(flavor: str) -> Schema:
 # --------------------------------------------------------------------------
 
 
-class _Frame:
-    """A message being filled (or skipped, when ``message`` is None)."""
+class _Frame(NamedTuple):
+    """A message being filled (or skipped, when ``message`` is None).
 
-    __slots__ = ("message", "fields", "common", "close", "name", "line", "col", "list_field")
+    A tuple, so the hot loop can build one with a single C call and read it by index.
+    """
 
-    def __init__(
-        self,
-        message: Optional[Message],
-        fields: Dict[str, FieldSpec],
-        common: Dict[str, FieldSpec],
-        close: str,
-        name: str,
-        line: int,
-        col: int,
-        list_field: Optional[FieldSpec],
-    ) -> None:
-        self.message = message
-        self.fields = fields
-        #: ``fields`` without the fork-only ones (what the hot loop handles itself)
-        self.common = common
-        self.close = close  # '}' or '>', or '' for the top level
-        self.name = name  # the field that opened it, for messages
-        self.line = line
-        self.col = col
-        #: set when this message is an element of a ``name: [ {...}, {...} ]`` list
-        self.list_field = list_field
+    message: Optional[Message]
+    fields: Dict[str, FieldSpec]
+    #: ``fields`` without the fork-only ones (what the hot loop handles itself)
+    common: Dict[str, FieldSpec]
+    close: str  # '}' or '>', or '' for the top level
+    name: str  # the field that opened it
+    line: int
+    col: int
+    #: set when this message is an element of a ``name: [ {...}, {...} ]`` list
+    list_field: Optional[FieldSpec]
+
+
+_new_frame = tuple.__new__
+# indexes of _Frame's items, for the hot loop
+_MESSAGE, _COMMON, _CLOSE, _LIST_FIELD = 0, 2, 3, 7
 
 
 #: the fields of a skipped message: none are known
@@ -461,7 +456,7 @@ class _Parser:
         line, line_pos, col = 1, 0, 1
         frame = stack[-1]
         message: Optional[Message] = root
-        fields = frame.common
+        fields = frame[_COMMON]
         after_field = False
         while True:
             found = match_field(text, pos)
@@ -474,8 +469,8 @@ class _Parser:
                     pos = self.unusual_field(found, name, name_pos)
                     after_field = self.after_field
                     frame = stack[-1]
-                    message = frame.message
-                    fields = frame.common
+                    message = frame[_MESSAGE]
+                    fields = frame[_COMMON]
                     continue
                 pos = found.end()
                 if opener is not None:
@@ -493,8 +488,8 @@ class _Parser:
                     pos = _SlowReader(self, found.start()).field()
                     after_field = self.after_field
                     frame = stack[-1]
-                    message = frame.message
-                    fields = frame.common
+                    message = frame[_MESSAGE]
+                    fields = frame[_COMMON]
                     continue
                 elif colon is None:
                     raise self.missing_colon(name, spec, found.start(4 if token is not None else 5))
@@ -535,15 +530,16 @@ class _Parser:
                 if opener is None:
                     after_field = True
                 else:
-                    frame = _Frame(
-                        value, schema[sub_type], common[sub_type], "}" if opener == "{" else ">", name, line, col, None
+                    frame = _new_frame(
+                        _Frame,
+                        (value, schema[sub_type], common[sub_type], "}" if opener == "{" else ">", name, line, col, None),
                     )
                     stack.append(frame)
                     message = value
-                    fields = frame.common
+                    fields = frame[_COMMON]
                     after_field = False
             elif closer is not None:
-                if closer == frame.close and frame.list_field is None:
+                if closer == frame[_CLOSE] and frame[_LIST_FIELD] is None:
                     stack.pop()
                     pos = found.end()
                 else:
@@ -551,8 +547,8 @@ class _Parser:
                     pos = self.close(closer, found.start(7), found.end())
                 after_field = True
                 frame = stack[-1]
-                message = frame.message
-                fields = frame.common
+                message = frame[_MESSAGE]
+                fields = frame[_COMMON]
             elif separator is not None:
                 if not after_field:
                     raise self.error(found.start(8), f"unexpected '{separator}': a separator may only follow a field")
@@ -567,8 +563,8 @@ class _Parser:
                 pos = _SlowReader(self, pos).field()
                 after_field = self.after_field
                 frame = stack[-1]
-                message = frame.message
-                fields = frame.common
+                message = frame[_MESSAGE]
+                fields = frame[_COMMON]
 
     def unusual_field(self, found: "re.Match[str]", name: str, name_pos: int) -> int:
         """A simple field that is unknown, fork-only, or inside a skipped message."""
