@@ -8,6 +8,7 @@ modules in ``COMMAND_MODULES`` (each has ``register(subparsers)`` that sets
 Exit status: 0 no findings, 1 findings (at or above ``--severity``) or
 unreadable input, 2 usage, configuration or internal error.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,7 +22,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 from . import __version__
 from .config import CODE_PREFIX, ConfigError, ConfigFinder
 from .fix import plan_fixes, unified_diff, write_atomically
-from .lint import LintReport, Linter, Overrides, rule_catalogue, rule_doc_path
+from .lint import Linter, LintReport, Overrides, rule_catalogue, rule_doc_path
 from .model import SEVERITIES, Finding
 from .report import FORMATS
 
@@ -45,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="backprop-lint",
         description="Tells you, before you run Caffe, which layers and blobs will get no gradient, why, "
-                    "and what to change.",
+        "and what to change.",
         epilog="`backprop-lint PATH...` is short for `backprop-lint check PATH...`.",
     )
     parser.add_argument("--version", action="version", version=f"backprop-lint {__version__}")
@@ -81,8 +82,8 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "check",
         help="lint nets, solvers and directories (the default command)",
         description="Lint Caffe nets (.prototxt, .pbtxt, binary .caffemodel), solver prototxts (their nets are "
-                    "linted in the solver's train/test states) and directories (searched for *.prototxt and "
-                    "*.pbtxt). Without --phase, both TRAIN and TEST are linted.",
+        "linted in the solver's train/test states) and directories (searched for *.prototxt and "
+        "*.pbtxt). Without --phase, both TRAIN and TEST are linted.",
     )
     parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or directories (default: .)")
     state = parser.add_argument_group("net state")
@@ -90,22 +91,45 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     state.add_argument("--level", type=int, help="NetState level (default: 0)")
     state.add_argument("--stage", action="append", metavar="STAGE", help="a NetState stage (repeatable)")
     state.add_argument("--flavor", choices=("bvlc", "ssd"), help="which Caffe (default: bvlc)")
-    state.add_argument("--strict", action="store_true", default=None,
-                       help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
-    state.add_argument("--need-diff", action="append", metavar="BLOB",
-                       help="a blob whose gradient you read after backward (repeatable)")
+    state.add_argument(
+        "--strict",
+        action="store_true",
+        default=None,
+        help="refuse fields the flavour's caffe.proto lacks, as Caffe would",
+    )
+    state.add_argument(
+        "--need-diff",
+        action="append",
+        metavar="BLOB",
+        help="a blob whose gradient you read after backward (repeatable)",
+    )
     selection = parser.add_argument_group("selection")
-    selection.add_argument("--config", type=Path, metavar="FILE",
-                           help="a pyproject.toml or backprop-lint.toml to use instead of discovery")
-    selection.add_argument("--select", type=_codes, action="append", metavar="CODES",
-                           help="only these codes or prefixes, comma-separated (replaces `select`)")
-    selection.add_argument("--ignore", type=_codes, action="append", metavar="CODES",
-                           help="also ignore these codes or prefixes, comma-separated")
+    selection.add_argument(
+        "--config", type=Path, metavar="FILE", help="a pyproject.toml or backprop-lint.toml to use instead of discovery"
+    )
+    selection.add_argument(
+        "--select",
+        type=_codes,
+        action="append",
+        metavar="CODES",
+        help="only these codes or prefixes, comma-separated (replaces `select`)",
+    )
+    selection.add_argument(
+        "--ignore",
+        type=_codes,
+        action="append",
+        metavar="CODES",
+        help="also ignore these codes or prefixes, comma-separated",
+    )
     selection.add_argument("--severity", choices=SEVERITIES, help="report findings at or above this (default: info)")
     output = parser.add_argument_group("output")
     output.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    output.add_argument("--color", choices=("auto", "always", "never"), default="auto",
-                        help="colour in text output (auto: on a terminal without NO_COLOR)")
+    output.add_argument(
+        "--color",
+        choices=("auto", "always", "never"),
+        default="auto",
+        help="colour in text output (auto: on a terminal without NO_COLOR)",
+    )
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     output.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     fixing = parser.add_argument_group("fixing")
@@ -202,8 +226,15 @@ def lint_with_progress(linter: Linter, paths: Sequence[str], *, show: bool) -> L
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    progress = Progress(TextColumn("checking"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        TextColumn("{task.description}"), console=Console(file=sys.stderr), transient=True)
+    progress = Progress(
+        TextColumn("checking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=Console(file=sys.stderr),
+        transient=True,
+    )
     task = None
 
     def advance(file: str, index: int, total: int) -> None:
@@ -245,7 +276,9 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         if not applied_this_pass:
             break
         report = relint_texts(linter, args.paths, current, write=not args.diff)
-    refusal_lines = [refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))]
+    refusal_lines = [
+        refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))
+    ]
     if args.diff:
         for file in sorted(current):
             sys.stdout.write(unified_diff(file, originals[file], current[file]))
@@ -256,8 +289,10 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         print(line, file=sys.stderr)
     if fixed_count:
         files = len(current)
-        print(f"Fixed {fixed_count} problem{'s' if fixed_count != 1 else ''} in {files} file{'s' if files != 1 else ''}.",
-              file=sys.stderr)
+        print(
+            f"Fixed {fixed_count} problem{'s' if fixed_count != 1 else ''} in {files} file{'s' if files != 1 else ''}.",
+            file=sys.stderr,
+        )
     render(report, args.format, sys.stdout, color=color_choice(args.color))
     return exit_status(report, args.exit_zero)
 
@@ -350,8 +385,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("backprop-lint: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug of ours: one line, not a traceback
-        print(f"backprop-lint: internal error: {type(err).__name__}: {err} "
-              "(this is a bug in backprop-lint; please report it)", file=sys.stderr)
+        print(
+            f"backprop-lint: internal error: {type(err).__name__}: {err} "
+            "(this is a bug in backprop-lint; please report it)",
+            file=sys.stderr,
+        )
         return EXIT_ERROR
 
 
@@ -365,4 +403,3 @@ def _silence_broken_pipe() -> None:
     """The reader went away (``| head``): don't let the interpreter complain at exit."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-

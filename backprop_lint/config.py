@@ -27,6 +27,7 @@ Keys (all optional)::
     params = 0
     backward = "respects-pd"
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -173,8 +174,18 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
     """Validate a configuration table (keys as documented above) into a Config."""
     file = str(source) if source else None
     known = {
-        "select", "ignore", "severity", "severity-threshold", "per-file-ignores", "need-diff",
-        "flavor", "phase", "level", "stages", "strict", "layers",
+        "select",
+        "ignore",
+        "severity",
+        "severity-threshold",
+        "per-file-ignores",
+        "need-diff",
+        "flavor",
+        "phase",
+        "level",
+        "stages",
+        "strict",
+        "layers",
     }
     for key in table:
         if key not in known:
@@ -247,7 +258,7 @@ class _Reader:
     def severity_overrides(self) -> Dict[str, str]:
         table = self.table.get("severity", {})
         if not isinstance(table, dict):
-            raise self._error("severity", "must be a table of CODE = \"info\" | \"warning\" | \"error\"")
+            raise self._error("severity", 'must be a table of CODE = "info" | "warning" | "error"')
         for code, level in table.items():
             if not re.match(r"^BL\d{3}$", code):
                 raise self._error(f"severity.{code}", "must be a full rule code like BL301")
@@ -275,7 +286,7 @@ class _Reader:
         for type_name, spec in table.items():
             key = f"layers.{type_name}"
             if not isinstance(spec, dict):
-                raise self._error(key, "must be a table (e.g. params = 0, backward = \"respects-pd\")")
+                raise self._error(key, 'must be a table (e.g. params = 0, backward = "respects-pd")')
             _check_declared_layer(type_name, spec, self.file, key)
             declared[type_name] = dict(spec)
         return declared

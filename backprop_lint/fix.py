@@ -6,6 +6,7 @@ byte for byte. A fix whose edits overlap an already accepted fix is left for
 the next pass (the caller re-lints and fixes again). Files are replaced
 atomically: written to a temporary file in the same directory, then renamed.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -63,7 +64,9 @@ def plan_fixes(text: str, file: str, findings: Iterable[Finding]) -> FixPlan:
         if fix.edits in seen_edit_sets:  # the same fix reported for several states or rules
             plan.applied.append(finding)
             continue
-        spans = [(offsets.offset(e.start_line, e.start_col), offsets.offset(e.end_line, e.end_col), e) for e in fix.edits]
+        spans = [
+            (offsets.offset(e.start_line, e.start_col), offsets.offset(e.end_line, e.end_col), e) for e in fix.edits
+        ]
         if any(start > end for start, end, _ in spans):
             plan.refused.append((finding, "the fix has an edit that ends before it starts"))
             continue
@@ -82,7 +85,7 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
     offsets = LineOffsets(text)
     spans = [(offsets.offset(e.start_line, e.start_col), offsets.offset(e.end_line, e.end_col), e) for e in edits]
     for index, span in enumerate(spans):
-        if any(_overlaps(span, other) for other in spans[index + 1:]):
+        if any(_overlaps(span, other) for other in spans[index + 1 :]):
             raise ValueError("overlapping edits")
     return _apply_spans(text, spans)
 

@@ -13,6 +13,7 @@ process's working directory. We try that first, then the solver's own
 directory and each of its parents (so ``examples/mnist/lenet_solver.prototxt``
 finds ``examples/mnist/lenet_train_test.prototxt`` from anywhere).
 """
+
 from __future__ import annotations
 
 import os
@@ -60,10 +61,18 @@ class RuleInfo:
 
 
 SHELL_RULES: Tuple[RuleInfo, ...] = (
-    RuleInfo(INPUT_ERROR_CODE, INPUT_ERROR_NAME, "error",
-             "The file cannot be read as a Caffe net or solver (malformed text, unknown field, missing file)."),
-    RuleInfo(suppress.UNUSED_SUPPRESSION_CODE, suppress.UNUSED_SUPPRESSION_NAME, "info",
-             "A `# backprop-lint: disable=` comment silences nothing."),
+    RuleInfo(
+        INPUT_ERROR_CODE,
+        INPUT_ERROR_NAME,
+        "error",
+        "The file cannot be read as a Caffe net or solver (malformed text, unknown field, missing file).",
+    ),
+    RuleInfo(
+        suppress.UNUSED_SUPPRESSION_CODE,
+        suppress.UNUSED_SUPPRESSION_NAME,
+        "info",
+        "A `# backprop-lint: disable=` comment silences nothing.",
+    ),
 )
 
 
@@ -211,11 +220,31 @@ def _unique(paths: Iterable[Path]) -> List[Path]:
     return unique
 
 
-SOLVER_ONLY_FIELDS = frozenset({
-    "net", "net_param", "train_net", "test_net", "train_net_param", "test_net_param", "train_state",
-    "test_state", "test_iter", "test_interval", "base_lr", "lr_policy", "max_iter", "solver_mode",
-    "snapshot", "snapshot_prefix", "momentum", "weight_decay", "solver_type", "display", "gamma",
-})
+SOLVER_ONLY_FIELDS = frozenset(
+    {
+        "net",
+        "net_param",
+        "train_net",
+        "test_net",
+        "train_net_param",
+        "test_net_param",
+        "train_state",
+        "test_state",
+        "test_iter",
+        "test_interval",
+        "base_lr",
+        "lr_policy",
+        "max_iter",
+        "solver_mode",
+        "snapshot",
+        "snapshot_prefix",
+        "momentum",
+        "weight_decay",
+        "solver_type",
+        "display",
+        "gamma",
+    }
+)
 NET_ONLY_FIELDS = frozenset({"layer", "layers", "input", "input_shape", "input_dim", "force_backward"})
 _TOP_LEVEL_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*[:{]")
 
@@ -430,13 +459,17 @@ class Linter:
         for state in default_states(config):
             plan.add_state(state)
 
-    def _plan_for(self, path: Path, plans: Dict[str, _NetPlan], config: Config, data: Optional[bytes] = None) -> _NetPlan:
+    def _plan_for(
+        self, path: Path, plans: Dict[str, _NetPlan], config: Config, data: Optional[bytes] = None
+    ) -> _NetPlan:
         key = str(path.resolve())
         if key not in plans:
             plans[key] = _NetPlan(path, str(path), config, data=data)
         return plans[key]
 
-    def _plan_solver(self, path: Path, text: str, config: Config, plans: Dict[str, _NetPlan], report: LintReport) -> None:
+    def _plan_solver(
+        self, path: Path, text: str, config: Config, plans: Dict[str, _NetPlan], report: LintReport
+    ) -> None:
         try:
             nets, errors = solver_nets(text, path, config.flavor)
         except InputError as err:
@@ -515,7 +548,9 @@ def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = 
     return load(source, flavor=config.flavor, strict=config.strict, file=display)
 
 
-def lint_state(loaded: LoadedNet, state: NetState, config: Config, text: Optional[str]) -> Tuple[List[Finding], Optional[SimulatedNet]]:
+def lint_state(
+    loaded: LoadedNet, state: NetState, config: Config, text: Optional[str]
+) -> Tuple[List[Finding], Optional[SimulatedNet]]:
     """Prepare, simulate and run the rules for one state; a refusal becomes a finding."""
     from . import pipeline
     from .rules import RuleContext, refusal_finding, run_rules
@@ -526,8 +561,14 @@ def lint_state(loaded: LoadedNet, state: NetState, config: Config, text: Optiona
         return pipeline.simulate(prepared, declared_layers=declared)
 
     try:
-        prepared = pipeline.prepare(loaded, phase=state.phase, level=state.level, stages=state.stages,
-                                    flavor=config.flavor, strict=config.strict)
+        prepared = pipeline.prepare(
+            loaded,
+            phase=state.phase,
+            level=state.level,
+            stages=state.stages,
+            flavor=config.flavor,
+            strict=config.strict,
+        )
         simulated = resimulate(prepared)
     except NetRefused as err:
         context = RuleContext.for_refusal(err, file=loaded.file, text=text, state=state_label(state))
@@ -558,7 +599,9 @@ def _identity(finding: Finding) -> Tuple[Any, ...]:
     return (finding.code, finding.location, finding.layer, finding.message, finding.reasons, finding.fix)
 
 
-def configure_findings(findings: Sequence[Finding], config: Config, file: str, text: Optional[str]) -> Tuple[List[Finding], List[Finding]]:
+def configure_findings(
+    findings: Sequence[Finding], config: Config, file: str, text: Optional[str]
+) -> Tuple[List[Finding], List[Finding]]:
     """Apply severity overrides, select/ignore, per-file-ignores, suppressions and the threshold.
 
     Returns (kept, suppressed).
@@ -573,7 +616,9 @@ def configure_findings(findings: Sequence[Finding], config: Config, file: str, t
     suppressed: List[Finding] = []
     if text is not None:
         directives = suppress.parse_suppressions(text, file)
-        result = suppress.apply_suppressions(selected, directives, code_enabled=lambda prefix: _prefix_enabled(prefix, enabled))
+        result = suppress.apply_suppressions(
+            selected, directives, code_enabled=lambda prefix: _prefix_enabled(prefix, enabled)
+        )
         unused = [replace(f, severity=config.severity_of(f.code, f.severity)) for f in result.unused]
         selected = result.kept + [finding for finding in unused if enabled(finding.code)]
         suppressed = result.suppressed

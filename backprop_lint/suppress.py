@@ -7,6 +7,7 @@ that block. ``# backprop-lint: disable-file=BL101`` anywhere silences them for
 the whole file. A directive that silences nothing is itself reported, as an
 info finding, so stale suppressions do not pile up.
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ Usage: ``python3 bench/bench_check.py [NET_DIR] [--repeat N]``. Lints every
 file (both phases, all rules, text output thrown away) in-process, N times,
 and prints files per second for the best run.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,11 @@ def main() -> int:
         text.render(report, io.StringIO(), color=False)
         best = min(best, time.perf_counter() - start)
     assert report is not None
-    print(f"{len(files)} files in {best:.2f} s: {len(files) / best:.1f} files/s "
-          f"({len(report.findings)} findings, {len(report.errors)} input errors, "
-          f"{len(report.internal_errors)} internal errors)")
+    print(
+        f"{len(files)} files in {best:.2f} s: {len(files) / best:.1f} files/s "
+        f"({len(report.findings)} findings, {len(report.errors)} input errors, "
+        f"{len(report.internal_errors)} internal errors)"
+    )
     for file, error in report.internal_errors:
         print(f"  internal error: {file}: {error}")
     return 0

@@ -1,4 +1,5 @@
 """The library API: lint() and check_before_training()."""
+
 from __future__ import annotations
 
 from pathlib import Path

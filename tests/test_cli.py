@@ -1,4 +1,5 @@
 """The `backprop-lint` command end to end, in-process (main(argv) with captured output)."""
+
 from __future__ import annotations
 
 import json
@@ -169,7 +170,11 @@ def test_severity_threshold(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
 
 
 def test_configuration_is_discovered_and_overridden(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    write(tmp_path, "pyproject.toml", '[tool.backprop-lint]\nignore = ["BL2"]\n[tool.backprop-lint.severity]\nBL001 = "warning"\n')
+    write(
+        tmp_path,
+        "pyproject.toml",
+        '[tool.backprop-lint]\nignore = ["BL2"]\n[tool.backprop-lint.severity]\nBL001 = "warning"\n',
+    )
     write(tmp_path, "nets/features.prototxt", NO_LOSS)
     write(tmp_path, "nets/broken.prototxt", UNKNOWN_BOTTOM)
     _, findings = json_findings(capsys, "nets")
@@ -195,7 +200,9 @@ def test_invalid_configuration_exits_2_with_one_line(tmp_path: Path, capsys: pyt
 
 
 def test_inline_suppression_and_unused_suppression(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    suppressed = UNKNOWN_BOTTOM.replace('layer {\n  name: "ip"', '# backprop-lint: disable=BL001\nlayer {\n  name: "ip"')
+    suppressed = UNKNOWN_BOTTOM.replace(
+        'layer {\n  name: "ip"', '# backprop-lint: disable=BL001\nlayer {\n  name: "ip"'
+    )
     write(tmp_path, "broken.prototxt", suppressed)
     assert json_findings(capsys, "broken.prototxt") == (0, [])
     stale = CLEAN.replace('layer { name: "ip"', '# backprop-lint: disable=BL001\nlayer { name: "ip"')
@@ -360,8 +367,9 @@ def test_states_with_stage_lists_merge_without_mangling(tmp_path: Path, capsys: 
     assert [f["state"] for f in findings] == ["TRAIN level=2 stages=a,b, TEST level=2 stages=a,b"]
 
 
-def test_internal_error_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import backprop_lint.lint
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -380,7 +388,9 @@ def test_internal_error_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Ca
     assert "clean.prototxt: internal error: ZeroDivisionError: boom" in out and "please report" in out
 
 
-def test_crash_outside_the_per_file_guard_is_one_line(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_crash_outside_the_per_file_guard_is_one_line(
+    capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import backprop_lint.cli
 
     def crash(*args: object, **kwargs: object) -> None:
@@ -389,4 +399,6 @@ def test_crash_outside_the_per_file_guard_is_one_line(capsys: pytest.CaptureFixt
     monkeypatch.setattr(backprop_lint.cli, "lint_with_progress", crash)
     code, out, err = run(capsys, "x.prototxt")
     assert (code, out) == (2, "")
-    assert err == "backprop-lint: internal error: RuntimeError: unexpected (this is a bug in backprop-lint; please report it)\n"
+    assert err == (
+        "backprop-lint: internal error: RuntimeError: unexpected (this is a bug in backprop-lint; please report it)\n"
+    )

@@ -14,7 +14,9 @@ def write(path: Path, text: str) -> Path:
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:
-    pyproject = write(tmp_path / "pyproject.toml", """
+    pyproject = write(
+        tmp_path / "pyproject.toml",
+        """
 [tool.backprop-lint]
 select = ["BL1", "BL301"]
 ignore = ["BL102"]
@@ -32,13 +34,20 @@ BL301 = "error"
 [tool.backprop-lint.layers.ROIPooling]
 params = 0
 backward = "respects-pd"
-""")
+""",
+    )
     config = load_config_file(pyproject)
     assert config.select == ("BL1", "BL301")
     assert config.ignore == ("BL102",)
     assert config.severity_threshold == "warning"
     assert config.need_diff == ("data",)
-    assert (config.flavor, config.phase, config.level, config.stages, config.strict) == ("ssd", "TEST", 2, ("deploy",), True)
+    assert (config.flavor, config.phase, config.level, config.stages, config.strict) == (
+        "ssd",
+        "TEST",
+        2,
+        ("deploy",),
+        True,
+    )
     assert config.severity_of("BL301", "warning") == "error"
     assert config.severity_of("BL302", "warning") == "warning"
     assert config.declared_layers == {"ROIPooling": {"params": 0, "backward": "respects-pd"}}
@@ -55,7 +64,7 @@ backward = "respects-pd"
         ('flavor = "caffe2"', "flavor"),
         ('phase = "VAL"', "phase"),
         ('level = "1"', "level"),
-        ('strict = 1', "strict"),
+        ("strict = 1", "strict"),
         ('severity = {BL301 = "fatal"}', "severity.BL301"),
         ('per-file-ignores = {"*.prototxt" = "BL1"}', "per-file-ignores.*.prototxt"),
         ('layers = {ROIPooling = {backward = "respects-pd"}}', "layers.ROIPooling"),

@@ -17,7 +17,9 @@ def edit(sl: int, sc: int, el: int, ec: int, text: str, file: str = "n.prototxt"
 
 
 def finding(line: int, fix: Fix, code: str = "BL201") -> Finding:
-    return Finding(code=code, name="x", severity="error", location=Location("n.prototxt", line, 1), message="m", fix=fix)
+    return Finding(
+        code=code, name="x", severity="error", location=Location("n.prototxt", line, 1), message="m", fix=fix
+    )
 
 
 def test_edits_apply_from_the_end_and_keep_every_other_byte() -> None:
@@ -28,7 +30,11 @@ def test_edits_apply_from_the_end_and_keep_every_other_byte() -> None:
 def test_overlapping_fixes_are_deferred_and_identical_ones_applied_once() -> None:
     delete_line = Fix("remove propagate_down", (edit(4, 1, 5, 1, ""),))
     change_value = Fix("set propagate_down true", (edit(4, 19, 4, 24, "true"),))
-    plan = plan_fixes(TEXT, "n.prototxt", [finding(4, delete_line), finding(4, change_value, "BL202"), finding(4, delete_line, "BL203")])
+    plan = plan_fixes(
+        TEXT,
+        "n.prototxt",
+        [finding(4, delete_line), finding(4, change_value, "BL202"), finding(4, delete_line, "BL203")],
+    )
     assert [f.code for f in plan.applied] == ["BL201", "BL203"]
     assert [f.code for f in plan.deferred] == ["BL202"]
     assert "propagate_down" not in plan.new_text
@@ -88,5 +94,11 @@ def test_failed_write_leaves_the_original(tmp_path: Path, monkeypatch: pytest.Mo
 def test_unified_diff_names_both_sides() -> None:
     diff = unified_diff("n.prototxt", "a\nb\n", "a\nc")
     assert diff.splitlines() == [
-        "--- a/n.prototxt", "+++ b/n.prototxt", "@@ -1,2 +1,2 @@", " a", "-b", "+c", "\\ No newline at end of file",
+        "--- a/n.prototxt",
+        "+++ b/n.prototxt",
+        "@@ -1,2 +1,2 @@",
+        " a",
+        "-b",
+        "+c",
+        "\\ No newline at end of file",
     ]

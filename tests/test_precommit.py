@@ -7,6 +7,7 @@ checkout (``--ref``): try-repo would otherwise mix in whatever uncommitted
 edits the working tree holds, and skip untracked files. Skipped, with the
 reason, when pre-commit or git is missing.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,8 +46,12 @@ def pre_commit_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dict[st
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: pre-commit try-repo needs one")
     env = dict(os.environ, PRE_COMMIT_HOME=str(tmp_path_factory.mktemp("pre-commit-home")))
-    env.update(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.invalid", GIT_COMMITTER_NAME="t",
-               GIT_COMMITTER_EMAIL="t@example.invalid")
+    env.update(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.invalid",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.invalid",
+    )
     env.pop("NO_COLOR", None)
     yield env
 
@@ -55,7 +60,11 @@ def try_repo(directory: Path, env: Dict[str, str]) -> subprocess.CompletedProces
     head = git(ROOT, "rev-parse", "HEAD")
     return subprocess.run(
         ["pre-commit", "try-repo", str(ROOT), "backprop-lint", "--ref", head, "--all-files", "--color", "never"],
-        cwd=directory, env=env, capture_output=True, text=True, timeout=600,
+        cwd=directory,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
 
 

@@ -31,14 +31,19 @@ FIXED = Finding(
     fix=Fix("remove `propagate_down: false`", (TextEdit("nets/n.prototxt", 7, 1, 8, 1, ""),)),
 )
 BROKEN = Finding(
-    code="BL000", name="input-error", severity="error",
-    location=Location("nets/bad.prototxt", 3, 7), message='Expected ":", found "{"; 50% done, a,b',
+    code="BL000",
+    name="input-error",
+    severity="error",
+    location=Location("nets/bad.prototxt", 3, 7),
+    message='Expected ":", found "{"; 50% done, a,b',
 )
 
 
 def report() -> LintReport:
     return LintReport(
-        findings=[FIXED], errors=[BROKEN], files=["nets/bad.prototxt", "nets/n.prototxt"],
+        findings=[FIXED],
+        errors=[BROKEN],
+        files=["nets/bad.prototxt", "nets/n.prototxt"],
         sources={"nets/n.prototxt": NET},
     )
 
@@ -51,13 +56,29 @@ def test_json_document_is_stable_and_sorted() -> None:
     assert document["summary"] == {"info": 0, "warning": 1, "error": 1, "fixable": 1, "files": 2}
     assert [f["file"] for f in document["findings"]] == ["nets/bad.prototxt", "nets/n.prototxt"]
     assert document["findings"][1] == {
-        "code": "BL201", "name": "frozen-by-propagate-down", "severity": "warning",
-        "file": "nets/n.prototxt", "line": 2, "column": 1, "layer": "conv1", "state": "TRAIN, TEST",
+        "code": "BL201",
+        "name": "frozen-by-propagate-down",
+        "severity": "warning",
+        "file": "nets/n.prototxt",
+        "line": 2,
+        "column": 1,
+        "layer": "conv1",
+        "state": "TRAIN, TEST",
         "message": "`conv1` never learns",
         "reasons": ["`relu1` sets propagate_down: false", "so Caffe prunes `conv1`"],
-        "fix": {"description": "remove `propagate_down: false`", "safe": True, "unsafe_reason": "",
-                "edits": [{"file": "nets/n.prototxt", "start": {"line": 7, "column": 1},
-                           "end": {"line": 8, "column": 1}, "text": ""}]},
+        "fix": {
+            "description": "remove `propagate_down: false`",
+            "safe": True,
+            "unsafe_reason": "",
+            "edits": [
+                {
+                    "file": "nets/n.prototxt",
+                    "start": {"line": 7, "column": 1},
+                    "end": {"line": 8, "column": 1},
+                    "text": "",
+                }
+            ],
+        },
     }
 
 
@@ -75,7 +96,10 @@ def test_sarif_validates_against_the_official_schema() -> None:
         "region": {"startLine": 3, "startColumn": 7},
     }
     assert second["fixes"][0]["artifactChanges"][0]["replacements"][0]["deletedRegion"] == {
-        "startLine": 7, "startColumn": 1, "endLine": 8, "endColumn": 1,
+        "startLine": 7,
+        "startColumn": 1,
+        "endLine": 8,
+        "endColumn": 1,
     }
 
 
@@ -100,8 +124,9 @@ def test_github_annotations_escape_data_and_properties() -> None:
     stream = io.StringIO()
     github.render(report(), stream)
     lines = stream.getvalue().splitlines()
-    assert lines[0] == ("::error file=nets/bad.prototxt,line=3,col=7,title=BL000 input-error::"
-                        'Expected ":", found "{"; 50%25 done, a,b')
+    assert lines[0] == (
+        '::error file=nets/bad.prototxt,line=3,col=7,title=BL000 input-error::Expected ":", found "{"; 50%25 done, a,b'
+    )
     assert lines[1].startswith("::warning file=nets/n.prototxt,line=2,col=1,title=BL201 frozen-by-propagate-down::")
     assert lines[1].endswith("because so Caffe prunes `conv1`%0Afix: remove `propagate_down: false`")
     assert github.escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-
 from backprop_lint.model import Finding, Location
 from backprop_lint.suppress import UNUSED_SUPPRESSION_CODE, apply_suppressions, parse_suppressions
 
@@ -25,7 +24,9 @@ layer {
 
 
 def finding(code: str, line: int, file: str = "net.prototxt") -> Finding:
-    return Finding(code=code, name="n", severity="warning", location=Location(file, line, 1), message=f"{code} at {line}")
+    return Finding(
+        code=code, name="n", severity="warning", location=Location(file, line, 1), message=f"{code} at {line}"
+    )
 
 
 def unused_codes(text: str, *findings: Finding) -> list:
@@ -69,7 +70,9 @@ def test_file_wide_disable_anywhere() -> None:
 
 
 def test_directive_not_above_a_layer_says_why() -> None:
-    text = '# backprop-lint: disable=BL201\n\nlayer { name: "a" }\nforce_backward: true  # backprop-lint: disable=BL101\n'
+    text = (
+        '# backprop-lint: disable=BL201\n\nlayer { name: "a" }\nforce_backward: true  # backprop-lint: disable=BL101\n'
+    )
     messages = unused_codes(text, finding("BL201", 3), finding("BL101", 4))
     assert len(messages) == 2
     assert all("not directly above a `layer {` block" in message for message in messages)
@@ -82,5 +85,5 @@ def test_comment_lines_between_directive_and_layer_are_allowed() -> None:
 
 
 def test_bad_code_is_reported() -> None:
-    messages = unused_codes('# backprop-lint: disable=E501\nlayer {\n}\n')
+    messages = unused_codes("# backprop-lint: disable=E501\nlayer {\n}\n")
     assert messages == ["unused suppression of E501: 'E501' is not a rule code"]

@@ -4,6 +4,7 @@ Each format lives in its own module with one entry point,
 ``render(report, stream, ...)``; the text reporter is the only one that knows
 about rich, colour or terminals.
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -4,6 +4,7 @@
 the Actions runner: in the message ``%``, CR and LF are percent-encoded; in
 property values ``:`` and ``,`` are too.
 """
+
 from __future__ import annotations
 
 from typing import List, TextIO
@@ -45,5 +46,7 @@ def render(report: LintReport, stream: TextIO) -> None:
     for finding in report.all_findings:
         stream.write(annotation(finding) + "\n")
     for file, error in report.internal_errors:
-        stream.write(f"::error file={escape_property(relative_uri(file))},title=backprop-lint internal error::"
-                     f"{escape_data(error + ' (please report this bug)')}\n")
+        stream.write(
+            f"::error file={escape_property(relative_uri(file))},title=backprop-lint internal error::"
+            f"{escape_data(error + ' (please report this bug)')}\n"
+        )

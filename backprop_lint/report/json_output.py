@@ -28,6 +28,7 @@ Schema (``version`` 1; fields are only ever added, never renamed)::
 Findings are sorted by file, line, column, code. Input errors (BL000) are
 findings like any other.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,7 +36,7 @@ from typing import Any, Dict, TextIO
 
 from .. import __version__
 from ..lint import LintReport
-from ..model import Finding, Fix, SEVERITIES
+from ..model import SEVERITIES, Finding, Fix
 
 SCHEMA_VERSION = 1
 

@@ -6,6 +6,7 @@ result points at its rule by ``ruleId`` and ``ruleIndex``. URIs are relative
 to the working directory (``uriBaseId`` ``%SRCROOT%``) when the file is inside
 it. Fixes are included when a finding has concrete edits.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,9 @@ def to_document(report: LintReport, rules: Sequence[RuleInfo] = ()) -> Dict[str,
     findings = report.all_findings
     known = {rule.code for rule in catalogue}
     # a finding from a code the catalogue lacks still needs a rule entry to point at
-    catalogue += [RuleInfo(f.code, f.name, f.severity, f.name) for f in _first_per_code(findings) if f.code not in known]
+    catalogue += [
+        RuleInfo(f.code, f.name, f.severity, f.name) for f in _first_per_code(findings) if f.code not in known
+    ]
     index = {rule.code: position for position, rule in enumerate(catalogue)}
     run: Dict[str, Any] = {
         "tool": {
@@ -41,13 +44,15 @@ def to_document(report: LintReport, rules: Sequence[RuleInfo] = ()) -> Dict[str,
         "columnKind": "unicodeCodePoints",
     }
     if report.internal_errors:
-        run["invocations"] = [{
-            "executionSuccessful": False,
-            "toolExecutionNotifications": [
-                {"level": "error", "message": {"text": f"{file}: {error} (please report this bug)"}}
-                for file, error in report.internal_errors
-            ],
-        }]
+        run["invocations"] = [
+            {
+                "executionSuccessful": False,
+                "toolExecutionNotifications": [
+                    {"level": "error", "message": {"text": f"{file}: {error} (please report this bug)"}}
+                    for file, error in report.internal_errors
+                ],
+            }
+        ]
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
 
 
@@ -77,7 +82,9 @@ def result(finding: Finding, rule_index: int) -> Dict[str, Any]:
         "ruleIndex": rule_index,
         "level": LEVELS[finding.severity],
         "message": {"text": text},
-        "locations": [{"physicalLocation": physical_location(finding.location.file, finding.location.line, finding.location.col)}],
+        "locations": [
+            {"physicalLocation": physical_location(finding.location.file, finding.location.line, finding.location.col)}
+        ],
         "properties": {"state": finding.state, "layer": finding.layer, "name": finding.name},
     }
     if finding.fix and finding.fix.edits:
@@ -106,15 +113,17 @@ def physical_location(file: str, line: int, col: int) -> Dict[str, Any]:
 def fix_object(fix: Fix) -> Dict[str, Any]:
     by_file: Dict[str, List[Dict[str, Any]]] = {}
     for edit in fix.edits:
-        by_file.setdefault(edit.file, []).append({
-            "deletedRegion": {
-                "startLine": edit.start_line,
-                "startColumn": edit.start_col,
-                "endLine": edit.end_line,
-                "endColumn": edit.end_col,
-            },
-            "insertedContent": {"text": edit.text},
-        })
+        by_file.setdefault(edit.file, []).append(
+            {
+                "deletedRegion": {
+                    "startLine": edit.start_line,
+                    "startColumn": edit.start_col,
+                    "endLine": edit.end_line,
+                    "endColumn": edit.end_col,
+                },
+                "insertedContent": {"text": edit.text},
+            }
+        )
     return {
         "description": {"text": fix.description},
         "artifactChanges": [

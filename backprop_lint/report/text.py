@@ -12,6 +12,7 @@
 
 Colour only on a terminal, and never when NO_COLOR is set (rich's own rules).
 """
+
 from __future__ import annotations
 
 from itertools import groupby
@@ -21,7 +22,7 @@ from rich.console import Console
 from rich.text import Text
 
 from ..lint import LintReport
-from ..model import Finding, SEVERITIES
+from ..model import SEVERITIES, Finding
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 FRAME_BEFORE = 1
@@ -32,8 +33,15 @@ def make_console(stream: TextIO, color: Optional[bool] = None) -> Console:
     """A console on ``stream``; ``color=None`` lets rich decide (TTY, NO_COLOR, TERM)."""
     if color is None:
         return Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
-    return Console(file=stream, highlight=False, soft_wrap=True, emoji=False,
-                   force_terminal=color, no_color=not color, color_system="standard" if color else None)
+    return Console(
+        file=stream,
+        highlight=False,
+        soft_wrap=True,
+        emoji=False,
+        force_terminal=color,
+        no_color=not color,
+        color_system="standard" if color else None,
+    )
 
 
 def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, show_fixes: bool = True) -> None:
@@ -46,8 +54,13 @@ def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, 
             render_finding(console, finding, lines_by_file.get(file), show_fixes)
         console.print()
     for file, error in report.internal_errors:
-        console.print(Text.assemble((f"{file}: ", "bold"), ("internal error: ", "bold red"),
-                                    f"{error} (this is a bug in backprop-lint, please report it)"))
+        console.print(
+            Text.assemble(
+                (f"{file}: ", "bold"),
+                ("internal error: ", "bold red"),
+                f"{error} (this is a bug in backprop-lint, please report it)",
+            )
+        )
     console.print(summary(report))
 
 
@@ -98,7 +111,9 @@ def code_frame(lines: List[str], line: int, col: int) -> List[Text]:
         source = lines[number - 1].rstrip("\r").expandtabs(4)
         marker = ">" if number == line else " "
         style = "bold" if number == line else "dim"
-        frame.append(Text.assemble((f"  {marker} {number:>{width}} │ ", style), (source, "" if number == line else "dim")))
+        frame.append(
+            Text.assemble((f"  {marker} {number:>{width}} │ ", style), (source, "" if number == line else "dim"))
+        )
         if number == line and col > 0:
             frame.append(Text(" " * (width + 7 + col - 1) + "^", style="bold red"))
     return frame
@@ -111,7 +126,11 @@ def summary(report: LintReport) -> Text:
     if not findings and not report.internal_errors:
         return Text(f"All checks passed ({files_text}).", style="bold green")
     counts = [(severity, sum(1 for f in findings if f.severity == severity)) for severity in reversed(SEVERITIES)]
-    parts = [f"{count} {severity}" + ("s" if count != 1 and severity != "info" else "") for severity, count in counts if count]
+    parts = [
+        f"{count} {severity}" + ("s" if count != 1 and severity != "info" else "")
+        for severity, count in counts
+        if count
+    ]
     fixable = sum(1 for f in findings if f.fix and f.fix.safe and f.fix.edits)
     text = Text(f"Found {len(findings)} problem" + ("" if len(findings) == 1 else "s"), style="bold")
     if parts:
