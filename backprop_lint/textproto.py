@@ -48,14 +48,14 @@ _SIMPLE_STRING = r"\"[^\"\n\\]*\"|'[^'\n\\]*'"
 _ASCII_SPACE = r"[ \t\r\n]*(?:\#[^\n]*[ \t\r\n]*)*"
 _ASCII_BLANK = r"[ \t\r\n]*"
 
-#: one simple field, close brace or separator, with the blank text before it.
+#: one simple field, a run of closing braces, or a separator, with the blank text before it.
 #: When only the name matches (a list, an escaped string, a string followed by
 #: another one, a comment inside the field...), the slow path reads the field.
 _FIELD = re.compile(
     rf"({_ASCII_SPACE})(?:"
     rf"({_IDENT}){_ASCII_BLANK}(:)?{_ASCII_BLANK}"
     rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_SPACE}[\"'])|([{{<]))?"
-    rf"|([}}>])|([,;]))?"
+    rf"|([}}>](?:[ \t\r\n]*[}}>])*)|([,;]))?"
 )
 
 #: one token of any kind, with the blank text before it (groups: kind by index)
@@ -544,7 +544,7 @@ class _Parser:
                     pos = found.end()
                 else:
                     self.after_field = after_field
-                    pos = self.close(closer, found.start(7), found.end())
+                    pos = self.close_run(closer, found.start(7), found.end())
                 after_field = True
                 frame = stack[-1]
                 message = frame[_MESSAGE]
@@ -672,6 +672,20 @@ class _Parser:
         child = Message(spec.message, {}, line, col, comments, {})
         self.put(parent.message, spec, name, name_pos, child, name_pos)
         stack.append(_Frame(child, self.schema[spec.message], self.common[spec.message], close, name, line, col, list_field))
+
+    def close_run(self, run: str, start: int, end: int) -> int:
+        """Closing braces separated by blanks (``}\n  }``); return where reading resumes."""
+        for offset, char in enumerate(run):
+            if char in "}>":
+                frame = self.stack[-1]
+                if char == frame.close and frame.list_field is None:
+                    self.stack.pop()
+                    continue
+                resume = self.close(char, start + offset, start + offset + 1)
+                if frame.list_field is not None:
+                    return resume  # the list reader read on from this brace
+        self.after_field = True
+        return end
 
     def close(self, closer: str, pos: int, after: int) -> int:
         """Pop the message ``closer`` ends; return where reading resumes."""
