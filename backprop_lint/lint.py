@@ -194,19 +194,31 @@ class Overrides:
 
 
 def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Finding]]:
-    """Files to check: given files as they are, directories searched for *.prototxt / *.pbtxt."""
+    """Files to check: given files as they are, directories searched for *.prototxt / *.pbtxt.
+
+    The search skips hidden directories (``.git``, ``.venv``...) and does not follow symlinked
+    directories; a file named explicitly is always checked, whatever its name.
+    """
     files: List[Path] = []
     errors: List[Finding] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = [p for p in path.rglob("*") if p.suffix in NET_SUFFIXES and p.is_file()]
-            files.extend(sorted(found))
+            files.extend(_nets_under(path))
         elif path.is_file():
             files.append(path)
         else:
             errors.append(input_error_finding(f"no such file or directory: {raw}", Location(str(raw))))
     return _unique(files), errors
+
+
+def _nets_under(directory: Path) -> List[Path]:
+    found: List[Path] = []
+    for root, subdirectories, names in os.walk(directory):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        base = Path(root)
+        found.extend(base / name for name in sorted(names) if Path(name).suffix in NET_SUFFIXES)
+    return found
 
 
 def _unique(paths: Iterable[Path]) -> List[Path]:

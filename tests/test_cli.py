@@ -147,6 +147,7 @@ def test_directory_is_searched_recursively(tmp_path: Path, capsys: pytest.Captur
     write(tmp_path, "nets/a/broken.prototxt", UNKNOWN_BOTTOM)
     write(tmp_path, "nets/b/clean.pbtxt", CLEAN)
     write(tmp_path, "nets/notes.txt", "not a net")
+    write(tmp_path, "nets/.cache/copy.prototxt", UNKNOWN_BOTTOM)
     code, out, _ = run(capsys, "nets", "--format", "json")
     document = json.loads(out)
     assert code == 1
@@ -167,6 +168,13 @@ def test_severity_threshold(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     code, findings = json_findings(capsys, "features.prototxt")
     assert code == 1 and "BL201" in [f["code"] for f in findings]
     assert json_findings(capsys, "features.prototxt", "--severity", "error") == (0, [])
+
+
+def test_need_diff_asks_for_a_gradient(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    write(tmp_path, "clean.prototxt", CLEAN)
+    code, findings = json_findings(capsys, "clean.prototxt", "--need-diff", "data", "--phase", "TRAIN")
+    assert code == 1
+    assert [(f["code"], f["severity"]) for f in findings] == [("BL203", "error")]
 
 
 def test_configuration_is_discovered_and_overridden(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
