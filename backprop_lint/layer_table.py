@@ -153,6 +153,10 @@ class LayerInfo:
     scratch: Callable[[int, ScratchContext], bool] = _no_scratch
     #: bottoms whose diff Forward overwrites as scratch, whether or not Backward runs (HingeLoss)
     forward_writes_diff: FrozenSet[int] = frozenset()
+    #: in_place_backward_garbles(layer_param): run in place, Backward overwrites the top diff
+    #: (the same memory) before multiplying by it, so the bottom diff comes out non-zero even
+    #: from a zero top diff (Power, Log: found by the differential tests, then read in the source)
+    in_place_backward_garbles: Callable[[Message], bool] = _never
     #: counts that depend on the layer's params (Pooling, RNN, LSTM); overrides bottoms/tops
     counts_of: Optional[CountsOf] = None
 
@@ -233,6 +237,11 @@ def _lrn_backward(j: int, n: int, p: Message) -> Backward:
     if p.get("lrn_param").get("norm_region") == "WITHIN_CHANNEL":
         return Backward.RESPECTS_PD
     return Backward.IGNORES_PD
+
+
+def _power_diff_scale_nonzero(p: Message) -> bool:
+    power_param = p.get("power_param")
+    return bool(power_param.get("power") * power_param.get("scale") != 0)
 
 
 def _power_backward(j: int, n: int, p: Message) -> Backward:
@@ -548,7 +557,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          _ifj({2: Backward.ABORTS_IF_PD}, Backward.RESPECTS_PD),
          "U:include/caffe/layers/lstm_layer.hpp:76-83; U:src/caffe/layers/lstm_unit_layer.cpp:72-121; L:include/caffe/layers/lstm_layer.hpp:77-80",
          no_force_backward=lambda j, n: j == 2, written_together=frozenset({0, 1})),
-    _neuron("Log", BOTH, "U:src/caffe/layers/log_layer.cpp:57-76; L:src/caffe/layers/log_layer.cpp:83"),
+    _neuron("Log", BOTH, "U:src/caffe/layers/log_layer.cpp:57-76; L:src/caffe/layers/log_layer.cpp:83",
+            in_place_backward_garbles=lambda p: True),
     _row("MVN", BOTH, ONE, ONE, _NO_PARAMS, IGNORES,
          "U:include/caffe/layers/mvn_layer.hpp:26-27; U:src/caffe/layers/mvn_layer.cpp:74-124; L:src/caffe/layers/mvn_layer.cpp:132"),
     _row("MemoryData", BOTH, ZERO, TWO, _NO_PARAMS, NOOP,
@@ -565,7 +575,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          counts_of=_pooling_counts, check=_pooling_check,
          notes="STOCHASTIC: CPU Forward and Backward are NOT_IMPLEMENTED"),
     _row("Power", BOTH, ONE, ONE, _NO_PARAMS, _power_backward,
-         "U:src/caffe/layers/power_layer.cpp:44-93; L:src/caffe/layers/power_layer.cpp:100"),
+         "U:src/caffe/layers/power_layer.cpp:44-93; L:src/caffe/layers/power_layer.cpp:100",
+         in_place_backward_garbles=_power_diff_scale_nonzero),
     _row("Python", BOTH, ANY, ANY, _python_params, _python_backward,
          "U:include/caffe/layers/python_layer.hpp:19-47; U:src/caffe/layer_factory.cpp:290-305; L:src/caffe/layer_factory.cpp:245-259",
          needs=frozenset({WITH_PYTHON_LAYER}), backward_known=False,

@@ -506,7 +506,10 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
         elif behaviour is Backward.IGNORES_PD:
             write(blob_id, signal)
         elif behaviour is Backward.RESPECTS_PD and asked is not False:
-            write(blob_id, signal if asked else tri_or([store.get(blob_id), None]))
+            value = signal
+            if _in_place(layer, j) and info.in_place_backward_garbles(param):
+                value = True
+            write(blob_id, value if asked else tri_or([store.get(blob_id), None]))
         elif behaviour is Backward.UNKNOWN and asked is not False:
             store.set(blob_id, None)
         elif behaviour is Backward.ZEROES and asked is not False:
