@@ -348,6 +348,11 @@ def run_rules(args: argparse.Namespace) -> int:
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return EXIT_CLEAN
+    if not sys.stdout.isatty():
+        name_width = max(len(rule.name) for rule in catalogue)
+        for rule in catalogue:
+            print(f"{rule.code}  {rule.name:<{name_width}}  {rule.severity:<7}  {rule.summary}")
+        return EXIT_CLEAN
     from rich.console import Console
     from rich.table import Table
 
@@ -356,8 +361,7 @@ def run_rules(args: argparse.Namespace) -> int:
         table.add_column(column, overflow="fold")
     for rule in catalogue:
         table.add_row(rule.code, rule.name, rule.severity, rule.summary)
-    console = Console(highlight=False) if sys.stdout.isatty() else Console(highlight=False, width=200, no_color=True)
-    console.print(table)
+    Console(highlight=False).print(table)
     return EXIT_CLEAN
 
 

@@ -339,6 +339,14 @@ def test_rules_lists_the_catalogue_as_json(capsys: pytest.CaptureFixture) -> Non
     assert set(rows[0]) == {"code", "name", "severity", "summary"}
 
 
+def test_rules_text_is_one_plain_line_per_rule(capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = run(capsys, "rules")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("BL000  input-error ")
+    assert any(line.startswith("BL201  backward-does-nothing ") and "  warning  " in line for line in lines)
+    assert all(line == line.rstrip() for line in lines)
+
+
 def test_explain_prints_the_page_plainly_when_piped(capsys: pytest.CaptureFixture) -> None:
     code, out, _ = run(capsys, "explain", "bl201")
     assert code == 0 and "BL201" in out and "\x1b[" not in out
