@@ -58,8 +58,9 @@ class Blob:
     loss_top: bool = False
     #: consumed since its last producer by a layer without include/exclude rules
     surely_consumed: bool = False
-    #: produced by a layer with include/exclude rules: may not exist, so nothing may read it
-    conditional: bool = False
+    #: nothing else may read it: produced by a layer with include/exclude rules (it may not
+    #: exist in every state), or not data at all (InfogainLoss's H matrix)
+    private: bool = False
 
 
 @dataclass
@@ -135,7 +136,7 @@ class _Builder:
 
     # -- choosing blobs ------------------------------------------------------
     def candidates(self, accept: Callable[[Blob], bool]) -> List[str]:
-        return [name for name, blob in self.blobs.items() if not blob.conditional and accept(blob)]
+        return [name for name, blob in self.blobs.items() if not blob.private and accept(blob)]
 
     def pick(self, accept: Callable[[Blob], bool] = lambda b: True) -> Optional[str]:
         """A blob to consume: mostly unconsumed recent ones, sometimes a branch off a used one."""
@@ -166,7 +167,7 @@ class _Builder:
         self.consume(layer.bottoms, conditional=bool(layer.rules))
         for index, (top, shape) in enumerate(zip(layer.tops, top_shapes)):
             int_range = int_ranges[index] if index < len(int_ranges) else None
-            self.blobs[top] = Blob(shape=shape, int_range=int_range, conditional=bool(layer.rules))
+            self.blobs[top] = Blob(shape=shape, int_range=int_range, private=bool(layer.rules))
         if in_place_tops:
             self.features.add("inplace")
         self.decorate(layer)
@@ -375,9 +376,52 @@ class _Builder:
             return None
         channels = self.blobs[bottom].shape[1]
         method = self.rng.choice(("MAX", "AVE"))
+        tops = [self.new_blob() for _ in range(2 if method == "MAX" and self.rng.random() < 0.3 else 1)]
+        self.add(Layer(self.new_layer_name("Pooling"), "Pooling", [bottom], tops,
+                       [f"pooling_param {{ pool: {method} global_pooling: true }}"]), [(BATCH, channels, 1, 1)] * len(tops))
+        if len(tops) == 2:
+            self.features.add("pooling-mask-top")
+        return tops[0]
+
+    def op_misc(self) -> Optional[str]:
+        """Layers with their own backward habits: bottom diffs written whatever propagate_down says
+        (MVN, LRN across channels, Im2col), a bottom never written (Crop's second), SSD's extras."""
+        kind = self.rng.choice(("MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop",
+                                "Normalize", "Permute"))
+        spatial = kind in ("LRN", "Im2col", "Deconvolution", "Crop", "Normalize", "Permute")
+        bottom = self.pick(lambda b: b.int_range is None and not b.loss_top and len(b.shape) == (4 if spatial else 2)
+                           or (not spatial and len(b.shape) >= 2 and b.int_range is None and not b.loss_top))
+        if bottom is None:
+            return None
+        shape = self.blobs[bottom].shape
+        bottoms, body, params, out_shape = [bottom], [], 0, shape
+        if kind == "LRN":
+            region = self.rng.choice(("ACROSS_CHANNELS", "WITHIN_CHANNEL"))
+            body = [f"lrn_param {{ local_size: 3 norm_region: {region} }}"]
+        elif kind == "Im2col":
+            body = ["convolution_param { kernel_size: 1 }"]
+        elif kind == "Tile":
+            body = ["tile_param { axis: 1 tiles: 2 }"]
+            out_shape = (shape[0], shape[1] * 2) + shape[2:]
+        elif kind == "Reduction":
+            body = [f"reduction_param {{ axis: 1 operation: {self.rng.choice(('SUM', 'ASUM', 'SUMSQ', 'MEAN'))} }}"]
+            out_shape = (BATCH,)
+        elif kind == "Deconvolution":
+            bias = self.rng.random() < 0.5
+            body = [f"convolution_param {{ num_output: 2 kernel_size: 1 {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+            params, out_shape = 1 + int(bias), (BATCH, 2) + shape[2:]
+        elif kind == "Crop":
+            bottoms.append(self.target_like(shape))
+        elif kind == "Normalize":
+            body = ["norm_param { across_spatial: false channel_shared: false "
+                    "scale_filler { type: \"constant\" value: 2 } }"]
+            params = 1
+        elif kind == "Permute":
+            body = ["permute_param { order: 0 order: 2 order: 3 order: 1 }"]
+            out_shape = (shape[0], shape[2], shape[3], shape[1])
         top = self.new_blob()
-        self.add(Layer(self.new_layer_name("Pooling"), "Pooling", [bottom], [top],
-                       [f"pooling_param {{ pool: {method} global_pooling: true }}"]), [(BATCH, channels, 1, 1)])
+        self.add(Layer(self.new_layer_name(kind), kind, bottoms, [top], body, param_blobs=params), [out_shape])
+        self.features.add(kind)
         return top
 
     def op_softmax(self) -> Optional[str]:
@@ -494,10 +538,15 @@ class _Builder:
     def op_loss(self) -> Optional[str]:
         kind = self.rng.choice(("EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss",
                                 "EuclideanLoss", "SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss",
-                                "ContrastiveLoss"))
-        if kind in ("SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss"):
+                                "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss"))
+        if kind in ("SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss", "InfogainLoss"):
             prediction = self.vector()
-            bottoms = [prediction, self.label_for(self.blobs[prediction].shape[1])]
+            classes = self.blobs[prediction].shape[1]
+            bottoms = [prediction, self.label_for(classes)]
+            if kind == "InfogainLoss":  # the third bottom is the information-gain matrix H
+                matrix = self.add_dummy((1, 1, classes, classes))
+                self.blobs[matrix].private = True
+                bottoms.append(matrix)
         elif kind == "ContrastiveLoss":
             first = self.vector()
             shape = self.blobs[first].shape
@@ -505,7 +554,7 @@ class _Builder:
         else:
             first = self.float_blob() or self.vector()
             # a target that needs backward makes SigmoidCrossEntropyLoss abort: keep it rare
-            reuse = 0.5 if kind == "EuclideanLoss" else 0.2
+            reuse = 0.5 if kind in ("EuclideanLoss", "SmoothL1Loss") else 0.2
             bottoms = [first, self.target_like(self.blobs[first].shape, reuse)]
         auto_top = self.rng.random() < 0.2
         tops = [] if auto_top else [self.new_blob("loss")]
@@ -513,7 +562,7 @@ class _Builder:
         self.maybe_phase_rule(layer)
         self.consume(bottoms, conditional=bool(layer.rules))
         if tops:
-            self.blobs[tops[0]] = Blob(shape=(), loss_top=True, conditional=bool(layer.rules))
+            self.blobs[tops[0]] = Blob(shape=(), loss_top=True, private=bool(layer.rules))
             if self.rng.random() < 0.4:
                 layer.loss_weights = [self.rng.choice((0, 0.5, 1, 2))]
                 self.features.add("loss-explicit-weight")
@@ -588,19 +637,19 @@ class _Builder:
         if self.rng.random() < 0.3:  # several rules of one kind are OR-ed
             layer.rules.append(self.random_rule(layer.rules[0].split()[0]))
         self.consume([bottom], conditional=True)
-        self.blobs[layer.tops[0]] = Blob(shape=self.blobs[bottom].shape, conditional=True)
+        self.blobs[layer.tops[0]] = Blob(shape=self.blobs[bottom].shape, private=True)
         self.layers.append(layer)
         return None
 
 
 _LOSS_TYPES: FrozenSet[str] = frozenset({"EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss",
                                          "MultinomialLogisticLoss", "HingeLoss", "ContrastiveLoss",
-                                         "InfogainLoss"})
+                                         "InfogainLoss", "SmoothL1Loss"})
 
 _OPERATIONS: Tuple[Tuple[str, float], ...] = (
     ("op_neuron", 5), ("op_batch_norm", 2), ("op_scale_or_bias", 2.5), ("op_inner_product", 3),
     ("op_convolution", 2), ("op_pooling", 1), ("op_softmax", 0.7), ("op_reshape_or_flatten", 1.5),
-    ("op_concat", 1.5), ("op_slice", 1.5), ("op_eltwise", 1.5), ("op_split", 0.7), ("op_embed", 0.7),
+    ("op_misc", 2), ("op_concat", 1.5), ("op_slice", 1.5), ("op_eltwise", 1.5), ("op_split", 0.7), ("op_embed", 0.7),
     ("op_silence", 0.5), ("op_threshold_or_argmax", 0.5), ("op_accuracy", 0.5), ("op_conditional_leaf", 0.6),
 )
 
