@@ -10,6 +10,7 @@ it. Fixes are included when a finding has concrete edits.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Dict, List, Sequence, TextIO
 
 from .. import __version__
@@ -39,7 +40,9 @@ def to_document(report: LintReport, rules: Sequence[RuleInfo] = ()) -> Dict[str,
                 "rules": [rule_descriptor(rule) for rule in catalogue],
             }
         },
-        "originalUriBaseIds": {"%SRCROOT%": {"description": {"text": "the directory backprop-lint ran in"}}},
+        "originalUriBaseIds": {
+            "%SRCROOT%": {"uri": Path.cwd().as_uri() + "/", "description": {"text": "where backprop-lint ran"}}
+        },
         "results": [result(finding, index[finding.code]) for finding in findings],
         "columnKind": "unicodeCodePoints",
     }
