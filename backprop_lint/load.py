@@ -154,10 +154,10 @@ def load_binary(data: bytes, *, flavor: str = "bvlc", strict: bool = False, file
     caffemodel holds millions of them. Fields only the other Caffe fork defines
     are dropped with a warning, since that fork's binary reader ignores them.
     """
+    from google.protobuf.message import DecodeError
+
     from . import pbconvert
     from .schema import net_parameter_class
-
-    from google.protobuf.message import DecodeError
 
     net_class = net_parameter_class()
     try:

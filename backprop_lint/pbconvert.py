@@ -36,6 +36,7 @@ def _fill(pb: Any, message: Message) -> None:
                 _fill(child, value)
             continue
         if kind == "enum":
+            assert type_name is not None
             numbers = tables.ENUMS[type_name]
             value = [numbers[v] for v in value] if repeated else numbers[value]
         if repeated:
@@ -63,6 +64,7 @@ def _read(pb: Any) -> Message:
         if kind == "message":
             fields[name] = [_read(v) for v in value] if repeated else _read(value)
         elif kind == "enum":
+            assert field_type is not None
             names = tables.ENUM_NAMES[field_type]
             fields[name] = [names[v] for v in value] if repeated else names[value]
         elif repeated:

@@ -24,7 +24,7 @@ import math
 import re
 import struct
 import warnings
-from typing import Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .model import InputError, Location, Message, Warning_
 from .schema import tables
@@ -447,16 +447,19 @@ class _Parser:
         stack = self.stack
         stack.append(_Frame(root, self.schema[message_type], self.common[message_type], "", "", 0, 0, None))
         # The hot loop: locals only, one regex match per field. Rare cases go to methods.
-        match_field = _FIELD.match
+        # _FIELD always matches (everything after the blank is optional)
+        match_field: Callable[[str, int], "re.Match[str]"] = _FIELD.match  # type: ignore[assignment]
         schema, common, max_depth = self.schema, self.common, self.max_depth
         count_newlines = text.count
         last_newline = text.rfind
         end = len(text)
         pos = 0
         line, line_pos, col = 1, 0, 1
-        frame = stack[-1]
-        message: Optional[Message] = root
-        fields = frame[_COMMON]
+        frame: Any = stack[-1]  # a _Frame, read by index here
+        message: Any = root  # a Message, or None inside a skipped one
+        fields: Dict[str, FieldSpec] = frame[_COMMON]
+        value: Any
+        sub_type: Any
         after_field = False
         while True:
             found = match_field(text, pos)
@@ -480,7 +483,7 @@ class _Parser:
                         col = name_pos - last_newline("\n", 0, name_pos)
                     sub_type = spec.message
                     if sub_type is None or len(stack) >= max_depth:
-                        self.open(spec, name, name_pos, line, col, blank, opener, None)  # raises
+                        raise self.open_error(spec, name, name_pos)
                     comments = _comments_before(text, name_pos - len(blank), name_pos) if "#" in blank else []
                     value = Message(sub_type, {}, line, col, comments, {})
                 elif token is None and string is None:
@@ -507,7 +510,7 @@ class _Parser:
                         value = string[1:-1]
                     else:
                         value = self.convert(spec, token or string, found.start(4 if token is not None else 5))
-                present = message.fields  # type: ignore[union-attr]
+                present = message.fields
                 if spec.repeated:
                     existing = present.get(name)
                     if existing is None:
@@ -516,7 +519,7 @@ class _Parser:
                         existing.append(value)
                         name_pos = -1  # not a first occurrence: no position to record
                 elif name in present:
-                    raise self.duplicate(message, name, name_pos)  # type: ignore[arg-type]
+                    raise self.duplicate(message, name, name_pos)
                 else:
                     present[name] = value
                 if name_pos >= 0:
@@ -526,7 +529,7 @@ class _Parser:
                         line += count_newlines("\n", line_pos, name_pos)
                         line_pos = name_pos
                         col = name_pos - last_newline("\n", 0, name_pos)
-                    message.positions[name] = (line, col)  # type: ignore[union-attr]
+                    message.positions[name] = (line, col)
                 if opener is None:
                     after_field = True
                 else:
@@ -643,6 +646,17 @@ class _Parser:
             f"have multiple \"{shorten(name)}\" fields)",
         )
 
+    def open_error(self, spec: Optional[FieldSpec], name: str, name_pos: int) -> InputError:
+        """Why field ``name`` cannot open a message here: too deep, or not a message field."""
+        if len(self.stack) >= self.max_depth:
+            return self.error(
+                name_pos, f"messages are nested more than {self.max_depth} deep; refusing to read further"
+            )
+        kind = spec.kind if spec is not None else "scalar"
+        return self.error(
+            name_pos, f"'{shorten(name)}' is a {kind} field, not a message: write {shorten(name)}: <value>"
+        )
+
     def open(
         self,
         spec: Optional[FieldSpec],
@@ -657,16 +671,14 @@ class _Parser:
         """Start a sub-message for field ``name`` (skipped when unknown); ``blank`` is the text before it."""
         stack = self.stack
         if len(stack) >= self.max_depth:
-            raise self.error(
-                name_pos, f"messages are nested more than {self.max_depth} deep; refusing to read further"
-            )
+            raise self.open_error(spec, name, name_pos)
         close = "}" if opener == "{" else ">"
         parent = stack[-1]
         if spec is None or parent.message is None:
             stack.append(_Frame(None, _NO_FIELDS, _NO_FIELDS, close, name, line, col, list_field))
             return
         if spec.kind != "message":
-            raise self.error(name_pos, f"'{shorten(name)}' is a {spec.kind} field, not a message: write {shorten(name)}: <value>")
+            raise self.open_error(spec, name, name_pos)
         assert spec.message is not None and parent.message is not None
         comments = _comments_before(self.text, name_pos - len(blank), name_pos) if "#" in blank else []
         child = Message(spec.message, {}, line, col, comments, {})
@@ -860,6 +872,7 @@ class _SlowReader:
 
     def advance(self) -> None:
         found = _TOKEN.match(self.text, self.pos)
+        assert found is not None  # everything after the blank is optional
         self.blank_pos = self.pos
         self.start = found.end(1)
         self.kind = found.lastindex if found.lastindex and found.lastindex > 1 else 0

@@ -147,11 +147,10 @@ def test_50_megabytes_do_not_hang(tmp_path: Path) -> None:
     assert "over the limit" in caught.value.message
     shapes = {
         "nested": b"layer { " * (big // 8),
-        "one token": b"a" * big,
         "unterminated string": b'name: "' + b"a" * big,
         "blank then brace": b" " * big + b"}",
     }
-    for shape, data in shapes.items():
+    for data in shapes.values():
         with pytest.raises(InputError, match="error"):
             load_bytes(data, file="big.prototxt", max_text_bytes=2 * big)
     elapsed = time.monotonic() - started
