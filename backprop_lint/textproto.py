@@ -49,12 +49,14 @@ _ASCII_SPACE = r"[ \t\r\n]*(?:\#[^\n]*[ \t\r\n]*)*"
 _ASCII_BLANK = r"[ \t\r\n]*"
 
 #: one simple field, a run of closing braces, or a separator, with the blank text before it.
+#: A string must not be followed by another (implicit concatenation) nor by a
+#: non-ASCII blank (behind which another string might hide): those go slow.
 #: When only the name matches (a list, an escaped string, a string followed by
 #: another one, a comment inside the field...), the slow path reads the field.
 _FIELD = re.compile(
     rf"({_ASCII_SPACE})(?:"
     rf"({_IDENT}){_ASCII_BLANK}(:)?{_ASCII_BLANK}"
-    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_SPACE}[\"'])|([{{<]))?"
+    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_ASCII_SPACE}(?:[\"']|[^\S \t\r\n]))|([{{<]))?"
     rf"|([}}>](?:[ \t\r\n]*[}}>])*)|([,;]))?"
 )
 
