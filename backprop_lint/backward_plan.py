@@ -86,6 +86,7 @@ class CallFix:
     """The corrected call, found by simulating candidate ranges (and force_backward)."""
 
     possible: bool
+    #: the start=/end= arguments of the corrected call (None: leave the argument out)
     start: Optional[str] = None
     end: Optional[str] = None
     add_force_backward: bool = False  # True: add `force_backward: true` to the prototxt
@@ -566,7 +567,15 @@ def _candidate_ranges(
         if producer is not None:
             starts.add(producer)
     ends = set(range(n))  # every end: cheap for the net sizes people debug by hand
-    return [(s, e) for s in sorted(starts) for e in sorted(ends) if e <= s]
+    return [
+        (s, e) for s in sorted(starts) for e in sorted(ends)
+        if e <= s and _addressable(net, s, n - 1) and _addressable(net, e, 0)
+    ]
+
+
+def _addressable(net: BuiltNet, index: int, default: int) -> bool:
+    """Whether pycaffe can run from/to ``index``: by default, or by a name whose first match is it."""
+    return index == default or first_layer_index(net, net.layers[index].definition.name) == index
 
 
 def _call_text(
@@ -811,24 +820,33 @@ def _fix(
     explanation: List[str] = []
     if best.forced and not prepared.force_backward:
         explanation.append("add `force_backward: true` at the top level of the prototxt (no loss prunes every backward)")
-    if best.start != (n - 1 if start is None else start_index):
-        explanation.append(f"start={names[best.start]!r} (#{best.start})")
-    if best.end != (0 if end is None else end_index):
-        explanation.append(f"end={names[best.end]!r} (#{best.end})")
+    start_arg = _argument(net, best.start, n - 1, given=start is not None)
+    end_arg = _argument(net, best.end, 0, given=end is not None)
+    for option, index, argument, was in (("start", best.start, start_arg, n - 1 if start is None else start_index),
+                                         ("end", best.end, end_arg, 0 if end is None else end_index)):
+        if index == was:
+            continue
+        if argument is None:
+            explanation.append(f"leave {option}= out (pycaffe's default: layer #{index} '{names[index]}')")
+        else:
+            explanation.append(f"{option}={names[index]!r} (#{index})")
     return CallFix(
         True,
-        start=names[best.start],
-        end=names[best.end],
+        start=None if start_arg is None else names[start_arg],
+        end=None if end_arg is None else names[end_arg],
         add_force_backward=best.forced and not prepared.force_backward,
-        call=_call_text(
-            names,
-            None if start is None and best.start == n - 1 else best.start,
-            None if end is None and best.end == 0 else best.end,
-            seeds,
-            outputs,
-        ),
+        call=_call_text(names, start_arg, end_arg, seeds, outputs),
         explanation=explanation,
     )
+
+
+def _argument(net: BuiltNet, index: int, default: int, given: bool) -> Optional[int]:
+    """The layer index to name in the call, or None to leave the argument out (pycaffe's default)."""
+    if index != default:
+        return index
+    if given and first_layer_index(net, net.layers[index].definition.name) == index:
+        return index
+    return None
 
 
 def _impossible(
