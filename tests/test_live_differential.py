@@ -40,13 +40,15 @@ def _net_count() -> int:
 
 
 def _report(request: pytest.FixtureRequest, line: str) -> None:
-    """Show ``line`` whether or not pytest captures output (-s or not)."""
+    """Show ``line`` on the terminal whether or not pytest captures output (-s or not)."""
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is None or capture is None:
+        print(line, file=sys.__stdout__, flush=True)
+        return
+    with capture.global_and_fixture_disabled():
         reporter.ensure_newline()
         reporter.write_line(line)
-    else:
-        print(line, file=sys.__stdout__, flush=True)
 
 
 @pytest.fixture(scope="module")
