@@ -462,6 +462,7 @@ class _Parser:
         fields: Dict[str, FieldSpec] = frame[_COMMON]
         value: Any
         sub_type: Any
+        new_message = object.__new__
         after_field = False
         while True:
             found = match_field(text, pos)
@@ -487,7 +488,14 @@ class _Parser:
                     if sub_type is None or len(stack) >= max_depth:
                         raise self.open_error(spec, name, name_pos)
                     comments = _comments_before(text, name_pos - len(blank), name_pos) if "#" in blank else []
-                    value = Message(sub_type, {}, line, col, comments, {})
+                    # Message.__init__ inlined: a sub-message is created for every '{'
+                    value = new_message(Message)
+                    value.type = sub_type
+                    value.fields = {}
+                    value.line = line
+                    value.col = col
+                    value.comments = comments
+                    value.positions = {}
                 elif token is None and string is None:
                     self.after_field = after_field
                     pos = _SlowReader(self, found.start()).field()

@@ -115,7 +115,8 @@ SYNTAX_CASES: List[str] = [
     'layer { name: "a" >', 'layer { name: "a"', "}", 'name "a"', "layer name: \"x\"", "layer { convolution_param: 3 }",
     "force_backward { }", "[caffe.foo]: 1", "layer { [a.b]: 1 }", "é: 1", "1abc: 2", "name: é", ":",
     # blanks and comments anywhere
-    'layer {\n # c\n name: "x" }', 'name: "x"\x0c', '\u00a0name: "x"', 'name\n:\n"x"', 'name # c\n : "x"',
+    'layer {\n # c\n name: "x" }', 'name: "x"\x0c', '\u00a0name: "x"', 'name: "a"\u00a0"b"',
+    'name: "a"\n\u2028 # c\n "b" layer {}', 'layer\x0b{ }', 'name\n:\n"x"', 'name # c\n : "x"',
     "# only a comment", "", "   \n\t\n", 'layer {\r\n  name: "a"\r\n}\r\n', "layer\n{\n}\n",
     # other messages
     "layer { blobs { data: [1, 2.5, -3] shape { dim: 3 } } }",
@@ -172,6 +173,14 @@ def test_values_are_plain_python() -> None:
     assert layer.fields["convolution_param"].fields["num_output"] == 8
     assert layer.fields["convolution_param"].fields["weight_filler"].fields == {"type": "x"}
     assert math.isnan(textproto.parse("layer { loss_weight: nan }")[0].fields["layer"][0].fields["loss_weight"][0])
+
+
+def test_sub_messages_have_every_slot_set() -> None:
+    """The hot loop builds sub-messages without Message.__init__: it must set every slot."""
+    net, _ = textproto.parse("layer { param { } }")
+    for message in (net, net.fields["layer"][0], net.fields["layer"][0].fields["param"][0]):
+        for slot in Message.__slots__:
+            getattr(message, slot)
 
 
 def test_positions_are_first_occurrences() -> None:
