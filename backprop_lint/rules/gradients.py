@@ -10,6 +10,7 @@ from .explain import describe, why_no_backward, why_no_gradient_reaches
 from .fixes import force_backward_fix, propagate_down_edits, with_force_backward, with_propagate_down
 from .graph import (
     Reader,
+    direct_readers,
     explicit_propagate_down,
     format_number,
     gradient_flows,
@@ -169,6 +170,7 @@ def _zero_gradient_finding(ctx: RuleContext, net: SimulatedNet, blob: str) -> Fi
     else:
         for reader in readers:
             reasons.extend(_why_reader_leaves_zero(net, reader, blob))
+        reasons.extend(_idle_splits(net, producer, blob))
     location = ctx.location_of(net.layers[producer]) if producer is not None else net_location(ctx)
     message = f"the gradient of {quote(blob)} stays zero, but you need it"
     if reasons:
@@ -177,6 +179,18 @@ def _zero_gradient_finding(ctx: RuleContext, net: SimulatedNet, blob: str) -> Fi
         ctx, location, message, layer=net.layers[producer].name if producer is not None else None,
         reasons=reasons, fix=_minimal_fix(ctx, net, blob, readers),
     )
+
+
+def _idle_splits(net: SimulatedNet, producer: Optional[int], blob: str) -> List[str]:
+    """The Split Caffe put after ``blob`` does not run Backward: no reader's gradient reaches ``blob``."""
+    if producer is None:
+        return []
+    return [
+        f"several layers read {quote(blob)}, so Caffe inserted a Split layer, and that Split does not run "
+        f"Backward either: a gradient in one reader's copy would not reach {quote(blob)}"
+        for reader in direct_readers(net, producer, blob)
+        if net.layers[reader.index].is_split and net.layers[reader.index].need_backward is False
+    ]
 
 
 def _why_reader_leaves_zero(net: SimulatedNet, reader: Reader, blob: str) -> List[str]:

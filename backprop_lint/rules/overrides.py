@@ -236,6 +236,8 @@ def _check_batchnorm_forces_backward(ctx: RuleContext) -> Iterable[Finding]:
             continue
         if not any(flag is True for flag in layer.param_propagate_down):
             continue
+        if layer.need_backward is not True or any(flag is not False for flag in layer.bottom_need_backward):
+            continue  # pruned anyway, or its input needs a gradient whatever its statistics say
         frozen = _frozen_batchnorm(ctx, net, index)
         if frozen is None:
             continue
