@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Sequence
+from typing import List, Sequence
 
 import pytest
 
@@ -331,3 +331,17 @@ def test_location_falls_back_to_the_file() -> None:
     assert run_rules(context) == []
 
 
+
+
+def test_loss_top_read_by_two_layers_goes_through_a_split_and_still_prunes_the_loss() -> None:
+    text = DATA + fc("fc1", "data", "fc1") + loss() + layer("p1", "Power", ["loss"], ["p1"]) \
+        + layer("p2", "Power", ["loss"], ["p2"])
+    finding = only(lint(text), "BL304")
+    assert "`p1` (Power), `p2` (Power)" in finding.message
+    assert "nothing learns from this loss" in finding.message
+
+
+def test_explicit_loss_weight_with_a_reader_is_counted_twice_not_read() -> None:
+    text = DATA + fc("fc1", "data", "fc1") + loss("fc1", "label", "loss_weight: 2") \
+        + layer("p1", "Power", ["loss"], ["p1"])
+    assert codes(lint(text)) == ["BL302"]

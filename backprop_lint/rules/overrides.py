@@ -10,6 +10,8 @@ from .base import Rule, RuleContext
 from .explain import describe, names, why_no_backward
 from .fixes import resimulate
 from .graph import (
+    Reader,
+    direct_readers,
     explicit_propagate_down,
     format_number,
     param_role,
@@ -84,7 +86,7 @@ def _check_loss_counted_twice(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None:
         return
-    for s, split, p, producer, j in _loss_splits(net):
+    for s, split, _p, producer, j in _loss_splits(net):
         if producer.loss[j] == 0:
             continue
         top = producer.tops[j]
@@ -145,8 +147,9 @@ def _check_loss_weight_dropped(ctx: RuleContext) -> Iterable[Finding]:
         ]
         if not dropped:
             continue
-        split_top = producer.tops[min(splits)]
-        readers = [r for t in net.layers[splits[min(splits)]].tops[1:] for r in user_readers(net, splits[min(splits)], t)]
+        first_top = min(splits)
+        split_top, split_index = producer.tops[first_top], splits[first_top]
+        readers = [r for t in net.layers[split_index].tops[1:] for r in user_readers(net, split_index, t)]
         who = names([net.layers[r.index].name for r in readers])
         lost = names([producer.tops[j] for j in dropped])
         message = (
@@ -181,33 +184,40 @@ def _check_loss_top_read(ctx: RuleContext) -> Iterable[Finding]:
         return
     for index, layer in user_layers(net):
         for j, top in enumerate(layer.tops):
-            if layer.loss[j] == 0:
-                continue
-            readers = [r for r in user_readers(net, index, top)]
-            direct = [r for r in readers if net.layers[r.index].bottoms[r.bottom] == top]
-            if direct:
-                yield _loss_top_read_finding(ctx, net, index, layer, top, direct)
+            if layer.loss[j] == 0 or _split_carries_loss(net, index, top):
+                continue  # no loss here, or InsertSplits saw an explicit weight (BL302's case)
+            readers = user_readers(net, index, top)
+            if readers:
+                yield _loss_top_read_finding(ctx, net, index, layer, top, readers)
+
+
+def _split_carries_loss(net: SimulatedNet, index: int, top: str) -> bool:
+    return any(
+        net.layers[r.index].is_split and net.layers[r.index].loss[:1] != [0.0]
+        for r in direct_readers(net, index, top)
+    )
 
 
 def _loss_top_read_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer, top: str,
-                           readers: list) -> Finding:
+                           readers: List[Reader]) -> Finding:
     who = ", ".join(describe(net.layers[r.index]) for r in readers)
     short = names([net.layers[r.index].name for r in readers])
     writes, passes = ("writes", "passes") if len(readers) == 1 else ("write", "pass")
     if layer.need_backward is False:
-        effect = (f"Caffe prunes {quote(layer.name)} from the backward sweep, so nothing learns from this loss")
-        reasons = why_no_backward(net, index)
+        effect = f"Caffe prunes {quote(layer.name)} from the backward sweep, so nothing learns from this loss"
+        chain = why_no_backward(net, index)
     else:
         effect = (f"{short} {writes} the loss diff in Backward, so the gradient of this loss is whatever "
                   f"{short} {passes} back, and the reported loss changes from the second iteration on")
-        reasons = []
+        chain = []
     message = (
-        f"the loss top {quote(top)} of {describe(layer)} is also read by {who}: with the implicit loss "
-        f"weight Caffe inserts no split, so they share one diff; {effect}"
+        f"the loss top {quote(top)} of {describe(layer)} is also read by {who}: InsertSplits does not see an "
+        f"implicit loss weight, so the loss and its readers share one diff; {effect}"
     )
     reasons = [
-        "a loss layer's diff holds its loss weight, written once at setup; a reader's Backward overwrites it",
-    ] + reasons
+        "a loss layer's top diff holds its loss weight, written once at setup; its readers' gradients "
+        "overwrite it in Backward",
+    ] + chain
     advice = (
         f"Leave the loss top {quote(top)} unread: it is a net output already; read its value from the outputs "
         f"after Forward (remove the reading layer, e.g. a `Silence`)."
