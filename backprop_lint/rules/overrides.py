@@ -5,6 +5,7 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
+from ..layer_table import Backward, layer_info
 from ..model import Finding, Fix, ParamSpec, SimLayer, SimulatedNet
 from .base import Rule, RuleContext
 from .explain import describe, names, why_no_backward
@@ -432,6 +433,65 @@ PROPAGATE_DOWN_NO_EFFECT = Rule(
 )
 
 
+# ---------------------------------------------------------------------------
+# BL309 propagate-down-false-ignored
+# ---------------------------------------------------------------------------
+
+
+def _check_ignored_propagate_down(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None or net.prepared.force_backward:
+        return  # under force_backward every flag is overridden anyway (BL301)
+    loss_of = dict(zip(net.blobs, net.blob_loss_weights))
+    for index, layer in user_layers(net):
+        for j, blob in enumerate(layer.bottoms):
+            if explicit_propagate_down(layer, j) is not False or blob in layer.tops:
+                continue
+            if net.blob_diff_nonzero.get(blob) is not True or loss_of.get(blob, 0) != 0 or blob in net.seeds:
+                continue
+            cause = _why_the_flag_is_ignored(net, layer, j)
+            if cause is not None:
+                yield _ignored_flag_finding(ctx, net, index, layer, j, cause)
+
+
+def _why_the_flag_is_ignored(net: SimulatedNet, layer: SimLayer, j: int) -> Optional[str]:
+    info = layer_info(layer.type, net.prepared.flavor)
+    if info is None or layer.definition is None:
+        return None
+    param, n_bottoms, n_tops = layer.definition.param, len(layer.bottoms), len(layer.tops)
+    if info.aliases_diff(param, n_bottoms, n_tops) and j == 0:
+        return (f"a {layer.type} layer shares one diff between its top and its bottom, so the gradient of "
+                f"{quote(layer.tops[0])} is its bottom's")
+    if info.backward(j, n_bottoms, param) is Backward.IGNORES_PD and layer.need_backward is True:
+        return f"the {layer.type} layer's Backward writes its bottom diff whatever `propagate_down` says"
+    return None
+
+
+def _ignored_flag_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer, j: int,
+                          cause: str) -> Finding:
+    blob = user_bottoms(net, index)[j]
+    message = (f"`propagate_down: false` on {quote(blob)} in {quote(layer.name)} does not stop the gradient: "
+               f"{cause}")
+    reasons = [cause, f"{quote(blob)}'s diff is non-zero after Backward"]
+    producer = producer_of(net, index, layer.bottoms[j])
+    if producer is not None and net.layers[producer].need_backward is True:
+        passer = net.layers[producer]
+        who = (f"the Split Caffe inserted for {quote(blob)}" if passer.is_split else quote(passer.name))
+        reasons.append(f"{who} runs Backward and passes that gradient on, into the layers above")
+    advice = (f"To stop the gradient, cut it where it is still respected: read {quote(blob)} through a layer "
+              f"that honours `propagate_down` (e.g. a `Power` layer with `propagate_down: false`), or use the "
+              f"cuDNN engine where the layer has one that honours it.")
+    return PROPAGATE_DOWN_IGNORED.finding(ctx, ctx.location_of(layer), message, layer=layer.name,
+                                          reasons=reasons, fix=Fix(advice))
+
+
+PROPAGATE_DOWN_IGNORED = Rule(
+    "BL309", "propagate-down-false-ignored", "warning",
+    "`propagate_down: false` on a layer that writes that bottom's gradient anyway.",
+    _check_ignored_propagate_down,
+)
+
+
 RULES: Tuple[Rule, ...] = (
     FORCE_OVERRIDES_PD,
     LOSS_COUNTED_TWICE,
@@ -441,4 +501,5 @@ RULES: Tuple[Rule, ...] = (
     FROZEN_PARAMS_GET_GRADIENTS,
     DUPLICATE_LAYER_NAME,
     PROPAGATE_DOWN_NO_EFFECT,
+    PROPAGATE_DOWN_IGNORED,
 )
