@@ -345,3 +345,21 @@ def test_explicit_loss_weight_with_a_reader_is_counted_twice_not_read() -> None:
     text = DATA + fc("fc1", "data", "fc1") + loss("fc1", "label", "loss_weight: 2") \
         + layer("p1", "Power", ["loss"], ["p1"])
     assert codes(lint(text)) == ["BL302"]
+
+
+def test_reshape_shares_its_diff_whatever_propagate_down_says() -> None:
+    text = DATA + fc("fc1", "data", "x") \
+        + layer("reshape", "Reshape", ["x"], ["r"], "propagate_down: false", "reshape_param { shape { dim: 0 dim: -1 } }") \
+        + fc("fc2", "r", "fc2") + loss("fc2")
+    findings = lint(text)
+    finding = only(findings, "BL309")
+    assert "a Reshape layer shares one diff" in finding.message
+    assert not any("passes that gradient on" in reason for reason in finding.reasons)  # fc1 is pruned
+    assert only(findings, "BL202").layer == "fc1"
+
+
+def test_propagate_down_false_respected_is_not_reported() -> None:
+    text = DATA + fc("fc1", "data", "fc1") + fc("fc2", "data", "fc2") \
+        + layer("relu", "ReLU", ["fc1"], ["r"], "propagate_down: false") \
+        + layer("sum", "Eltwise", ["r", "fc2"], ["sum"]) + loss("sum")
+    assert codes(lint(text)) == ["BL202"]  # fc1 never learns, and nothing claims the flag was ignored

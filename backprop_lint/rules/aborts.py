@@ -45,7 +45,10 @@ def _abort_finding(ctx: RuleContext, net: SimulatedNet, layer: SimLayer) -> Find
                        "of every bottom that allows it")
     else:
         reasons.append(f"{quote(layer.name)} lies on the gradient path to a loss, so Caffe runs its Backward")
-    if cause == "always":
+    if cause == "unknown":
+        message = f"Backward aborts in {describe(layer)}: its declared Backward aborts, and it runs in this net"
+        advice = _advice_always(layer)
+    elif cause == "always":
         message = (f"Backward aborts in {describe(layer)}: the layer has no Backward "
                    f"(NOT_IMPLEMENTED), and it runs in this net")
         advice = _advice_always(layer)

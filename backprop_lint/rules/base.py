@@ -83,10 +83,6 @@ class RuleContext:
     ) -> "RuleContext":
         return cls(file=file, refusal=error, text=text, state=state)
 
-    @property
-    def flavor(self) -> str:
-        return self.net.prepared.flavor if self.net is not None else "bvlc"
-
     def location_of(self, layer: Optional[SimLayer] = None) -> Location:
         if layer is not None and layer.location is not None:
             return layer.location

@@ -6,7 +6,7 @@ them into sentences; none of them decides anything itself.
 """
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 from ..layer_table import Backward, layer_info
 from ..model import SimLayer, SimulatedNet
@@ -135,23 +135,6 @@ def _zeroes(layer: SimLayer, reader: Reader, flavor: str) -> bool:
         return False
     behaviour = info.backward(reader.bottom, len(layer.bottoms), layer.definition.param) if layer.definition else None
     return behaviour is Backward.ZEROES and layer.bottom_need_backward[reader.bottom] is True
-
-
-def why_layer_runs(layer: SimLayer) -> str:
-    """Why a layer runs Backward, in one clause."""
-    if layer.forced and layer.need_backward_before_pruning is not True:
-        return "`force_backward: true` makes every layer run Backward"
-    if layer.forced and not layer.contributes_to_loss:
-        return "`force_backward: true` makes every layer run Backward"
-    return f"{quote(layer.name)} lies on the gradient path to a loss"
-
-
-def blob_of_reader(net: SimulatedNet, reader: Reader) -> str:
-    return user_blob_name(net, net.layers[reader.index].bottoms[reader.bottom], reader.index)
-
-
-def first(lines: List[str]) -> Optional[str]:
-    return lines[0] if lines else None
 
 
 def _unique(lines: List[str]) -> List[str]:

@@ -140,10 +140,6 @@ def param_role(layer: SimLayer, p: int) -> str:
     return roles[p] if p < len(roles) else f"param {p}"
 
 
-def layers_named(net: SimulatedNet, name: str) -> List[SimLayer]:
-    return [layer for layer in net.layers if layer.name == name and not layer.is_split]
-
-
 def quote(name: str) -> str:
     return f"`{name}`"
 
