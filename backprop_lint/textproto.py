@@ -338,6 +338,12 @@ def compiled_schema(flavor: str) -> Schema:
             fork_only = (message, name) in foreign and not wholly_foreign
             specs[name] = FieldSpec(name, kind, repeated, type_name, fork_only, fork_values)
         schema[message] = specs
+    if flavor == "ssd":
+        # Where the SSD fork reuses a BVLC field number for another field (e.g.
+        # PoolingParameter.ceil_mode), the SSD reader knows the SSD field.
+        for (message, _number), (name, label, kind, type_name, _default) in tables.SSD_VARIANTS.items():
+            if name not in schema[message]:
+                schema[message][name] = FieldSpec(name, kind, label == "repeated", type_name, False, frozenset())
     _schemas[flavor] = schema
     return schema
 
