@@ -349,7 +349,8 @@ def test_explicit_loss_weight_with_a_reader_is_counted_twice_not_read() -> None:
 
 def test_reshape_shares_its_diff_whatever_propagate_down_says() -> None:
     text = DATA + fc("fc1", "data", "x") \
-        + layer("reshape", "Reshape", ["x"], ["r"], "propagate_down: false", "reshape_param { shape { dim: 0 dim: -1 } }") \
+        + layer("reshape", "Reshape", ["x"], ["r"], "propagate_down: false",
+                "reshape_param { shape { dim: 0 dim: -1 } }") \
         + fc("fc2", "r", "fc2") + loss("fc2")
     findings = lint(text)
     finding = only(findings, "BL309")

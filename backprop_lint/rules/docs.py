@@ -1,4 +1,4 @@
-"""The rule pages: ``rules/<CODE>.md`` in a checkout, ``backprop_lint/rule_docs/`` when installed.
+"""The rule pages' layout: ``rules/<CODE>.md`` (shipped as ``backprop_lint/rule_docs/<CODE>.md``).
 
 Every page has the same sections (see ``SECTIONS``); its *Example* and *Use
 instead* blocks are complete nets that the tests run through the pipeline.
@@ -11,11 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
-
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-#: the canonical pages (a source checkout) and the copy shipped in the wheel
-PAGE_DIRS = (PACKAGE_DIR.parent / "rules", PACKAGE_DIR / "rule_docs")
+from typing import Dict, List
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix", "References")
 
@@ -34,20 +30,6 @@ class RulePage:
     use_instead: str = ""
     example_options: Dict[str, str] = field(default_factory=dict)
     use_instead_options: Dict[str, str] = field(default_factory=dict)
-
-
-def page_path(code: str) -> Optional[Path]:
-    for directory in PAGE_DIRS:
-        candidate = directory / f"{code}.md"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def page_text(code: str) -> Optional[str]:
-    """The Markdown page of rule ``code``, or None if there is none."""
-    path = page_path(code)
-    return path.read_text(encoding="utf-8") if path is not None else None
 
 
 def parse_page(text: str) -> RulePage:
