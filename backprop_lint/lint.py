@@ -88,9 +88,12 @@ def rule_catalogue() -> List[RuleInfo]:
 
 def rule_doc_path(code: str) -> Optional[Path]:
     """The rule's Markdown page: ``rules/<CODE>.md`` in a checkout, or the installed copy."""
-    from .rules.docs import page_path
-
-    return page_path(code)
+    package_dir = Path(__file__).resolve().parent
+    for directory in (package_dir.parent / "rules", package_dir / "rule_docs"):
+        candidate = directory / f"{code}.md"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 # ---------------------------------------------------------------------------
