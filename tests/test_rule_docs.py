@@ -124,3 +124,12 @@ def test_unused_suppression_page_through_the_linter() -> None:
     reported = lint(page.example, phase="TRAIN").findings
     assert rule.code in [f.code for f in reported], [f"{f.code} {f.name} {f.message}" for f in reported]
     assert [f for f in lint(page.use_instead, phase="TRAIN").findings] == []
+
+
+def test_page_path_finds_every_rule_page() -> None:
+    from backprop_lint.rules.docs import page_path
+
+    for rule in ALL_RULES:
+        path = page_path(rule.code.lower())
+        assert path is not None and path.name == f"{rule.code}.md"
+    assert page_path("BL999") is None

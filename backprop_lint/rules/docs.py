@@ -11,7 +11,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
+
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+#: the canonical pages (a source checkout) first, then the copy shipped in the wheel
+PAGE_DIRS = (PACKAGE_DIR.parent / "rules", PACKAGE_DIR / "rule_docs")
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix", "References")
 
@@ -30,6 +34,15 @@ class RulePage:
     use_instead: str = ""
     example_options: Dict[str, str] = field(default_factory=dict)
     use_instead_options: Dict[str, str] = field(default_factory=dict)
+
+
+def page_path(code: str) -> Optional[Path]:
+    """The page of rule ``code`` (``BL202``), or None if there is none."""
+    for directory in PAGE_DIRS:
+        candidate = directory / f"{code.upper()}.md"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def parse_page(text: str) -> RulePage:
