@@ -388,7 +388,8 @@ class _Builder:
         (MVN, LRN across channels, Im2col), a bottom never written (Crop's second), SSD's extras."""
         kind = self.rng.choice(("MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop",
                                 "Normalize", "Permute"))
-        spatial = kind in ("LRN", "Im2col", "Deconvolution", "Crop", "Normalize", "Permute")
+        # (this MVN reshapes its top to 4 axes, so it gets 4-axis bottoms only)
+        spatial = kind in ("MVN", "LRN", "Im2col", "Deconvolution", "Crop", "Normalize", "Permute")
         bottom = self.pick(lambda b: b.int_range is None and not b.loss_top and len(b.shape) == (4 if spatial else 2)
                            or (not spatial and len(b.shape) >= 2 and b.int_range is None and not b.loss_top))
         if bottom is None:
