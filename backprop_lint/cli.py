@@ -22,7 +22,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 from . import __version__
 from .config import CODE_PREFIX, ConfigError, ConfigFinder
 from .fix import plan_fixes, unified_diff, write_atomically
-from .lint import Linter, LintReport, Overrides, rule_catalogue, rule_doc_path
+from .linter import Linter, LintReport, Overrides, rule_catalogue, rule_doc_path
 from .model import SEVERITIES, Finding
 from .report import FORMATS
 

@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from backprop_lint.config import ConfigFinder  # noqa: E402
-from backprop_lint.lint import Linter  # noqa: E402
+from backprop_lint.linter import Linter  # noqa: E402
 from backprop_lint.report import text  # noqa: E402
 
 DEFAULT_CORPUS = Path("/work/shared/corpus/nets")

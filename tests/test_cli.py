@@ -9,7 +9,7 @@ from typing import List, Tuple
 import pytest
 
 from backprop_lint.cli import main, with_default_command
-from backprop_lint.lint import looks_like_solver, resolve_solver_net_path, solver_nets
+from backprop_lint.linter import looks_like_solver, resolve_solver_net_path, solver_nets
 from backprop_lint.model import NetState
 
 CLEAN = """name: "clean"
@@ -386,12 +386,12 @@ def test_states_with_stage_lists_merge_without_mangling(tmp_path: Path, capsys: 
 def test_internal_error_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_lint.lint
+    import backprop_lint.linter
 
     def crash(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(backprop_lint.lint, "lint_state", crash)
+    monkeypatch.setattr(backprop_lint.linter, "lint_state", crash)
     write(tmp_path, "clean.prototxt", CLEAN)
     write(tmp_path, "bad.prototxt", MALFORMED)
     code, out, err = run(capsys, ".", "--format", "json")

@@ -7,7 +7,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from backprop_lint.lint import LintReport, RuleInfo
+from backprop_lint.linter import LintReport, RuleInfo
 from backprop_lint.model import Finding, Fix, Location, TextEdit
 from backprop_lint.report import github, json_output, sarif, text
 

@@ -12,7 +12,7 @@ from typing import Dict, List, Mapping, Optional, Tuple
 import pytest
 
 from backprop_lint import pipeline
-from backprop_lint.lint import lint, rule_catalogue
+from backprop_lint.linter import lint, rule_catalogue
 from backprop_lint.model import Finding, InputError, NetRefused
 from backprop_lint.rules import ALL_RULES, RuleContext, refusal_finding, rule_by_code, run_rules
 from backprop_lint.rules.docs import SECTIONS, RulePage, all_pages, parse_page

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import List, TextIO
 
-from ..lint import LintReport
+from ..linter import LintReport
 from ..model import Finding
 from . import relative_uri
 

@@ -35,7 +35,7 @@ import json
 from typing import Any, Dict, TextIO
 
 from .. import __version__
-from ..lint import LintReport
+from ..linter import LintReport
 from ..model import SEVERITIES, Finding, Fix
 
 SCHEMA_VERSION = 1

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Sequence, TextIO
 
 from .. import __version__
-from ..lint import LintReport, RuleInfo, rule_catalogue
+from ..linter import LintReport, RuleInfo, rule_catalogue
 from ..model import Finding, Fix
 from . import PROJECT_URL, relative_uri, rule_page_url
 

@@ -21,7 +21,7 @@ from typing import Dict, List, Optional, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from ..lint import LintReport
+from ..linter import LintReport
 from ..model import SEVERITIES, Finding
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
