@@ -16,6 +16,7 @@ Validity is judged against the SSD-lineage Caffe the oracle is built from
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Dict, FrozenSet, List, Optional, Sequence, Set, Tuple
 
@@ -76,6 +77,8 @@ class Layer:
     rules: List[str] = field(default_factory=list)  # rendered include/exclude blocks
     #: number of parameter blobs Caffe creates for this layer
     param_blobs: int = 0
+    #: InnerProduct's num_output (for weight sharing)
+    num_output: int = 0
 
     def render(self) -> str:
         lines = [f'  name: "{self.name}"', f'  type: "{self.type}"']
@@ -87,6 +90,23 @@ class Layer:
         lines += [f"  {r}" for r in self.rules]
         lines += [f"  {b}" for b in self.body]
         return "layer {\n" + "\n".join(lines) + "\n}\n"
+
+
+_PARAM_NAME = re.compile(r'name: "([^"]*)"')
+
+
+def _param_name(spec: str) -> Optional[str]:
+    found = _PARAM_NAME.search(spec)
+    return found.group(1) if found else None
+
+
+def _ensure_param_name(layer: Layer, index: int, name: str) -> str:
+    """The layer's ``param`` spec ``index``, named ``name`` unless it has a name already."""
+    while len(layer.params) <= index:
+        layer.params.append("param {}")
+    if _param_name(layer.params[index]) is None:
+        layer.params[index] = layer.params[index].replace("param {", f'param {{ name: "{name}"', 1).replace("  ", " ")
+    return layer.params[index]
 
 
 def _number(value: float) -> str:
@@ -124,6 +144,8 @@ class _Builder:
         self.force_backward = False
         self._next_blob = 0
         self._next_layer = 0
+        #: InnerProduct layers by input size: candidates for weight sharing
+        self.inner_products: Dict[int, List[Layer]] = {}
 
     # -- naming --------------------------------------------------------------
     def new_blob(self, prefix: str = "b") -> str:
@@ -345,17 +367,43 @@ class _Builder:
 
     def op_inner_product(self, force: bool = False) -> Optional[str]:
         bottom = self.float_blob()
+        if self.inner_products and self.rng.random() < 0.5:  # a bottom another InnerProduct could share with
+            sizes = set(self.inner_products)
+            bottom = self.pick(lambda b: b.int_range is None and not b.loss_top and len(b.shape) >= 2
+                               and _count(b.shape) // BATCH in sizes) or bottom
         if bottom is None:
             if not force:
                 return None
             bottom = self.add_dummy()
+        inputs = _count(self.blobs[bottom].shape) // BATCH
+        earlier = self.inner_products.setdefault(inputs, [])
+        owner = self.rng.choice(earlier) if earlier and self.rng.random() < 0.4 else None
         outputs = self.rng.choice((2, 3, 4))
         bias = self.rng.random() < 0.8
+        if owner is not None:  # same weight shape, so the two may share it
+            outputs, bias = owner.num_output, owner.param_blobs == 2
         top = self.new_blob()
         body = [f"inner_product_param {{ num_output: {outputs} {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
-        self.add(Layer(self.new_layer_name("InnerProduct"), "InnerProduct", [bottom], [top], body,
-                       param_blobs=2 if bias else 1), [(BATCH, outputs)])
+        layer = self.add(Layer(self.new_layer_name("InnerProduct"), "InnerProduct", [bottom], [top], body,
+                               param_blobs=2 if bias else 1, num_output=outputs), [(BATCH, outputs)])
+        if owner is not None:
+            self.share_weights(owner, layer)
+        earlier.append(layer)
         return top
+
+    def share_weights(self, owner: Layer, sharer: Layer) -> None:
+        """Give both layers' first parameter blobs one name, so Caffe shares them.
+
+        The sharer either repeats the owner's spec (lr_mult and decay_mult agree) or names the
+        blob only; its own default lr_mult 1 then decides its need for backward.
+        """
+        for index in range(self.rng.choice((1, owner.param_blobs))):
+            owner_spec = _ensure_param_name(owner, index, f"shared_{owner.name}_{index}")
+            name = _param_name(owner_spec)
+            while len(sharer.params) <= index:
+                sharer.params.append("param {}")
+            sharer.params[index] = owner_spec if self.rng.random() < 0.5 else f'param {{ name: "{name}" }}'
+        self.features.add("shared-params")
 
     def op_convolution(self) -> Optional[str]:
         bottom = self.pick(lambda b: len(b.shape) == 4 and b.int_range is None)
@@ -702,6 +750,7 @@ def _mutate(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
         _mut_unknown_bottom, _mut_duplicate_top, _mut_in_place_after_consumer, _mut_propagate_down_count,
         _mut_loss_weight_count, _mut_too_many_params, _mut_include_and_exclude, _mut_unknown_type,
         _mut_bottom_count, _mut_top_count, _mut_softmax_two_tops, _mut_forbidden_in_place,
+        _mut_shared_lr_mismatch,
     ]
     first = builder.seed % len(mutations)
     for mutation in mutations[first:] + mutations[:first]:
@@ -822,6 +871,21 @@ def _mut_softmax_two_tops(builder: _Builder) -> Optional[Tuple[str, Tuple[str, .
         layer.tops.append(builder.new_blob("loss"))
     layer.loss_weights = [1.0] * builder.rng.choice((0, 1, 2))
     return "softmaxwithloss-two-tops", ("loss_weight must be unspecified or specified once per top blob",)
+
+
+def _mut_shared_lr_mismatch(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
+    """A copy of an InnerProduct sharing its weights with another explicit lr_mult."""
+    owners = _plain_layers(builder, lambda layer: layer.type == "InnerProduct")
+    if not owners:
+        return None
+    owner = builder.rng.choice(owners)
+    spec = _ensure_param_name(owner, 0, f"shared_{owner.name}_0")
+    name = _param_name(spec)
+    owner.params[0] = f'param {{ name: "{name}" lr_mult: 1 }}'
+    twin = Layer(builder.new_layer_name("InnerProduct"), "InnerProduct", list(owner.bottoms), [builder.new_blob()],
+                 list(owner.body), params=[f'param {{ name: "{name}" lr_mult: 0 }}'], param_blobs=owner.param_blobs)
+    builder.layers.append(twin)
+    return "shared-lr-mismatch", ("has mismatched lr_mult",)
 
 
 def _mut_forbidden_in_place(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:

@@ -20,13 +20,13 @@ REQUIRED_FEATURES: Set[str] = {
     "scale-1", "scale-2", "bias-1", "bias-2", "embed", "force_backward", "include", "exclude", "phase-TEST",
     "no-loss", "input", "legacy-input", "dummydata", "duplicate-layer-names",
     "EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "MultinomialLogisticLoss", "HingeLoss",
-    "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss", "pooling-mask-top",
+    "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss", "pooling-mask-top", "shared-params",
     "MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop", "Normalize", "Permute",
 }
 MUTATIONS: Set[str] = {
     "unknown-bottom", "duplicate-top", "inplace-on-split-blob", "propagate_down-count", "loss_weight-count",
     "too-many-params", "include-and-exclude", "unknown-type", "bottom-count", "top-count",
-    "softmaxwithloss-two-tops", "forbidden-in-place",
+    "softmaxwithloss-two-tops", "forbidden-in-place", "shared-lr-mismatch",
 }
 LAYER = re.compile(r"layer \{\n(.*?)\n\}\n", re.S)
 
