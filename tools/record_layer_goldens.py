@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Record what real Caffe decides for the hand-made nets in fixtures/layer_nets/.
+
+For every ``fixtures/layer_nets/<stem>.prototxt`` (stems start with ``layer__``
+or ``subtle__``) and each phase, TRAIN and TEST, this runs the oracle (structure
+and one forward/backward pass) and writes ``fixtures/golden/<stem>.<PHASE>.json``
+in the format of tools/record_goldens.py, so tests/test_golden.py checks them.
+The nets are used as written: no data layer to replace, no batch to cap.
+
+usage: record_layer_goldens.py [--only STEM]... [--timeout S]
+Needs the oracle (tools/oracle/build.sh).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence
+
+TOOLS = Path(__file__).resolve().parent
+REPO = TOOLS.parent
+for _path in (TOOLS / "oracle", TOOLS):
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
+
+import oracle  # noqa: E402
+from record_goldens import FLAVOR, GOLDEN_DIR, PHASES, golden_text  # noqa: E402
+
+NETS_DIR = REPO / "fixtures" / "layer_nets"
+PREFIXES = ("layer__", "subtle__")
+
+
+def hand_made_nets(only: Sequence[str]) -> List[Path]:
+    nets = sorted(path for path in NETS_DIR.glob("*.prototxt") if path.stem.startswith(PREFIXES))
+    return [path for path in nets if not only or path.stem in only]
+
+
+def record_phase(net_file: Path, phase: str, timeout: float) -> Dict[str, Any]:
+    golden: Dict[str, Any] = {
+        "net": net_file.relative_to(REPO).as_posix(),
+        "phase": phase,
+        "level": 0,
+        "stages": [],
+        "flavor": FLAVOR,
+        "fill_zero_weights": True,
+    }
+    try:
+        result = oracle.run_oracle(net_file, phase, run=True, timeout=timeout, fill_zero_weights=True)
+    except oracle.OracleError as error:  # a run too slow for the timeout: keep the structure
+        result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout)
+        golden["run_skipped"] = str(error)
+    if result.refusal is not None:
+        golden["refusal"] = result.refusal
+        golden["refusal_errors"] = result.errors
+        return golden
+    golden["structure"] = result.structure
+    if result.crash_in_run is not None:
+        golden["crash_in_run"] = result.crash_in_run
+        golden["crash_stage"] = result.crash_stage
+        if result.crash_stage == "Forward":
+            golden["crash_in_forward"] = True
+    elif result.run is not None:
+        golden["run"] = result.run
+    return golden
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description="Record real Caffe's decisions on the hand-made layer nets.")
+    parser.add_argument("--only", action="append", default=[], help="only this net stem (repeatable)")
+    parser.add_argument("--timeout", type=float, default=60, help="seconds per oracle run")
+    options = parser.parse_args(argv)
+    available, reason = oracle.oracle_available()
+    if not available:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    nets = hand_made_nets(options.only)
+    for number, net in enumerate(nets, 1):
+        outcomes = []
+        for phase in PHASES:
+            golden = record_phase(net, phase, options.timeout)
+            (GOLDEN_DIR / f"{net.stem}.{phase}.json").write_text(golden_text(golden), encoding="utf-8")
+            outcomes.append(f"{phase}: " + ("refused" if "refusal" in golden else
+                                            f"crash in {golden['crash_stage']}" if "crash_in_run" in golden else "ran"))
+        print(f"[{number}/{len(nets)}] {net.stem}: {', '.join(outcomes)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
