@@ -133,3 +133,12 @@ def test_page_path_finds_every_rule_page() -> None:
         path = page_path(rule.code.lower())
         assert path is not None and path.name == f"{rule.code}.md"
     assert page_path("BL999") is None
+
+
+def test_the_index_lists_every_rule() -> None:
+    from backprop_lint.rules.docs import catalogue_index
+
+    expected = catalogue_index((r.code, r.name, r.severity, r.summary) for r in rule_catalogue())
+    assert (PAGES_DIR / "README.md").read_text(encoding="utf-8") == expected, (
+        "regenerate rules/README.md with backprop_lint.rules.docs.catalogue_index"
+    )

@@ -41,7 +41,7 @@ def state_label(state: NetState) -> str:
 
 @dataclass(frozen=True)
 class RuleContext:
-    """Everything a rule may read. Exactly one of ``net`` and ``refusal`` is set.
+    """Everything a rule may read: the simulated ``net``, or the ``refusal`` when Caffe refuses it.
 
     ``text`` is the file's text (None for binary input), used to build
     TextEdits. ``need_diff`` names the blobs whose gradient the user will read

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, Iterable, List, Optional, Tuple
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 #: the canonical pages (a source checkout) first, then the copy shipped in the wheel
@@ -74,3 +74,17 @@ def _first_block(section: str) -> str:
 
 def all_pages(directory: Path) -> List[Path]:
     return sorted(directory.glob("BL*.md"))
+
+
+def catalogue_index(rules: Iterable[Tuple[str, str, str, str]]) -> str:
+    """``rules/README.md``: one table row per (code, name, severity, summary)."""
+    lines = [
+        "# Rules",
+        "",
+        "One page per rule; `backprop-lint explain CODE` prints it. Codes are stable and never reused.",
+        "",
+        "| Code | Name | Default severity | What it reports |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| [{code}]({code}.md) | {name} | {severity} | {summary} |" for code, name, severity, summary in rules]
+    return "\n".join(lines) + "\n"

@@ -317,7 +317,7 @@ def _batchnorm_fix(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLa
 
 BATCHNORM_FORCES_BACKWARD = Rule(
     "BL305", "batchnorm-forces-backward", "warning",
-    "A BatchNorm without three `lr_mult: 0` specs makes frozen layers below it run Backward.",
+    "A BatchNorm without three `lr_mult: 0` specs makes the frozen layers after it run Backward.",
     _check_batchnorm_forces_backward,
 )
 
