@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Tuple
 
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
-#: the canonical pages (a source checkout) first, then the copy shipped in the wheel
-PAGE_DIRS = (PACKAGE_DIR.parent / "rules", PACKAGE_DIR / "rule_docs")
+#: the copy shipped in the package (identical to the canonical rules/, a test checks it)
+SHIPPED_PAGES = Path(__file__).resolve().parent.parent / "rule_docs"
 
 SECTIONS = ("What it does", "Why is this bad?", "Example", "Use instead", "Fix", "References")
 
@@ -38,11 +37,8 @@ class RulePage:
 
 def page_path(code: str) -> Optional[Path]:
     """The page of rule ``code`` (``BL202``), or None if there is none."""
-    for directory in PAGE_DIRS:
-        candidate = directory / f"{code.upper()}.md"
-        if candidate.is_file():
-            return candidate
-    return None
+    candidate = SHIPPED_PAGES / f"{code.upper()}.md"
+    return candidate if candidate.is_file() else None
 
 
 def parse_page(text: str) -> RulePage:
