@@ -874,18 +874,19 @@ def _mut_softmax_two_tops(builder: _Builder) -> Optional[Tuple[str, Tuple[str, .
 
 
 def _mut_shared_lr_mismatch(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
-    """A copy of an InnerProduct sharing its weights with another explicit lr_mult."""
+    """A copy of an InnerProduct sharing its weights with another explicit lr_mult or decay_mult."""
     owners = _plain_layers(builder, lambda layer: layer.type == "InnerProduct")
     if not owners:
         return None
     owner = builder.rng.choice(owners)
     spec = _ensure_param_name(owner, 0, f"shared_{owner.name}_0")
     name = _param_name(spec)
-    owner.params[0] = f'param {{ name: "{name}" lr_mult: 1 }}'
+    field = builder.rng.choice(("lr_mult", "decay_mult"))
+    owner.params[0] = f'param {{ name: "{name}" {field}: 1 }}'
     twin = Layer(builder.new_layer_name("InnerProduct"), "InnerProduct", list(owner.bottoms), [builder.new_blob()],
-                 list(owner.body), params=[f'param {{ name: "{name}" lr_mult: 0 }}'], param_blobs=owner.param_blobs)
+                 list(owner.body), params=[f'param {{ name: "{name}" {field}: 0 }}'], param_blobs=owner.param_blobs)
     builder.layers.append(twin)
-    return "shared-lr-mismatch", ("has mismatched lr_mult",)
+    return "shared-lr-mismatch", (f"has mismatched {field}",)
 
 
 def _mut_forbidden_in_place(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
