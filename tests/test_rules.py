@@ -364,3 +364,18 @@ def test_propagate_down_false_respected_is_not_reported() -> None:
         + layer("relu", "ReLU", ["fc1"], ["r"], "propagate_down: false") \
         + layer("sum", "Eltwise", ["r", "fc2"], ["sum"]) + loss("sum")
     assert codes(lint(text)) == ["BL202"]  # fc1 never learns, and nothing claims the flag was ignored
+
+
+def test_silence_under_force_backward_zeroes_every_gradient() -> None:
+    text = "force_backward: true\n" + DATA + fc("fc1", "data", "fc1") + loss() \
+        + layer("silence", "Silence", ["loss"], [])
+    findings = lint(text, need_diff=["data"])
+    assert codes(findings) == ["BL203", "BL202", "BL304"]
+    never_learns = only(findings, "BL202")
+    assert never_learns.message.endswith("`silence` overwrites the diff of `loss` with zeros in Backward")
+    assert "writes zeros into the loss diff" in only(findings, "BL304").message
+
+
+def test_an_aborting_backward_is_reported_alone() -> None:
+    text = DATA + fc("fc1", "data", "fc1") + layer("th", "Threshold", ["fc1"], ["th"]) + loss("th")
+    assert codes(lint(text, need_diff=["data"])) == ["BL101"]

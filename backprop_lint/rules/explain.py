@@ -74,7 +74,8 @@ def _no_loss_below(net: SimulatedNet, index: int) -> str:
             parts.append(f"its top {quote(top)} has no loss weight and no layer reads it")
         else:
             who = ", ".join(describe(net.layers[r.index]) for r in readers)
-            parts.append(f"its top {quote(top)} is read only by {who}, which lead(s) to no loss")
+            verb = "leads" if len(readers) == 1 else "lead"
+            parts.append(f"its top {quote(top)} is read only by {who}, which {verb} to no loss")
     if not parts:
         parts.append("it has no tops")
     return f"no loss depends on {quote(layer.name)}: " + "; ".join(parts)
@@ -110,30 +111,46 @@ def _why_reader_wants_no_gradient(net: SimulatedNet, reader: Reader, depth: int)
     return [f"{quote(layer.name)} does not ask for the gradient of {quote(blob)}"]
 
 
-def why_no_gradient_reaches(net: SimulatedNet, index: int) -> List[str]:
+def why_no_gradient_reaches(net: SimulatedNet, index: int, depth: int = 0) -> List[str]:
     """Why layer ``index`` runs Backward yet receives only zero top diffs."""
     layer = net.layers[index]
-    lines: List[str] = []
+    lines: List[str] = [] if depth else [f"{quote(layer.name)} runs Backward, but its top diffs stay zero"]
+    if depth > MAX_DEPTH:
+        return lines
     for j, top in enumerate(layer.tops):
-        if layer.loss[j] != 0 or net.blob_diff_nonzero.get(top) is not False:
+        if net.blob_diff_nonzero.get(top) is not False:
             continue
         readers = direct_readers(net, index, top)
-        zeroing = [r for r in readers if _zeroes(net.layers[r.index], r, net.prepared.flavor)]
+        zeroing = [r for r in readers if zeroes_its_bottom(net, r)]
         if zeroing:
             who = names([net.layers[r.index].name for r in zeroing])
-            lines.append(f"{who} overwrite(s) the diff of {quote(top)} with zeros")
-        elif not user_readers(net, index, top):
+            verb = "overwrites" if len(zeroing) == 1 else "overwrite"
+            lines.append(f"{who} {verb} the diff of {quote(top)} with zeros in Backward")
+            continue
+        users = user_readers(net, index, top)
+        if not users and layer.loss[j] == 0:
             lines.append(f"its top {quote(top)} has no loss weight and no layer reads it")
-        else:
+            continue
+        before = len(lines)
+        for reader in users:
+            other = net.layers[reader.index]
+            if other.need_backward is False:
+                lines.append(f"{quote(other.name)} reads {quote(top)} but does not run Backward")
+                lines.extend(why_no_backward(net, reader.index, depth + 1))
+            elif other.need_backward is True:
+                lines.extend(why_no_gradient_reaches(net, reader.index, depth + 1))
+        if len(lines) == before:
             lines.append(f"no gradient reaches its top {quote(top)}")
-    return [f"{quote(layer.name)} runs Backward, but its top diffs stay zero"] + lines
+    return _unique(lines)
 
 
-def _zeroes(layer: SimLayer, reader: Reader, flavor: str) -> bool:
-    info = layer_info(layer.type, flavor)
-    if info is None or layer.need_backward is not True:
+def zeroes_its_bottom(net: SimulatedNet, reader: Reader) -> bool:
+    """Whether ``reader``'s layer runs Backward and writes zeros into that bottom's diff (Silence)."""
+    layer = net.layers[reader.index]
+    info = layer_info(layer.type, net.prepared.flavor)
+    if info is None or layer.definition is None or layer.need_backward is not True:
         return False
-    behaviour = info.backward(reader.bottom, len(layer.bottoms), layer.definition.param) if layer.definition else None
+    behaviour = info.backward(reader.bottom, len(layer.bottoms), layer.definition.param)
     return behaviour is Backward.ZEROES and layer.bottom_need_backward[reader.bottom] is True
 
 

@@ -81,8 +81,8 @@ BACKWARD_DOES_NOTHING = Rule(
 
 def _check_params_never_learn(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
-    if net is None or net.prepared.state.phase != "TRAIN" or not gradient_flows(net):
-        return
+    if net is None or net.prepared.state.phase != "TRAIN" or not gradient_flows(net) or net.backward_aborts:
+        return  # (an aborting Backward is BL101's finding; nothing after it happens)
     for index, layer in user_layers(net):
         dead = _dead_params(net, layer)
         if dead:
@@ -114,9 +114,7 @@ def _never_learns_finding(
     else:
         chain = why_no_gradient_reaches(net, index)
     headline = f"{quote(layer.name)} has `lr_mult: {'/'.join(rates)}` on its {roles} but never learns"
-    message = f"{headline}: {chain[0]}" if chain else headline
-    if len(chain) > 1:
-        message += f", {chain[-1]}" if chain[-1].startswith("so ") else ""
+    message = f"{headline}: {_summary(chain, pruned=layer.need_backward is False)}" if chain else headline
     reasons = list(chain)
     if any(specs[p].decay_mult != 0 for p in dead):
         reasons.append(
@@ -130,6 +128,15 @@ def _never_learns_finding(
     return PARAMS_NEVER_LEARN.finding(
         ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons, fix=Fix(advice)
     )
+
+
+def _summary(chain: List[str], pruned: bool) -> str:
+    """The chain in one clause: the first reason (and the pruning it causes), or the deepest cause."""
+    if not pruned:
+        return chain[-1]
+    if len(chain) > 1 and chain[-1].startswith("so "):
+        return f"{chain[0]}, {chain[-1]}"
+    return chain[0]
 
 
 PARAMS_NEVER_LEARN = Rule(
@@ -146,8 +153,8 @@ PARAMS_NEVER_LEARN = Rule(
 
 def _check_needed_gradient(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
-    if net is None:
-        return
+    if net is None or net.backward_aborts:
+        return  # an aborting Backward is BL101's finding; nothing after it happens
     for blob in ctx.need_diff:
         if blob not in net.blob_diff_nonzero:
             yield NEEDED_GRADIENT_IS_ZERO.finding(
@@ -208,7 +215,7 @@ def _why_reader_leaves_zero(net: SimulatedNet, reader: Reader, blob: str) -> Lis
         ]
     if _never_writes(net, layer, reader.bottom):
         return [f"{describe(layer)} never computes a gradient for its bottom {quote(blob)}"]
-    return [f"no gradient reaches {quote(layer.name)}"]
+    return why_no_gradient_reaches(net, reader.index)
 
 
 def _never_writes(net: SimulatedNet, layer: SimLayer, j: int) -> bool:

@@ -8,7 +8,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 from ..layer_table import Backward, layer_info
 from ..model import Finding, Fix, ParamSpec, SimLayer, SimulatedNet
 from .base import Rule, RuleContext
-from .explain import describe, names, why_no_backward
+from .explain import describe, names, why_no_backward, zeroes_its_bottom
 from .fixes import resimulate
 from .graph import (
     Reader,
@@ -207,6 +207,9 @@ def _loss_top_read_finding(ctx: RuleContext, net: SimulatedNet, index: int, laye
     if layer.need_backward is False:
         effect = f"Caffe prunes {quote(layer.name)} from the backward sweep, so nothing learns from this loss"
         chain = why_no_backward(net, index)
+    elif any(zeroes_its_bottom(net, r) for r in direct_readers(net, index, top)):
+        effect = f"{short} {writes} zeros into the loss diff in Backward, so this loss gives no gradient at all"
+        chain = []
     else:
         effect = (f"{short} {writes} the loss diff in Backward, so the gradient of this loss is whatever "
                   f"{short} {passes} back, and the reported loss changes from the second iteration on")
