@@ -109,6 +109,10 @@ def _ensure_param_name(layer: Layer, index: int, name: str) -> str:
     return layer.params[index]
 
 
+def _bias_text(bias: bool) -> str:
+    return "" if bias else "bias_term: false "
+
+
 def _number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(value)
 
@@ -235,7 +239,8 @@ class _Builder:
         if with_label:
             shapes.append((BATCH,))
             tops.append(self.new_blob("label"))  # the oracle fills "label*" inputs with 0/1
-        ranges: List[Optional[int]] = [None] * (len(tops) - 1) + [2 if with_label else None]
+        ranges: List[Optional[int]] = [None] * (len(tops) - 1)
+        ranges.append(2 if with_label else None)
         if self.rng.random() < 0.15 and not self.legacy_inputs:
             self.legacy_inputs = list(zip(tops, shapes))
             for top, shape, int_range in zip(tops, shapes, ranges):
@@ -322,7 +327,8 @@ class _Builder:
             self.features.add("threshold")
             return top
         top = self.new_blob()
-        self.add(Layer(self.new_layer_name("ArgMax"), "ArgMax", [bottom], [top]), [(BATCH, 1, 1) if len(shape) < 4 else (BATCH, 1, 1, 1)])
+        out_shape = (BATCH, 1, 1) if len(shape) < 4 else (BATCH, 1, 1, 1)
+        self.add(Layer(self.new_layer_name("ArgMax"), "ArgMax", [bottom], [top]), [out_shape])
         self.features.add("argmax")
         return top
 
@@ -383,7 +389,7 @@ class _Builder:
         if owner is not None:  # same weight shape, so the two may share it
             outputs, bias = owner.num_output, owner.param_blobs == 2
         top = self.new_blob()
-        body = [f"inner_product_param {{ num_output: {outputs} {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+        body = [f"inner_product_param {{ num_output: {outputs} {_bias_text(bias)}{_GAUSSIAN} }}"]
         layer = self.add(Layer(self.new_layer_name("InnerProduct"), "InnerProduct", [bottom], [top], body,
                                param_blobs=2 if bias else 1, num_output=outputs), [(BATCH, outputs)])
         if owner is not None:
@@ -413,7 +419,7 @@ class _Builder:
         outputs = self.rng.choice((2, 3))
         bias = self.rng.random() < 0.7
         top = self.new_blob()
-        body = [f"convolution_param {{ num_output: {outputs} kernel_size: 1 {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+        body = [f"convolution_param {{ num_output: {outputs} kernel_size: 1 {_bias_text(bias)}{_GAUSSIAN} }}"]
         self.add(Layer(self.new_layer_name("Convolution"), "Convolution", [bottom], [top], body,
                        param_blobs=2 if bias else 1), [(BATCH, outputs, height, width)])
         return top
@@ -425,8 +431,9 @@ class _Builder:
         channels = self.blobs[bottom].shape[1]
         method = self.rng.choice(("MAX", "AVE"))
         tops = [self.new_blob() for _ in range(2 if method == "MAX" and self.rng.random() < 0.3 else 1)]
-        self.add(Layer(self.new_layer_name("Pooling"), "Pooling", [bottom], tops,
-                       [f"pooling_param {{ pool: {method} global_pooling: true }}"]), [(BATCH, channels, 1, 1)] * len(tops))
+        body = [f"pooling_param {{ pool: {method} global_pooling: true }}"]
+        self.add(Layer(self.new_layer_name("Pooling"), "Pooling", [bottom], tops, body),
+                 [(BATCH, channels, 1, 1)] * len(tops))
         if len(tops) == 2:
             self.features.add("pooling-mask-top")
         return tops[0]
@@ -438,8 +445,8 @@ class _Builder:
                                 "Normalize", "Permute"))
         # (this MVN reshapes its top to 4 axes, so it gets 4-axis bottoms only)
         spatial = kind in ("MVN", "LRN", "Im2col", "Deconvolution", "Crop", "Normalize", "Permute")
-        bottom = self.pick(lambda b: b.int_range is None and not b.loss_top and len(b.shape) == (4 if spatial else 2)
-                           or (not spatial and len(b.shape) >= 2 and b.int_range is None and not b.loss_top))
+        bottom = self.pick(lambda b: b.int_range is None and not b.loss_top
+                           and (len(b.shape) == 4 if spatial else len(b.shape) >= 2))
         if bottom is None:
             return None
         shape = self.blobs[bottom].shape
@@ -457,7 +464,7 @@ class _Builder:
             out_shape = (BATCH,)
         elif kind == "Deconvolution":
             bias = self.rng.random() < 0.5
-            body = [f"convolution_param {{ num_output: 2 kernel_size: 1 {'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+            body = [f"convolution_param {{ num_output: 2 kernel_size: 1 {_bias_text(bias)}{_GAUSSIAN} }}"]
             params, out_shape = 1 + int(bias), (BATCH, 2) + shape[2:]
         elif kind == "Crop":
             bottoms.append(self.target_like(shape))
@@ -559,7 +566,7 @@ class _Builder:
         bias = self.rng.random() < 0.7
         top = self.new_blob()
         body = [f"embed_param {{ num_output: {outputs} input_dim: {vocabulary} "
-                f"{'' if bias else 'bias_term: false '}{_GAUSSIAN} }}"]
+                f"{_bias_text(bias)}{_GAUSSIAN} }}"]
         self.add(Layer(self.new_layer_name("Embed"), "Embed", [indices], [top], body, param_blobs=2 if bias else 1),
                  [(BATCH, outputs)])
         self.features.add("embed")
@@ -853,7 +860,8 @@ def _mut_bottom_count(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]
 
 
 def _mut_top_count(builder: _Builder) -> Optional[Tuple[str, Tuple[str, ...]]]:
-    layers = _plain_layers(builder, lambda layer: layer.type in ("InnerProduct", "Softmax", "Concat", "ReLU", "Sigmoid"))
+    kinds = ("InnerProduct", "Softmax", "Concat", "ReLU", "Sigmoid")
+    layers = _plain_layers(builder, lambda layer: layer.type in kinds)
     if not layers:
         return None
     layer = builder.rng.choice(layers)
@@ -910,7 +918,7 @@ def _render(builder: _Builder, name: str) -> str:
     header = [f'name: "{name}"']
     if builder.force_backward:
         header.append("force_backward: true")
-    for top, shape in builder.legacy_inputs:
+    for top, _ in builder.legacy_inputs:
         header.append(f'input: "{top}"')
     for _, shape in builder.legacy_inputs:
         header.append("input_shape { " + " ".join(f"dim: {d}" for d in shape) + " }")

@@ -32,7 +32,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 for _path in (REPO / "tools" / "oracle", REPO / "tests", REPO):
@@ -130,7 +130,8 @@ def _check_zero_claims(what: str, claims: Dict[str, Any], measured: Dict[str, An
         if name not in measured:
             check.disagreement = check.disagreement or f"{what} {name!r}: not in Caffe's measurement"
         elif claim is False and measured[name] is True:
-            check.disagreement = check.disagreement or f"{what} {name!r}: we claim its diff stays zero, Caffe's is non-zero"
+            check.disagreement = check.disagreement or (
+                f"{what} {name!r}: we claim its diff stays zero, Caffe's is non-zero")
         elif claim is False:
             check.zero_claims_checked += 1
         elif claim is True and measured[name] is False:
