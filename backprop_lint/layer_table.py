@@ -157,6 +157,12 @@ class LayerInfo:
     #: (the same memory) before multiplying by it, so the bottom diff comes out non-zero even
     #: from a zero top diff (Power, Log: found by the differential tests, then read in the source)
     in_place_backward_garbles: Callable[[Message], bool] = _never
+    #: param_diff_ignores_propagate_down(layer_param): parameter blobs whose diff Backward writes
+    #: whenever the layer runs, whatever param_propagate_down says (RNN/LSTM run their unrolled
+    #: net's backward; BatchNormKyle's alpha and beta)
+    param_diff_ignores_propagate_down: Callable[[Message], FrozenSet[int]] = lambda p: frozenset()
+    #: what Layer::type() returns, when it differs from the registered name
+    reported_type: Optional[str] = None
     #: counts that depend on the layer's params (Pooling, RNN, LSTM); overrides bottoms/tops
     counts_of: Optional[CountsOf] = None
 
@@ -237,6 +243,18 @@ def _lrn_backward(j: int, n: int, p: Message) -> Backward:
     if p.get("lrn_param").get("norm_region") == "WITHIN_CHANNEL":
         return Backward.RESPECTS_PD
     return Backward.IGNORES_PD
+
+
+def _all_params(p: Message) -> FrozenSet[int]:
+    return frozenset(range(64))
+
+
+def _input_check(p: Message, nb: int, nt: int) -> Optional[str]:
+    shapes = len(p.get("input_param").repeated("shape"))
+    if shapes not in (0, 1, nt):
+        return (f"Must specify 'shape' once, once per top blob, or not at all: "
+                f"{nt} tops vs. {shapes} shapes.")
+    return None
 
 
 def _power_diff_scale_nonzero(p: Message) -> bool:
@@ -540,19 +558,26 @@ _ROWS: Tuple[LayerInfo, ...] = (
     _row("ImageData", BOTH, ZERO, TWO, _NO_PARAMS, NOOP,
          "U:include/caffe/layers/image_data_layer.hpp:32-33; U:src/caffe/layers/image_data_layer.cpp:1,179; L:src/caffe/layers/image_data_layer.cpp:1,171,174",
          needs=frozenset({USE_OPENCV})),
-    _loss("InfogainLoss", BOTH, _ifj({0: Backward.RESPECTS_PD}, Backward.ABORTS_IF_PD),
-          "U:include/caffe/layers/infogain_loss_layer.hpp:61-71; U:src/caffe/layers/infogain_loss_layer.cpp:12-24,168-219; L:include/caffe/layers/infogain_loss_layer.hpp:59-61",
+    _loss("InfogainLoss", {BVLC}, _ifj({0: Backward.RESPECTS_PD}, Backward.ABORTS_IF_PD),
+          "U:include/caffe/layers/infogain_loss_layer.hpp:61-71; U:src/caffe/layers/infogain_loss_layer.cpp:12-24,168-219",
           bottoms=Count(min=2, max=3), tops=Count(min=1, max=2),
           notes="2 tops need 2 explicit loss_weights (its inner Softmax gets a cleared copy)"),
+    # The SSD lineage predates the 2-top InfogainLoss: ExactNumTopBlobs stays LossLayer's 1.
+    _loss("InfogainLoss", {SSD}, _ifj({0: Backward.RESPECTS_PD}, Backward.ABORTS_IF_PD),
+          "L:include/caffe/layers/infogain_loss_layer.hpp:59-61; L:include/caffe/layers/loss_layer.hpp:51",
+          bottoms=Count(min=2, max=3)),
     _row("InnerProduct", BOTH, ONE, ONE, _weights_and_bias("inner_product_param"), RESPECTS,
          "U:include/caffe/layers/inner_product_layer.hpp:29-30; U:src/caffe/layers/inner_product_layer.cpp:23-54,100-141; L:src/caffe/layers/inner_product_layer.cpp:13,148"),
     _row("Input", BOTH, ZERO, AT_LEAST_ONE, _NO_PARAMS, NOOP,
-         "U:include/caffe/layers/input_layer.hpp:30-31,36-37; L:include/caffe/layers/input_layer.hpp:32-33"),
+         "U:include/caffe/layers/input_layer.hpp:30-31,36-37; U:src/caffe/layers/input_layer.cpp:8-20; "
+         "L:include/caffe/layers/input_layer.hpp:32-33; L:src/caffe/layers/input_layer.cpp:12-15",
+         check=_input_check),
     _row("LRN", BOTH, ONE, ONE, _NO_PARAMS, _lrn_backward,
          "U:include/caffe/layers/lrn_layer.hpp:33-34; U:src/caffe/layers/lrn_layer.cpp:165-246; L:src/caffe/layer_factory.cpp:151"),
     _row("LSTM", BOTH, Count(min=2, max=3), ONE, _recurrent_params(3, 2), _recurrent_backward(2),
          "U:include/caffe/layers/recurrent_layer.hpp:37-60; U:src/caffe/layers/recurrent_layer.cpp:143-164,204-227; U:src/caffe/layers/lstm_layer.cpp:112-113,126,185; L:src/caffe/layers/recurrent_layer.cpp:147,164",
-         no_force_backward=lambda j, n: j == 1, counts_of=_recurrent_counts(2, 2)),
+         no_force_backward=lambda j, n: j == 1, counts_of=_recurrent_counts(2, 2),
+         param_diff_ignores_propagate_down=_all_params),
     _row("LSTMUnit", BOTH, Count(exact=3), TWO, _NO_PARAMS,
          _ifj({2: Backward.ABORTS_IF_PD}, Backward.RESPECTS_PD),
          "U:include/caffe/layers/lstm_layer.hpp:76-83; U:src/caffe/layers/lstm_unit_layer.cpp:72-121; L:include/caffe/layers/lstm_layer.hpp:77-80",
@@ -583,7 +608,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          notes="blobs and Backward are whatever the Python code does; declare it in pyproject.toml"),
     _row("RNN", BOTH, Count(min=2, max=3), ONE, _recurrent_params(5, 1), _recurrent_backward(1),
          "U:src/caffe/layers/rnn_layer.cpp:103-104,116-117,176,210-211; U:include/caffe/layers/recurrent_layer.hpp:37-60; L:src/caffe/layers/rnn_layer.cpp:234",
-         no_force_backward=lambda j, n: j == 1, counts_of=_recurrent_counts(1, 1)),
+         no_force_backward=lambda j, n: j == 1, counts_of=_recurrent_counts(1, 1),
+         param_diff_ignores_propagate_down=_all_params),
     _neuron("ReLU", BOTH, "U:src/caffe/layers/relu_layer.cpp:22-36; L:src/caffe/layer_factory.cpp:174"),
     _row("Reduction", BOTH, ONE, ONE, _NO_PARAMS, RESPECTS,
          "U:include/caffe/layers/reduction_layer.hpp:30-31; U:src/caffe/layers/reduction_layer.cpp:77-79; L:src/caffe/layers/reduction_layer.cpp:127"),
@@ -629,6 +655,7 @@ _ROWS: Tuple[LayerInfo, ...] = (
          "L:include/caffe/layers/annotated_data_layer.hpp:28-29; L:src/caffe/layers/annotated_data_layer.cpp:1-3,238"),
     _row("BatchNormKyle", {SSD}, ONE, ONE, _kyle_params, IGNORES,
          "L:include/caffe/layers/batch_norm_layer.hpp:131-133; L:src/caffe/layers/batch_norm_kyle_layer.cpp:14,26-33,197-290,301",
+         param_diff_ignores_propagate_down=lambda p: frozenset({3, 4}),
          notes="with use_alpha_beta, Backward writes the alpha/beta diffs whatever param_propagate_down says"),
     _row("BilinearInterpolate", {SSD}, ONE, ONE, _NO_PARAMS, NOOP,
          "L:include/caffe/layers/bilinear_interpolate_layer.hpp:23-25; L:src/caffe/layers/bilinear_interpolate_layer.cpp:189-198"),
@@ -663,13 +690,17 @@ _ROWS: Tuple[LayerInfo, ...] = (
     _row("PriorBox", {SSD}, ANY, ONE, _NO_PARAMS, NOOP,
          "L:include/caffe/layers/prior_box_layer.hpp:42,61-64; L:src/caffe/layers/prior_box_layer.cpp:224"),
     _row("Proposal", {SSD}, ANY, ANY, _NO_PARAMS, NOOP,
-         "L:include/caffe/layers/proposal_layer.hpp:31-32 (empty CPU Backward); L:src/caffe/layers/proposal_layer.cpp:374"),
+         "L:include/caffe/layers/proposal_layer.hpp:31-32 (empty CPU Backward; type() says \"ProposalLayer\"); "
+         "L:src/caffe/layers/proposal_layer.cpp:374",
+         reported_type="ProposalLayer"),
     _neuron("ReLU6", {SSD}, "L:src/caffe/layers/relu6_layer.cpp:26-46"),
     _row("Resize", {SSD}, ONE, ONE, _NO_PARAMS, IGNORES,
          "L:include/caffe/layers/resize_layer.hpp:36-37; L:src/caffe/layers/resize_layer.cpp:86-89,133"),
     _loss("SmoothL1Loss", {SSD}, _ifj({2: Backward.NEVER}, Backward.RESPECTS_PD),
           "L:include/caffe/layers/smooth_L1_loss_layer.hpp:38-47; L:src/caffe/layers/smooth_L1_loss_layer.cpp:74-96,106",
-          bottoms=Count(min=2, max=3), no_force_backward=_never),
+          # LossLayer's ExactNumBottomBlobs (2) is not overridden, and CheckBlobCounts tests it
+          # before Min/Max: a third bottom is refused.
+          bottoms=Count(exact=2, min=2, max=3), no_force_backward=_never),
     _row("Unsqueeze", {SSD}, ONE, ONE, _NO_PARAMS, NOOP,
          "L:include/caffe/layers/unsqueeze.hpp:23-24; L:src/caffe/layers/unsqueeze.cpp:45-48,56"),
     _row("Upsample", {SSD}, ANY, ONE, _NO_PARAMS, NOOP,

@@ -449,10 +449,12 @@ def run_backward(
         if verdict is not False:
             aborts[i] = verdict
 
-    blob_values = [store.get(b) for b in range(len(net.blob_names))]
     for i, top_id in param_alias.items():
         param_cells[i] = [store.get(top_id)]
     _share_param_diffs(net, param_cells)
+    for i, top_id in param_alias.items():
+        store.set(top_id, param_cells[i][0])  # the Parameter's top IS its (maybe shared) param diff
+    blob_values = [store.get(b) for b in range(len(net.blob_names))]
     return BackwardResult(blob_values, param_cells, aborts, ran)
 
 
@@ -520,8 +522,9 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
             aborts = tri_or([aborts, runs])
     if i in param_cells and info.writes_param_diff and layer.param_propagate_down is not None:
         cells = param_cells[i]
+        always = info.param_diff_ignores_propagate_down(param)
         for p, flag in enumerate(layer.param_propagate_down):
-            cells[p] = tri_or([cells[p], tri_and([flag, signal])])
+            cells[p] = tri_or([cells[p], tri_and([True if p in always else flag, signal])])
     return aborts
 
 
@@ -593,7 +596,7 @@ def _to_simulated(
         layers.append(
             SimLayer(
                 name=layer.definition.name,
-                type=layer.definition.type,
+                type=(layer.info.reported_type if layer.info else None) or layer.definition.type,
                 bottoms=[net.blob_names[b] for b in layer.bottom_ids],
                 tops=list(layer.tops),
                 need_backward=layer.need_backward,

@@ -51,12 +51,22 @@ def run_differences(ours: Dict[str, Any], measured: Dict[str, Any]) -> List[str]
     return problems
 
 
+#: Refusals that depend on blob shapes, which only running Reshape reveals. The
+#: issue scopes the simulation to refusals "that can be known without shapes";
+#: a golden whose refusal matches one of these is compared on nothing else.
+SHAPE_DEPENDENT_REFUSALS = (
+    "shape mismatch.  Owner layer param shape is",  # Net::AppendParam, shared params (net.cpp)
+)
+
+
 def compare_with_golden(golden: Dict[str, Any]) -> List[str]:
     net = REPO / golden["net"]
     ours = run_simulate(str(net), phase=golden["phase"], level=golden.get("level", 0),
                         stages=golden.get("stages", ()), flavor=golden.get("flavor", "ssd"),
                         seeds=golden.get("seeds"), strict=True)
     if golden.get("refusal") is not None:
+        if any(pattern in golden["refusal"] for pattern in SHAPE_DEPENDENT_REFUSALS):
+            pytest.skip(f"Caffe's refusal depends on blob shapes: {golden['refusal']}")
         if "error" not in ours:
             return [f"Caffe refuses the net ({golden['refusal']}), we accept it"]
         return []
