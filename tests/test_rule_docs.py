@@ -3,11 +3,18 @@
 A page's *Example* must make its rule fire (and nothing else); its *Use
 instead* must be clean. The package ships a copy of the pages in
 backprop_lint/rule_docs/, which must stay identical to rules/.
+
+With real Caffe built (tools/oracle/), every page net is also run in real
+Caffe (the SSD-lineage oracle, so our ``ssd`` flavour): refusals, aborts and
+non-zero diffs must match our simulation (about 6 s; skipped without it).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Tuple
+
+import re
+import tempfile
 
 import pytest
 
@@ -142,3 +149,49 @@ def test_the_index_lists_every_rule() -> None:
     assert (PAGES_DIR / "README.md").read_text(encoding="utf-8") == expected, (
         "regenerate rules/README.md with backprop_lint.rules.docs.catalogue_index"
     )
+
+
+def with_random_data(text: str) -> str:
+    """Give every DummyData top uniform values, so that zero diffs mean "no gradient", not "zero input"."""
+    def fill(match: "re.Match[str]") -> str:
+        shapes = match.group(1).count("shape {")
+        fillers = ' data_filler { type: "uniform" min: 0.1 max: 0.9 }' * shapes
+        return "dummy_data_param {" + match.group(1) + fillers + " }"
+
+    return re.sub(r"dummy_data_param \{(.*)\}", fill, text)
+
+
+ORACLE_NETS: List[Tuple[str, str, Dict[str, str]]] = [
+    (f"{path.stem}-{label}", net, options)
+    for path in PAGES
+    for label, net, options in (
+        ("example", load_page(path).example, load_page(path).example_options),
+        ("use-instead", load_page(path).use_instead, load_page(path).use_instead_options),
+    )
+    if 'type: "Python"' not in net  # the oracle never runs user Python code
+]
+
+
+@pytest.mark.parametrize("net_id,text,options", ORACLE_NETS, ids=[net_id for net_id, _, _ in ORACLE_NETS])
+def test_page_nets_behave_in_real_caffe_as_simulated(net_id: str, text: str, options: Dict[str, str]) -> None:
+    from oracle_support import require_oracle, run_oracle
+
+    require_oracle()
+    phase = options.get("phase", "TRAIN")
+    try:
+        ours = pipeline.simulate(pipeline.prepare(text, phase=phase, flavor="ssd", file="net.prototxt"))
+    except (NetRefused, InputError):
+        ours = None
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "net.prototxt"
+        path.write_text(with_random_data(text), encoding="utf-8")
+        real = run_oracle(path, phase, run=True, fill_zero_weights=True)
+    if ours is None or real.refusal:
+        assert ours is None and real.refusal, f"refused by us: {ours is None}; by Caffe: {real.refusal}"
+        return
+    assert bool(real.crash_in_run) == bool(ours.backward_aborts), real.crash_in_run
+    if real.crash_in_run:
+        return
+    real_blobs, real_params = real.run["blob_diff_nonzero"], real.run["param_diff_nonzero"]
+    assert {b: v for b, v in ours.blob_diff_nonzero.items() if b in real_blobs} == real_blobs
+    assert {layer: v for layer, v in ours.param_diff_nonzero.items() if layer in real_params} == real_params
