@@ -24,7 +24,7 @@ from backprop_lint.pycaffe import MeasureRequest, Measured, measure_many, pycaff
 from backprop_lint.simulate import AUTOMATIC_TOP, BuiltLayer, BuiltNet, init_net, run_backward
 from randnet import generate
 
-NETS = 1000
+NETS = 1500
 #: the oracle's pycaffe is the SSD-lineage (brocolli) tree: e.g. it discards BatchNorm's 3 param {}
 FLAVOR = "ssd"
 BASE_SEED = int(os.environ.get("BACKPROP_LINT_PLAN_SEED", "20261126"))
@@ -98,6 +98,8 @@ _DATA_DEPENDENT = {
     "HingeLoss": "HingeLoss's Forward scratch diff is zero when every margin is met",
     "MVN": "MVN gives a zero gradient when a normalization group has one element",
     "ContrastiveLoss": "ContrastiveLoss gives no gradient to dissimilar pairs beyond the margin",
+    "MultinomialLogisticLoss": "MultinomialLogisticLoss's gradient is non-zero at the label's class only",
+    "Softmax": "Softmax over an axis of one element has a zero gradient",
 }
 
 
@@ -236,7 +238,7 @@ def test_plan_equals_pycaffe_on_random_nets(differential_tally) -> None:  # type
     print(f"plan vs pycaffe: {len(cases)} random calls, {len(fixes)} fixes applied, {len(problems)} disagreements; "
           f"{sum(gaps.values())} nets left out for known gaps:\n" + "\n".join(f"  {n:4} {why}" for why, n in gaps.most_common()))
     assert not problems, "\n".join(problems[:20])
-    assert len(cases) >= NETS // 4  # enough nets free of known gaps to mean something
+    assert len(cases) >= NETS // 5  # enough nets free of known gaps to mean something
 
 
 def _with_fix(text: str, fix: CallFix) -> str:
