@@ -45,7 +45,7 @@ def why_no_backward(net: SimulatedNet, index: int, depth: int = 0) -> List[str]:
         return [_no_loss_below(net, index)]
     if layer.skip_pruned:
         return _skipped_tops(net, index, depth) + [
-            f"so Caffe prunes {quote(layer.name)} in the backward sweep: no reader wants the gradient of its top(s)"
+            f"so Caffe prunes {quote(layer.name)} in the backward sweep"
         ]
     return []
 

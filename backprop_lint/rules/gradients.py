@@ -122,7 +122,7 @@ def _never_learns_finding(
             "iteration, with no gradient to balance it"
         )
     advice = (
-        f"If {quote(layer.name)} should learn, remove what cuts its gradient (see the reasons); if it is "
+        f"If {quote(layer.name)} should learn, remove what cuts its gradient (the reasons above); if it is "
         f"frozen on purpose, say so with `param {{ lr_mult: 0 decay_mult: 0 }}` for each of its blobs."
     )
     return PARAMS_NEVER_LEARN.finding(
