@@ -384,7 +384,7 @@ def explain_zero(run: _Run, blob_id: int, depth: int = 0, seen: Optional[Set[int
         overwriter = next((net.layers[i].definition.name for i in run.result.ran
                            if blob_id in net.layers[i].bottom_ids and blob_id not in net.layers[i].top_ids), "a layer")
         return [indent + f"'{name}' was seeded, but '{overwriter}' ran inside the range and overwrote its diff"]
-    readers = [i for i in consumer_indexes(net, blob_id)]
+    readers = consumer_indexes(net, blob_id)
     in_place = [i for i in readers if blob_id in net.layers[i].top_ids]
     if not readers:
         if net.blob_loss_weights[blob_id] != 0:
@@ -408,11 +408,11 @@ def _explain_reader(run: _Run, blob_id: int, i: int, depth: int, seen: Set[int],
         line = indent + f"{who} reads '{name}' but is {where} ({_range_text(run)}), so it does not run"
         lines = [line]
         if layer.definition.type == "Split":
-            tops = [net.blob_names[t] for t in layer.top_ids]
-            lines.append(indent + f"  it is the Split that sums {_names(tops)} into '{name}'")
+            split_tops = [net.blob_names[t] for t in layer.top_ids]
+            lines.append(indent + f"  it is the Split that sums {_names(split_tops)} into '{name}'")
         zero_tops = [t for t in layer.top_ids if t != blob_id and run.value(t) is not True]
         if zero_tops and len(zero_tops) == len([t for t in layer.top_ids if t != blob_id]):
-            lines.append(indent + f"  and even inside the range it would pass on nothing: its tops' diffs are zero:")
+            lines.append(indent + "  and even inside the range it would pass on nothing: its tops' diffs are zero:")
             for top in zero_tops:
                 lines.extend(explain_zero(run, top, depth + 2, seen))
         return lines

@@ -99,8 +99,8 @@ def render_text(plan: BackwardPlan, stream: TextIO) -> None:
         console.print("  (none: start comes before end)")
     console.print()
     console.print(f"[bold]Gradient sources:[/] {escape(', '.join(plan.seeds + plan.loss_blobs) or 'none')}")
-    for note in plan.seed_notes:
-        console.print(f"  [red]seed '{escape(note.blob)}':[/] {escape(note.message)}")
+    for seed_note in plan.seed_notes:
+        console.print(f"  [red]seed '{escape(seed_note.blob)}':[/] {escape(seed_note.message)}")
     console.print("[bold]Diffs you read:[/]")
     for read in plan.reads:
         verdict = {True: "[green]non-zero[/]", False: "[red]ZERO[/]", None: "[yellow]unknown[/]"}[read.nonzero]

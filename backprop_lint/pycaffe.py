@@ -229,7 +229,7 @@ def _replace_data_layer(layer: Message, base: Path, result: RunnableNet) -> Opti
     name = layer.get("name")
     source = _data_source(layer)
     if source and (base / source).exists():
-        return None
+        return _with_absolute_source(layer, base / source)
     if layer_type == "HDF5Data":
         raise UnsupportedInput(f"HDF5Data layer '{name}': its source {source!r} is absent and its top shapes "
                                f"are only in the HDF5 files; give an Input layer instead")
@@ -253,8 +253,23 @@ def _replace_data_layer(layer: Message, base: Path, result: RunnableNet) -> Opti
     return Message("LayerParameter", fields)
 
 
+def _with_absolute_source(layer: Message, path: Path) -> Optional[Message]:
+    """The layer reading its (present) source by absolute path: Caffe runs in a temporary directory."""
+    if Path(str(_data_source(layer))).is_absolute():
+        return None
+    fields = dict(layer.fields)
+    for param in _SOURCE_PARAMS:
+        if layer.has(param):
+            inner = layer.get(param)
+            fields[param] = Message(inner.type, {**inner.fields, "source": str(path.resolve())})
+    return Message(layer.type, fields)
+
+
+_SOURCE_PARAMS = ("data_param", "image_data_param", "window_data_param", "hdf5_data_param", "video_data_param")
+
+
 def _data_source(layer: Message) -> str:
-    for param in ("data_param", "image_data_param", "window_data_param", "hdf5_data_param", "video_data_param"):
+    for param in _SOURCE_PARAMS:
         if layer.has(param):
             return str(layer.get(param).get("source"))
     return ""
@@ -373,7 +388,8 @@ def _request_json(request: MeasureRequest, net_path: str) -> Dict[str, Any]:
         "net": net_path, "phase": request.phase, "level": request.level, "stages": list(request.stages),
         "start": request.start, "end": request.end,
         "seeds": None if request.seeds is None else list(request.seeds), "labels": list(request.labels),
-        "weights": request.weights, "randomize_params": request.randomize_params and request.weights is None,
+        "weights": None if request.weights is None else str(Path(request.weights).resolve()),
+        "randomize_params": request.randomize_params and request.weights is None,
     }
 
 

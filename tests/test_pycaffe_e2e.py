@@ -154,3 +154,12 @@ def test_verify_refuses_python_layers(tmp_path: Path, capsys: pytest.CaptureFixt
     assert verify_main(["verify", str(net)]) == 1
     assert "Python layer (evil_layer.L)" in capsys.readouterr().err
     assert not marker.exists()
+
+
+def test_verify_with_weights_file(tmp_path: Path) -> None:
+    caffe = import_caffe()
+    caffe.set_mode_cpu()
+    net = caffe.Net(str(SALIENCY), caffe.TEST)
+    weights = tmp_path / "saliency.caffemodel"
+    net.save(str(weights))
+    assert verify_main(["verify", str(SALIENCY), "--weights", str(weights)]) == 0
