@@ -179,7 +179,7 @@ def test_page_nets_behave_in_real_caffe_as_simulated(net_id: str, text: str, opt
     require_oracle()
     phase = options.get("phase", "TRAIN")
     try:
-        ours = pipeline.simulate(pipeline.prepare(text, phase=phase, flavor="ssd", file="net.prototxt"))
+        ours = pipeline.simulate(pipeline.prepare(text, phase=phase, flavor="ssd", strict=True, file="net.prototxt"))
     except (NetRefused, InputError):
         ours = None
     with tempfile.TemporaryDirectory() as directory:

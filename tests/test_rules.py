@@ -379,3 +379,12 @@ def test_silence_under_force_backward_zeroes_every_gradient() -> None:
 def test_an_aborting_backward_is_reported_alone() -> None:
     text = DATA + fc("fc1", "data", "fc1") + layer("th", "Threshold", ["fc1"], ["th"]) + loss("th")
     assert codes(lint(text, need_diff=["data"])) == ["BL101"]
+
+
+def test_an_unknown_field_in_text_is_an_error_but_harmless_in_a_binary_net() -> None:
+    text = DATA + fc("fc1", "data", "fc1", "lr_mutl: 1") + loss()
+    finding = only(lint(text), "BL403")
+    assert finding.severity == "error" and "lr_mutl" in finding.message
+    prepared = pipeline.prepare(text, file="net.prototxt")
+    as_if_binary = run_rules(RuleContext.for_net(pipeline.simulate(prepared), text=None))
+    assert codes(as_if_binary) == ["BL402"]

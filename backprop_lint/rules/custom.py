@@ -52,15 +52,23 @@ UNDECLARED_LAYER = Rule(
 )
 
 
+#: loader warnings about fields Caffe's *text* parser rejects (a binary reader only skips them)
+UNREADABLE_FIELD_KINDS = frozenset({"unknown-field", "fork-only-field"})
+
+
+def _is_unreadable_field(ctx: RuleContext, kind: str) -> bool:
+    return ctx.text is not None and kind in UNREADABLE_FIELD_KINDS
+
+
 def _check_load_warnings(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None:
         return
     for warning in net.prepared.warnings:
-        yield LOAD_WARNING.finding(
-            ctx, warning.location or Location(ctx.file), warning.message,
-            reasons=(f"kind: {warning.kind}",),
-        )
+        if not _is_unreadable_field(ctx, warning.kind):
+            yield LOAD_WARNING.finding(
+                ctx, warning.location or Location(ctx.file), warning.message, reasons=(f"kind: {warning.kind}",),
+            )
 
 
 LOAD_WARNING = Rule(
@@ -69,4 +77,26 @@ LOAD_WARNING = Rule(
     _check_load_warnings,
 )
 
-RULES: Tuple[Rule, ...] = (UNDECLARED_LAYER, LOAD_WARNING)
+
+def _check_unreadable_fields(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    for warning in net.prepared.warnings:
+        if _is_unreadable_field(ctx, warning.kind):
+            yield UNREADABLE_FIELD.finding(
+                ctx, warning.location or Location(ctx.file), warning.message,
+                reasons=("backprop-lint skipped the field to check the rest of the net; real Caffe stops "
+                         "reading the file here (\"Failed to parse NetParameter file\")",),
+                fix=Fix("remove or correct the field, or lint with the flavour the net was written for "
+                        "(`--flavor ssd`)"),
+            )
+
+
+UNREADABLE_FIELD = Rule(
+    "BL403", "field-caffe-cannot-read", "error",
+    "A field this Caffe's text parser does not know: real Caffe cannot read the file.",
+    _check_unreadable_fields,
+)
+
+RULES: Tuple[Rule, ...] = (UNDECLARED_LAYER, LOAD_WARNING, UNREADABLE_FIELD)
