@@ -139,7 +139,7 @@ def test_argmax_on_the_gradient_path_aborts() -> None:
         + layer("scale", "Scale", ["am"], ["scaled"], "scale_param { bias_term: false }") + loss("scaled")
     finding = only(lint(text), "BL101")
     assert finding.layer == "argmax"
-    assert "has no Backward" in finding.message
+    assert "its Backward is not implemented" in finding.message
     assert "gradient path" in finding.reasons[0]
 
 

@@ -49,8 +49,8 @@ def _abort_finding(ctx: RuleContext, net: SimulatedNet, layer: SimLayer) -> Find
         message = f"Backward aborts in {describe(layer)}: its declared Backward aborts, and it runs in this net"
         advice = _advice_always(layer)
     elif cause == "always":
-        message = (f"Backward aborts in {describe(layer)}: the layer has no Backward "
-                   f"(NOT_IMPLEMENTED), and it runs in this net")
+        message = (f"Backward aborts in {describe(layer)}: its Backward is not implemented (Caffe dies with "
+                   f"\"Not Implemented Yet\"), and it runs in this net")
         advice = _advice_always(layer)
     else:
         which = [bottoms[j] for j in asked]
@@ -58,7 +58,7 @@ def _abort_finding(ctx: RuleContext, net: SimulatedNet, layer: SimLayer) -> Find
         if not which:
             what = "bottoms"
         message = (f"Backward aborts in {describe(layer)}: it cannot compute the gradient of its {what}, "
-                   f"and Caffe asks for it")
+                   f"and Caffe asks for {'it' if len(which) == 1 else 'them'}")
         for j in asked:
             reasons.append(_why_asked(layer, j, bottoms[j]))
         advice = _advice_bottoms(layer, asked, bottoms)
