@@ -255,6 +255,7 @@ def test_needed_gradient_in_a_net_without_loss_is_fixed_with_force_backward() ->
 def test_unknown_needed_blob_is_reported() -> None:
     finding = only(lint(DATA + fc("fc1", "data", "fc1") + loss(), need_diff=["dta"]), "BL203")
     assert "no blob of that name" in finding.message
+    assert finding.reasons == ("did you mean `data`?",)
 
 
 def test_a_label_gradient_cannot_be_had() -> None:

@@ -1,6 +1,7 @@
 """BL2xx: gradients that stay zero (a Backward that does nothing, weights that never learn)."""
 from __future__ import annotations
 
+import difflib
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from ..layer_table import Backward, layer_info
@@ -157,10 +158,13 @@ def _check_needed_gradient(ctx: RuleContext) -> Iterable[Finding]:
         return  # an aborting Backward is BL101's finding; nothing after it happens
     for blob in ctx.need_diff:
         if blob not in net.blob_diff_nonzero:
+            close = difflib.get_close_matches(blob, net.blobs, n=3)
+            hint = f"did you mean {' or '.join(quote(name) for name in close)}?" if close else (
+                "blobs that exist only in another phase or stage are absent from this net state")
             yield NEEDED_GRADIENT_IS_ZERO.finding(
                 ctx, net_location(ctx),
                 f"you need the gradient of {quote(blob)}, but this net state has no blob of that name",
-                reasons=(f"the blobs are: {', '.join(net.blobs)}",),
+                reasons=(hint,),
             )
         elif net.blob_diff_nonzero[blob] is False:
             yield _zero_gradient_finding(ctx, net, blob)
