@@ -159,8 +159,6 @@ def _known_gap(built: BuiltNet) -> Optional[str]:
                 return f"{definition.name}: {kind} of two functions of the same data: equal values or cancelling gradients"
         if kind == "Pooling" and len(layer.top_ids) == 2:
             return f"{definition.name}: MAX Pooling's mask top passes no gradient (simulated as if it did)"
-        if kind == "Scale" and len(layer.bottom_ids) == 2:
-            return f"{definition.name}: two-bottom Scale uses bottom 0's diff as scratch unless shapes match (not simulated)"
         if kind == "BatchNorm" and _batch_statistics(built, layer):
             return f"{definition.name}: BatchNorm on batch statistics of 2 samples (randnet's batch) has a zero gradient"
         if kind in _DATA_DEPENDENT:
@@ -175,10 +173,6 @@ def _known_gap(built: BuiltNet) -> Optional[str]:
             return f"{definition.name}: {kind} under a constant (loss weight) diff has a zero gradient"
         if kind == "Parameter" and any(w != 0 for w in layer.loss):
             return f"{definition.name}: Parameter top with a loss weight (Forward's ShareDiff drops it; not simulated)"
-        if kind == "Power" and layer.top_ids == layer.bottom_ids:
-            power = definition.param.get("power_param")
-            if power.get("power") * power.get("scale") != 0:
-                return f"{definition.name}: in-place Power (its Backward squares its own diff; not simulated)"
     return None
 
 
