@@ -195,3 +195,10 @@ def test_page_nets_behave_in_real_caffe_as_simulated(net_id: str, text: str, opt
     real_blobs, real_params = real.run["blob_diff_nonzero"], real.run["param_diff_nonzero"]
     assert {b: v for b, v in ours.blob_diff_nonzero.items() if b in real_blobs} == real_blobs
     assert {layer: v for layer, v in ours.param_diff_nonzero.items() if layer in real_params} == real_params
+
+
+@pytest.mark.parametrize("code,path", RULE_PAGES, ids=[code for code, _ in RULE_PAGES])
+def test_page_names_the_module_of_its_rule(code: str, path: Path) -> None:
+    module = rule_by_code(code).check.__module__.replace(".", "/") + ".py"
+    assert f"- Rule code: `{module}`." in load_page(path).sections["References"]
+    assert (REPO / module).is_file()
