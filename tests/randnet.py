@@ -150,6 +150,10 @@ class _Builder:
         self._next_layer = 0
         #: InnerProduct layers by input size: candidates for weight sharing
         self.inner_products: Dict[int, List[Layer]] = {}
+        #: its own random stream, so that V2 nets stay the same whatever is decided about the format
+        self.format_rng = random.Random(seed * 31 + 7)
+        #: use only what the V1 format (`layers { type: ENUM }`) can say, to be written that way
+        self.v1_only = self.format_rng.random() < 0.12
 
     # -- naming --------------------------------------------------------------
     def new_blob(self, prefix: str = "b") -> str:
@@ -211,7 +215,7 @@ class _Builder:
             self.features.add("param-specs")
             if any("lr_mult: 0" in p for p in layer.params):
                 self.features.add("lr_mult-0")
-        if layer.bottoms and rng.random() < 0.15:
+        if layer.bottoms and not self.v1_only and rng.random() < 0.15:
             layer.propagate_down = [rng.random() < 0.5 for _ in layer.bottoms]
             self.features.update(f"propagate_down-{str(p).lower()}" for p in layer.propagate_down)
         if layer.tops and layer.type not in _LOSS_TYPES and rng.random() < 0.08:
@@ -302,7 +306,7 @@ class _Builder:
 
     # -- operations (each adds at most a couple of layers; None: nothing fitted) ----
     def op_neuron(self) -> Optional[str]:
-        kind = self.rng.choice(_NEURONS)
+        kind = self.rng.choice(tuple(n for n in _NEURONS if n in _V1_TYPES) if self.v1_only else _NEURONS)
         bottom = self.float_blob()
         if bottom is None:
             return None
@@ -383,7 +387,7 @@ class _Builder:
             bottom = self.add_dummy()
         inputs = _count(self.blobs[bottom].shape) // BATCH
         earlier = self.inner_products.setdefault(inputs, [])
-        owner = self.rng.choice(earlier) if earlier and self.rng.random() < 0.4 else None
+        owner = self.rng.choice(earlier) if earlier and not self.v1_only and self.rng.random() < 0.4 else None
         outputs = self.rng.choice((2, 3, 4))
         bias = self.rng.random() < 0.8
         if owner is not None:  # same weight shape, so the two may share it
@@ -441,8 +445,8 @@ class _Builder:
     def op_misc(self) -> Optional[str]:
         """Layers with their own backward habits: bottom diffs written whatever propagate_down says
         (MVN, LRN across channels, Im2col), a bottom never written (Crop's second), SSD's extras."""
-        kind = self.rng.choice(("MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop",
-                                "Normalize", "Permute"))
+        kinds = ("MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop", "Normalize", "Permute")
+        kind = self.rng.choice(tuple(k for k in kinds if k in _V1_TYPES) if self.v1_only else kinds)
         # (this MVN reshapes its top to 4 axes, so it gets 4-axis bottoms only)
         spatial = kind in ("MVN", "LRN", "Im2col", "Deconvolution", "Crop", "Normalize", "Permute")
         bottom = self.pick(lambda b: b.int_range is None and not b.loss_top
@@ -495,7 +499,7 @@ class _Builder:
         blob = self.blobs[bottom]
         flat: Shape = (BATCH, _count(blob.shape) // BATCH)
         top = self.new_blob()
-        if self.rng.random() < 0.5:
+        if self.rng.random() < 0.5 and not self.v1_only:
             layer = Layer(self.new_layer_name("Reshape"), "Reshape", [bottom], [top],
                           ["reshape_param { shape { dim: 0 dim: -1 } }"])
             self.features.add("reshape")
@@ -592,9 +596,9 @@ class _Builder:
         return None
 
     def op_loss(self) -> Optional[str]:
-        kind = self.rng.choice(("EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss",
-                                "EuclideanLoss", "SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss",
-                                "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss"))
+        kinds = ("EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "EuclideanLoss", "SoftmaxWithLoss",
+                 "MultinomialLogisticLoss", "HingeLoss", "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss")
+        kind = self.rng.choice(tuple(k for k in kinds if k in _V1_TYPES) if self.v1_only else kinds)
         if kind in ("SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss", "InfogainLoss"):
             prediction = self.vector()
             classes = self.blobs[prediction].shape[1]
@@ -627,7 +631,7 @@ class _Builder:
                 self.features.add("loss-implicit-weight")
         else:
             self.features.add("automatic-top")
-        if self.rng.random() < 0.15:
+        if not self.v1_only and self.rng.random() < 0.15:
             # asking for a label's gradient aborts Backward in most loss layers: keep it rare
             layer.propagate_down = [self.rng.random() < (0.6 if j == 0 else 0.2) for j in range(len(bottoms))]
             self.features.update(f"propagate_down-{str(p).lower()}" for p in layer.propagate_down)
@@ -710,15 +714,21 @@ _OPERATIONS: Tuple[Tuple[str, float], ...] = (
 )
 
 
+#: operations whose layer types the V1 format does not have
+_NOT_IN_V1: FrozenSet[str] = frozenset({"op_batch_norm", "op_scale_or_bias", "op_embed"})
+
+
 def _build_valid(builder: _Builder) -> None:
     rng = builder.rng
     builder.add_input() if rng.random() < 0.6 else builder.add_dummy()
     if rng.random() < 0.3:
         builder.add_dummy()
-    if rng.random() < 0.15:
+    if rng.random() < 0.15 and not builder.v1_only:
         builder.add_parameter()
-    names = [name for name, _ in _OPERATIONS]
-    weights = [weight for _, weight in _OPERATIONS]
+    operations = [(name, weight) for name, weight in _OPERATIONS
+                  if not (builder.v1_only and name in _NOT_IN_V1)]
+    names = [name for name, _ in operations]
+    weights = [weight for _, weight in operations]
     for _ in range(rng.randint(2, 9)):
         getattr(builder, rng.choices(names, weights)[0])()
     loss_count = rng.choice((0, 1, 1, 1, 2, 2, 3))
@@ -914,15 +924,79 @@ def _mut_forbidden_in_place(builder: _Builder) -> Optional[Tuple[str, Tuple[str,
 # ---------------------------------------------------------------------------
 
 
-def _render(builder: _Builder, name: str) -> str:
+# ---------------------------------------------------------------------------
+# The V1 format (`layers { type: ENUM }`), which Caffe upgrades when it reads a file
+# ---------------------------------------------------------------------------
+
+_V1_TYPES: Dict[str, str] = {
+    "AbsVal": "ABSVAL", "Accuracy": "ACCURACY", "ArgMax": "ARGMAX", "BNLL": "BNLL", "Concat": "CONCAT",
+    "ContrastiveLoss": "CONTRASTIVE_LOSS", "Convolution": "CONVOLUTION", "Deconvolution": "DECONVOLUTION",
+    "Dropout": "DROPOUT", "DummyData": "DUMMY_DATA", "EuclideanLoss": "EUCLIDEAN_LOSS", "Eltwise": "ELTWISE",
+    "Exp": "EXP", "Flatten": "FLATTEN", "HingeLoss": "HINGE_LOSS", "Im2col": "IM2COL",
+    "InfogainLoss": "INFOGAIN_LOSS", "InnerProduct": "INNER_PRODUCT", "LRN": "LRN",
+    "MultinomialLogisticLoss": "MULTINOMIAL_LOGISTIC_LOSS", "MVN": "MVN", "Pooling": "POOLING", "Power": "POWER",
+    "ReLU": "RELU", "Sigmoid": "SIGMOID", "SigmoidCrossEntropyLoss": "SIGMOID_CROSS_ENTROPY_LOSS",
+    "Silence": "SILENCE", "Softmax": "SOFTMAX", "SoftmaxWithLoss": "SOFTMAX_LOSS", "Split": "SPLIT",
+    "Slice": "SLICE", "TanH": "TANH", "Threshold": "THRESHOLD",
+}
+_SPEC_FIELD = re.compile(r"(lr_mult|decay_mult): ([-\d.]+)")
+
+
+def _v1_expressible(layer: Layer) -> bool:
+    """V1 has the type, no propagate_down, and (to keep shared lr_mults consistent) no named params.
+
+    A plain first Input layer is written as the net's legacy ``input:`` fields instead.
+    """
+    if layer.type == "Input":
+        return not (layer.rules or layer.loss_weights or layer.params)
+    return (layer.type in _V1_TYPES and not layer.propagate_down
+            and not any(_param_name(spec) for spec in layer.params))
+
+
+def _render_v1(layer: Layer) -> str:
+    """The layer as a V1 ``layers`` entry: param specs become blobs_lr / weight_decay lists."""
+    v2 = layer.render()
+    lines = [line for line in v2.splitlines()[1:-1] if not line.startswith("  param ")]
+    lines = [f"  type: {_V1_TYPES[layer.type]}" if line.startswith("  type: ") else line for line in lines]
+    specs = [dict(_SPEC_FIELD.findall(spec)) for spec in layer.params]
+    for key, v1_field in (("lr_mult", "blobs_lr"), ("decay_mult", "weight_decay")):
+        given = [i for i, spec in enumerate(specs) if key in spec]
+        if given:  # positional lists: fill the gaps before the last given value with the default 1
+            lines += [f"  {v1_field}: {spec.get(key, '1')}" for spec in specs[: given[-1] + 1]]
+    return "layers {\n" + "\n".join(lines) + "\n}\n"
+
+
+def _choose_format(builder: _Builder) -> str:
+    """"v2", "v1" (every layer written the old way) or, for a refused net, "mixed"."""
+    if not all(_v1_expressible(layer) for layer in builder.layers) or len(builder.layers) < 3:
+        return "v2"
+    if any(layer.type == "Input" for layer in builder.layers[1:]) or builder.legacy_inputs:
+        return "v2"
+    roll = builder.format_rng.random()
+    if builder.v1_only:
+        return "mixed" if roll < 0.1 else "v1"
+    return "v1" if roll < 0.3 else "v2"
+
+
+def _render(builder: _Builder, name: str, layer_format: str = "v2") -> str:
     header = [f'name: "{name}"']
     if builder.force_backward:
         header.append("force_backward: true")
+    layers = builder.layers
+    if layer_format != "v2" and layers[0].type == "Input":
+        builder.legacy_inputs = [(top, builder.blobs[top].shape) for top in layers[0].tops]
+        layers = layers[1:]
     for top, _ in builder.legacy_inputs:
         header.append(f'input: "{top}"')
     for _, shape in builder.legacy_inputs:
         header.append("input_shape { " + " ".join(f"dim: {d}" for d in shape) + " }")
-    return "\n".join(header) + "\n" + "".join(layer.render() for layer in builder.layers)
+    if layer_format == "v1":
+        body = "".join(_render_v1(layer) for layer in layers)
+    elif layer_format == "mixed":  # Caffe refuses to upgrade a net with both `layer` and `layers`
+        body = layers[0].render() + "".join(_render_v1(layer) for layer in layers[1:])
+    else:
+        body = "".join(layer.render() for layer in layers)
+    return "\n".join(header) + "\n" + body
 
 
 def _has_loss(builder: _Builder) -> bool:
@@ -954,11 +1028,19 @@ def generate(seed: int, *, invalid_rate: float = 0.2) -> RandomNet:
     mutation: Optional[Tuple[str, Tuple[str, ...]]] = None
     if builder.rng.random() < invalid_rate:
         mutation = _mutate(builder)
+    layer_format = _choose_format(builder)
+    if layer_format == "mixed":
+        if mutation is None:
+            mutation = ("layer-and-layers", ("includes both 'layer' and 'layers' fields",))
+        else:
+            layer_format = "v1"
+    if layer_format == "v1":
+        builder.features.add("v1-format")
     if mutation is not None:
         builder.features.add(f"invalid:{mutation[0]}")
     return RandomNet(
         seed=seed,
-        text=_render(builder, f"randnet_{seed}"),
+        text=_render(builder, f"randnet_{seed}", layer_format),
         valid=mutation is None,
         features=frozenset(builder.features),
         phase=phase,

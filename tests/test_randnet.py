@@ -20,15 +20,15 @@ REQUIRED_FEATURES: Set[str] = {
     "scale-1", "scale-2", "bias-1", "bias-2", "embed", "force_backward", "include", "exclude", "phase-TEST",
     "no-loss", "input", "legacy-input", "dummydata", "duplicate-layer-names",
     "EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "MultinomialLogisticLoss", "HingeLoss",
-    "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss", "pooling-mask-top", "shared-params",
+    "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss", "pooling-mask-top", "shared-params", "v1-format",
     "MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop", "Normalize", "Permute",
 }
 MUTATIONS: Set[str] = {
     "unknown-bottom", "duplicate-top", "inplace-on-split-blob", "propagate_down-count", "loss_weight-count",
     "too-many-params", "include-and-exclude", "unknown-type", "bottom-count", "top-count",
-    "softmaxwithloss-two-tops", "forbidden-in-place", "shared-lr-mismatch",
+    "softmaxwithloss-two-tops", "forbidden-in-place", "shared-lr-mismatch", "layer-and-layers",
 }
-LAYER = re.compile(r"layer \{\n(.*?)\n\}\n", re.S)
+LAYER = re.compile(r"^layers? \{\n(.*?)\n\}\n", re.S | re.M)  # V2 `layer` or V1 `layers`
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,7 @@ def _layers(text: str) -> List[Dict[str, List[str]]]:
             "bottom": re.findall(r'^  bottom: "([^"]*)"', body, re.M),
             "top": re.findall(r'^  top: "([^"]*)"', body, re.M),
             "rules": re.findall(r"^  (include|exclude) \{", body, re.M),
-            "type": re.findall(r'^  type: "([^"]*)"', body, re.M),
+            "type": re.findall(r'^  type: "?(\w+)"?', body, re.M),
         })
     return layers
 
@@ -67,7 +67,7 @@ def test_every_net_parses_into_our_schema(nets: List[randnet.RandomNet]) -> None
     for net in nets:
         parsed = text_format.Parse(net.text, net_class())
         assert parsed.name == f"randnet_{net.seed}"
-        assert len(parsed.layer) == len(_layers(net.text)), net.seed
+        assert len(parsed.layer) + len(parsed.layers) == len(_layers(net.text)), net.seed
 
 
 def test_every_feature_and_mutation_appears(nets: List[randnet.RandomNet]) -> None:
@@ -110,12 +110,13 @@ def test_valid_nets_have_one_producer_per_blob(nets: List[randnet.RandomNet]) ->
 
 
 def test_nets_need_no_data_files_and_stay_small(nets: List[randnet.RandomNet]) -> None:
-    sources = {"Input", "DummyData", "Parameter"}
+    sources = {"Input", "DummyData", "Parameter", "DUMMY_DATA"}
     for net in nets:
         types = {t for layer in _layers(net.text) for t in layer["type"]}
         sources_used = types & sources or ({"Input"} if "input:" in net.text else set())
         assert sources_used, net.seed
-        assert not types & {"Data", "ImageData", "HDF5Data", "WindowData", "Python", "MemoryData"}, net.seed
+        assert not types & {"Data", "ImageData", "HDF5Data", "WindowData", "Python", "MemoryData", "DATA",
+                            "IMAGE_DATA", "HDF5_DATA", "WINDOW_DATA", "MEMORY_DATA"}, net.seed
         assert "STOCHASTIC" not in net.text and "CUDNN" not in net.text
         for shape in re.findall(r"shape \{ ([^}]*) \}", net.text):
             dims = [int(d) for d in re.findall(r"dim: (-?\d+)", shape)]
@@ -123,6 +124,14 @@ def test_nets_need_no_data_files_and_stay_small(nets: List[randnet.RandomNet]) -
             for dim in dims:
                 elements *= max(dim, 1)
             assert dims[0] in (0, 1, randnet.BATCH) and elements <= 256, (net.seed, dims)  # 1: a loss matrix
+
+
+def test_v1_nets_use_only_v1_layers(nets: List[randnet.RandomNet]) -> None:
+    v1_nets = [net for net in nets if "v1-format" in net.features]
+    assert v1_nets
+    for net in v1_nets:
+        assert "\nlayer {" not in net.text and "propagate_down" not in net.text and "lr_mult" not in net.text
+        assert {t for layer in _layers(net.text) for t in layer["type"]} <= set(randnet._V1_TYPES.values())
 
 
 def test_states_are_well_formed(nets: List[randnet.RandomNet]) -> None:
