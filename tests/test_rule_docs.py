@@ -20,8 +20,8 @@ import pytest
 
 from backprop_lint import pipeline
 from backprop_lint.linter import lint, rule_catalogue
-from backprop_lint.model import Finding, InputError, NetRefused
-from backprop_lint.rules import ALL_RULES, RuleContext, refusal_finding, rule_by_code, run_rules
+from backprop_lint.model import Finding, InputError, NetRefused, NetState
+from backprop_lint.rules import ALL_RULES, RuleContext, refusal_finding, rule_by_code, run_rules, state_label
 from backprop_lint.rules.docs import SECTIONS, RulePage, all_pages, parse_page
 
 REPO = Path(__file__).resolve().parent.parent
@@ -54,7 +54,8 @@ def lint_net(text: str, options: Mapping[str, str]) -> List[Finding]:
                                     flavor=options.get("flavor", "bvlc"), file=file)
         simulated = pipeline.simulate(prepared, declared_layers=declared)
     except NetRefused as error:
-        return [refusal_finding(error, RuleContext.for_refusal(error, file=file, text=text))]
+        state = state_label(NetState(options.get("phase", "TRAIN")))
+        return [refusal_finding(error, RuleContext.for_refusal(error, file=file, text=text, state=state))]
     need_diff = tuple(options["need_diff"].split(",")) if "need_diff" in options else ()
     context = RuleContext.for_net(
         simulated, text=text, need_diff=need_diff,
@@ -202,3 +203,12 @@ def test_page_names_the_module_of_its_rule(code: str, path: Path) -> None:
     module = rule_by_code(code).check.__module__.replace(".", "/") + ".py"
     assert f"- Rule code: `{module}`." in load_page(path).sections["References"]
     assert (REPO / module).is_file()
+
+
+@pytest.mark.parametrize("code,path", RULE_PAGES, ids=[code for code, _ in RULE_PAGES])
+def test_findings_carry_their_rule_identity(code: str, path: Path) -> None:
+    page = load_page(path)
+    for finding in lint_net(page.example, page.example_options):
+        rule = rule_by_code(finding.code)
+        assert (finding.name, finding.severity, finding.state) == (rule.name, rule.severity, "TRAIN")
+        assert finding.location.file == "example.prototxt" and finding.location.line > 0

@@ -1,7 +1,8 @@
 """The rule catalogue: stable codes, one documented rule each.
 
 Families: BL0xx Caffe refuses the net, BL1xx Backward aborts, BL2xx gradients
-that stay zero, BL3xx silent overrides, BL4xx unknown layers and loader notes,
+that stay zero, BL3xx silent overrides, BL4xx unknown layers and what the loader
+noticed,
 BL9xx meta. Each rule's page is ``rules/<CODE>.md`` (shipped as
 ``backprop_lint/rule_docs/<CODE>.md``; see ``docs.py``).
 """
@@ -33,6 +34,7 @@ def rule_by_code(code: str) -> Rule:
 
 
 def find_rule(code: str) -> Optional[Rule]:
+    """As ``rule_by_code``, but None for an unknown code or name."""
     return _BY_CODE.get(code.upper()) or _BY_NAME.get(code)
 
 
