@@ -148,7 +148,7 @@ def test_embed_asked_for_its_input_gradient_aborts() -> None:
         + layer("embed", "Embed", ["fc1"], ["emb"], "embed_param { num_output: 2 input_dim: 5 }") + loss("emb")
     finding = only(lint(text), "BL101")
     assert "gradient of its bottom `fc1`" in finding.message
-    assert "`propagate_down: false`" in finding.fix.description
+    assert finding.fix is not None and "`propagate_down: false`" in finding.fix.description
 
 
 # ---------------------------------------------------------------------------
@@ -186,7 +186,8 @@ def test_fix_is_unsafe_when_force_backward_would_make_backward_abort() -> None:
 def test_binary_input_gets_advice_without_edits() -> None:
     prepared = pipeline.prepare(DEPLOY, file="net.prototxt")
     findings = run_rules(RuleContext.for_net(pipeline.simulate(prepared), text=None))
-    assert only(findings, "BL201").fix.edits == ()
+    fix = only(findings, "BL201").fix
+    assert fix is not None and fix.edits == ()
 
 
 # ---------------------------------------------------------------------------
