@@ -12,6 +12,11 @@ to die with, so the generator itself can be validated against the oracle.
 
 Validity is judged against the SSD-lineage Caffe the oracle is built from
 (e.g. a BatchNorm statistics spec with ``lr_mult`` 1 loads there).
+
+About one net in ten is written in the V1 format (``layers { type: RELU }``
+with ``blobs_lr``/``weight_decay``), which Caffe upgrades as it reads the file;
+the choice comes from a random stream of its own, so the V2 nets of all other
+seeds do not change when it does.
 """
 from __future__ import annotations
 
@@ -42,7 +47,7 @@ class RandomNet:
     mutation: Optional[str] = None
     #: for invalid nets: Caffe's message is expected to contain one of these
     refusal: Tuple[str, ...] = ()
-    #: whether some top carries a non-zero loss weight (else the oracle seeds outputs)
+    #: whether some layer has a non-zero loss weight, before include/exclude filtering
     has_loss: bool = False
 
 
