@@ -8,7 +8,9 @@ library call.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Mapping, Optional, Sequence
+import gc
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
 
 from .filter import filter_net, net_state_for
 from .flavors import get_flavor
@@ -139,7 +141,22 @@ def run_simulate(
 ) -> Dict[str, Any]:
     """Exactly what ``backprop-lint simulate`` prints, refusals included."""
     try:
-        prepared = prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
-        return simulation_to_json(simulate(prepared, seeds=seeds, declared_layers=declared_layers))
+        with gc_paused():
+            prepared = prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
+            return simulation_to_json(simulate(prepared, seeds=seeds, declared_layers=declared_layers))
     except (NetRefused, InputError) as error:
         return error_to_json(error)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: the stages build many small containers
+    and free almost none, so the collector would rescan an ever larger heap (the
+    cost grows faster than the net) to find nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
