@@ -390,3 +390,12 @@ def test_an_unknown_field_in_text_is_an_error_but_harmless_in_a_binary_net() -> 
     prepared = pipeline.prepare(text, file="net.prototxt")
     as_if_binary = run_rules(RuleContext.for_net(pipeline.simulate(prepared), text=None))
     assert codes(as_if_binary) == ["BL402"]
+
+
+def test_the_same_loader_note_on_many_layers_is_reported_once() -> None:
+    bn = 'param { lr_mult: 0 }'
+    text = DATA + layer("bn1", "BatchNorm", ["data"], ["bn1"], bn, bn, bn) \
+        + layer("bn2", "BatchNorm", ["bn1"], ["bn2"], bn, bn, bn) + fc("fc1", "bn2", "fc1") + loss()
+    finding = only(lint(text, flavor="ssd"), "BL402")
+    assert finding.message.endswith("(and 1 more, at line 23)")
+    assert finding.location.line == 14

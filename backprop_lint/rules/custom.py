@@ -1,9 +1,9 @@
 """BL4xx: layers backprop-lint cannot know, and what the loader noticed on the way."""
 from __future__ import annotations
 
-from typing import Iterable, Tuple
+from typing import Dict, Iterable, List, Tuple
 
-from ..model import Finding, Fix, Location, SimLayer
+from ..model import Finding, Fix, Location, SimLayer, Warning_
 from .base import Rule, RuleContext
 from .graph import quote
 
@@ -61,14 +61,26 @@ def _is_unreadable_field(ctx: RuleContext, kind: str) -> bool:
 
 
 def _check_load_warnings(ctx: RuleContext) -> Iterable[Finding]:
+    """One finding per distinct note; the same note on many layers (every BatchNorm) is reported once."""
     net = ctx.net
     if net is None:
         return
+    groups: Dict[Tuple[str, str], List[Warning_]] = {}
     for warning in net.prepared.warnings:
         if not _is_unreadable_field(ctx, warning.kind):
-            yield LOAD_WARNING.finding(
-                ctx, warning.location or Location(ctx.file), warning.message, reasons=(f"kind: {warning.kind}",),
-            )
+            groups.setdefault((warning.kind, warning.message), []).append(warning)
+    for (kind, message), same in groups.items():
+        if len(same) > 1:
+            lines = [str(w.location.line) for w in same[1:] if w.location is not None and w.location.line]
+            shown = ", ".join(lines[:MAX_LINES_SHOWN]) + (", ..." if len(lines) > MAX_LINES_SHOWN else "")
+            where = f", at line{'s' if len(lines) > 1 else ''} {shown}" if lines else ""
+            message += f" (and {len(same) - 1} more{where})"
+        yield LOAD_WARNING.finding(
+            ctx, same[0].location or Location(ctx.file), message, reasons=(f"kind: {kind}",),
+        )
+
+
+MAX_LINES_SHOWN = 8
 
 
 LOAD_WARNING = Rule(
