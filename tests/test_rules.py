@@ -399,3 +399,13 @@ def test_the_same_loader_note_on_many_layers_is_reported_once() -> None:
     finding = only(lint(text, flavor="ssd"), "BL402")
     assert finding.message.endswith("(and 1 more, at line 23)")
     assert finding.location.line == 14
+
+
+def test_fix_rewrites_existing_propagate_down_lines() -> None:
+    text = DATA + fc("fc1", "data", "fc1") \
+        + layer("loss", "EuclideanLoss", ["fc1", "label"], ["loss"], "propagate_down: false", "propagate_down: false")
+    finding = only(lint(text, need_diff=["fc1"]), "BL203")
+    assert "`loss` sets `propagate_down: false` on `fc1`" in finding.message
+    new_text = fixed(text, finding)
+    assert "  propagate_down: true\n  propagate_down: false\n" in new_text
+    assert lint(new_text, need_diff=["fc1"]) == []
