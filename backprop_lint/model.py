@@ -260,8 +260,10 @@ class SimLayer:
     skip_pruned: Tri = False
     #: whether force_backward: true switched the layer on
     forced: bool = False
-    #: why, in words, for each decision a rule may want to explain
-    reasons: Dict[str, str] = field(default_factory=dict)
+    #: one ParamSpec per parameter blob, as Net::Init reads them (explicit, else Caffe's default)
+    params: List[ParamSpec] = field(default_factory=list)
+    #: per parameter blob, whether its diff is non-zero after one Backward() (None: unknown count)
+    param_diff_nonzero: Optional[List[Tri]] = None
     definition: Optional[LayerDef] = None
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 from .layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
-from .model import LayerDef, NetRefused, PreparedNet, SimLayer, SimulatedNet, Tri
+from .model import LayerDef, NetRefused, ParamSpec, PreparedNet, SimLayer, SimulatedNet, Tri
 
 AUTOMATIC_TOP = "(automatic)"
 
@@ -588,6 +588,12 @@ def simulate(
     return _to_simulated(prepared, net, outputs, result, seed_names)
 
 
+def _param_specs(layer: BuiltLayer) -> List[ParamSpec]:
+    explicit = layer.definition.params
+    count = len(layer.param_propagate_down) if layer.param_propagate_down is not None else len(explicit)
+    return [explicit[p] if p < len(explicit) else ParamSpec() for p in range(count)]
+
+
 def _to_simulated(
     prepared: PreparedNet, net: BuiltNet, outputs: List[str], result: BackwardResult, seeds: List[str]
 ) -> SimulatedNet:
@@ -610,6 +616,8 @@ def _to_simulated(
                 contributes_to_loss=layer.contributes_to_loss,
                 skip_pruned=layer.skip_pruned,
                 forced=layer.forced,
+                params=_param_specs(layer),
+                param_diff_nonzero=list(result.param_diff_nonzero[i]) if i in result.param_diff_nonzero else None,
                 definition=layer.definition,
             )
         )

@@ -223,9 +223,15 @@ def write_skipped(skipped: Sequence[Tuple[SourceNet, str]]) -> None:
     SKIPPED_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+#: goldens of hand-made nets, recorded by tools/record_layer_goldens.py, not by this tool
+OTHER_RECORDERS = ("layer__", "subtle__")
+
+
 def remove_stale(kept: Sequence[Path]) -> None:
     keep = {path.resolve() for path in kept}
     for path in list(GOLDEN_DIR.glob("*.json")) + list(NETS_DIR.glob("*")):
+        if path.name.startswith(OTHER_RECORDERS):
+            continue
         if path.resolve() not in keep:
             path.unlink()
 

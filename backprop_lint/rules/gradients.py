@@ -97,7 +97,7 @@ def _dead_params(net: SimulatedNet, layer: SimLayer) -> List[int]:
     info = layer_info(layer.type, net.prepared.flavor)
     if info is not None and not info.writes_param_diff:
         return []  # running statistics (BatchNorm): never meant to get a gradient
-    cells = net.param_diff_nonzero.get(layer.name, [])
+    cells = layer.param_diff_nonzero or []
     return [
         p for p, spec in enumerate(param_specs(layer))
         if spec.lr_mult != 0 and p < len(cells) and cells[p] is False

@@ -114,10 +114,8 @@ def explicit_propagate_down(layer: SimLayer, j: int) -> Optional[bool]:
 
 
 def param_specs(layer: SimLayer) -> List[ParamSpec]:
-    """One ParamSpec per parameter blob: the explicit ones, then Caffe's defaults."""
-    explicit = list(layer.definition.params) if layer.definition is not None else []
-    count = len(layer.param_propagate_down) if layer.param_propagate_down is not None else len(explicit)
-    return explicit[:count] + [ParamSpec() for _ in range(count - len(explicit))]
+    """One ParamSpec per parameter blob, as the simulation read them."""
+    return list(layer.params)
 
 
 _BLOB_ROLES: Dict[str, Tuple[str, ...]] = {

@@ -334,7 +334,7 @@ def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
     if net is None or not net.prepared.force_backward:
         return
     for _index, layer in user_layers(net):
-        cells = net.param_diff_nonzero.get(layer.name, [])
+        cells = layer.param_diff_nonzero or []
         specs = param_specs(layer)
         frozen = [
             p for p, spec in enumerate(specs)
