@@ -154,8 +154,9 @@ class LayerInfo:
     #: bottoms whose diff Forward overwrites as scratch, whether or not Backward runs (HingeLoss)
     forward_writes_diff: FrozenSet[int] = frozenset()
     #: in_place_backward_garbles(layer_param): run in place, Backward overwrites the top diff
-    #: (the same memory) before multiplying by it, so the bottom diff comes out non-zero even
-    #: from a zero top diff (Power, Log: found by the differential tests, then read in the source)
+    #: (the same memory) before multiplying by it, so every bottom diff it writes comes out
+    #: non-zero even from a zero top diff (Power, Log, Eltwise PROD: found by the differential
+    #: tests, then read in the source)
     in_place_backward_garbles: Callable[[Message], bool] = _never
     #: param_diff_ignores_propagate_down(layer_param): parameter blobs whose diff Backward writes
     #: whenever the layer runs, whatever param_propagate_down says (RNN/LSTM run their unrolled
@@ -526,7 +527,10 @@ _ROWS: Tuple[LayerInfo, ...] = (
     _neuron("ELU", BOTH, "U:src/caffe/layers/elu_layer.cpp:22-37; L:src/caffe/layers/elu_layer.cpp:45"),
     _row("Eltwise", BOTH, Count(min=2), ONE, _NO_PARAMS, RESPECTS,
          "U:include/caffe/layers/eltwise_layer.hpp:29-30; U:src/caffe/layers/eltwise_layer.cpp:102-153; L:src/caffe/layers/eltwise_layer.cpp:10-18",
-         check=_eltwise_check),
+         check=_eltwise_check,
+         # PROD in place: bottom 0's diff (= the top diff) is overwritten with the other inputs'
+         # product before being multiplied by the top diff (eltwise_layer.cpp:113-135)
+         in_place_backward_garbles=lambda p: p.get("eltwise_param").get("operation") == "PROD"),
     _row("Embed", BOTH, ONE, ONE, _weights_and_bias("embed_param"), _same(Backward.ABORTS_IF_PD),
          "U:include/caffe/layers/embed_layer.hpp:30-31; U:src/caffe/layers/embed_layer.cpp:18-45,86-110; L:src/caffe/layers/embed_layer.cpp:16-45"),
     _loss("EuclideanLoss", BOTH, RESPECTS,

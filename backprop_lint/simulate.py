@@ -105,6 +105,7 @@ def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
 
 def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
     net = BuiltNet()
+    shared_specs: Dict[str, Dict[str, float]] = {}
     for definition in prepared.layers:
         info = _info_for(definition, prepared.flavor, declared)
         layer = BuiltLayer(definition=definition, info=info)
@@ -132,6 +133,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         for j, blob_id in enumerate(layer.top_ids):
             net.blob_loss_weights[blob_id] = layer.loss[j]
         need = tri_or([need, _set_param_propagate_down(layer)])
+        _append_params(shared_specs, layer)
         layer.need_backward = need
         layer.need_backward_before_pruning = need
         if need is not False:
@@ -307,6 +309,31 @@ def _set_param_propagate_down(layer: BuiltLayer) -> Tri:
         flags.append(float32(lr_mult) > 0)
     layer.param_propagate_down = flags
     return tri_or(flags)
+
+
+def _append_params(shared: Dict[str, Dict[str, float]], layer: BuiltLayer) -> None:
+    """Net::AppendParam's checks on parameters shared by name (U:src/caffe/net.cpp:425-486).
+
+    ``shared`` maps a param name to the lr_mult / decay_mult first written
+    explicitly for it; a later explicit value must be equal. (The shape check
+    that precedes them needs blob shapes: out of reach.)
+    """
+    definition = layer.definition
+    count = len(layer.param_propagate_down or [])
+    for written in definition.param.repeated("param")[:count]:
+        name = written.get("name")
+        if not name:
+            continue
+        first = shared.setdefault(name, {})
+        for field_name in ("lr_mult", "decay_mult"):
+            if not written.has(field_name):
+                continue
+            value = float32(float(written.fields[field_name]))
+            if field_name not in first:
+                first[field_name] = value
+            elif first[field_name] != value:
+                raise _refuse(definition, f"Shared param '{name}' has mismatched {field_name}.",
+                              "shared-param-mismatch")
 
 
 # ---------------------------------------------------------------------------
@@ -496,6 +523,7 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
     for j in range(n_bottoms):
         if info.scratch(j, context):
             write(layer.bottom_ids[j], signal)
+    garbled = any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
     together = [j for j in sorted(info.written_together) if j < n_bottoms]
     together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
     for j, blob_id in enumerate(layer.bottom_ids):
@@ -508,9 +536,7 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
         elif behaviour is Backward.IGNORES_PD:
             write(blob_id, signal)
         elif behaviour is Backward.RESPECTS_PD and asked is not False:
-            value = signal
-            if _in_place(layer, j) and info.in_place_backward_garbles(param):
-                value = True
+            value = True if garbled else signal
             write(blob_id, value if asked else tri_or([store.get(blob_id), None]))
         elif behaviour is Backward.UNKNOWN and asked is not False:
             store.set(blob_id, None)
