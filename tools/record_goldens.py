@@ -223,17 +223,24 @@ def write_skipped(skipped: Sequence[Tuple[SourceNet, str]]) -> None:
     SKIPPED_FILE.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-#: goldens of hand-made nets, recorded by tools/record_layer_goldens.py, not by this tool
-OTHER_RECORDERS = ("layer__", "subtle__")
+def recorded_here(golden_file: Path) -> bool:
+    """Whether this script wrote the golden: fixtures/golden/ also holds other
+    recorders' files (layer__*, subtle__*: tools/record_layer_goldens.py), never touched here."""
+    try:
+        golden = json.loads(golden_file.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    source = golden.get("source", "") if isinstance(golden, dict) else ""
+    return isinstance(source, str) and source.startswith(("corpus/nets/", "spec/experiments/"))
 
 
 def remove_stale(kept: Sequence[Path]) -> None:
+    """Delete goldens and input copies of nets this script no longer records."""
     keep = {path.resolve() for path in kept}
-    for path in list(GOLDEN_DIR.glob("*.json")) + list(NETS_DIR.glob("*")):
-        if path.name.startswith(OTHER_RECORDERS):
-            continue
-        if path.resolve() not in keep:
-            path.unlink()
+    stale_goldens = [path for path in GOLDEN_DIR.glob("*.json") if path.resolve() not in keep and recorded_here(path)]
+    stale_nets = [path for path in NETS_DIR.glob("*") if path.resolve() not in keep]
+    for path in stale_goldens + stale_nets:
+        path.unlink()
 
 
 def summary(golden_files: Sequence[Path]) -> str:
