@@ -99,6 +99,7 @@ _DATA_DEPENDENT = {
     "MultinomialLogisticLoss": "MultinomialLogisticLoss's gradient is non-zero at the label's class only",
     "Softmax": "Softmax over an axis of one element has a zero gradient",
     "PReLU": "PReLU learns its slope only from negative inputs",
+    "InfogainLoss": "InfogainLoss's gradient is zero where its infogain matrix (often a DummyData) is zero",
 }
 
 
@@ -163,6 +164,9 @@ def _known_gap(built: BuiltNet) -> Optional[str]:
             return f"{definition.name}: BatchNorm on batch statistics of 2 samples (randnet's batch) has a zero gradient"
         if kind in _DATA_DEPENDENT:
             return f"{definition.name}: {_DATA_DEPENDENT[kind]}"
+        if kind == "Eltwise" and layer.top_ids[:1] == layer.bottom_ids[:1] \
+                and definition.param.get("eltwise_param").get("operation") == "PROD":
+            return f"{definition.name}: in-place Eltwise PROD overwrites its top diff (not simulated; reported)"
         if kind == "Dropout" and _phase(built, layer) == "TRAIN":
             return f"{definition.name}: Dropout in TRAIN may drop every element of randnet's tiny blobs"
         if kind == "Eltwise" and definition.param.get("eltwise_param").get("operation") == "MAX":
