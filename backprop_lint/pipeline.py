@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 from .filter import filter_net, net_state_for
-from .flavors import get_flavor
+from .flavors import Flavor, get_flavor
 from .layer_table import LayerInfo
-from .model import BackpropLintError, InputError, LoadedNet, NetRefused, PreparedNet, SimulatedNet
+from .model import BackpropLintError, InputError, LoadedNet, Message, NetRefused, PreparedNet, SimulatedNet, Warning_
 from .simulate import simulate as _simulate
 from .splits import insert_splits
-from .upgrade import upgrade_net_as_needed
 
 
 def prepare(
@@ -51,7 +50,7 @@ def prepare_loaded(
     flavor: str = "bvlc",
 ) -> PreparedNet:
     flavor_spec = get_flavor(flavor)
-    net, upgrade_warnings, upgraded_from = upgrade_net_as_needed(loaded.net, flavor_spec, loaded.file)
+    net, upgrade_warnings, upgraded_from = upgrade(loaded.net, flavor_spec, loaded.file)
     state = net_state_for(net, phase, level, stages)
     kept, dropped = filter_net(net, state, loaded.file)
     return PreparedNet(
@@ -65,6 +64,26 @@ def prepare_loaded(
         warnings=list(loaded.warnings) + list(upgrade_warnings),
         upgraded_from=upgraded_from,
         net=net,
+    )
+
+
+def upgrade(net: Message, flavor: Flavor, file: str) -> Tuple[Message, List[Warning_], Optional[str]]:
+    """``UpgradeNetAsNeeded``; its module is imported only for a net that may need it."""
+    if not may_need_upgrade(net):
+        return net, [], None
+    from .upgrade import upgrade_net_as_needed
+
+    return upgrade_net_as_needed(net, flavor, file)
+
+
+def may_need_upgrade(net: Message) -> bool:
+    """False when none of upgrade.py's ``net_needs_*`` checks can hold: no V0/V1
+    ``layers``, no ``input`` fields, no BatchNorm with exactly 3 ``param`` specs."""
+    if net.repeated("layers") or net.repeated("input"):
+        return True
+    return any(
+        layer.fields.get("type") == "BatchNorm" and len(layer.repeated("param")) == 3
+        for layer in net.repeated("layer")
     )
 
 
