@@ -126,6 +126,14 @@ REFUSALS: Tuple[Refusal, ...] = (
         "write the net in the current format (`layer {}` blocks with string types), as "
         "`upgrade_net_proto_text` would",
     ),
+    Refusal(
+        "BL016", "shared-param-mismatch", "shared-param-mismatch",
+        "Layers share a parameter by name but give it different explicit `lr_mult` or `decay_mult`.",
+        "Net::AppendParam CHECKs that every explicit lr_mult (and decay_mult) of a shared parameter "
+        "equals the first one given, since the solver keeps one rate per shared blob",
+        "give every `param { name: ... }` of the shared blob the same `lr_mult` and `decay_mult`, "
+        "or write them only on the first layer",
+    ),
 )
 
 _BY_KIND: Dict[str, Refusal] = {r.kind: r for r in REFUSALS}
