@@ -193,7 +193,8 @@ def test_replaced_v1_net_loads_in_real_caffe(tmp_path: Path) -> None:
     net.write_text(replacer.replace_data_layers(text).text)
     outcome = run_oracle(net, "TRAIN", run=True)
     assert outcome.ok, outcome.refusal or outcome.crash_in_run
-    assert [layer["type"] for layer in outcome.structure["layers"]][0] == "DummyData"  # type: ignore[index]
+    assert outcome.structure is not None
+    assert [layer["type"] for layer in outcome.structure["layers"]][0] == "DummyData"
 
 
 def test_corpus_copies_in_fixtures_load_in_real_caffe() -> None:

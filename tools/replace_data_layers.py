@@ -143,6 +143,10 @@ class _Reader:
     def peek(self) -> Optional[Token]:
         return self.tokens[self.index] if self.index < len(self.tokens) else None
 
+    def next_is_string(self) -> bool:
+        upcoming = self.peek()
+        return upcoming is not None and upcoming.kind == "string"
+
     def take(self) -> Token:
         token = self.peek()
         if token is None:
@@ -181,7 +185,7 @@ class _Reader:
             return self.list_value(name)
         if not has_colon or token.kind == "punct":
             raise self.error(f"expected a value for '{name.text}'", token.start)
-        while token.kind == "string" and self.peek() is not None and self.peek().kind == "string":  # type: ignore[union-attr]
+        while token.kind == "string" and self.next_is_string():
             token = self.take()  # adjacent string literals: keep the span, the last part is enough here
         return Node(name.text, name.start, token.end, scalar=token)
 
@@ -320,10 +324,11 @@ def looks_like_mnist(params: Node) -> bool:
 
 def image_shape(params: Node) -> Tuple[int, int, int]:
     """(channels, height, width) of the images a data layer produces."""
-    memory_dims = [number(params, name) for name in ("channels", "height", "width")]
-    if params.first("memory_data_param") is not None and all(memory_dims):
-        channels, height, width = (int(dim) for dim in memory_dims)  # type: ignore[arg-type]
-        return channels, height, width
+    memory = params.first("memory_data_param")
+    if memory is not None:
+        dims = [int(dim) for dim in (number(memory, name) for name in ("channels", "height", "width")) if dim]
+        if len(dims) == 3:
+            return dims[0], dims[1], dims[2]
     if looks_like_mnist(params):
         return 1, 28, 28
     is_color = text_of(params, "is_color")
@@ -335,10 +340,10 @@ def image_shape(params: Node) -> Tuple[int, int, int]:
         return channels, 32, 32
     for resize in ("resize_param", "image_data_param"):  # SSD's resize_param {height width}
         node = next((child for child in params.walk() if child.name == resize), None)
-        height = number(node, "height", "new_height") if node is not None else None
-        width = number(node, "width", "new_width") if node is not None else None
-        if height and width:
-            return channels, int(height), int(width)
+        resize_height = number(node, "height", "new_height") if node is not None else None
+        resize_width = number(node, "width", "new_width") if node is not None else None
+        if resize_height and resize_width:
+            return channels, int(resize_height), int(resize_width)
     return channels, DEFAULT_IMAGE_SIDE, DEFAULT_IMAGE_SIDE
 
 
