@@ -656,7 +656,7 @@ def plan_for_net(
     seed_names = list(outputs) if seeds_assumed else list(seeds)
     seed_ids = _resolve_blobs(net, "seed", seed_names, issues)
     resolved_seeds = [net.blob_names[b] for b in seed_ids]
-    returned = _returned_keys(net, end_index if end is not None else None, inputs, [])
+    returned = _returned_keys(net, end_index if end is not None else None, inputs)
     read_names = list(reads) if reads else list(returned)
     read_pairs = [(name, _resolve_one_blob(net, "read", name, issues)) for name in read_names]
 
@@ -664,7 +664,7 @@ def plan_for_net(
     steps = [_step(net, i) for i in range(start_index, end_index - 1, -1)]
     verdicts = [_verdict(run, name, blob_id) for name, blob_id in read_pairs]
     seed_notes = seed_overwrites(run)
-    notes = _notes(net, run, start_index, end_index, outputs, resolved_seeds, seeds_assumed, loss_blobs)
+    notes = _notes(net, start_index, end_index, outputs, resolved_seeds, seeds_assumed, loss_blobs)
 
     read_ids = [blob_id for _, blob_id in read_pairs if blob_id is not None]
     fix = None
@@ -689,7 +689,7 @@ def plan_for_net(
         seed_notes=seed_notes,
         outputs=outputs,
         inputs=inputs,
-        returned_keys=_returned_keys(net, end_index if end is not None else None, inputs, []),
+        returned_keys=returned,
         notes=notes,
         fix=fix,
         loss_blobs=loss_blobs,
@@ -725,13 +725,11 @@ def _resolve_blobs(net: BuiltNet, option: str, names: Sequence[str], issues: Lis
     return ids
 
 
-def _returned_keys(net: BuiltNet, end_index: Optional[int], inputs: List[str], diffs: List[str]) -> List[str]:
-    """What ``net.backward`` returns: bottom_names[end] (post-split names) when end is given, else inputs."""
+def _returned_keys(net: BuiltNet, end_index: Optional[int], inputs: List[str]) -> List[str]:
+    """What ``net.backward()`` returns: bottom_names[end] (post-split names) when end is given, else inputs."""
     if end_index is None:
-        base = list(inputs)
-    else:
-        base = [net.blob_names[b] for b in net.layers[end_index].bottom_ids]
-    return list(dict.fromkeys(base + diffs))
+        return list(dict.fromkeys(inputs))
+    return list(dict.fromkeys(net.blob_names[b] for b in net.layers[end_index].bottom_ids))
 
 
 def _verdict(run: _Run, name: str, blob_id: Optional[int]) -> ReadVerdict:
@@ -758,7 +756,6 @@ def _verdict(run: _Run, name: str, blob_id: Optional[int]) -> ReadVerdict:
 
 def _notes(
     net: BuiltNet,
-    run: _Run,
     start_index: int,
     end_index: int,
     outputs: List[str],
