@@ -351,7 +351,7 @@ def _step(net: BuiltNet, index: int) -> LayerStep:
 
 
 @dataclass
-class _Run:
+class SimulatedCall:
     """One simulated call: the net, the range, the seeds and what Backward left."""
 
     net: BuiltNet
@@ -367,11 +367,11 @@ class _Run:
         return self.end <= index <= self.start
 
 
-def simulate_call(net: BuiltNet, seed_ids: Sequence[int], start: int, end: int) -> _Run:
-    return _Run(net, start, end, list(seed_ids), run_backward(net, seed_ids, start=start, end=end))
+def simulate_call(net: BuiltNet, seed_ids: Sequence[int], start: int, end: int) -> SimulatedCall:
+    return SimulatedCall(net, start, end, list(seed_ids), run_backward(net, seed_ids, start=start, end=end))
 
 
-def explain_zero(run: _Run, blob_id: int, depth: int = 0, seen: Optional[Set[int]] = None) -> List[str]:
+def explain_zero(run: SimulatedCall, blob_id: int, depth: int = 0, seen: Optional[Set[int]] = None) -> List[str]:
     """Why ``blob_id``'s diff stays zero after ``run``, one line per link, in the user's names."""
     seen = set() if seen is None else seen
     if blob_id in seen or depth > _MAX_CHAIN_DEPTH:
@@ -396,7 +396,7 @@ def explain_zero(run: _Run, blob_id: int, depth: int = 0, seen: Optional[Set[int
     return lines
 
 
-def _explain_reader(run: _Run, blob_id: int, i: int, depth: int, seen: Set[int], in_place: bool) -> List[str]:
+def _explain_reader(run: SimulatedCall, blob_id: int, i: int, depth: int, seen: Set[int], in_place: bool) -> List[str]:
     net = run.net
     layer = net.layers[i]
     name = net.blob_names[blob_id]
@@ -449,7 +449,7 @@ def _no_bottom_gradient(net: BuiltNet, layer: BuiltLayer, j: int) -> str:
     return "its bottom was pruned in Caffe's backward sweep (no loss uses this gradient)"
 
 
-def _range_text(run: _Run) -> str:
+def _range_text(run: SimulatedCall) -> str:
     names = layer_names_of(run.net)
     return f"range #{run.start} '{names[run.start]}' down to #{run.end} '{names[run.end]}'"
 
@@ -459,7 +459,7 @@ def _range_text(run: _Run) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _split_rename(run: _Run, blob_id: int) -> Tuple[Optional[str], Optional[str]]:
+def _split_rename(run: SimulatedCall, blob_id: int) -> Tuple[Optional[str], Optional[str]]:
     """(a post-split blob that does hold the gradient, the Split layer to include) for ``blob_id``."""
     net = run.net
     for i in consumer_indexes(net, blob_id):
@@ -473,7 +473,7 @@ def _split_rename(run: _Run, blob_id: int) -> Tuple[Optional[str], Optional[str]
     return None, None
 
 
-def seed_overwrites(run: _Run) -> List[SeedNote]:
+def seed_overwrites(run: SimulatedCall) -> List[SeedNote]:
     """Seeds whose hand-written diff a layer of the range replaces by its own bottom gradient."""
     net = run.net
     notes: List[SeedNote] = []
@@ -671,6 +671,9 @@ def plan_for_net(
     if any(v.nonzero is not True for v in verdicts) or any(issue.fatal for issue in issues):
         fix = _fix(prepared, net, seed_ids, read_ids, start, end, start_index, end_index,
                    resolved_seeds, outputs, declared)
+        unresolved = [name for name, blob_id in read_pairs if blob_id is None]
+        if unresolved and fix.possible:
+            fix.explanation.append(f"left out: {_names(unresolved)} name no blob of the net")
     return BackwardPlan(
         net_name=prepared.name,
         file=prepared.file,
@@ -732,7 +735,7 @@ def _returned_keys(net: BuiltNet, end_index: Optional[int], inputs: List[str]) -
     return list(dict.fromkeys(net.blob_names[b] for b in net.layers[end_index].bottom_ids))
 
 
-def _verdict(run: _Run, name: str, blob_id: Optional[int]) -> ReadVerdict:
+def _verdict(run: SimulatedCall, name: str, blob_id: Optional[int]) -> ReadVerdict:
     if blob_id is None:
         return ReadVerdict(name, False, ["the name does not resolve to a blob (see the name issues)"])
     value = run.value(blob_id)
