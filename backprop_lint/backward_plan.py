@@ -441,6 +441,10 @@ def _no_bottom_gradient(net: BuiltNet, layer: BuiltLayer, j: int) -> str:
         return f"it sets propagate_down: false for bottom {j}"
     blob_id = layer.bottom_ids[j]
     name = net.blob_names[blob_id]
+    n_bottoms = len(layer.bottom_ids)
+    if layer.info is not None and layer.info.no_force_backward(j, n_bottoms):
+        return (f"{definition.type} never asks for the gradient of its bottom {j} (AllowForceBackward is false: "
+                f"a label-like input), not even with `force_backward: true`")
     if net.blob_need_backward[blob_id] is False:
         return (
             f"Caffe decided '{name}' needs no gradient: nothing that produces it needs one or has a "

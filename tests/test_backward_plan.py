@@ -187,3 +187,15 @@ def test_cli_refusal_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert backward_main(["backward", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "Unknown bottom blob 'nothing'" in err and "Traceback" not in err
+
+
+def test_a_label_never_gets_a_gradient_whatever_the_range() -> None:
+    net = "\n".join([
+        INPUT,
+        'layer { name: "label" type: "Input" top: "label" input_param { shape { dim: 1 } } }',
+        'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 3 } }',
+        'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }',
+    ])
+    plan = plan_backward(net, reads=["label"])
+    assert plan.fix is not None and not plan.fix.possible
+    assert "AllowForceBackward is false" in "\n".join(plan.fix.explanation)
