@@ -252,6 +252,7 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = 1;
   FLAGS_minloglevel = 2;  // errors and fatals only
   Caffe::set_mode(Caffe::CPU);
+  Caffe::set_random_seed(1701);  // fillers and Dropout masks: the same measurement on every run
 
   Net<float> net(opt.net_path, opt.phase, opt.level, &opt.stages);
   // Resolve every name before printing anything, so a typo is not mistaken for a crash.
