@@ -9,7 +9,8 @@ non-zero with backprop-lint's prediction. Any disagreement is printed as a bug
 report for backprop-lint.
 
 Nets with Python layers are refused: building them would import and execute
-the layer's module. pycaffe is imported as installed, or from
+the layer's module. Without --flavor, the prediction is made for the Caffe
+pycaffe was built from (``ssd`` when it registers SSD-only layer types). pycaffe is imported as installed, or from
 $CAFFE_ORACLE_HOME/python (default ~/.cache/caffe-oracle/python).
 
 Exit status: 0 prediction and pycaffe agree, 1 they disagree or the net cannot
@@ -30,7 +31,7 @@ from .backward_plan import DEFAULT_PHASE
 from .cli_simulate import add_state_arguments
 from .model import BackpropLintError
 from .pipeline import error_to_json
-from .pycaffe import PycaffeUnavailable, VerifyReport, pycaffe_status, verify_backward
+from .pycaffe import PycaffeUnavailable, VerifyReport, pycaffe_flavor, pycaffe_status, verify_backward
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -49,7 +50,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                              "with no loss: every net output)")
     add_state_arguments(parser, default_phase=DEFAULT_PHASE)
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    parser.set_defaults(handler=run)
+    # --flavor not given: predict for the Caffe that pycaffe was built from
+    parser.set_defaults(handler=run, flavor=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if not ready:
         sys.stderr.write(f"error: verify needs real pycaffe: {reason}\n")
         return 1
+    flavor = args.flavor or pycaffe_flavor()
     try:
         report = verify_backward(
-            args.net, phase=args.phase, level=args.level, stages=args.stage, flavor=args.flavor,
+            args.net, phase=args.phase, level=args.level, stages=args.stage, flavor=flavor,
             start=args.start, end=args.end, seeds=args.seed, weights=args.weights,
         )
     except (BackpropLintError, PycaffeUnavailable) as error:

@@ -96,6 +96,22 @@ def pycaffe_status() -> Tuple[bool, str]:
     return False, f"pycaffe does not import (looked in {caffe_python_dir()}): {last}"
 
 
+#: layer types only the SSD-lineage forks register (the oracle's brocolli build is one)
+_SSD_ONLY_TYPES = ("AnnotatedData", "PriorBox", "DetectionOutput", "MultiBoxLoss")
+
+
+def pycaffe_flavor() -> str:
+    """``ssd`` when the importable pycaffe registers SSD-only layer types, else ``bvlc``."""
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); import caffe; "
+            "print(' '.join(caffe.layer_type_list()))")
+    process = subprocess.run(
+        [sys.executable, "-c", code, str(caffe_python_dir())],
+        capture_output=True, text=True, env=_child_environment(), timeout=MEASURE_TIMEOUT,
+    )
+    types = set(process.stdout.split())
+    return "ssd" if types & set(_SSD_ONLY_TYPES) else "bvlc"
+
+
 # ---------------------------------------------------------------------------
 # explain_backward on a live caffe.Net
 # ---------------------------------------------------------------------------
