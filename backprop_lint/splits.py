@@ -83,11 +83,17 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
 
 
 def _with_bottoms(layer: LayerDef, bottoms: List[str]) -> LayerDef:
-    from dataclasses import replace
+    """A copy of ``layer`` reading ``bottoms``, as ``dataclasses.replace`` would make it.
 
-    return replace(
-        layer, bottoms=bottoms, loss_weights=list(layer.loss_weights), original_bottoms=list(layer.bottoms)
-    )
+    Copying the instance's attributes is several times faster than ``replace``
+    (which rebuilds the keyword arguments of every field), and it runs once per layer.
+    """
+    copy = object.__new__(LayerDef)
+    copy.__dict__.update(layer.__dict__)
+    copy.bottoms = bottoms
+    copy.loss_weights = list(layer.loss_weights)
+    copy.original_bottoms = list(layer.bottoms)
+    return copy
 
 
 def _split_layer(producer: LayerDef, blob: str, top_index: int, count: int, loss_weight: float) -> LayerDef:
