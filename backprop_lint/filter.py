@@ -58,8 +58,11 @@ def layer_included(layer: Message, state: NetState) -> Tuple[bool, str]:
     return False, "no include rule matches: " + "; ".join(reasons)
 
 
-def layer_def_from(layer: Message, file: str, source_index: int) -> LayerDef:
-    """The fields of a LayerParameter that the net-building stages read."""
+def layer_def_from(layer: Message, file: str, source_index: int, location: Optional[Location] = None) -> LayerDef:
+    """The fields of a LayerParameter that the net-building stages read.
+
+    ``location`` is where the layer starts, when the caller has it already.
+    """
     params = [
         ParamSpec(
             name=spec.get("name"),
@@ -79,11 +82,15 @@ def layer_def_from(layer: Message, file: str, source_index: int) -> LayerDef:
         propagate_down=[bool(p) for p in layer.repeated("propagate_down")],
         params=params,
         phase=layer.fields.get("phase"),
-        location=Location(file, layer.line, layer.col) if layer.line else Location(file),
+        location=location if location is not None else _layer_location(layer, file),
         param=layer,
         comments=list(layer.comments),
         source_index=source_index,
     )
+
+
+def _layer_location(layer: Message, file: str) -> Location:
+    return Location(file, layer.line, layer.col) if layer.line else Location(file)
 
 
 def filter_net(
@@ -93,7 +100,7 @@ def filter_net(
     kept: List[LayerDef] = []
     dropped: List[Tuple[str, Optional[Location], str]] = []
     for index, layer in enumerate(net.repeated("layer")):
-        location = Location(file, layer.line, layer.col) if layer.line else Location(file)
+        location = _layer_location(layer, file)
         if layer.repeated("include") and layer.repeated("exclude"):
             raise NetRefused(
                 "Specify either include rules or exclude rules; not both.",
@@ -103,7 +110,7 @@ def filter_net(
             )
         included, why = layer_included(layer, state)
         if included:
-            kept.append(layer_def_from(layer, file, index))
+            kept.append(layer_def_from(layer, file, index, location))
         else:
             dropped.append((layer.get("name"), location, why))
     return kept, dropped
