@@ -31,7 +31,7 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 #: modules (owned elsewhere) that add subcommands; a missing one is skipped
-COMMAND_MODULES = ("backprop_lint.cli_simulate", "backprop_lint.cli_backward")
+COMMAND_MODULES = ("backprop_lint.cli_simulate", "backprop_lint.cli_backward", "backprop_lint.cli_verify")
 OWN_COMMANDS = ("check", "explain", "rules")
 PROGRESS_MIN_FILES = 10
 MAX_FIX_PASSES = 10

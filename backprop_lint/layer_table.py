@@ -162,6 +162,8 @@ class LayerInfo:
     #: whenever the layer runs, whatever param_propagate_down says (RNN/LSTM run their unrolled
     #: net's backward; BatchNormKyle's alpha and beta)
     param_diff_ignores_propagate_down: Callable[[Message], FrozenSet[int]] = lambda p: frozenset()
+    #: backward_reads_tops(n_tops): the tops whose diff Backward reads; None: all of them
+    backward_reads_tops: Optional[Callable[[int], FrozenSet[int]]] = None
     #: what Layer::type() returns, when it differs from the registered name
     reported_type: Optional[str] = None
     #: counts that depend on the layer's params (Pooling, RNN, LSTM); overrides bottoms/tops
@@ -244,6 +246,10 @@ def _lrn_backward(j: int, n: int, p: Message) -> Backward:
     if p.get("lrn_param").get("norm_region") == "WITHIN_CHANNEL":
         return Backward.RESPECTS_PD
     return Backward.IGNORES_PD
+
+
+def _first_top(n_tops: int) -> FrozenSet[int]:
+    return frozenset({0})
 
 
 def _all_params(p: Message) -> FrozenSet[int]:
@@ -601,8 +607,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          top_aliases_param=True),
     _row("Pooling", BOTH, ONE, Count(min=1, max=2), _NO_PARAMS, _pooling_backward,
          "U:include/caffe/layers/pooling_layer.hpp:28-35; U:src/caffe/layers/pooling_layer.cpp:243-320; L:include/caffe/layers/pooling_layer.hpp:28-32; L:src/caffe/layers/pooling_layer.cpp:14-75",
-         counts_of=_pooling_counts, check=_pooling_check,
-         notes="STOCHASTIC: CPU Forward and Backward are NOT_IMPLEMENTED"),
+         counts_of=_pooling_counts, check=_pooling_check, backward_reads_tops=_first_top,
+         notes="STOCHASTIC: CPU Forward and Backward are NOT_IMPLEMENTED; the MAX mask top's diff is never read"),
     _row("Power", BOTH, ONE, ONE, _NO_PARAMS, _power_backward,
          "U:src/caffe/layers/power_layer.cpp:44-93; L:src/caffe/layers/power_layer.cpp:100",
          in_place_backward_garbles=_power_diff_scale_nonzero),

@@ -453,13 +453,16 @@ def run_backward(
         if info is not None and info.aliases_diff(layer.definition.param, n_bottoms, n_tops):
             if not info.alias_needs_backward:
                 store.share(layer.top_ids[0], layer.bottom_ids[0])
+        if info is not None and info.top_aliases_param:
+            # Forward makes the top's diff the parameter's diff: the loss weight
+            # SetUp wrote into the top's own diff is gone.
+            param_alias[i] = layer.top_ids[0]
+            continue
         for j, blob_id in enumerate(layer.top_ids):
             if layer.loss[j] != 0:
                 store.set(blob_id, True)
         if info is None:
             continue
-        if info.top_aliases_param:
-            param_alias[i] = layer.top_ids[0]
         for j in _forward_scratch_bottoms(info, layer):
             store.set(layer.bottom_ids[j], True)
     for blob_id in seeds:
@@ -494,7 +497,11 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
     """Apply one layer's Backward to the diff store; returns whether it aborts."""
     info = layer.info
     runs = layer.need_backward  # True or None
-    top_signal = tri_or(store.get(b) for b in layer.top_ids)
+    read_tops = layer.top_ids
+    if info is not None and info.backward_reads_tops is not None:
+        wanted = info.backward_reads_tops(len(layer.top_ids))
+        read_tops = [blob_id for j, blob_id in enumerate(layer.top_ids) if j in wanted]
+    top_signal = tri_or(store.get(b) for b in read_tops)
     signal = top_signal
     if info is None:
         for j, blob_id in enumerate(layer.bottom_ids):
