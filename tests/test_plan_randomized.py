@@ -146,7 +146,7 @@ def _phase(layer: BuiltLayer, net_phase: str) -> str:
 
 
 def _known_gap(built: BuiltNet, net_phase: str) -> Optional[str]:
-    """Why values, not structure, may decide a diff here; or a simulation bug already reported."""
+    """Why values, not structure, may decide a diff here."""
     for layer in built.layers:
         definition = layer.definition
         kind = definition.type
@@ -154,23 +154,16 @@ def _known_gap(built: BuiltNet, net_phase: str) -> Optional[str]:
             index = built.layers.index(layer)
             if _ancestors(built, layer.bottom_ids[0], index) & _ancestors(built, layer.bottom_ids[1], index):
                 return f"{definition.name}: {kind} of two functions of the same data: equal values or cancelling gradients"
-        if kind == "Pooling" and len(layer.top_ids) == 2:
-            return f"{definition.name}: MAX Pooling's mask top passes no gradient (not simulated; reported)"
         if kind == "BatchNorm" and _batch_statistics(layer, net_phase):
             return f"{definition.name}: BatchNorm on batch statistics of 2 samples (randnet's batch) has a zero gradient"
         if kind in _DATA_DEPENDENT:
             return f"{definition.name}: {_DATA_DEPENDENT[kind]}"
-        if kind == "Eltwise" and layer.top_ids[:1] == layer.bottom_ids[:1] \
-                and definition.param.get("eltwise_param").get("operation") == "PROD":
-            return f"{definition.name}: in-place Eltwise PROD overwrites its top diff (not simulated; reported)"
         if kind == "Dropout" and _phase(layer, net_phase) == "TRAIN":
             return f"{definition.name}: Dropout in TRAIN may drop every element of randnet's tiny blobs"
         if kind == "Eltwise" and definition.param.get("eltwise_param").get("operation") == "MAX":
             return f"{definition.name}: Eltwise MAX sends each element's gradient to the winning bottom only"
         if kind in ("BatchNorm", "Normalize") and any(_constant_loss_diff(built, t) for t in layer.top_ids):
             return f"{definition.name}: {kind} under a constant (loss weight) diff has a zero gradient"
-        if kind == "Parameter" and any(w != 0 for w in layer.loss):
-            return f"{definition.name}: Parameter top with a loss weight (Forward's ShareDiff drops it; not simulated; reported)"
     return None
 
 
