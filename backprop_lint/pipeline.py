@@ -161,8 +161,13 @@ def run_simulate(
     """Exactly what ``backprop-lint simulate`` prints, refusals included."""
     try:
         with gc_paused():
-            prepared = prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
-            return simulation_to_json(simulate(prepared, seeds=seeds, declared_layers=declared_layers))
+            # One expression, no local: the nets are freed before the collector is back on
+            # (which would otherwise rescan all their objects once).
+            return simulation_to_json(simulate(
+                prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict),
+                seeds=seeds,
+                declared_layers=declared_layers,
+            ))
     except (NetRefused, InputError) as error:
         return error_to_json(error)
 
