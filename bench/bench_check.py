@@ -7,6 +7,7 @@ and prints files per second for the best run.
 
 from __future__ import annotations
 
+import os
 import argparse
 import io
 import sys
@@ -19,7 +20,7 @@ from backprop_lint.config import ConfigFinder  # noqa: E402
 from backprop_lint.linter import Linter  # noqa: E402
 from backprop_lint.report import text  # noqa: E402
 
-DEFAULT_CORPUS = Path("/work/shared/corpus/nets")
+DEFAULT_CORPUS = Path(os.environ.get("BACKPROP_LINT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "corpus" / "nets"
 
 
 def main() -> int:

@@ -9,6 +9,7 @@ Not a test: numbers vary from run to run; compare the ratio.
 """
 from __future__ import annotations
 
+import os
 import argparse
 import sys
 import time
@@ -21,7 +22,7 @@ sys.path.insert(0, str(REPO))
 from backprop_lint import textproto
 from backprop_lint.model import InputError
 
-CORPUS = Path("/work/shared/corpus/nets")
+CORPUS = Path(os.environ.get("BACKPROP_LINT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "corpus" / "nets"
 
 
 def best_time(parse: Callable[[str], object], text: str, repeat: int) -> float:

@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Tuple
 
 import pytest
+from shared_data import CORPUS_DIR
 
 from backprop_lint.load import load, load_bytes, load_file
 from backprop_lint.model import InputError
 
-CORPUS = Path("/work/shared/corpus/nets")
+CORPUS = CORPUS_DIR
 
 
 def error_of(data: bytes, **options: object) -> InputError:

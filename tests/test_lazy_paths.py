@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from shared_data import SHARED
 
 from backprop_lint.flavors import BVLC, SSD
 from backprop_lint.load import load
@@ -15,7 +16,6 @@ from backprop_lint.pipeline import may_need_upgrade
 from backprop_lint.upgrade import upgrade_net_as_needed
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
 NET_DIRS = (SHARED / "corpus" / "nets", SHARED / "spec" / "experiments", REPO / "fixtures" / "oracle_inputs" / "nets")
 
 V1_NET = 'name: "v1"\nlayers { name: "d" type: DATA top: "x" }\n'

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_data import CORPUS_DIR
 
 from backprop_lint import pbconvert
 from backprop_lint.load import load, load_bytes, load_file, load_message, load_text
@@ -15,7 +16,7 @@ from backprop_lint.model import InputError, Message
 from backprop_lint.schema import net_parameter_class
 
 REPO = Path(__file__).resolve().parent.parent
-CORPUS = Path("/work/shared/corpus/nets")
+CORPUS = CORPUS_DIR
 CIFAR = CORPUS / "BVLC__caffe__examples__cifar10__cifar10_quick.prototxt"
 PYCAFFE_PB2 = (
     Path(os.environ.get("CAFFE_ORACLE_HOME", Path.home() / ".cache/caffe-oracle"))

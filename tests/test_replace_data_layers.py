@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import List
 
 import pytest
+from shared_data import CORPUS_DIR
 
 from oracle_support import REPO, require_oracle, run_oracle
 
@@ -210,7 +211,7 @@ def test_corpus_copies_in_fixtures_load_in_real_caffe() -> None:
         assert outcome.ok, f'{golden["net"]}: {outcome.refusal}'
 
 
-CORPUS = Path("/work/shared/corpus/nets")
+CORPUS = CORPUS_DIR
 
 
 def test_committed_oracle_inputs_are_what_the_tool_writes_today() -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import pytest
+from shared_data import CORPUS_DIR, EXPERIMENTS_DIR
 
 from backprop_lint import layer_table
 from backprop_lint.flavors import (
@@ -37,8 +38,8 @@ from backprop_lint.upgrade import (
     upgrade_net_as_needed,
 )
 
-CORPUS_NETS = Path("/work/shared/corpus/nets")
-EXPERIMENTS = Path("/work/shared/spec/experiments")
+CORPUS_NETS = CORPUS_DIR
+EXPERIMENTS = EXPERIMENTS_DIR
 
 BVLC = get_flavor("bvlc")
 SSD = get_flavor("ssd")

@@ -26,6 +26,7 @@ Needs the oracle (tools/oracle/build.sh). Takes a few minutes.
 """
 from __future__ import annotations
 
+import os
 import argparse
 import json
 import sys
@@ -43,7 +44,7 @@ import oracle  # noqa: E402
 import replace_data_layers as replacer  # noqa: E402
 from backprop_lint.model import InputError  # noqa: E402
 
-SHARED = Path("/work/shared")
+SHARED = Path(os.environ.get("BACKPROP_LINT_SHARED", REPO.parent / "shared"))
 DEFAULT_CORPUS = SHARED / "corpus" / "nets"
 DEFAULT_EXPERIMENTS = SHARED / "spec" / "experiments"
 GOLDEN_DIR = REPO / "fixtures" / "golden"
