@@ -211,10 +211,14 @@ def _too_big(file: str, size: int, limit: int, unit: str) -> InputError:
     )
 
 
+#: control bytes other than tab, newline and carriage return
+_CONTROL_BYTES = bytes(byte for byte in range(32) if byte not in (9, 10, 13))
+
+
 def _looks_like_text(data: bytes) -> bool:
     """Mostly printable bytes in the first 4 KB: a (maybe broken) text file, not a binary one."""
     head = data[:4096]
-    control = sum(1 for byte in head if byte < 32 and byte not in (9, 10, 13))
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return control * 20 <= len(head)
 
 
