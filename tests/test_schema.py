@@ -96,6 +96,12 @@ def test_hand_checked_bvlc_facts() -> None:
 def _real_caffe_pb2() -> Any:
     if not (ORACLE_PYTHON / "caffe" / "proto" / "caffe_pb2.py").exists():
         return None
+    for module in list(sys.modules.values()):
+        # pycaffe may already be imported (as caffe.proto.caffe_pb2) by another test in this
+        # process: its file is then in the default pool, and importing it again would fail.
+        descriptor = getattr(module, "DESCRIPTOR", None)
+        if getattr(descriptor, "name", None) == "caffe/proto/caffe.proto" and hasattr(module, "NetParameter"):
+            return module
     sys.path.insert(0, str(ORACLE_PYTHON / "caffe" / "proto"))
     try:
         import caffe_pb2  # type: ignore[import-not-found]
