@@ -1,5 +1,5 @@
 """``python -m backprop_lint``: the same as the ``backprop-lint`` command."""
 
-from .cli import main
+from .entry import main
 
 raise SystemExit(main())

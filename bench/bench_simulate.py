@@ -35,14 +35,20 @@ LARGE_NETS = (
 
 
 def measure(command: Sequence[str]) -> Tuple[float, float]:
-    """(wall seconds, peak MiB) of one run of ``command``."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"{command[0]} failed on {command[-1]}")
-    return wall, usage.ru_maxrss / 1024.0
+    """(wall seconds, peak MiB) of one run of ``command``.
+
+    The peak comes from ``/usr/bin/time``: a child's ru_maxrss seen from this
+    process would include this process's own memory at fork time.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        started = time.perf_counter()
+        done = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wall = time.perf_counter() - started
+        if done.returncode not in (0, 1):
+            raise RuntimeError(f"{command[0]} failed on {command[-1]}")
+        peak_kib = int(report.read().strip().splitlines()[-1])
+    return wall, peak_kib / 1024.0
 
 
 def median_of(command: Sequence[str], repeat: int) -> Tuple[float, float]:
