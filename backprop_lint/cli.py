@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 
 from . import __version__
+from .entry import guarded
 from .config import CODE_PREFIX, ConfigError, ConfigFinder
 from .fix import plan_fixes, unified_diff, write_atomically
 from .linter import Linter, LintReport, Overrides, rule_catalogue, rule_doc_path
@@ -377,23 +378,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
+    return guarded(lambda: _run_handler(args))
+
+
+def _run_handler(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
     except ConfigError as err:
         print(f"backprop-lint: {err}", file=sys.stderr)
-        return EXIT_ERROR
-    except BrokenPipeError:
-        _silence_broken_pipe()
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("backprop-lint: interrupted", file=sys.stderr)
-        return 130
-    except Exception as err:  # a bug of ours: one line, not a traceback
-        print(
-            f"backprop-lint: internal error: {type(err).__name__}: {err} "
-            "(this is a bug in backprop-lint; please report it)",
-            file=sys.stderr,
-        )
         return EXIT_ERROR
 
 
@@ -403,7 +395,3 @@ def _subcommand_names(parser: argparse.ArgumentParser) -> Iterator[str]:
             yield from action.choices
 
 
-def _silence_broken_pipe() -> None:
-    """The reader went away (``| head``): don't let the interpreter complain at exit."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130
@@ -30,8 +30,13 @@ def run_simulate_command(args: Sequence[str]) -> int:
     """``backprop-lint simulate ...`` (``args`` starts with ``simulate``)."""
     from .cli_simulate import main as simulate_main
 
+    return guarded(lambda: simulate_main(list(args)))
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run a command; a broken pipe, ^C or a bug of ours ends in one line, never a traceback."""
     try:
-        return simulate_main(list(args))
+        return command()
     except BrokenPipeError:
         _silence_broken_pipe()
         return EXIT_ERROR
