@@ -35,8 +35,9 @@ def best_time(parse: Callable[[str], object], text: str, repeat: int) -> float:
 
 
 def parseable(text: str) -> bool:
+    """Whether both parsers read the whole net (ours as BVLC, text_format with our schema)."""
     try:
-        textproto.parse(text, flavor="ssd", strict=True)
+        textproto.parse(text, flavor="bvlc", strict=True)
     except InputError:
         return False
     return True
@@ -63,7 +64,7 @@ def main() -> None:
     texts.sort(key=lambda item: -len(item[1]))
 
     def ours(text: str) -> object:
-        return textproto.parse(text, flavor="ssd", strict=True)
+        return textproto.parse(text, flavor="bvlc", strict=True)
 
     def reference(text: str) -> object:
         return text_format.Parse(text, net_class())
