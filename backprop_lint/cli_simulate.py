@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from .pipeline import run_simulate
 
@@ -41,10 +41,33 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="for a net with no loss: a blob whose diff you write before backward "
                              "(repeatable; default: every net output)")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print the JSON")
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="a pyproject.toml or backprop-lint.toml whose [layers.TYPE] tables declare "
+                             "custom and Python layers (the rest of it is for `check`)")
     parser.set_defaults(handler=run)
 
 
+def declared_layers_from(config_file: Optional[str]) -> Dict[str, Any]:
+    """The custom layers a configuration file declares (none without a file)."""
+    if config_file is None:
+        return {}
+    from pathlib import Path
+
+    from .config import load_config_file
+
+    return dict(load_config_file(Path(config_file)).declared_layers)
+
+
 def run(args: argparse.Namespace) -> int:
+    declared: Dict[str, Any] = {}
+    if args.config is not None:
+        from .config import ConfigError
+
+        try:
+            declared = declared_layers_from(args.config)
+        except ConfigError as error:
+            sys.stderr.write(f"backprop-lint: {error}\n")
+            return 2
     result = run_simulate(
         args.net,
         phase=args.phase,
@@ -53,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         flavor=args.flavor,
         seeds=args.seed,
         strict=args.strict,
+        declared_layers=declared,
     )
     # dumps, not dump: only the one-shot encoder is C, and one write beats thousands
     sys.stdout.write(json.dumps(result, indent=args.indent) + "\n")

@@ -190,3 +190,17 @@ def test_cli_exit_status_and_json(tmp_path: Path) -> None:
     garbage.write_bytes(b"layer { name: \xff\xfe }")
     broken = run_cli(str(garbage))
     assert broken.returncode == 1 and "Traceback" not in broken.stderr
+
+
+def test_cli_reads_declared_layers_from_a_config(tmp_path: Path) -> None:
+    net = tmp_path / "roi.prototxt"
+    net.write_text(INPUT + 'layer { name: "pool" type: "ROIPooling" bottom: "data" top: "pool" }\n')
+    assert json.loads(run_cli(str(net)).stdout)["error"]["kind"] == "unknown-layer-type"
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.backprop-lint.layers.ROIPooling]\nparams = 0\nbackward = "respects-pd"\n')
+    declared = run_cli(str(net), "--config", str(config))
+    assert declared.returncode == 0
+    assert [entry["type"] for entry in json.loads(declared.stdout)["layers"]] == ["Input", "ROIPooling"]
+    config.write_text('[tool.backprop-lint.layers.ROIPooling]\nparams = "many"\n')
+    broken = run_cli(str(net), "--config", str(config))
+    assert broken.returncode == 2 and "pyproject.toml" in broken.stderr and "Traceback" not in broken.stderr
