@@ -24,6 +24,8 @@ import math
 import re
 import struct
 import warnings
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .model import InputError, Location, Message, Warning_
@@ -49,14 +51,15 @@ _ASCII_SPACE = r"[ \t\r\n]*(?:\#[^\n]*[ \t\r\n]*)*"
 _ASCII_BLANK = r"[ \t\r\n]*"
 
 #: one simple field, a run of closing braces, or a separator, with the blank text before it.
-#: A string must not be followed by another (implicit concatenation) nor by a
-#: non-ASCII blank (behind which another string might hide): those go slow.
+#: A string must not be followed by another (implicit concatenation), nor by a
+#: comment or a non-ASCII blank (behind which another string might hide): those go
+#: slow. (Looking past comments for a string here costs a fifth of the scan.)
 #: When only the name matches (a list, an escaped string, a string followed by
 #: another one, a comment inside the field...), the slow path reads the field.
 _FIELD = re.compile(
-    rf"({_ASCII_SPACE})(?:"
+    rf"{_ASCII_SPACE}(?:"
     rf"({_IDENT}){_ASCII_BLANK}(:)?{_ASCII_BLANK}"
-    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_ASCII_SPACE}(?:[\"']|[^\S \t\r\n]))|([{{<]))?"
+    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?![ \t\r\n]*(?:[\"'#]|[^\S \t\r\n]))|([{{<]))?"
     rf"|([}}>](?:[ \t\r\n]*[}}>])*)|([,;]))?"
 )
 
@@ -257,7 +260,7 @@ def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
 class FieldSpec:
     """What the parser needs to know about one field of one message."""
 
-    __slots__ = ("name", "kind", "repeated", "message", "enum", "convert", "fork_only", "fork_values")
+    __slots__ = ("name", "kind", "repeated", "message", "enum", "convert", "fork_only", "fork_values", "known")
 
     def __init__(
         self,
@@ -278,6 +281,8 @@ class FieldSpec:
         self.fork_only = fork_only
         #: enum values that exist only in the other fork
         self.fork_values = fork_values
+        #: token -> value, for tokens already converted without a warning (a cache, see _KNOWN_LIMIT)
+        self.known: Dict[str, object] = {}
 
 
 def _converter(kind: str, type_name: Optional[str], fork_values: FrozenSet[str]) -> Optional[Converter]:
@@ -294,6 +299,9 @@ def _converter(kind: str, type_name: Optional[str], fork_values: FrozenSet[str])
         return _enum_converter(type_name, fork_values)
     return None  # message, string, bytes: handled by the parser
 
+
+#: at most this many tokens are remembered per field (a hostile file may hold millions of distinct ones)
+_KNOWN_LIMIT = 512
 
 Schema = Dict[str, Dict[str, FieldSpec]]
 _schemas: Dict[str, Schema] = {}
@@ -372,6 +380,7 @@ class _Frame(NamedTuple):
 
 
 _new_frame = tuple.__new__
+_plus_one = (1).__add__
 # indexes of _Frame's items, for the hot loop
 _MESSAGE, _COMMON, _CLOSE, _LIST_FIELD = 0, 2, 3, 7
 
@@ -422,21 +431,15 @@ class _Parser:
         self.stack: List[_Frame] = []
         #: a ',' or ';' may follow: the last thing read ended a field
         self.after_field = False
-        self._line = 1
-        self._line_pos = 0
+        #: where each line starts (line n at ``line_starts[n - 1]``), summed in C
+        self.line_starts: List[int] = list(accumulate(map(_plus_one, map(len, text.split("\n"))), initial=0))
 
     # -- positions --------------------------------------------------------
 
     def line_col(self, pos: int) -> Tuple[int, int]:
-        """1-based line and column of ``pos`` (fast for increasing positions)."""
-        text = self.text
-        if pos >= self._line_pos:
-            self._line += text.count("\n", self._line_pos, pos)
-            self._line_pos = pos
-            line = self._line
-        else:
-            line = text.count("\n", 0, pos) + 1
-        return line, pos - text.rfind("\n", 0, pos)
+        """1-based line and column of ``pos``."""
+        line = bisect_right(self.line_starts, pos)
+        return line, pos - self.line_starts[line - 1] + 1
 
     def location(self, pos: int) -> Location:
         return Location(self.file, *self.line_col(pos))
@@ -455,100 +458,94 @@ class _Parser:
         stack = self.stack
         stack.append(_Frame(root, self.schema[message_type], self.common[message_type], "", "", 0, 0, None))
         # The hot loop: locals only, one regex match per field. Rare cases go to methods.
-        # _FIELD always matches (everything after the blank is optional)
-        match_field: Callable[[str, int], "re.Match[str]"] = _FIELD.match  # type: ignore[assignment]
         schema, common, max_depth = self.schema, self.common, self.max_depth
-        count_newlines = text.count
-        last_newline = text.rfind
+        line_starts = self.line_starts
         end = len(text)
         pos = 0
-        line, line_pos, col = 1, 0, 1
-        frame: Any = stack[-1]  # a _Frame, read by index here
-        message: Any = root  # a Message, or None inside a skipped one
-        fields: Dict[str, FieldSpec] = frame[_COMMON]
         value: Any
         sub_type: Any
         new_message = object.__new__
         after_field = False
         while True:
-            found = match_field(text, pos)
-            blank, name, colon, token, string, opener, closer, separator = found.groups()
-            if name is not None:
-                name_pos = pos + len(blank)
-                spec = fields.get(name)
-                if spec is None:  # unknown, fork-only, or inside a skipped message
-                    self.after_field = after_field
-                    pos = self.unusual_field(found, name, name_pos)
-                    after_field = self.after_field
-                    frame = stack[-1]
-                    message = frame[_MESSAGE]
-                    fields = frame[_COMMON]
-                    continue
-                pos = found.end()
-                if opener is not None:
-                    if name_pos > line_pos:
-                        line += count_newlines("\n", line_pos, name_pos)
-                        line_pos = name_pos
-                        col = name_pos - last_newline("\n", 0, name_pos)
+            frame: Any = stack[-1]  # a _Frame, read by index here
+            message: Any = frame[_MESSAGE]  # a Message, or None inside a skipped one
+            fields: Dict[str, FieldSpec] = frame[_COMMON]
+            if message is not None:
+                present, positions = message.fields, message.positions
+            # A scanner matches _FIELD again and again, each time where the last
+            # match ended: no position to pass in or read back. After the slow path
+            # (or anything else that moves ``pos``) the loop starts a new one.
+            for found in iter(_FIELD.scanner(text, pos).match, None):
+                name, colon, token, string, opener, closer, separator = found.groups()
+                if name is not None:
+                    spec = fields.get(name)
+                    if spec is None:  # unknown, fork-only, or inside a skipped message
+                        self.after_field = after_field
+                        pos = self.unusual_field(found, name, found.start(1))
+                        after_field = self.after_field
+                        break
+                    if opener is None:
+                        if token is not None:
+                            if colon is None:
+                                raise self.missing_colon(name, spec, found.start(3))
+                            # the same few tokens come back again and again ("1", "true", "MAX"...)
+                            value = spec.known.get(token)
+                            if value is None:
+                                value = self.convert(spec, token, found.start(3))
+                        elif string is not None:
+                            if colon is None:
+                                raise self.missing_colon(name, spec, found.start(4))
+                            if spec.kind == "string":
+                                value = string[1:-1]
+                            else:
+                                value = self.convert(spec, string, found.start(4))
+                        else:  # a list, an escaped string, a comment inside the field...
+                            self.after_field = after_field
+                            pos = _SlowReader(self, found.start()).field()
+                            after_field = self.after_field
+                            break
+                        after_field = True
+                        if spec.repeated:
+                            existing = present.get(name)
+                            if existing is not None:
+                                existing.append(value)  # not a first occurrence: no position to record
+                                continue
+                            present[name] = [value]
+                        elif name in present:
+                            raise self.duplicate(message, name, found.start(1))
+                        else:
+                            present[name] = value
+                        name_pos = found.start(1)
+                        line = bisect_right(line_starts, name_pos)
+                        positions[name] = (line, name_pos - line_starts[line - 1] + 1)
+                        continue
+                    # a sub-message: name { or name: {
+                    name_pos = found.start(1)
                     sub_type = spec.message
                     if sub_type is None or len(stack) >= max_depth:
                         raise self.open_error(spec, name, name_pos)
-                    comments = _comments_before(text, name_pos - len(blank), name_pos) if "#" in blank else []
+                    line = bisect_right(line_starts, name_pos)
+                    col = name_pos - line_starts[line - 1] + 1
                     # Message.__init__ inlined: a sub-message is created for every '{'
                     value = new_message(Message)
                     value.type = sub_type
                     value.fields = {}
                     value.line = line
                     value.col = col
-                    value.comments = comments
+                    value.comments = _comments_before(text, found.start(), name_pos) if text.find("#", found.start(), name_pos) >= 0 else []
                     value.positions = {}
-                elif token is None and string is None:
-                    self.after_field = after_field
-                    pos = _SlowReader(self, found.start()).field()
-                    after_field = self.after_field
-                    frame = stack[-1]
-                    message = frame[_MESSAGE]
-                    fields = frame[_COMMON]
-                    continue
-                elif colon is None:
-                    raise self.missing_colon(name, spec, found.start(4 if token is not None else 5))
-                else:
-                    convert = spec.convert
-                    if token is not None and convert is not None:
-                        try:
-                            value = convert(token)
-                        except _ForkValue as fork:
-                            value = fork.value
-                            self.fork_value(spec, value, found.start(4))
-                        except _BadValue:
-                            value = self.convert(spec, token, found.start(4))  # raises, with the reason
-                    elif string is not None and spec.kind == "string":
-                        value = string[1:-1]
+                    if spec.repeated:
+                        existing = present.get(name)
+                        if existing is None:
+                            present[name] = [value]
+                            positions[name] = (line, col)
+                        else:
+                            existing.append(value)
+                    elif name in present:
+                        raise self.duplicate(message, name, name_pos)
                     else:
-                        value = self.convert(spec, token or string, found.start(4 if token is not None else 5))
-                present = message.fields
-                if spec.repeated:
-                    existing = present.get(name)
-                    if existing is None:
-                        present[name] = [value]
-                    else:
-                        existing.append(value)
-                        name_pos = -1  # not a first occurrence: no position to record
-                elif name in present:
-                    raise self.duplicate(message, name, name_pos)
-                else:
-                    present[name] = value
-                if name_pos >= 0:
-                    # Lines are counted lazily, only up to positions that get recorded;
-                    # col is still valid when name_pos == line_pos (computed then).
-                    if name_pos > line_pos:
-                        line += count_newlines("\n", line_pos, name_pos)
-                        line_pos = name_pos
-                        col = name_pos - last_newline("\n", 0, name_pos)
-                    message.positions[name] = (line, col)
-                if opener is None:
-                    after_field = True
-                else:
+                        present[name] = value
+                        positions[name] = (line, col)
                     frame = _new_frame(
                         _Frame,
                         (value, schema[sub_type], common[sub_type], "}" if opener == "{" else ">", name, line, col, None),
@@ -556,47 +553,48 @@ class _Parser:
                     stack.append(frame)
                     message = value
                     fields = frame[_COMMON]
+                    present, positions = value.fields, value.positions
                     after_field = False
-            elif closer is not None:
-                if closer == frame[_CLOSE] and frame[_LIST_FIELD] is None:
-                    stack.pop()
-                    pos = found.end()
-                else:
+                elif closer is not None:
+                    after_field = True
+                    if closer == frame[_CLOSE] and frame[_LIST_FIELD] is None:
+                        stack.pop()
+                        frame = stack[-1]
+                        message = frame[_MESSAGE]
+                        fields = frame[_COMMON]
+                        if message is not None:
+                            present, positions = message.fields, message.positions
+                        continue
                     self.after_field = after_field
-                    pos = self.close_run(closer, found.start(7), found.end())
-                after_field = True
-                frame = stack[-1]
-                message = frame[_MESSAGE]
-                fields = frame[_COMMON]
-            elif separator is not None:
-                if not after_field:
-                    raise self.error(found.start(8), f"unexpected '{separator}': a separator may only follow a field")
-                after_field = False
-                pos = found.end()
-            else:
-                pos = found.end()
-                if pos >= end:
-                    self.finish(pos)
-                    return root
-                self.after_field = after_field
-                pos = _SlowReader(self, pos).field()
-                after_field = self.after_field
-                frame = stack[-1]
-                message = frame[_MESSAGE]
-                fields = frame[_COMMON]
+                    pos = self.close_run(closer, found.start(6), found.end())
+                    after_field = self.after_field
+                    break
+                elif separator is not None:
+                    if not after_field:
+                        raise self.error(found.start(7), f"unexpected '{separator}': a separator may only follow a field")
+                    after_field = False
+                else:  # only blank text: the end, or something only the slow path reads
+                    pos = found.end()
+                    if pos >= end:
+                        self.finish(pos)
+                        return root
+                    self.after_field = after_field
+                    pos = _SlowReader(self, pos).field()
+                    after_field = self.after_field
+                    break
 
     def unusual_field(self, found: "re.Match[str]", name: str, name_pos: int) -> int:
         """A simple field that is unknown, fork-only, or inside a skipped message."""
-        blank, _name, colon, token, string, opener, _closer, _separator = found.groups()
+        _name, colon, token, string, opener, _closer, _separator = found.groups()
         if opener is None and token is None and string is None:
             return _SlowReader(self, found.start()).field()
         frame = self.stack[-1]
         spec = frame.fields.get(name)
         self.unknown_field(name, name_pos, spec, frame.message is None)
         value = token if token is not None else string
-        value_pos = found.start(4 if token is not None else 5)
+        value_pos = found.start(3 if token is not None else 4)
         if opener is not None:
-            self.open(spec, name, name_pos, *self.line_col(name_pos), blank, opener, None)
+            self.open(spec, name, name_pos, *self.line_col(name_pos), self.text[found.start():name_pos], opener, None)
             self.after_field = False
             return found.end()
         if colon is None:
@@ -635,6 +633,8 @@ class _Parser:
                 value = raw if spec.kind == "bytes" else _utf8(raw)
         except _BadValue as bad:
             raise self.error(value_pos, f"invalid value for '{spec.name}' ({spec.kind}): {bad}") from None
+        if len(spec.known) < _KNOWN_LIMIT:
+            spec.known[token] = value
         return value
 
     def put(self, message: Message, spec: FieldSpec, name: str, name_pos: int, value: object, value_pos: int) -> None:
