@@ -563,17 +563,23 @@ class _Parser:
                     after_field = False
                 elif closer is not None:
                     after_field = True
-                    if closer == frame[_CLOSE] and frame[_LIST_FIELD] is None:
-                        stack.pop()
-                        frame = stack[-1]
+                    # One brace, or a run of them with blanks between ("}\n  }"): pop
+                    # while they close what is open; close_run reads the rest otherwise.
+                    for offset, char in enumerate(closer):
+                        if char == frame[_CLOSE] and frame[_LIST_FIELD] is None:
+                            stack.pop()
+                            frame = stack[-1]
+                        elif char in "}>":
+                            self.after_field = after_field
+                            pos = self.close_run(closer[offset:], found.start(6) + offset, found.end())
+                            after_field = self.after_field
+                            break
+                    else:
                         message = frame[_MESSAGE]
                         fields = frame[_COMMON]
                         if message is not None:
                             present, positions = message.fields, message.positions
                         continue
-                    self.after_field = after_field
-                    pos = self.close_run(closer, found.start(6), found.end())
-                    after_field = self.after_field
                     break
                 elif separator is not None:
                     if not after_field:
