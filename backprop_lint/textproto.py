@@ -472,6 +472,8 @@ class _Parser:
         sub_type: Any
         new_message = object.__new__
         after_field = False
+        #: the first '#' at or after the last sub-message's name: no comments to look for before it
+        next_hash = text.find("#") % (end + 1)
         while True:
             frame: Any = stack[-1]  # a _Frame, read by index here
             message: Any = frame[_MESSAGE]  # a Message, or None inside a skipped one
@@ -538,7 +540,11 @@ class _Parser:
                     value.fields = {}
                     value.line = line
                     value.col = col
-                    value.comments = _comments_before(text, found.start(), name_pos) if text.find("#", found.start(), name_pos) >= 0 else []
+                    if next_hash < name_pos:  # a '#' somewhere before: maybe comments right above
+                        value.comments = _comments_before(text, found.start(), name_pos)
+                        next_hash = text.find("#", name_pos) % (end + 1)  # -1 (none left) -> end
+                    else:
+                        value.comments = []
                     value.positions = {}
                     if spec.repeated:
                         existing = present.get(name)
@@ -999,6 +1005,8 @@ class _SlowReader:
 
     def scalar_field(self, spec: FieldSpec, name: str, name_pos: int) -> None:
         if not self.take(":"):
+            if self.kind in (2, 3, 4):  # a value: the same message as when the fast path sees it
+                raise self.parser.missing_colon(name, spec, self.start)
             raise self.fail(f"expected ':' after '{shorten(name)}' (a {spec.kind} field), found {self.describe()}")
         message = self.parser.stack[-1].message
         assert message is not None
