@@ -25,8 +25,6 @@ import re
 import struct
 import sys
 import warnings
-from bisect import bisect_right
-from itertools import accumulate
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from .model import InputError, Location, Message, Warning_
@@ -386,7 +384,6 @@ class _Frame(NamedTuple):
 
 
 _new_frame = tuple.__new__
-_plus_one = (1).__add__
 # indexes of _Frame's items, for the hot loop
 _MESSAGE, _COMMON, _CLOSE, _LIST_FIELD = 0, 2, 3, 7
 
@@ -437,15 +434,21 @@ class _Parser:
         self.stack: List[_Frame] = []
         #: a ',' or ';' may follow: the last thing read ended a field
         self.after_field = False
-        #: where each line starts (line n at ``line_starts[n - 1]``), summed in C
-        self.line_starts: List[int] = list(accumulate(map(_plus_one, map(len, text.split("\n"))), initial=0))
+        self._line = 1
+        self._line_pos = 0
 
     # -- positions --------------------------------------------------------
 
     def line_col(self, pos: int) -> Tuple[int, int]:
-        """1-based line and column of ``pos``."""
-        line = bisect_right(self.line_starts, pos)
-        return line, pos - self.line_starts[line - 1] + 1
+        """1-based line and column of ``pos`` (fast for increasing positions)."""
+        text = self.text
+        if pos >= self._line_pos:
+            self._line += text.count("\n", self._line_pos, pos)
+            self._line_pos = pos
+            line = self._line
+        else:
+            line = text.count("\n", 0, pos) + 1
+        return line, pos - text.rfind("\n", 0, pos)
 
     def location(self, pos: int) -> Location:
         return Location(self.file, *self.line_col(pos))
@@ -465,7 +468,10 @@ class _Parser:
         stack.append(_Frame(root, self.schema[message_type], self.common[message_type], "", "", 0, 0, None))
         # The hot loop: locals only, one regex match per field. Rare cases go to methods.
         schema, common, max_depth = self.schema, self.common, self.max_depth
-        line_starts = self.line_starts
+        count_newlines = text.count
+        last_newline = text.rfind
+        # Lines are counted lazily, from the last recorded position up to the next one
+        line, line_pos = 1, 0
         end = len(text)
         pos = 0
         value: Any
@@ -524,16 +530,18 @@ class _Parser:
                         else:
                             present[name] = value
                         name_pos = found.start(1)
-                        line = bisect_right(line_starts, name_pos)
-                        positions[name] = (line, name_pos - line_starts[line - 1] + 1)
+                        line += count_newlines("\n", line_pos, name_pos)
+                        line_pos = name_pos
+                        positions[name] = (line, name_pos - last_newline("\n", 0, name_pos))
                         continue
                     # a sub-message: name { or name: {
                     name_pos = found.start(1)
                     sub_type = spec.message
                     if sub_type is None or len(stack) >= max_depth:
                         raise self.open_error(spec, name, name_pos)
-                    line = bisect_right(line_starts, name_pos)
-                    col = name_pos - line_starts[line - 1] + 1
+                    line += count_newlines("\n", line_pos, name_pos)
+                    line_pos = name_pos
+                    col = name_pos - last_newline("\n", 0, name_pos)
                     # Message.__init__ inlined: a sub-message is created for every '{'
                     value = new_message(Message)
                     value.type = sub_type
