@@ -6,10 +6,14 @@ it costs more than parsing a whole net; see /work/shared/MEASURED.md).
 
 How it goes fast: one compiled regular expression (``_FIELD``) matches a whole
 simple field at a time (``name: value``, ``name {``, ``}`` or a separator,
-with the whitespace and comments before it). Anything it does not cover
-(lists, escaped or adjacent strings, comments inside a field, errors) is
-handled one field at a time by a token-level reader (``_SlowReader``) that
-mirrors text_format's tokenizer. Both feed the same per-field handlers.
+with the whitespace and comments before it), run by a regex scanner that
+resumes where the last match ended. Each field remembers the tokens it has
+already converted, lines are counted only up to positions that get recorded,
+and comments are looked for only when a '#' precedes a sub-message. Anything
+the pattern does not cover (lists, escaped or adjacent strings, comments
+inside a field, errors) is handled one field at a time by a token-level reader
+(``_SlowReader``) that mirrors text_format's tokenizer. Both feed the same
+per-field handlers.
 
 Token boundaries are text_format's: identifiers ``[A-Za-z_][0-9A-Za-z_+-]*``,
 numbers ``([0-9+-]|\\.[0-9])[0-9A-Za-z_.+-]*``, quoted strings that end at the
@@ -489,7 +493,7 @@ class _Parser:
             # A scanner matches _FIELD again and again, each time where the last
             # match ended: no position to pass in or read back. After the slow path
             # (or anything else that moves ``pos``) the loop starts a new one.
-            for found in iter(_FIELD.scanner(text, pos).match, None):
+            for found in iter(_FIELD.scanner(text, pos).match, None):  # type: ignore[attr-defined]
                 name, colon, token, string, opener, closer, separator = found.groups()
                 if name is not None:
                     spec = fields.get(name)
