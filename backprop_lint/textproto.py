@@ -59,15 +59,15 @@ _ASCII_BLANK = rf"[ \t\r\n]{_RUN}"
 _ASCII_SPACE = rf"{_ASCII_BLANK}(?:\#[^\n]{_RUN}{_ASCII_BLANK}){_RUN}"
 
 #: one simple field, a run of closing braces, or a separator, with the blank text before it.
-#: A string must not be followed by another (implicit concatenation), nor by a
-#: comment or a non-ASCII blank (behind which another string might hide): those go
-#: slow. (Looking past comments for a string here costs a fifth of the scan.)
+#: A string must not be followed by another (implicit concatenation), even past
+#: comments, nor by a non-ASCII blank (behind which another string might hide):
+#: those go slow.
 #: When only the name matches (a list, an escaped string, a string followed by
 #: another one, a comment inside the field...), the slow path reads the field.
 _FIELD = re.compile(
     rf"{_ASCII_SPACE}(?:"
     rf"({_IDENT}){_ASCII_BLANK}(:)?{_ASCII_BLANK}"
-    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_ASCII_BLANK}(?:[\"'#]|[^\S \t\r\n]))|([{{<]))?"
+    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_ASCII_SPACE}(?:[\"']|[^\S \t\r\n]))|([{{<]))?"
     rf"|([}}>](?:{_ASCII_BLANK}[}}>]){_RUN})|([,;]))?"
 )
 
