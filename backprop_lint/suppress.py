@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from .model import Finding, Location
 
@@ -120,11 +120,11 @@ def _directive_in(line: str) -> Optional[re.Match]:
     return DIRECTIVE.match(line, hash_index)
 
 
-def _comment_start(line: str) -> Optional[int]:
-    """Index of the '#' that starts a comment (not one inside a quoted string)."""
+def _unquoted(text: str) -> Iterator[Tuple[int, str]]:
+    """(index, character) of every character of ``text`` outside a quoted string."""
     quote: Optional[str] = None
     escaped = False
-    for index, char in enumerate(line):
+    for index, char in enumerate(text):
         if quote:
             if escaped:
                 escaped = False
@@ -134,9 +134,13 @@ def _comment_start(line: str) -> Optional[int]:
                 quote = None
         elif char in "\"'":
             quote = char
-        elif char == "#":
-            return index
-    return None
+        else:
+            yield index, char
+
+
+def _comment_start(line: str) -> Optional[int]:
+    """Index of the '#' that starts a comment (not one inside a quoted string)."""
+    return next((index for index, char in _unquoted(line) if char == "#"), None)
 
 
 def _split_codes(text: str) -> Iterable[str]:
@@ -171,21 +175,4 @@ def _block_extent(lines: List[str], opening_index: int) -> Tuple[int, int]:
 
 
 def _brace_balance(code: str) -> int:
-    balance = 0
-    quote: Optional[str] = None
-    escaped = False
-    for char in code:
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == quote:
-                quote = None
-        elif char in "\"'":
-            quote = char
-        elif char == "{":
-            balance += 1
-        elif char == "}":
-            balance -= 1
-    return balance
+    return sum(1 if char == "{" else -1 for _index, char in _unquoted(code) if char in "{}")

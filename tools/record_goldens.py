@@ -100,23 +100,32 @@ def record_phase(net_file: Path, origin: str, phase: str, prepared: PreparedInpu
         "labels": prepared.labels,
         "fill_zero_weights": True,
     }
+    golden.update(oracle_outcome(net_file, phase, timeout, labels=prepared.labels))
+    return golden
+
+
+def oracle_outcome(net_file: Path, phase: str, timeout: float, labels: Sequence[str] = ()) -> Dict[str, Any]:
+    """What real Caffe did with ``net_file``: refusal, or structure plus run (or crash), as golden keys."""
+    outcome: Dict[str, Any] = {}
     try:
-        result = oracle.run_oracle(net_file, phase, run=True, labels=prepared.labels, timeout=timeout,
+        result = oracle.run_oracle(net_file, phase, run=True, labels=labels, timeout=timeout,
                                    fill_zero_weights=True)
     except oracle.OracleError as error:  # e.g. a run too slow for the timeout: keep the structure
         result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout)
-        golden["run_skipped"] = str(error)
+        outcome["run_skipped"] = str(error)
     if result.refusal is not None:
-        golden["refusal"] = result.refusal
-        golden["refusal_errors"] = result.errors
-        return golden
-    golden["structure"] = result.structure
+        outcome["refusal"] = result.refusal
+        outcome["refusal_errors"] = result.errors
+        return outcome
+    outcome["structure"] = result.structure
     if result.crash_in_run is not None:
-        golden["crash_in_run"] = result.crash_in_run
-        golden["crash_stage"] = result.crash_stage
+        outcome["crash_in_run"] = result.crash_in_run
+        outcome["crash_stage"] = result.crash_stage
+        if result.crash_stage == "Forward":
+            outcome["crash_in_forward"] = True
     elif result.run is not None:
-        golden["run"] = result.run
-    return golden
+        outcome["run"] = result.run
+    return outcome
 
 
 def golden_text(golden: Dict[str, Any]) -> str:

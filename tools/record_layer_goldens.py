@@ -24,7 +24,7 @@ for _path in (TOOLS / "oracle", TOOLS):
         sys.path.insert(0, str(_path))
 
 import oracle  # noqa: E402
-from record_goldens import FLAVOR, GOLDEN_DIR, PHASES, golden_text  # noqa: E402
+from record_goldens import FLAVOR, GOLDEN_DIR, PHASES, golden_text, oracle_outcome  # noqa: E402
 
 NETS_DIR = REPO / "fixtures" / "layer_nets"
 PREFIXES = ("layer__", "subtle__")
@@ -44,23 +44,7 @@ def record_phase(net_file: Path, phase: str, timeout: float) -> Dict[str, Any]:
         "flavor": FLAVOR,
         "fill_zero_weights": True,
     }
-    try:
-        result = oracle.run_oracle(net_file, phase, run=True, timeout=timeout, fill_zero_weights=True)
-    except oracle.OracleError as error:  # a run too slow for the timeout: keep the structure
-        result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout)
-        golden["run_skipped"] = str(error)
-    if result.refusal is not None:
-        golden["refusal"] = result.refusal
-        golden["refusal_errors"] = result.errors
-        return golden
-    golden["structure"] = result.structure
-    if result.crash_in_run is not None:
-        golden["crash_in_run"] = result.crash_in_run
-        golden["crash_stage"] = result.crash_stage
-        if result.crash_stage == "Forward":
-            golden["crash_in_forward"] = True
-    elif result.run is not None:
-        golden["run"] = result.run
+    golden.update(oracle_outcome(net_file, phase, timeout))
     return golden
 
 
