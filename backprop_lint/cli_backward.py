@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .backward_plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
-from .cli_simulate import add_state_arguments
+from .cli_simulate import add_config_argument, add_state_arguments, declared_layers_from
 from .model import InputError, NetRefused
 from .pipeline import error_to_json
 
@@ -40,6 +40,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="a blob whose diff you read after the call (repeatable; "
                              "default: the keys net.backward returns)")
     add_state_arguments(parser, default_phase=DEFAULT_PHASE)
+    add_config_argument(parser)
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.set_defaults(handler=run)
 
@@ -57,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
             stages=args.stage,
             flavor=args.flavor,
             strict=args.strict,
+            declared_layers=declared_layers_from(args.config),
         )
     except (InputError, NetRefused) as error:
         if args.format == "json":

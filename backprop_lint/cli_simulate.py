@@ -41,10 +41,14 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                         help="for a net with no loss: a blob whose diff you write before backward "
                              "(repeatable; default: every net output)")
     parser.add_argument("--indent", type=int, default=None, help="pretty-print the JSON")
+    add_config_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="a pyproject.toml or backprop-lint.toml whose [layers.TYPE] tables declare "
                              "custom and Python layers (the rest of it is for `check`)")
-    parser.set_defaults(handler=run)
 
 
 def declared_layers_from(config_file: Optional[str]) -> Dict[str, Any]:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -199,3 +201,21 @@ def test_a_label_never_gets_a_gradient_whatever_the_range() -> None:
     plan = plan_backward(net, reads=["label"])
     assert plan.fix is not None and not plan.fix.possible
     assert "AllowForceBackward is false" in "\n".join(plan.fix.explanation)
+
+
+def test_cli_reads_declared_layers_from_a_config(tmp_path: Path) -> None:
+    net = tmp_path / "roi.prototxt"
+    net.write_text(
+        'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 } } }\n'
+        'layer { name: "pool" type: "ROIPooling" bottom: "data" top: "pool" }\n'
+    )
+    config = tmp_path / "pyproject.toml"
+    config.write_text('[tool.backprop-lint.layers.ROIPooling]\nparams = 0\nbackward = "respects-pd"\n')
+    command = [sys.executable, "-m", "backprop_lint", "backward", str(net), "--format", "json"]
+    undeclared = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert "Unknown layer type: ROIPooling" in undeclared.stdout
+    declared = subprocess.run(command + ["--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert "Unknown layer type" not in declared.stdout and "Traceback" not in declared.stderr
+    config.write_text('[tool.backprop-lint.layers.ROIPooling]\nparams = -1\n')
+    broken = subprocess.run(command + ["--config", str(config)], capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 2 and "pyproject.toml" in broken.stderr
