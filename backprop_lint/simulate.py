@@ -105,7 +105,7 @@ def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
 
 def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
     net = BuiltNet()
-    shared_specs: Dict[str, Dict[str, float]] = {}
+    shared_mults: Dict[str, Dict[str, float]] = {}
     for definition in prepared.layers:
         info = _info_for(definition, prepared.flavor, declared)
         layer = BuiltLayer(definition=definition, info=info)
@@ -129,11 +129,11 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         for j in range(len(definition.tops), _auto_top_count(info, definition)):
             layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
             layer.tops.append(AUTOMATIC_TOP)
-        _set_up(layer, prepared.flavor)
+        _set_up(layer)
         for j, blob_id in enumerate(layer.top_ids):
             net.blob_loss_weights[blob_id] = layer.loss[j]
         need = tri_or([need, _set_param_propagate_down(layer)])
-        _append_params(shared_specs, layer)
+        _append_params(shared_mults, layer)
         layer.need_backward = need
         layer.need_backward_before_pruning = need
         if need is not False:
@@ -222,7 +222,7 @@ def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
     return max(tops.min, tops.exact)
 
 
-def _set_up(layer: BuiltLayer, flavor: str) -> None:
+def _set_up(layer: BuiltLayer) -> None:
     """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
     definition, info = layer.definition, layer.info
     n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
