@@ -353,6 +353,8 @@ class MeasureRequest:
     labels: Sequence[str] = ()
     weights: Optional[str] = None
     randomize_params: bool = True
+    #: seeds Caffe's generator (fillers, DummyData, Dropout) and the random inputs and diffs
+    random_seed: int = 1701
 
 
 def measure_backward(
@@ -406,6 +408,7 @@ def _request_json(request: MeasureRequest, net_path: str) -> Dict[str, Any]:
         "seeds": None if request.seeds is None else list(request.seeds), "labels": list(request.labels),
         "weights": None if request.weights is None else str(Path(request.weights).resolve()),
         "randomize_params": request.randomize_params and request.weights is None,
+        "random_seed": request.random_seed,
     }
 
 
@@ -608,12 +611,15 @@ def _child_main(request: Dict[str, Any]) -> Dict[str, Any]:
 
     caffe = import_caffe()
     caffe.set_mode_cpu()
+    # Caffe's own generator fills weights and DummyData, and draws Dropout masks:
+    # seeded, every measurement of the same request gives the same diffs.
+    caffe.set_random_seed(request["random_seed"])
     phase = caffe.TEST if request["phase"] == "TEST" else caffe.TRAIN
     net = caffe.Net(request["net"], phase, level=request["level"], stages=request["stages"] or None,
                     weights=request["weights"])
     layer_names = [str(n) for n in net._layer_names]
     blob_names = [str(n) for n in net._blob_names]
-    rng = np.random.RandomState(1234)
+    rng = np.random.RandomState(request["random_seed"])
     if request["randomize_params"]:
         for layer in net.layers:
             _randomize(layer, rng)

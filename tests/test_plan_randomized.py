@@ -14,11 +14,13 @@ yet, each reported to the simulation's owner.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import List, Optional, Set, Tuple
+from typing import Callable, List, Optional, Set, Tuple
 
 import pytest
 
@@ -167,8 +169,33 @@ def _known_gap(built: BuiltNet, net_phase: str) -> Optional[str]:
     return None
 
 
-def _request(case: Case, text: str, start: Optional[str], end: Optional[str]) -> MeasureRequest:
-    return MeasureRequest(text, case.phase, case.level, case.stages, start, end, case.seeds)
+def _request(case: Case, text: str, start: Optional[str], end: Optional[str], random_seed: int) -> MeasureRequest:
+    return MeasureRequest(text, case.phase, case.level, case.stages, start, end, case.seeds, random_seed=random_seed)
+
+
+#: Each call is measured with these data seeds. A diff counts as non-zero when it is non-zero
+#: in any run: on randnet's tiny blobs one draw of values can zero a gradient that flows
+#: (a ReLU whose 8 inputs all come out negative), while a diff that no gradient reaches
+#: stays zero in every run.
+DATA_SEEDS = (1701, 2718)
+
+
+def measure_over_data(build: Callable[[int], List[MeasureRequest]]) -> List[Measured]:
+    runs = [measure_many(build(seed)) for seed in DATA_SEEDS]
+    return [_any_nonzero(list(measured)) for measured in zip(*runs)]
+
+
+def _any_nonzero(runs: List[Measured]) -> Measured:
+    first = runs[0]
+    if not all(run.ok for run in runs):
+        return next(run for run in runs if not run.ok)
+    combined = dataclasses.replace(first)
+    combined.blob_diff_nonzero = [any(values) for values in zip(*(run.blob_diff_nonzero for run in runs))]
+    combined.param_diff_nonzero = {
+        layer: [any(run.param_diff_nonzero[layer][p] for run in runs) for p in range(len(cells))]
+        for layer, cells in first.param_diff_nonzero.items()
+    }
+    return combined
 
 
 def _disagreements(case: Case, measured: Measured) -> List[str]:
@@ -202,7 +229,8 @@ def test_plan_equals_pycaffe_on_random_nets(differential_tally) -> None:  # type
     generated = [case for case in (_case(BASE_SEED + i, rng) for i in range(NETS)) if case is not None]
     gaps = Counter(case.known_gap.split(": ", 1)[1] for case in generated if case.known_gap)
     cases = [case for case in generated if not case.known_gap]
-    measurements = measure_many([_request(case, case.text, case.start, case.end) for case in cases])
+    measurements = measure_over_data(lambda seed: [_request(case, case.text, case.start, case.end, seed)
+                                                   for case in cases])
 
     problems: List[str] = []
     for case, measured in zip(cases, measurements):
@@ -212,7 +240,8 @@ def test_plan_equals_pycaffe_on_random_nets(differential_tally) -> None:  # type
 
     fixes = [(case, case.fix_plan.fix) for case in cases
              if case.fix_plan is not None and case.fix_plan.fix is not None and case.fix_plan.fix.possible]
-    fixed_runs = measure_many([_request(case, _with_fix(case.text, fix), fix.start, fix.end) for case, fix in fixes])
+    fixed_runs = measure_over_data(lambda seed: [_request(case, _with_fix(case.text, fix), fix.start, fix.end, seed)
+                                                 for case, fix in fixes])
     for (case, fix), measured in zip(fixes, fixed_runs):
         reads = [read.blob for read in case.fix_plan.reads]  # type: ignore[union-attr]
         zero = [b for b in reads if measured.ok and not measured.diff_of(b)]
