@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from .layer_table import Backward
-from .model import InputError, LoadedNet, PreparedNet, Tri
+from .model import InputError, PreparedNet, Tri
 from .pipeline import declared_layer_infos, prepare
 from .simulate import BackwardResult, BuiltLayer, BuiltNet, init_net, outputs_of, run_backward
 
@@ -163,35 +163,10 @@ def prepare_source(
     flavor: str = "bvlc",
     strict: bool = False,
 ) -> PreparedNet:
-    """``pipeline.prepare``, loading text prototxts directly when ``backprop_lint.load`` is absent."""
+    """``pipeline.prepare``, passing an already prepared net through."""
     if isinstance(source, PreparedNet):
         return source
-    if not isinstance(source, LoadedNet):
-        try:
-            from . import load as _load_module  # noqa: F401
-        except ImportError:
-            source = _load_text(source, flavor=flavor, strict=strict)
     return prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
-
-
-def _load_text(source: Any, *, flavor: str, strict: bool) -> LoadedNet:
-    from pathlib import Path
-
-    from .textproto import parse
-
-    if isinstance(source, Path) or (isinstance(source, str) and "\n" not in source and Path(source).is_file()):
-        path = str(source)
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            raise InputError(f"cannot read {path}: {error}") from None
-        file = path
-    elif isinstance(source, str):
-        text, file = source, "<string>"
-    else:
-        raise InputError(f"cannot read a net from {type(source).__name__}")
-    message, warnings = parse(text, file=file, flavor=flavor, strict=strict)
-    return LoadedNet(net=message, file=file, source_format="text", text=text, warnings=warnings)
 
 
 # ---------------------------------------------------------------------------

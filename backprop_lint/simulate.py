@@ -15,12 +15,12 @@ undeclared custom layer whose behaviour cannot be known statically.
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 from .layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
 from .model import LayerDef, NetRefused, ParamSpec, PreparedNet, SimLayer, SimulatedNet, Tri
+from .textproto import to_float32
 
 AUTOMATIC_TOP = "(automatic)"
 
@@ -47,11 +47,6 @@ def tri_and(values: Iterable[Tri]) -> Tri:
         if value is None:
             result = None
     return result
-
-
-def float32(value: float) -> float:
-    """``value`` as Caffe stores it (a C++ float)."""
-    return float(struct.unpack("f", struct.pack("f", value))[0])
 
 
 # ---------------------------------------------------------------------------
@@ -226,7 +221,7 @@ def _set_up(layer: BuiltLayer) -> None:
     """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
     definition, info = layer.definition, layer.info
     n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
-    explicit_loss = [float32(w) for w in definition.loss_weights]
+    explicit_loss = [to_float32(w) for w in definition.loss_weights]
     if info is not None:
         _check_blob_counts(layer, info, n_bottoms, n_tops)
         if not info.in_place_allowed and any(
@@ -306,7 +301,7 @@ def _set_param_propagate_down(layer: BuiltLayer) -> Tri:
     flags: List[Tri] = []
     for p in range(count):
         lr_mult = definition.params[p].lr_mult if p < len(definition.params) else 1.0
-        flags.append(float32(lr_mult) > 0)
+        flags.append(to_float32(lr_mult) > 0)
     layer.param_propagate_down = flags
     return tri_or(flags)
 
@@ -328,7 +323,7 @@ def _append_params(shared: Dict[str, Dict[str, float]], layer: BuiltLayer) -> No
         for field_name in ("lr_mult", "decay_mult"):
             if not written.has(field_name):
                 continue
-            value = float32(float(written.fields[field_name]))
+            value = to_float32(float(written.fields[field_name]))
             if field_name not in first:
                 first[field_name] = value
             elif first[field_name] != value:

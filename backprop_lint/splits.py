@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Dict, List, Tuple
 
 from .model import LayerDef, Message, NetRefused
+from .textproto import to_float32
 
 TopIndex = Tuple[int, int]  # (layer index, top index)
 
@@ -21,12 +22,6 @@ def split_layer_name(layer_name: str, blob_name: str, top_index: int) -> str:
 
 def split_blob_name(layer_name: str, blob_name: str, top_index: int, split_index: int) -> str:
     return f"{blob_name}_{layer_name}_{top_index}_split_{split_index}"
-
-
-def _float32(value: float) -> float:
-    import struct
-
-    return float(struct.unpack("f", struct.pack("f", value))[0])
 
 
 def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
@@ -53,7 +48,7 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
         for j in range(min(len(layer.loss_weights), len(layer.tops))):
             producer = last_producer[layer.tops[j]]
             # Caffe keeps the weight in a float map: a tiny double may round to 0.
-            weight = _float32(layer.loss_weights[j])
+            weight = to_float32(layer.loss_weights[j])
             loss_weight_of[producer] = weight
             if weight != 0:
                 reader_count[producer] = reader_count.get(producer, 0) + 1
