@@ -10,7 +10,6 @@ wrong, or Caffe would refuse the net), 2 usage errors.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import List, Optional, TextIO
 
@@ -18,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .backward_plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
-from .cli_simulate import add_config_argument, add_state_arguments, declared_layers_from
+from .cli_simulate import add_config_argument, add_state_arguments, declared_layers_from, write_json
 from .model import InputError, NetRefused
 from .pipeline import error_to_json
 
@@ -62,14 +61,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except (InputError, NetRefused) as error:
         if args.format == "json":
-            json.dump(error_to_json(error), sys.stdout, indent=1)
-            sys.stdout.write("\n")
+            write_json(error_to_json(error), indent=1)
         else:
             sys.stderr.write(f"{error}\n")
         return 1
     if args.format == "json":
-        json.dump(plan.to_json(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        write_json(plan.to_json(), indent=1)
     else:
         render_text(plan, sys.stdout)
     return 0 if plan.ok else 1

@@ -82,9 +82,14 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         declared_layers=declared,
     )
-    # dumps, not dump: only the one-shot encoder is C, and one write beats thousands
-    sys.stdout.write(json.dumps(result, indent=args.indent) + "\n")
+    write_json(result, indent=args.indent)
     return 1 if "error" in result else 0
+
+
+def write_json(document: Any, indent: Optional[int] = None) -> None:
+    """One JSON document on stdout (the machine-readable output of simulate, backward, verify)."""
+    # dumps, not dump: only the one-shot encoder is C, and one write beats thousands
+    sys.stdout.write(json.dumps(document, indent=indent) + "\n")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -19,7 +19,6 @@ be verified, 2 usage errors.
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 from typing import List, Optional, TextIO
@@ -28,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from .backward_plan import DEFAULT_PHASE
-from .cli_simulate import add_state_arguments
+from .cli_simulate import add_state_arguments, write_json
 from .model import BackpropLintError
 from .pipeline import error_to_json
 from .pycaffe import PycaffeUnavailable, VerifyReport, pycaffe_flavor, pycaffe_status, verify_backward
@@ -67,14 +66,12 @@ def run(args: argparse.Namespace) -> int:
         )
     except (BackpropLintError, PycaffeUnavailable) as error:
         if args.format == "json":
-            json.dump(error_to_json(error), sys.stdout, indent=1)
-            sys.stdout.write("\n")
+            write_json(error_to_json(error), indent=1)
         else:
             sys.stderr.write(f"{args.net}: error: {getattr(error, 'message', error)}\n")
         return 1
     if args.format == "json":
-        json.dump(report.to_json(), sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        write_json(report.to_json(), indent=1)
     else:
         render_text(report, _command_line(args), sys.stdout)
     return 0 if report.agrees else 1
