@@ -4,19 +4,19 @@ Library entry points (see the README):
 
 * ``lint(net, phase=..., flavor=..., need_diff=...)`` -> ``LintReport``
 * ``check_before_training(net, ...)`` raises ``GradientCheckError`` listing the errors
-* ``backprop_lint.pipeline.run_simulate(net, ...)`` -> the ``simulate`` JSON
+* ``backprop_lint.caffe.pipeline.run_simulate(net, ...)`` -> the ``simulate`` JSON
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from backprop_lint._version import __version__
 
 __all__ = ["Finding", "GradientCheckError", "LintReport", "check_before_training", "lint", "__version__"]
 
 if TYPE_CHECKING:
-    from .linter import GradientCheckError, LintReport, check_before_training, lint
-    from .model import Finding
+    from backprop_lint.linting.linter import GradientCheckError, LintReport, check_before_training, lint
+    from backprop_lint.linting.findings import Finding
 
 
 def __getattr__(name: str) -> Any:
@@ -24,9 +24,9 @@ def __getattr__(name: str) -> Any:
     if name in ("lint", "check_before_training", "LintReport", "GradientCheckError"):
         import importlib
 
-        return getattr(importlib.import_module(".linter", __name__), name)
+        return getattr(importlib.import_module("backprop_lint.linting.linter"), name)
     if name == "Finding":
-        from .model import Finding
+        from backprop_lint.linting.findings import Finding
 
         return Finding
     raise AttributeError(f"module 'backprop_lint' has no attribute {name!r}")

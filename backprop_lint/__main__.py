@@ -1,5 +1,5 @@
 """``python -m backprop_lint``: the same as the ``backprop-lint`` command."""
 
-from .entry import main
+from backprop_lint.cli import main
 
 raise SystemExit(main())

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from backprop_lint.config import ConfigFinder  # noqa: E402
-from backprop_lint.linter import Linter  # noqa: E402
+from backprop_lint.linting.config import ConfigFinder  # noqa: E402
+from backprop_lint.linting.linter import Linter  # noqa: E402
 from backprop_lint.report import text  # noqa: E402
 
 DEFAULT_CORPUS = Path(os.environ.get("BACKPROP_LINT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "corpus" / "nets"

@@ -19,8 +19,8 @@ from typing import Callable, List, Tuple
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from backprop_lint import textproto
-from backprop_lint.model import InputError
+from backprop_lint.caffe import textproto
+from backprop_lint.caffe.model import InputError
 
 CORPUS = Path(os.environ.get("BACKPROP_LINT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "corpus" / "nets"
 
@@ -52,7 +52,7 @@ def main() -> None:
 
     from google.protobuf import text_format
 
-    from backprop_lint.schema import net_parameter_class
+    from backprop_lint.caffe.schema import net_parameter_class
 
     net_class = net_parameter_class()
     paths = options.nets or sorted(CORPUS.glob("*.prototxt"))

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from backprop_lint import schema
-from backprop_lint.linter import GradientCheckError, LintReport, check_before_training, lint
+from backprop_lint.caffe import schema
+from backprop_lint.linting.linter import GradientCheckError, LintReport, check_before_training, lint
 
 UNKNOWN_BOTTOM = """name: "broken"
 layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }

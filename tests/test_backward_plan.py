@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lint.backward_plan import DEFAULT_PHASE, plan_backward
-from backprop_lint.cli_backward import main as backward_main
-from backprop_lint.model import NetRefused
+from backprop_lint.backward.plan import DEFAULT_PHASE, plan_backward
+from backprop_lint.cli.backward import main as backward_main
+from backprop_lint.caffe.model import NetRefused
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "backward"
 FCN = FIXTURES / "fcn_deploy.prototxt"

@@ -9,8 +9,8 @@ from typing import Tuple
 import pytest
 from shared_data import CORPUS_DIR
 
-from backprop_lint.load import load, load_bytes, load_file
-from backprop_lint.model import InputError
+from backprop_lint.caffe.load import load, load_bytes, load_file
+from backprop_lint.caffe.model import InputError
 
 CORPUS = CORPUS_DIR
 

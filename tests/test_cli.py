@@ -8,9 +8,9 @@ from typing import List, Tuple
 
 import pytest
 
-from backprop_lint.cli import main, with_default_command
-from backprop_lint.linter import looks_like_solver, resolve_solver_net_path, solver_nets
-from backprop_lint.model import NetState
+from backprop_lint.cli.commands import main, with_default_command
+from backprop_lint.linting.linter import looks_like_solver, resolve_solver_net_path, solver_nets
+from backprop_lint.caffe.model import NetState
 
 CLEAN = """name: "clean"
 layer { name: "data" type: "Input" top: "data" top: "label"
@@ -363,7 +363,7 @@ def test_explain_unknown_code_exits_2(capsys: pytest.CaptureFixture) -> None:
 
 
 def test_binary_net_is_linted(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    from backprop_lint.schema import net_parameter_class
+    from backprop_lint.caffe.schema import net_parameter_class
 
     net = net_parameter_class()()
     net.name = "binary"
@@ -386,12 +386,12 @@ def test_states_with_stage_lists_merge_without_mangling(tmp_path: Path, capsys: 
 def test_internal_error_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_lint.linter
+    import backprop_lint.linting.linter
 
     def crash(*args: object, **kwargs: object) -> None:
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(backprop_lint.linter, "lint_state", crash)
+    monkeypatch.setattr(backprop_lint.linting.linter, "lint_state", crash)
     write(tmp_path, "clean.prototxt", CLEAN)
     write(tmp_path, "bad.prototxt", MALFORMED)
     code, out, err = run(capsys, ".", "--format", "json")
@@ -407,12 +407,12 @@ def test_internal_error_is_one_line_and_exit_2(
 def test_crash_outside_the_per_file_guard_is_one_line(
     capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import backprop_lint.cli
+    import backprop_lint.cli.commands
 
     def crash(*args: object, **kwargs: object) -> None:
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(backprop_lint.cli, "lint_with_progress", crash)
+    monkeypatch.setattr(backprop_lint.cli.commands, "lint_with_progress", crash)
     code, out, err = run(capsys, "x.prototxt")
     assert (code, out) == (2, "")
     assert err == (

@@ -4,7 +4,21 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lint.config import Config, ConfigError, ConfigFinder, code_is_selected, load_config_file, parse_table
+from backprop_lint.linting.config import (
+
+    Config,
+
+    ConfigError,
+
+    ConfigFinder,
+
+    code_is_selected,
+
+    load_config_file,
+
+    parse_table,
+
+)
 
 
 def write(path: Path, text: str) -> Path:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lint import entry
+from backprop_lint import cli as entry
+from backprop_lint.cli.guard import EXIT_ERROR
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -26,7 +27,7 @@ def _run(module: str, *args: str) -> "subprocess.CompletedProcess[str]":
 def test_simulate_prints_what_cli_prints(tmp_path: Path) -> None:
     net = tmp_path / "tiny.prototxt"
     net.write_text(NET)
-    ours = _run("backprop_lint.entry", "simulate", str(net), "--phase", "TEST")
+    ours = _run("backprop_lint.cli.commands", "simulate", str(net), "--phase", "TEST")
     theirs = _run("backprop_lint", "simulate", str(net), "--phase", "TEST")
     assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
     assert json.loads(ours.stdout)["layers"][1]["name"] == "ip"
@@ -36,10 +37,10 @@ def test_simulate_refusal_and_usage_errors_match_cli(tmp_path: Path) -> None:
     net = tmp_path / "bad.prototxt"
     net.write_text('layer { name: "a" type: "ReLU" bottom: "nowhere" top: "y" }\n')
     for args in (("simulate", str(net)), ("simulate",), ("simulate", str(net), "--phase", "NOPE")):
-        ours = _run("backprop_lint.entry", *args)
+        ours = _run("backprop_lint.cli.commands", *args)
         theirs = _run("backprop_lint", *args)
         assert (ours.returncode, ours.stdout, ours.stderr) == (theirs.returncode, theirs.stdout, theirs.stderr)
-    assert _run("backprop_lint.entry", "simulate", str(net)).returncode == 1
+    assert _run("backprop_lint.cli.commands", "simulate", str(net)).returncode == 1
 
 
 def test_simulate_does_not_import_the_linter(tmp_path: Path) -> None:
@@ -47,11 +48,11 @@ def test_simulate_does_not_import_the_linter(tmp_path: Path) -> None:
     net.write_text(NET)
     code = (
         "import sys, io, contextlib\n"
-        "from backprop_lint import entry\n"
+        "from backprop_lint import cli as entry\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         f"    status = entry.main(['simulate', {str(net)!r}])\n"
-        "heavy = ('rich', 'backprop_lint.cli', 'backprop_lint.lint', 'backprop_lint.rules',\n"
-        "         'backprop_lint.config', 'backprop_lint.backward_plan', 'google.protobuf')\n"
+        "heavy = ('rich', 'backprop_lint.cli.commands', 'backprop_lint.linting', 'backprop_lint.linting.rules',\n"
+        "         'backprop_lint.linting.config', 'backprop_lint.backward.plan', 'google.protobuf')\n"
         "print(status, sorted(m for m in sys.modules if m in heavy or m.startswith(tuple(h + '.' for h in heavy))))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
@@ -66,11 +67,11 @@ def test_other_commands_go_to_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_internal_error_is_one_line(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from backprop_lint import cli_simulate
+    from backprop_lint.cli import simulate as cli_simulate
 
     def broken(argv: object) -> int:
         raise RuntimeError("boom")
 
     monkeypatch.setattr(cli_simulate, "main", broken)
-    assert entry.main(["simulate", "x.prototxt"]) == entry.EXIT_ERROR
+    assert entry.main(["simulate", "x.prototxt"]) == EXIT_ERROR
     assert "internal error: RuntimeError: boom" in capsys.readouterr().err

@@ -6,8 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from backprop_lint.fix import EditOutOfRange, LineOffsets, apply_edits, plan_fixes, unified_diff, write_atomically
-from backprop_lint.model import Finding, Fix, Location, TextEdit
+from backprop_lint.linting.fix import (
+
+    EditOutOfRange,
+
+    LineOffsets,
+
+    apply_edits,
+
+    plan_fixes,
+
+    unified_diff,
+
+    write_atomically,
+
+)
+from backprop_lint.caffe.model import Location
+from backprop_lint.linting.findings import Finding, Fix, TextEdit
 
 TEXT = 'name: "n"  # keep me\r\nlayer {\r\n  name: "relu1"\r\n  propagate_down: false\r\n}\r\n'
 

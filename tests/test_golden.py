@@ -12,7 +12,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from backprop_lint.pipeline import run_simulate
+from backprop_lint.caffe.pipeline import run_simulate
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN_FILES = sorted((REPO / "fixtures" / "golden").glob("*.json"))

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 from typing import Dict, Set
 
-from backprop_lint.layer_table import available_types, default_build
-from backprop_lint.load import load_file
+from backprop_lint.caffe.layer_table import available_types, default_build
+from backprop_lint.caffe.load import load_file
 
 REPO = Path(__file__).resolve().parent.parent
 NETS_DIR = REPO / "fixtures" / "layer_nets"

@@ -12,11 +12,32 @@ from typing import Any, Dict, List
 
 import pytest
 
-from backprop_lint.layer_table import (
-    BVLC, FLAVORS, ORACLE_BUILD, SSD, Backward, Count, ScratchContext, available_types,
-    declared_layer, known_types, layer_info,
+from backprop_lint.caffe.layer_table import (
+
+    BVLC,
+
+    FLAVORS,
+
+    ORACLE_BUILD,
+
+    SSD,
+
+    Backward,
+
+    Count,
+
+    ScratchContext,
+
+    available_types,
+
+    declared_layer,
+
+    known_types,
+
+    layer_info,
+
 )
-from backprop_lint.model import InputError, Message
+from backprop_lint.caffe.model import InputError, Message
 
 # grep REGISTER_LAYER_ in U:src/caffe at 9b89154 (spec §5: 52 CLASS + 9 CREATOR)
 BVLC_REGISTERED = """AbsVal Accuracy ArgMax BNLL BatchNorm BatchReindex Bias Clip Concat ContrastiveLoss
@@ -46,7 +67,7 @@ def layer(type_name: str, n_blobs: int = 0, **sub: Dict[str, Any]) -> Message:
 
 
 def name_to_type(field: str) -> str:
-    from backprop_lint.schema.tables import MESSAGES
+    from backprop_lint.caffe.schema.tables import MESSAGES
     return MESSAGES["LayerParameter"][field][3]
 
 

@@ -9,11 +9,11 @@ from typing import List
 import pytest
 from shared_data import SHARED
 
-from backprop_lint.flavors import BVLC, SSD
-from backprop_lint.load import load
-from backprop_lint.model import InputError
-from backprop_lint.pipeline import may_need_upgrade
-from backprop_lint.upgrade import upgrade_net_as_needed
+from backprop_lint.caffe.flavors import BVLC, SSD
+from backprop_lint.caffe.load import load
+from backprop_lint.caffe.model import InputError
+from backprop_lint.caffe.pipeline import may_need_upgrade
+from backprop_lint.caffe.upgrade import upgrade_net_as_needed
 
 REPO = Path(__file__).resolve().parent.parent
 NET_DIRS = (SHARED / "corpus" / "nets", SHARED / "spec" / "experiments", REPO / "fixtures" / "oracle_inputs" / "nets")
@@ -59,10 +59,10 @@ def test_skipping_the_upgrade_changes_nothing() -> None:
 def test_modern_net_does_not_import_the_upgrade_stage() -> None:
     code = (
         "import sys\n"
-        "from backprop_lint.pipeline import run_simulate\n"
+        "from backprop_lint.caffe.pipeline import run_simulate\n"
         "result = run_simulate('layer { name: \"d\" type: \"Input\" top: \"x\" "
         "input_param { shape { dim: 1 } } }\\n')\n"
-        "print('error' in result, 'backprop_lint.upgrade' in sys.modules)\n"
+        "print('error' in result, 'backprop_lint.caffe.upgrade' in sys.modules)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]

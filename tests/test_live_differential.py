@@ -57,7 +57,7 @@ def live_outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     if not ready:
         print(f"SKIPPED (real Caffe not available): {reason}")
         pytest.skip(reason)
-    from backprop_lint.pipeline import run_simulate
+    from backprop_lint.caffe.pipeline import run_simulate
 
     workdir = tmp_path_factory.mktemp("live_differential")
     failures_dir = tmp_path_factory.mktemp("live_differential_failures")

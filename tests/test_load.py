@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from shared_data import CORPUS_DIR
 
-from backprop_lint import pbconvert
-from backprop_lint.load import load, load_bytes, load_file, load_message, load_text
-from backprop_lint.model import InputError, Message
-from backprop_lint.schema import net_parameter_class
+from backprop_lint.caffe import pbconvert
+from backprop_lint.caffe.load import load, load_bytes, load_file, load_message, load_text
+from backprop_lint.caffe.model import InputError, Message
+from backprop_lint.caffe.schema import net_parameter_class
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = CORPUS_DIR
@@ -105,7 +105,7 @@ def test_protobuf_object_of_another_pool_goes_through_the_wire_format() -> None:
     """A class built from the same schema in another pool stands in for pycaffe's."""
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
-    from backprop_lint.schema import FDS_PATH
+    from backprop_lint.caffe.schema import FDS_PATH
 
     pool = descriptor_pool.DescriptorPool()
     for file_proto in descriptor_pb2.FileDescriptorSet.FromString(FDS_PATH.read_bytes()).file:
@@ -125,7 +125,7 @@ import importlib.util
 spec = importlib.util.spec_from_file_location("caffe_pb2", {str(PYCAFFE_PB2)!r})
 caffe_pb2 = importlib.util.module_from_spec(spec); spec.loader.exec_module(caffe_pb2)
 from google.protobuf import text_format
-from backprop_lint.load import load, load_text
+from backprop_lint.caffe.load import load, load_text
 text = open({str(CIFAR)!r}).read()
 pb = text_format.Parse(text, caffe_pb2.NetParameter())
 loaded = load(pb)

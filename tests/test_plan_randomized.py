@@ -24,10 +24,10 @@ from typing import Callable, List, Optional, Set, Tuple
 
 import pytest
 
-from backprop_lint.backward_plan import BackwardPlan, CallFix, plan_backward, prepare_source
-from backprop_lint.model import NetRefused
-from backprop_lint.pycaffe import MeasureRequest, Measured, measure_many, pycaffe_status
-from backprop_lint.simulate import AUTOMATIC_TOP, BuiltLayer, BuiltNet, init_net, run_backward
+from backprop_lint.backward.plan import BackwardPlan, CallFix, plan_backward, prepare_source
+from backprop_lint.caffe.model import NetRefused
+from backprop_lint.backward.pycaffe import MeasureRequest, Measured, measure_many, pycaffe_status
+from backprop_lint.caffe.simulate import AUTOMATIC_TOP, BuiltLayer, BuiltNet, init_net, run_backward
 from randnet import generate
 
 NETS = 3000

@@ -11,10 +11,16 @@ from typing import Dict, Optional, Sequence
 
 import pytest
 
-from backprop_lint.backward_plan import BackwardPlan, plan_backward, prepare_source
-from backprop_lint.cli_verify import main as verify_main
-from backprop_lint.simulate import init_net
-from backprop_lint.pycaffe import Measured, explain_backward, import_caffe, measure_backward, pycaffe_status
+from backprop_lint.backward.plan import BackwardPlan, plan_backward, prepare_source
+from backprop_lint.cli.verify import main as verify_main
+from backprop_lint.caffe.simulate import init_net
+from backprop_lint.backward.pycaffe import (
+    Measured,
+    explain_backward,
+    import_caffe,
+    measure_backward,
+    pycaffe_status,
+)
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "backward"
 FCN = FIXTURES / "fcn_deploy.prototxt"
@@ -114,7 +120,7 @@ def test_explain_backward_on_a_live_net() -> None:
 
 
 def test_explain_backward_refuses_a_prototxt_of_another_net() -> None:
-    from backprop_lint.model import InputError
+    from backprop_lint.caffe.model import InputError
 
     caffe = import_caffe()
     net = caffe.Net(str(FCN), caffe.TEST)

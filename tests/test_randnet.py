@@ -61,7 +61,7 @@ def test_different_seeds_different_nets(nets: List[randnet.RandomNet]) -> None:
 def test_every_net_parses_into_our_schema(nets: List[randnet.RandomNet]) -> None:
     from google.protobuf import text_format
 
-    from backprop_lint.schema import net_parameter_class
+    from backprop_lint.caffe.schema import net_parameter_class
 
     net_class = net_parameter_class()
     for net in nets:

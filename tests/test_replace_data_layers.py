@@ -14,7 +14,7 @@ from oracle_support import REPO, require_oracle, run_oracle
 
 import replace_data_layers as replacer
 from record_goldens import MAX_BATCH
-from backprop_lint.model import InputError
+from backprop_lint.caffe.model import InputError
 
 LENET_TRAIN_TEST = textwrap.dedent(
     """\

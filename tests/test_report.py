@@ -7,8 +7,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from backprop_lint.linter import LintReport, RuleInfo
-from backprop_lint.model import Finding, Fix, Location, TextEdit
+from backprop_lint.linting.linter import LintReport, RuleInfo
+from backprop_lint.caffe.model import Location
+from backprop_lint.linting.findings import Finding, Fix, TextEdit
 from backprop_lint.report import github, json_output, sarif, text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 """Every rule has a page in rules/, the pages follow one layout, and their nets are test data.
 
 A page's *Example* must make its rule fire (and nothing else); its *Use
-instead* must be clean. The package ships a copy of the pages in
-backprop_lint/rule_docs/, which must stay identical to rules/.
+instead* must be clean. rules/ is the only copy of the pages; the wheel
+ships it as backprop_lint/rule_docs/.
 
 With real Caffe built (tools/oracle/), every page net is also run in real
 Caffe (the SSD-lineage oracle, so our ``ssd`` flavour): refusals, aborts and
@@ -18,15 +18,22 @@ import tempfile
 
 import pytest
 
-from backprop_lint import pipeline
-from backprop_lint.linter import lint, rule_catalogue
-from backprop_lint.model import Finding, InputError, NetRefused, NetState
-from backprop_lint.rules import ALL_RULES, RuleContext, refusal_finding, rule_by_code, run_rules, state_label
-from backprop_lint.rules.docs import SECTIONS, RulePage, all_pages, parse_page
+from backprop_lint.caffe import pipeline
+from backprop_lint.linting.linter import lint, rule_catalogue
+from backprop_lint.caffe.model import InputError, NetRefused, NetState
+from backprop_lint.linting.findings import Finding
+from backprop_lint.linting.rules import (
+    ALL_RULES,
+    RuleContext,
+    refusal_finding,
+    rule_by_code,
+    run_rules,
+    state_label,
+)
+from backprop_lint.linting.rules.docs import SECTIONS, RulePage, all_pages, parse_page
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES_DIR = REPO / "rules"
-PACKAGE_PAGES_DIR = REPO / "backprop_lint" / "rule_docs"
 PAGES: List[Path] = all_pages(PAGES_DIR)
 CATALOGUE = {info.code: info for info in rule_catalogue()}
 INPUT_ERROR_CODE = "BL000"
@@ -89,14 +96,10 @@ def test_page_layout(path: Path) -> None:
     assert (page.example, page.example_options) != (page.use_instead, page.use_instead_options)
 
 
-def test_package_copy_matches_the_pages() -> None:
-    shipped = sorted(p.name for p in PACKAGE_PAGES_DIR.glob("BL*.md"))
-    assert shipped == [p.name for p in PAGES], "run: cp rules/BL*.md backprop_lint/rule_docs/"
-    for path in PAGES:
-        copy = PACKAGE_PAGES_DIR / path.name
-        assert copy.read_text(encoding="utf-8") == path.read_text(encoding="utf-8"), (
-            f"{copy} differs from {path}: run cp rules/BL*.md backprop_lint/rule_docs/"
-        )
+def test_there_is_one_copy_of_each_page() -> None:
+    """rules/ is the only source; the wheel takes it from there (see test_wheel.py)."""
+    copies = [p for p in (REPO / "backprop_lint").rglob("BL*.md")]
+    assert copies == [], f"rule pages live only in rules/, not {copies}"
 
 
 RULE_PAGES: List[Tuple[str, Path]] = [
@@ -135,7 +138,7 @@ def test_unused_suppression_page_through_the_linter() -> None:
 
 
 def test_page_path_finds_every_rule_page() -> None:
-    from backprop_lint.rules.docs import page_path
+    from backprop_lint.linting.rules.docs import page_path
 
     for rule in ALL_RULES:
         path = page_path(rule.code.lower())
@@ -144,11 +147,11 @@ def test_page_path_finds_every_rule_page() -> None:
 
 
 def test_the_index_lists_every_rule() -> None:
-    from backprop_lint.rules.docs import catalogue_index
+    from backprop_lint.linting.rules.docs import catalogue_index
 
     expected = catalogue_index((r.code, r.name, r.severity, r.summary) for r in rule_catalogue())
     assert (PAGES_DIR / "README.md").read_text(encoding="utf-8") == expected, (
-        "regenerate rules/README.md with backprop_lint.rules.docs.catalogue_index"
+        "regenerate rules/README.md with backprop_lint.linting.rules.docs.catalogue_index"
     )
 
 

@@ -6,13 +6,21 @@ from typing import List, Sequence
 
 import pytest
 
-from backprop_lint import pipeline
-from backprop_lint.fix import apply_edits
-from backprop_lint.model import Finding, Location, NetRefused, NetState
-from backprop_lint.rules import ALL_RULES, RuleContext, find_rule, refusal_finding, rule_by_code, run_rules
-from backprop_lint.rules.base import state_label
-from backprop_lint.rules.refusals import REFUSALS
-from backprop_lint.rules.textpos import TextIndex, force_backward_edit, insert_lines_after
+from backprop_lint.caffe import pipeline
+from backprop_lint.linting.fix import apply_edits
+from backprop_lint.caffe.model import Location, NetRefused, NetState
+from backprop_lint.linting.findings import Finding
+from backprop_lint.linting.rules import (
+    ALL_RULES,
+    RuleContext,
+    find_rule,
+    refusal_finding,
+    rule_by_code,
+    run_rules,
+)
+from backprop_lint.linting.rules.base import state_label
+from backprop_lint.linting.rules.refusals import REFUSALS
+from backprop_lint.linting.rules.textpos import TextIndex, force_backward_edit, insert_lines_after
 
 DATA = """name: "toy"
 layer {

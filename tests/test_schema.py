@@ -10,8 +10,9 @@ from typing import Any, Dict, Iterator, Set
 
 import pytest
 
-from backprop_lint import schema
-from backprop_lint.schema import tables
+from backprop_lint.caffe import schema
+from backprop_lint.caffe.model import default_of
+from backprop_lint.caffe.schema import tables
 
 REPO = Path(__file__).resolve().parent.parent
 ORACLE_PYTHON = Path(os.environ.get("CAFFE_ORACLE_HOME", Path.home() / ".cache/caffe-oracle")) / "python"
@@ -21,7 +22,7 @@ _KIND_BY_TYPE = {1: "double", 2: "float", 3: "int64", 4: "uint64", 5: "int32", 6
 
 
 def test_tables_import_without_protobuf() -> None:
-    code = "import sys, backprop_lint.schema.tables; print(any(m.startswith('google') for m in sys.modules))"
+    code = "import sys, backprop_lint.caffe.schema.tables; print(any(m.startswith('google') for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -64,7 +65,7 @@ def test_tables_agree_with_descriptors_field_by_field() -> None:
                     target = f.message_type or f.enum_type
                     assert target.full_name.endswith(type_name)
                 elif f.has_default_value and not repeated:
-                    ours = tables.default_of(desc.name, f.name)
+                    ours = default_of(desc.name, f.name)
                     if kind == "float":  # descriptors hold float defaults rounded to 32 bits
                         ours = struct.unpack("f", struct.pack("f", ours))[0]
                     if kind == "enum":
@@ -80,14 +81,14 @@ def test_hand_checked_bvlc_facts() -> None:
     assert layer["loss_weight"][:3] == (5, "float", True)
     assert layer["param"][:4] == (6, "message", True, "ParamSpec")
     assert tables.MESSAGES["NetParameter"]["force_backward"][0] == 5
-    assert tables.default_of("NetParameter", "force_backward") is False
-    assert tables.default_of("ParamSpec", "lr_mult") == 1.0
+    assert default_of("NetParameter", "force_backward") is False
+    assert default_of("ParamSpec", "lr_mult") == 1.0
     assert tables.MESSAGES["V1LayerParameter"]["blobs_lr"][:3] == (7, "float", True)
     assert tables.MESSAGES["BlobShape"]["dim"][5] is True  # packed
-    assert tables.default_of("NetState", "phase") == "TEST"
-    assert tables.default_of("NetStateRule", "phase") == "TRAIN"  # first enum value
-    assert tables.default_of("LayerParameter", "bottom") == []
-    assert tables.default_of("LayerParameter", "convolution_param").type == "ConvolutionParameter"
+    assert default_of("NetState", "phase") == "TEST"
+    assert default_of("NetStateRule", "phase") == "TRAIN"  # first enum value
+    assert default_of("LayerParameter", "bottom") == []
+    assert default_of("LayerParameter", "convolution_param").type == "ConvolutionParameter"
     assert ("LayerParameter", "prior_box_param") in tables.SSD_ONLY
     assert ("LayerParameter", "clip_param") in tables.BVLC_ONLY
     assert tables.SSD_VARIANTS[("PoolingParameter", 13)][0] == "ceil_mode"

@@ -14,7 +14,7 @@ from typing import Any, Dict
 
 import pytest
 
-from backprop_lint.pipeline import run_simulate
+from backprop_lint.caffe.pipeline import run_simulate
 
 INPUT = 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 } } }\n'
 LABEL = 'layer { name: "label" type: "Input" top: "label" input_param { shape { dim: 2 dim: 4 } } }\n'

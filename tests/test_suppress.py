@@ -1,7 +1,9 @@
 from __future__ import annotations
 
-from backprop_lint.model import Finding, Location
-from backprop_lint.suppress import UNUSED_SUPPRESSION_CODE, apply_suppressions, parse_suppressions
+from backprop_lint.caffe.model import Location
+
+from backprop_lint.linting.findings import Finding
+from backprop_lint.linting.suppress import UNUSED_SUPPRESSION_CODE, apply_suppressions, parse_suppressions
 
 NET = """name: "n"
 # backprop-lint: disable=BL201, bl3

@@ -17,10 +17,11 @@ import pytest
 from shared_data import MISSING_REASON, corpus_nets, experiment_nets
 from google.protobuf import text_format
 
-from backprop_lint.schema import tables
-from backprop_lint import pbconvert, textproto
-from backprop_lint.model import InputError, Message
-from backprop_lint.schema import net_parameter_class
+from backprop_lint.caffe.schema import tables
+from backprop_lint.caffe import pbconvert
+from backprop_lint.caffe import textproto
+from backprop_lint.caffe.model import InputError, Message
+from backprop_lint.caffe.schema import net_parameter_class
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = corpus_nets()
@@ -296,7 +297,7 @@ def test_unknown_flavour_is_refused() -> None:
 
 def test_parser_does_not_import_protobuf() -> None:
     code = (
-        "import sys\nfrom backprop_lint import textproto\n"
+        "import sys\nfrom backprop_lint.caffe import textproto\n"
         "textproto.parse('layer { name: \"a\" foo: 1 }')\n"
         "print(any(m.startswith('google') for m in sys.modules))"
     )

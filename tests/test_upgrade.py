@@ -20,16 +20,11 @@ from typing import Any, Dict, List, Optional
 import pytest
 from shared_data import CORPUS_DIR, EXPERIMENTS_DIR
 
-from backprop_lint import layer_table
-from backprop_lint.flavors import (
-    FLAVORS,
-    BatchNormUpgrade,
-    UnknownFlavorError,
-    get_flavor,
-)
-from backprop_lint.model import Message, NetRefused
-from backprop_lint.schema.tables import ENUMS, MESSAGES, SSD_VARIANTS
-from backprop_lint.upgrade import (
+from backprop_lint.caffe import layer_table
+from backprop_lint.caffe.flavors import FLAVORS, BatchNormUpgrade, UnknownFlavorError, get_flavor
+from backprop_lint.caffe.model import Message, NetRefused
+from backprop_lint.caffe.schema.tables import ENUMS, MESSAGES, SSD_VARIANTS
+from backprop_lint.caffe.upgrade import (
     DATA_TRANSFORM_FIELDS,
     DATA_UPGRADE_PARAMS,
     V0_FIELD_TARGETS,
@@ -495,7 +490,7 @@ def test_all_steps_in_caffe_order_without_touching_the_input() -> None:
 
 def parse_file(path: Path) -> Message:
     try:
-        from backprop_lint.textproto import parse
+        from backprop_lint.caffe.textproto import parse
     except ImportError as missing:
         _skip(f"the text parser is not available yet: {missing}")
     if not path.is_file():
@@ -771,11 +766,11 @@ def _golden_cases() -> List[Any]:
 @pytest.mark.parametrize("source", _golden_cases())
 def test_upgrade_matches_real_caffe(source: Any, caffe_upgrade_dump: Path, differential_tally) -> None:
     try:
-        from backprop_lint.textproto import parse
+        from backprop_lint.caffe.textproto import parse
     except ImportError as missing:
         _skip(f"the text parser is not available yet: {missing}")
-    from backprop_lint import schema
-    from backprop_lint.model import InputError
+    from backprop_lint.caffe import schema
+    from backprop_lint.caffe.model import InputError
 
     text = source.read_text(encoding="utf-8", errors="replace") if isinstance(source, Path) else source
     caffe = run_caffe_upgrade(caffe_upgrade_dump, text)

@@ -5,7 +5,7 @@
 
 Each seed gives one net from ``tests/randnet.py``. Real Caffe (the oracle of
 ``tools/oracle/``, built by ``tools/oracle/build.sh``) loads and runs it; the
-simulation (``backprop_lint.pipeline.run_simulate``, SSD flavour, because the
+simulation (``backprop_lint.caffe.pipeline.run_simulate``, SSD flavour, because the
 oracle is the SSD-lineage Caffe) predicts it. They agree when:
 
 * both refuse the net, or neither does;
@@ -178,7 +178,7 @@ def pick_seeds(seed: int, outputs: Sequence[str]) -> Tuple[str, ...]:
 
 
 def _default_simulator() -> Simulator:
-    from backprop_lint.pipeline import run_simulate
+    from backprop_lint.caffe.pipeline import run_simulate
 
     return run_simulate
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Regenerate backprop_lint/schema/caffe_fds.bin and tables.py from caffe.proto.
+"""Regenerate backprop_lint/caffe/schema/caffe_fds.bin and tables.py from caffe.proto.
 
 Usage: python3 tools/gen_schema.py [--check]
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Set, Tuple, Union
 
 REPO = Path(__file__).resolve().parent.parent
-SCHEMA_DIR = REPO / "backprop_lint" / "schema"
+SCHEMA_DIR = REPO / "backprop_lint" / "caffe" / "schema"
 PROTO = SCHEMA_DIR / "caffe.proto"
 FDS = SCHEMA_DIR / "caffe_fds.bin"
 TABLES = SCHEMA_DIR / "tables.py"
@@ -191,24 +191,6 @@ FOOTER = '''
 ENUM_NAMES: Dict[str, Dict[int, str]] = {
     enum: {number: name for name, number in values.items()} for enum, values in ENUMS.items()
 }
-
-_ZERO_BY_KIND: Dict[str, Any] = {"float": 0.0, "double": 0.0, "bool": False, "string": "", "bytes": b""}
-
-
-def default_of(message: str, field: str) -> Any:
-    """The value Caffe reads for ``field`` of ``message`` when it is not set (proto2)."""
-    number, kind, repeated, type_name, default, _packed = MESSAGES[message][field]
-    if repeated:
-        return []
-    if default is not None:
-        return default
-    if kind == "message":
-        from backprop_lint.model import Message  # lazy: model may import this module
-
-        return Message(type_name)
-    if kind == "enum":
-        return next(iter(ENUMS[type_name]))
-    return _ZERO_BY_KIND.get(kind, 0)
 '''
 
 

@@ -42,7 +42,7 @@ for _path in (TOOLS / "oracle", TOOLS):
 
 import oracle  # noqa: E402
 import replace_data_layers as replacer  # noqa: E402
-from backprop_lint.model import InputError  # noqa: E402
+from backprop_lint.caffe.model import InputError  # noqa: E402
 
 SHARED = Path(os.environ.get("BACKPROP_LINT_SHARED", REPO.parent / "shared"))
 DEFAULT_CORPUS = SHARED / "corpus" / "nets"

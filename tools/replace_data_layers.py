@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from backprop_lint.model import InputError, Location, UnsupportedInput  # noqa: E402
+from backprop_lint.caffe.model import InputError, Location, UnsupportedInput  # noqa: E402
 
 DEFAULT_SHAPES = REPO / "fixtures" / "oracle_inputs" / "shapes.json"
 

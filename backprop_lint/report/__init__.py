@@ -3,6 +3,9 @@
 Each format lives in its own module with one entry point,
 ``render(report, stream, ...)``; the text reporter is the only one that knows
 about rich, colour or terminals.
+
+It may import the linter (``backprop_lint.linting``), the backward planner and
+the model of Caffe; only the command line imports it.
 """
 
 from __future__ import annotations

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import List, TextIO
 
-from ..linter import LintReport
-from ..model import Finding
-from . import relative_uri
+from backprop_lint.linting.linter import LintReport
+from backprop_lint.linting.findings import Finding
+from backprop_lint.report import relative_uri
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 

@@ -34,9 +34,9 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, TextIO
 
-from .. import __version__
-from ..linter import LintReport
-from ..model import SEVERITIES, Finding, Fix
+from backprop_lint._version import __version__
+from backprop_lint.linting.linter import LintReport
+from backprop_lint.linting.findings import SEVERITIES, Finding, Fix
 
 SCHEMA_VERSION = 1
 

@@ -13,10 +13,10 @@ import json
 from pathlib import Path
 from typing import Any, Dict, List, Sequence, TextIO
 
-from .. import __version__
-from ..linter import LintReport, RuleInfo, rule_catalogue
-from ..model import Finding, Fix
-from . import PROJECT_URL, relative_uri, rule_page_url
+from backprop_lint._version import __version__
+from backprop_lint.linting.linter import LintReport, RuleInfo, rule_catalogue
+from backprop_lint.linting.findings import Finding, Fix
+from backprop_lint.report import PROJECT_URL, relative_uri, rule_page_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}

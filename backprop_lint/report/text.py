@@ -21,8 +21,8 @@ from typing import Dict, List, Optional, TextIO
 from rich.console import Console
 from rich.text import Text
 
-from ..linter import LintReport
-from ..model import SEVERITIES, Finding
+from backprop_lint.linting.linter import LintReport
+from backprop_lint.linting.findings import SEVERITIES, Finding
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 FRAME_BEFORE = 1

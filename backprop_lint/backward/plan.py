@@ -1,0 +1,853 @@
+"""What pycaffe's ``net.backward(start=..., end=...)`` will do, before you run it.
+
+pycaffe's ``Net.backward`` (U:python/caffe/pycaffe.py:137-182) resolves
+``start``/``end`` with ``list(net._layer_names).index(name)``: the **first**
+layer of that name in the layer list *after* Caffe inserted its Split layers.
+It then calls ``Net::BackwardFromTo(start, end)`` (U:src/caffe/net.cpp:568-585):
+layers ``start`` down to ``end`` inclusive, each one only when Caffe enabled
+its backward (``layer_need_backward``). Spec: caffe-backward-semantics.md §4.5
+and §6.4.
+
+``plan_backward`` answers, from the prototxt alone and with the same
+simulation the rest of backprop-lint uses (``simulate.init_net`` and
+``simulate.run_backward``):
+
+* which layers of the range run backward, which are skipped and why;
+* for every blob you will read, whether its diff ends up non-zero, and if not
+  the chain of reasons (pruning, a Split outside the range, an overwritten seed);
+* names given where pycaffe wants another kind of name (a blob for a layer...);
+* the call (``start=``/``end=`` and ``force_backward: true`` if needed) that
+  makes every requested diff non-zero, or why none can.
+
+The default phase is **TEST**: pycaffe users load deploy nets as
+``caffe.Net(prototxt, caffe.TEST)``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+
+from backprop_lint.caffe.layer_table import Backward
+from backprop_lint.caffe.model import InputError, PreparedNet, Tri
+from backprop_lint.caffe.pipeline import declared_layer_infos, prepare
+from backprop_lint.caffe.simulate import (
+    BackwardResult,
+    BuiltLayer,
+    BuiltNet,
+    init_net,
+    outputs_of,
+    run_backward,
+)
+
+DEFAULT_PHASE = "TEST"
+_MAX_CHAIN_DEPTH = 12
+
+# ---------------------------------------------------------------------------
+# The plan, as plain data
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class NameIssue:
+    """A name pycaffe would reject or misread, with the name to use instead."""
+
+    option: str  # "start" | "end" | "seed" | "read"
+    given: str
+    problem: str
+    suggestion: Optional[str] = None
+    #: pycaffe raises (ValueError / KeyError) on this name
+    fatal: bool = True
+
+
+@dataclass
+class LayerStep:
+    index: int
+    name: str
+    type: str
+    runs: Tri
+    why: str
+
+
+@dataclass
+class SeedNote:
+    blob: str
+    message: str
+    overwritten_by: Optional[str] = None
+
+
+@dataclass
+class ReadVerdict:
+    blob: str  # as the user gave it
+    nonzero: Tri
+    reasons: List[str] = field(default_factory=list)
+    #: a post-split blob that does hold the gradient (read this instead)
+    read_instead: Optional[str] = None
+    #: a layer to include in the range (lower --end to it) so that ``blob`` gets the gradient
+    include_layer: Optional[str] = None
+
+
+@dataclass
+class CallFix:
+    """The corrected call, found by simulating candidate ranges (and force_backward)."""
+
+    possible: bool
+    #: the start=/end= arguments of the corrected call (None: leave the argument out)
+    start: Optional[str] = None
+    end: Optional[str] = None
+    add_force_backward: bool = False  # True: add `force_backward: true` to the prototxt
+    call: str = ""
+    explanation: List[str] = field(default_factory=list)
+
+
+@dataclass
+class BackwardPlan:
+    net_name: str
+    file: str
+    phase: str
+    force_backward: bool
+    layer_names: List[str]
+    start: Optional[str]  # the layer names actually used (after suggestions were applied)
+    end: Optional[str]
+    start_index: int
+    end_index: int
+    steps: List[LayerStep]
+    seeds: List[str]
+    seeds_assumed: bool  # True: no --seed given, the net outputs were assumed seeded
+    reads: List[ReadVerdict]
+    name_issues: List[NameIssue]
+    seed_notes: List[SeedNote]
+    outputs: List[str]
+    inputs: List[str]
+    returned_keys: List[str]
+    notes: List[str]
+    fix: Optional[CallFix]
+    loss_blobs: List[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Every requested diff non-zero and every name valid."""
+        return not any(issue.fatal for issue in self.name_issues) and all(r.nonzero is True for r in self.reads)
+
+    def to_json(self) -> Dict[str, Any]:
+        return {
+            "net": self.net_name,
+            "file": self.file,
+            "phase": self.phase,
+            "force_backward": self.force_backward,
+            "start": self.start,
+            "end": self.end,
+            "start_index": self.start_index,
+            "end_index": self.end_index,
+            "ok": self.ok,
+            "steps": [dataclasses.asdict(step) for step in self.steps],
+            "seeds": self.seeds,
+            "seeds_assumed": self.seeds_assumed,
+            "loss_blobs": self.loss_blobs,
+            "reads": [dataclasses.asdict(read) for read in self.reads],
+            "name_issues": [dataclasses.asdict(issue) for issue in self.name_issues],
+            "seed_notes": [dataclasses.asdict(note) for note in self.seed_notes],
+            "outputs": self.outputs,
+            "inputs": self.inputs,
+            "returned_keys": self.returned_keys,
+            "notes": self.notes,
+            "fix": dataclasses.asdict(self.fix) if self.fix else None,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------
+
+
+def prepare_source(
+    source: Any,
+    *,
+    phase: str = DEFAULT_PHASE,
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    strict: bool = False,
+) -> PreparedNet:
+    """``pipeline.prepare``, passing an already prepared net through."""
+    if isinstance(source, PreparedNet):
+        return source
+    return prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
+
+
+# ---------------------------------------------------------------------------
+# Name resolution, as pycaffe does it
+# ---------------------------------------------------------------------------
+
+
+def layer_names_of(net: BuiltNet) -> List[str]:
+    return [layer.definition.name for layer in net.layers]
+
+
+def first_layer_index(net: BuiltNet, name: str) -> Optional[int]:
+    """pycaffe's ``list(net._layer_names).index(name)``: the first match."""
+    for i, layer in enumerate(net.layers):
+        if layer.definition.name == name:
+            return i
+    return None
+
+
+def producer_index(net: BuiltNet, blob_id: int) -> Optional[int]:
+    """The last layer that writes ``blob_id`` as a top (in-place chains: the last one)."""
+    found = None
+    for i, layer in enumerate(net.layers):
+        if blob_id in layer.top_ids:
+            found = i
+    return found
+
+
+def consumer_indexes(net: BuiltNet, blob_id: int) -> List[int]:
+    return [i for i, layer in enumerate(net.layers) if blob_id in layer.bottom_ids]
+
+
+def _blob_id(net: BuiltNet, name: str) -> Optional[int]:
+    return net.name_to_id.get(name)
+
+
+def _renamed_from(net: BuiltNet, name: str) -> List[int]:
+    """Layers whose bottom was written as ``name`` but renamed by InsertSplits."""
+    found = []
+    for i, layer in enumerate(net.layers):
+        original = layer.definition.original_bottoms
+        for j, written in enumerate(original):
+            if written == name and j < len(layer.definition.bottoms) and layer.definition.bottoms[j] != name:
+                found.append(i)
+    return found
+
+
+def _close(name: str, candidates: Sequence[str]) -> Optional[str]:
+    matches = difflib.get_close_matches(name, list(dict.fromkeys(candidates)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def resolve_layer(net: BuiltNet, option: str, name: str) -> Tuple[Optional[int], Optional[NameIssue]]:
+    """The index pycaffe uses for ``start=``/``end=``, or the issue (and the index we assume instead)."""
+    index = first_layer_index(net, name)
+    names = layer_names_of(net)
+    if index is not None:
+        issue = None
+        if names.count(name) > 1:
+            issue = NameIssue(
+                option, name,
+                f"{names.count(name)} layers are named '{name}'; pycaffe's list.index takes the first (#{index})",
+                fatal=False,
+            )
+        return index, issue
+    blob_id = _blob_id(net, name)
+    if blob_id is not None:
+        if option == "start":
+            target = producer_index(net, blob_id)
+            role = "the layer that produces it"
+        else:
+            consumers = consumer_indexes(net, blob_id)
+            target = consumers[0] if consumers else producer_index(net, blob_id)
+            role = "the first layer that reads it (its diff is written there)" if consumers else "its producer"
+        suggestion = names[target] if target is not None else None
+        problem = (
+            f"'{name}' is a blob, not a layer: pycaffe's {option}= takes layer names and raises "
+            f"ValueError('{name}' is not in list)"
+        )
+        if suggestion is not None:
+            problem += f"; {role} is '{suggestion}'"
+        return target, NameIssue(option, name, problem, suggestion)
+    suggestion = _close(name, names)
+    problem = f"no layer is named '{name}': pycaffe raises ValueError('{name}' is not in list)"
+    return (first_layer_index(net, suggestion) if suggestion else None), NameIssue(option, name, problem, suggestion)
+
+
+def resolve_blob(net: BuiltNet, option: str, name: str) -> Tuple[Optional[int], Optional[NameIssue]]:
+    """The blob for ``--seed``/``--read`` (``net.blobs[name]``), or the issue."""
+    blob_id = _blob_id(net, name)
+    if blob_id is not None:
+        return blob_id, None
+    index = first_layer_index(net, name)
+    if index is not None:
+        layer = net.layers[index]
+        tops = [net.blob_names[b] for b in layer.top_ids]
+        bottoms = [net.blob_names[b] for b in layer.bottom_ids]
+        if option == "seed":
+            candidates = tops
+            what = f"its top is {_names(tops)}" if tops else "it has no top"
+        else:
+            candidates = bottoms if bottoms else tops
+            what = (f"its bottoms (post-split names) are {_names(bottoms)}" if bottoms
+                    else f"its tops are {_names(tops)}")
+        suggestion = candidates[0] if candidates else None
+        problem = f"'{name}' is a layer, not a blob: net.blobs['{name}'] raises KeyError; {what}"
+        return (_blob_id(net, suggestion) if suggestion else None), NameIssue(option, name, problem, suggestion)
+    suggestion = _close(name, net.blob_names)
+    problem = f"no blob is named '{name}': net.blobs['{name}'] raises KeyError"
+    return (_blob_id(net, suggestion) if suggestion else None), NameIssue(option, name, problem, suggestion)
+
+
+def _names(names: Sequence[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+# ---------------------------------------------------------------------------
+# Why a layer is skipped
+# ---------------------------------------------------------------------------
+
+
+def skip_reasons(net: BuiltNet, layer: BuiltLayer) -> List[str]:
+    """Why Caffe set ``layer_need_backward`` false for ``layer``, in words."""
+    if layer.need_backward is not False:
+        return []
+    reasons: List[str] = []
+    if layer.need_backward_before_pruning is False:
+        reasons.append(
+            "none of its bottoms needs a gradient and it has no parameter with lr_mult > 0 "
+            "(e.g. it only reads Input blobs)"
+        )
+    if not layer.contributes_to_loss:
+        reasons.append(
+            "no loss is below it: none of its tops has a loss weight or feeds a layer that leads to one, "
+            "so Caffe prunes its backward (no loss and no `force_backward: true`)"
+        )
+    if layer.skip_pruned is True and layer.contributes_to_loss:
+        reasons.append("every top it produces is one whose readers need no gradient from it (skip-pruned)")
+    return reasons or ["Caffe disabled its backward"]
+
+
+def _step(net: BuiltNet, index: int) -> LayerStep:
+    layer = net.layers[index]
+    definition = layer.definition
+    if layer.need_backward is True:
+        why = "runs backward" + (" (force_backward: true)" if layer.forced else "")
+    elif layer.need_backward is None:
+        why = "may or may not run: it depends on an undeclared custom layer"
+    else:
+        why = "skipped: " + "; ".join(skip_reasons(net, layer))
+    return LayerStep(index, definition.name, definition.type, layer.need_backward, why)
+
+
+# ---------------------------------------------------------------------------
+# Reason chains for a zero diff
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class SimulatedCall:
+    """One simulated call: the net, the range, the seeds and what Backward left."""
+
+    net: BuiltNet
+    start: int
+    end: int
+    seed_ids: List[int]
+    result: BackwardResult
+
+    def value(self, blob_id: int) -> Tri:
+        return self.result.blob_diff_nonzero[blob_id]
+
+    def in_range(self, index: int) -> bool:
+        return self.end <= index <= self.start
+
+
+def simulate_call(net: BuiltNet, seed_ids: Sequence[int], start: int, end: int) -> SimulatedCall:
+    return SimulatedCall(net, start, end, list(seed_ids), run_backward(net, seed_ids, start=start, end=end))
+
+
+def explain_zero(run: SimulatedCall, blob_id: int, depth: int = 0, seen: Optional[Set[int]] = None) -> List[str]:
+    """Why ``blob_id``'s diff stays zero after ``run``, one line per link, in the user's names."""
+    seen = set() if seen is None else seen
+    if blob_id in seen or depth > _MAX_CHAIN_DEPTH:
+        return []
+    seen.add(blob_id)
+    net = run.net
+    name = net.blob_names[blob_id]
+    indent = "  " * depth
+    if blob_id in run.seed_ids:
+        overwriter = next((net.layers[i].definition.name for i in run.result.ran
+                           if blob_id in net.layers[i].bottom_ids and blob_id not in net.layers[i].top_ids), "a layer")
+        return [indent + f"'{name}' was seeded, but '{overwriter}' ran inside the range and overwrote its diff"]
+    readers = consumer_indexes(net, blob_id)
+    in_place = [i for i in readers if blob_id in net.layers[i].top_ids]
+    if not readers:
+        if net.blob_loss_weights[blob_id] != 0:
+            return [indent + f"'{name}' is a loss top; its diff holds the loss weight"]
+        return [indent + f"no layer reads '{name}' and you did not seed it: nothing writes its diff"]
+    lines: List[str] = []
+    for i in readers:
+        lines.extend(_explain_reader(run, blob_id, i, depth, seen, i in in_place))
+    return lines
+
+
+def _explain_reader(run: SimulatedCall, blob_id: int, i: int, depth: int, seen: Set[int], in_place: bool) -> List[str]:
+    net = run.net
+    layer = net.layers[i]
+    name = net.blob_names[blob_id]
+    who = f"'{layer.definition.name}' (#{i}, {layer.definition.type})"
+    indent = "  " * depth
+    j = layer.bottom_ids.index(blob_id)
+    if not run.in_range(i):
+        where = "after --start" if i > run.start else "before --end"
+        line = indent + f"{who} reads '{name}' but is {where} ({_range_text(run)}), so it does not run"
+        lines = [line]
+        if layer.definition.type == "Split":
+            split_tops = [net.blob_names[t] for t in layer.top_ids]
+            lines.append(indent + f"  it is the Split that sums {_names(split_tops)} into '{name}'")
+        zero_tops = [t for t in layer.top_ids if t != blob_id and run.value(t) is not True]
+        if zero_tops and len(zero_tops) == len([t for t in layer.top_ids if t != blob_id]):
+            lines.append(indent + "  and even inside the range it would pass on nothing: its tops' diffs are zero:")
+            for top in zero_tops:
+                lines.extend(explain_zero(run, top, depth + 2, seen))
+        return lines
+    if layer.need_backward is False:
+        return [indent + f"{who} reads '{name}' but does not run backward: " + "; ".join(skip_reasons(net, layer))]
+    if layer.bottom_need_backward[j] is False:
+        return [indent + f"{who} runs but computes no gradient for '{name}': " + _no_bottom_gradient(net, layer, j)]
+    info = layer.info
+    if info is not None:
+        behaviour = info.backward(j, len(layer.bottom_ids), layer.definition.param)
+        if behaviour in (Backward.NEVER, Backward.ZEROES, Backward.ABORTS, Backward.ABORTS_IF_PD):
+            return [indent + f"{who} {behaviour.value} ('{name}')"]
+    tops = [t for t in layer.top_ids if t != blob_id or in_place]
+    if in_place:
+        return [indent + f"{who} works in place on '{name}' and its diff is zero when it runs"]
+    lines = [indent + f"{who} runs, but the diffs of its tops {_names([net.blob_names[t] for t in tops])} are zero:"]
+    for top in tops:
+        if run.value(top) is not True:
+            lines.extend(explain_zero(run, top, depth + 1, seen))
+    return lines
+
+
+def _no_bottom_gradient(net: BuiltNet, layer: BuiltLayer, j: int) -> str:
+    definition = layer.definition
+    if definition.propagate_down and not definition.propagate_down[j]:
+        return f"it sets propagate_down: false for bottom {j}"
+    blob_id = layer.bottom_ids[j]
+    name = net.blob_names[blob_id]
+    n_bottoms = len(layer.bottom_ids)
+    if layer.info is not None and layer.info.no_force_backward(j, n_bottoms):
+        return (f"{definition.type} never asks for the gradient of its bottom {j} (AllowForceBackward is false: "
+                f"a label-like input), not even with `force_backward: true`")
+    if net.blob_need_backward[blob_id] is False:
+        return (
+            f"Caffe decided '{name}' needs no gradient: nothing that produces it needs one or has a "
+            f"parameter with lr_mult > 0 (an Input blob never does); only `force_backward: true` changes this"
+        )
+    return "its bottom was pruned in Caffe's backward sweep (no loss uses this gradient)"
+
+
+def _range_text(run: SimulatedCall) -> str:
+    names = layer_names_of(run.net)
+    return f"range #{run.start} '{names[run.start]}' down to #{run.end} '{names[run.end]}'"
+
+
+# ---------------------------------------------------------------------------
+# Split renames and overwritten seeds
+# ---------------------------------------------------------------------------
+
+
+def _split_rename(run: SimulatedCall, blob_id: int) -> Tuple[Optional[str], Optional[str]]:
+    """(a post-split blob that does hold the gradient, the Split layer to include) for ``blob_id``."""
+    net = run.net
+    for i in consumer_indexes(net, blob_id):
+        layer = net.layers[i]
+        if layer.definition.type != "Split" or run.in_range(i):
+            continue
+        for top in layer.top_ids:
+            if run.value(top) is True:
+                return net.blob_names[top], layer.definition.name
+        return None, layer.definition.name
+    return None, None
+
+
+def seed_overwrites(run: SimulatedCall) -> List[SeedNote]:
+    """Seeds whose hand-written diff a layer of the range replaces by its own bottom gradient."""
+    net = run.net
+    notes: List[SeedNote] = []
+    for seed in run.seed_ids:
+        name = net.blob_names[seed]
+        for i in run.result.ran:
+            layer = net.layers[i]
+            if seed not in layer.bottom_ids or seed in layer.top_ids:
+                continue
+            j = layer.bottom_ids.index(seed)
+            if layer.bottom_need_backward[j] is False:
+                continue
+            producer = producer_index(net, seed)
+            start_hint = f" Start at the layer that produces it: start='{layer_names_of(net)[producer]}'." if producer is not None else ""
+            if layer.definition.type == "Split":
+                tops = _names([net.blob_names[t] for t in layer.top_ids])
+                message = (
+                    f"the Split '{layer.definition.name}' (#{i}) runs inside the range and overwrites the diff "
+                    f"you wrote into '{name}' with the sum of its tops' diffs ({tops})." + start_hint
+                )
+            else:
+                message = (
+                    f"'{layer.definition.name}' (#{i}) reads '{name}' and runs inside the range: its backward "
+                    f"overwrites the diff you wrote with the gradient from its own tops." + start_hint
+                )
+            notes.append(SeedNote(name, message, layer.definition.name))
+            break
+    return notes
+
+
+# ---------------------------------------------------------------------------
+# The corrected call
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Candidate:
+    start: int
+    end: int
+    forced: bool
+    cost: Tuple[int, int, int]
+
+
+def search_fix(
+    prepared: PreparedNet,
+    net: BuiltNet,
+    seed_ids: Sequence[int],
+    read_ids: Sequence[int],
+    user_start: Optional[int],
+    user_end: Optional[int],
+    declared: Optional[Dict[str, Any]] = None,
+) -> Tuple[Optional[_Candidate], Optional[BuiltNet]]:
+    """The cheapest (force_backward, start, end) whose simulation makes every read non-zero.
+
+    Cost: first whether force_backward must be switched on, then how many of
+    start/end change, then the width of the range (narrower is closer to what
+    was asked). Configurations where Backward aborts are rejected.
+    """
+    configurations: List[Tuple[bool, BuiltNet]] = [(prepared.force_backward, net)]
+    if not prepared.force_backward:
+        forced = dataclasses.replace(prepared, force_backward=True)
+        configurations.append((True, init_net(forced, declared)))
+    n = len(net.layers)
+    default_start, default_end = n - 1, 0
+    want_start = default_start if user_start is None else user_start
+    want_end = default_end if user_end is None else user_end
+    for forced_flag, candidate_net in configurations:
+        best: Optional[_Candidate] = None
+        for start, end in _candidate_ranges(candidate_net, seed_ids, read_ids, want_start, want_end):
+            run = simulate_call(candidate_net, seed_ids, start, end)
+            if not all(run.value(r) is True for r in read_ids):
+                continue
+            if any(v is not False for v in run.result.aborts.values()):
+                continue
+            changed = int(start != want_start) + int(end != want_end)
+            cost = (int(forced_flag != prepared.force_backward), changed, start - end)
+            if best is None or cost < best.cost:
+                best = _Candidate(start, end, forced_flag, cost)
+        if best is not None:
+            return best, candidate_net
+    return None, None
+
+
+def _candidate_ranges(
+    net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int], want_start: int, want_end: int
+) -> List[Tuple[int, int]]:
+    n = len(net.layers)
+    starts = {want_start, n - 1}
+    for seed in seed_ids:
+        producer = producer_index(net, seed)
+        if producer is not None:
+            starts.add(producer)
+    ends = set(range(n))  # every end: cheap for the net sizes people debug by hand
+    return [
+        (s, e) for s in sorted(starts) for e in sorted(ends)
+        if e <= s and _addressable(net, s, n - 1) and _addressable(net, e, 0)
+    ]
+
+
+def _addressable(net: BuiltNet, index: int, default: int) -> bool:
+    """Whether pycaffe can run from/to ``index``: by default, or by a name whose first match is it."""
+    return index == default or first_layer_index(net, net.layers[index].definition.name) == index
+
+
+def _call_text(
+    layer_names: List[str], start: Optional[int], end: Optional[int], seeds: List[str], outputs: List[str]
+) -> str:
+    """The pycaffe call; ``start``/``end`` None: the argument is left out."""
+    arguments = []
+    if start is not None:
+        arguments.append(f"start={layer_names[start]!r}")
+    if end is not None:
+        arguments.append(f"end={layer_names[end]!r}")
+    if seeds and set(seeds) == set(outputs):
+        arguments.append("**{" + ", ".join(f"{s!r}: grad_{_identifier(s)}" for s in seeds) + "}")
+        return f"diffs = net.backward({', '.join(arguments)})"
+    lines = [f"net.blobs[{s!r}].diff[...] = grad_{_identifier(s)}" for s in seeds]
+    lines.append(f"diffs = net.backward({', '.join(arguments)})")
+    return "\n".join(lines)
+
+
+def _identifier(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+# ---------------------------------------------------------------------------
+# The plan
+# ---------------------------------------------------------------------------
+
+
+def plan_backward(
+    source: Any,
+    start: Optional[str] = None,
+    end: Optional[str] = None,
+    seeds: Sequence[str] = (),
+    reads: Sequence[str] = (),
+    phase: str = DEFAULT_PHASE,
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    strict: bool = False,
+    declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+) -> BackwardPlan:
+    """Predict ``net.backward(start=start, end=end)`` on ``caffe.Net(source, phase)``.
+
+    ``seeds``: blobs whose diff you write by hand before the call (default:
+    for a net with no loss, every net output, as ``net.backward(**diffs)``
+    does). ``reads``: blobs whose diff you read afterwards (default: the keys
+    ``net.backward`` returns). Raises ``InputError``/``NetRefused`` when the
+    net cannot be read or Caffe would refuse it.
+    """
+    prepared = prepare_source(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
+    declared = declared_layer_infos(declared_layers)
+    net = init_net(prepared, declared)
+    return plan_for_net(prepared, net, start, end, seeds, reads, declared)
+
+
+def plan_for_net(
+    prepared: PreparedNet,
+    net: BuiltNet,
+    start: Optional[str],
+    end: Optional[str],
+    seeds: Sequence[str],
+    reads: Sequence[str],
+    declared: Optional[Dict[str, Any]] = None,
+) -> BackwardPlan:
+    """``plan_backward`` on a net already built by ``simulate.init_net``."""
+    names = layer_names_of(net)
+    n = len(names)
+    if n == 0:
+        raise InputError("the net has no layers", None)
+    issues: List[NameIssue] = []
+    start_index, start_name = _resolve_range_end(net, "start", start, n - 1, issues)
+    end_index, end_name = _resolve_range_end(net, "end", end, 0, issues)
+    outputs = outputs_of(net)
+    inputs = [net.blob_names[b] for b in net.inputs]
+    loss_blobs = [net.blob_names[b] for b, w in enumerate(net.blob_loss_weights) if w != 0]
+
+    seeds_assumed = not seeds and not loss_blobs
+    seed_names = list(outputs) if seeds_assumed else list(seeds)
+    seed_ids = _resolve_blobs(net, "seed", seed_names, issues)
+    resolved_seeds = [net.blob_names[b] for b in seed_ids]
+    returned = _returned_keys(net, end_index if end is not None else None, inputs)
+    read_names = list(reads) if reads else list(returned)
+    read_pairs = [(name, _resolve_one_blob(net, "read", name, issues)) for name in read_names]
+
+    run = simulate_call(net, seed_ids, start_index, end_index)
+    steps = [_step(net, i) for i in range(start_index, end_index - 1, -1)]
+    verdicts = [_verdict(run, name, blob_id) for name, blob_id in read_pairs]
+    seed_notes = seed_overwrites(run)
+    notes = _notes(net, start_index, end_index, outputs, resolved_seeds, seeds_assumed, loss_blobs)
+
+    read_ids = [blob_id for _, blob_id in read_pairs if blob_id is not None]
+    fix = None
+    if any(v.nonzero is not True for v in verdicts) or any(issue.fatal for issue in issues):
+        fix = _fix(prepared, net, seed_ids, read_ids, start, end, start_index, end_index,
+                   resolved_seeds, outputs, declared)
+        unresolved = [name for name, blob_id in read_pairs if blob_id is None]
+        if unresolved and fix.possible:
+            fix.explanation.append(f"left out: {_names(unresolved)} name no blob of the net")
+    return BackwardPlan(
+        net_name=prepared.name,
+        file=prepared.file,
+        phase=prepared.state.phase,
+        force_backward=prepared.force_backward,
+        layer_names=names,
+        start=start_name,
+        end=end_name,
+        start_index=start_index,
+        end_index=end_index,
+        steps=steps,
+        seeds=resolved_seeds,
+        seeds_assumed=seeds_assumed,
+        reads=verdicts,
+        name_issues=issues,
+        seed_notes=seed_notes,
+        outputs=outputs,
+        inputs=inputs,
+        returned_keys=returned,
+        notes=notes,
+        fix=fix,
+        loss_blobs=loss_blobs,
+    )
+
+
+def _resolve_range_end(
+    net: BuiltNet, option: str, name: Optional[str], default: int, issues: List[NameIssue]
+) -> Tuple[int, Optional[str]]:
+    if name is None:
+        return default, None
+    index, issue = resolve_layer(net, option, name)
+    if issue is not None:
+        issues.append(issue)
+    if index is None:
+        return default, None
+    return index, layer_names_of(net)[index]
+
+
+def _resolve_one_blob(net: BuiltNet, option: str, name: str, issues: List[NameIssue]) -> Optional[int]:
+    blob_id, issue = resolve_blob(net, option, name)
+    if issue is not None:
+        issues.append(issue)
+    return blob_id
+
+
+def _resolve_blobs(net: BuiltNet, option: str, names: Sequence[str], issues: List[NameIssue]) -> List[int]:
+    ids: List[int] = []
+    for name in names:
+        blob_id = _resolve_one_blob(net, option, name, issues)
+        if blob_id is not None and blob_id not in ids:
+            ids.append(blob_id)
+    return ids
+
+
+def _returned_keys(net: BuiltNet, end_index: Optional[int], inputs: List[str]) -> List[str]:
+    """What ``net.backward()`` returns: bottom_names[end] (post-split names) when end is given, else inputs."""
+    if end_index is None:
+        return list(dict.fromkeys(inputs))
+    return list(dict.fromkeys(net.blob_names[b] for b in net.layers[end_index].bottom_ids))
+
+
+def _verdict(run: SimulatedCall, name: str, blob_id: Optional[int]) -> ReadVerdict:
+    if blob_id is None:
+        return ReadVerdict(name, False, ["the name does not resolve to a blob (see the name issues)"])
+    value = run.value(blob_id)
+    if value is True:
+        return ReadVerdict(name, True)
+    if value is None:
+        return ReadVerdict(name, None, ["it depends on an undeclared custom layer"])
+    reasons = explain_zero(run, blob_id)
+    read_instead, include_layer = _split_rename(run, blob_id)
+    if include_layer is not None:
+        target = run.net.blob_names[blob_id]
+        if read_instead:
+            reasons.append(
+                f"Caffe renamed the readers' bottom: the gradient is in '{read_instead}'; read that blob, "
+                f"or lower end= to '{include_layer}' so the Split writes '{target}'"
+            )
+        else:
+            reasons.append(f"'{target}' is written only by the Split '{include_layer}': include it in the range")
+    return ReadVerdict(name, False, reasons, read_instead, include_layer)
+
+
+def _notes(
+    net: BuiltNet,
+    start_index: int,
+    end_index: int,
+    outputs: List[str],
+    seeds: List[str],
+    seeds_assumed: bool,
+    loss_blobs: List[str],
+) -> List[str]:
+    notes: List[str] = []
+    if start_index < end_index:
+        names = layer_names_of(net)
+        notes.append(
+            f"start '{names[start_index]}' (#{start_index}) comes before end '{names[end_index]}' (#{end_index}): "
+            f"BackwardFromTo runs nothing and raises nothing; swap them"
+        )
+    if seeds_assumed:
+        notes.append(f"no --seed given and the net has no loss: assuming you seed every net output ({_names(outputs)})")
+    if loss_blobs:
+        notes.append(f"loss tops are gradient sources too (their diff holds the loss weight): {_names(loss_blobs)}")
+    if not seeds and not loss_blobs and not outputs:
+        notes.append("nothing is seeded and the net has no loss: every diff stays zero")
+    notes.append(
+        f"net.backward(**diffs) requires the keys to be exactly the net outputs {_names(outputs)}, "
+        f"else it raises 'Top diff arguments do not match net outputs.'; to seed any other blob write "
+        f"net.blobs[name].diff[...] = g before calling net.backward()"
+    )
+    if seeds and set(seeds) != set(outputs):
+        notes.append(f"your seeds {_names(seeds)} are not exactly the outputs: write them into net.blobs[...].diff by hand")
+    notes.append(
+        "pycaffe never clears parameter diffs between net.backward() calls (they accumulate), nor blob diffs "
+        "that no layer of the range writes; call net.clear_param_diffs() and zero stale diffs before each call"
+    )
+    return notes
+
+
+def _fix(
+    prepared: PreparedNet,
+    net: BuiltNet,
+    seed_ids: List[int],
+    read_ids: List[int],
+    start: Optional[str],
+    end: Optional[str],
+    start_index: int,
+    end_index: int,
+    seeds: List[str],
+    outputs: List[str],
+    declared: Optional[Dict[str, Any]],
+) -> CallFix:
+    names = layer_names_of(net)
+    n = len(names)
+    if not read_ids:
+        return CallFix(False, explanation=["no requested blob resolves to a blob of the net"])
+    if not seed_ids and not any(w != 0 for w in net.blob_loss_weights):
+        return CallFix(False, explanation=["nothing is seeded and the net has no loss: seed a blob's diff"])
+    user_start = start_index if start is not None else None
+    user_end = end_index if end is not None else None
+    best, best_net = search_fix(prepared, net, seed_ids, read_ids, user_start, user_end, declared)
+    if best is None or best_net is None:
+        return _impossible(prepared, net, seed_ids, read_ids, declared)
+    explanation: List[str] = []
+    if best.forced and not prepared.force_backward:
+        explanation.append("add `force_backward: true` at the top level of the prototxt (no loss prunes every backward)")
+    start_arg = _argument(net, best.start, n - 1, given=start is not None)
+    end_arg = _argument(net, best.end, 0, given=end is not None)
+    for option, index, argument, was in (("start", best.start, start_arg, n - 1 if start is None else start_index),
+                                         ("end", best.end, end_arg, 0 if end is None else end_index)):
+        if index == was:
+            continue
+        if argument is None:
+            explanation.append(f"leave {option}= out (pycaffe's default: layer #{index} '{names[index]}')")
+        else:
+            explanation.append(f"{option}={names[index]!r} (#{index})")
+    return CallFix(
+        True,
+        start=None if start_arg is None else names[start_arg],
+        end=None if end_arg is None else names[end_arg],
+        add_force_backward=best.forced and not prepared.force_backward,
+        call=_call_text(names, start_arg, end_arg, seeds, outputs),
+        explanation=explanation,
+    )
+
+
+def _argument(net: BuiltNet, index: int, default: int, given: bool) -> Optional[int]:
+    """The layer index to name in the call, or None to leave the argument out (pycaffe's default)."""
+    if index != default:
+        return index
+    if given and first_layer_index(net, net.layers[index].definition.name) == index:
+        return index
+    return None
+
+
+def _impossible(
+    prepared: PreparedNet, net: BuiltNet, seed_ids: List[int], read_ids: List[int], declared: Optional[Dict[str, Any]]
+) -> CallFix:
+    """Why no range, with or without force_backward, makes every read non-zero."""
+    forced = net if prepared.force_backward else init_net(dataclasses.replace(prepared, force_backward=True), declared)
+    run = simulate_call(forced, seed_ids, len(forced.layers) - 1, 0)
+    explanation = ["no start/end, even with `force_backward: true`, makes every requested diff non-zero:"]
+    for blob_id in read_ids:
+        if run.value(blob_id) is True:
+            continue
+        explanation.append(f"'{forced.blob_names[blob_id]}' (whole net, force_backward on):")
+        explanation.extend("  " + line for line in explain_zero(run, blob_id))
+    aborting = [layer_names_of(forced)[i] for i, v in run.result.aborts.items() if v]
+    if aborting:
+        explanation.append(f"with force_backward on, backward aborts in {_names(aborting)}")
+    return CallFix(False, explanation=explanation)

@@ -1,0 +1,116 @@
+"""Stage 3: ``Net::FilterNet`` and ``Net::StateMeetsRule`` (U:src/caffe/net.cpp:260-354).
+
+Turns the upgraded NetParameter into the list of ``LayerDef`` that the net
+state includes, in file order.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec
+
+
+def net_state_for(net: Message, phase: str, level: int, stages: Sequence[str]) -> NetState:
+    """The state ``caffe.Net(file, phase, level, stages)`` gives a net read from a file.
+
+    The phase and level override the file's ``state``; the given stages are
+    appended to the file's own (U:src/caffe/net.cpp:29-43).
+    """
+    file_stages: Tuple[str, ...] = ()
+    if net.has("state"):
+        file_stages = tuple(net.fields["state"].repeated("stage"))
+    return NetState(phase=phase, level=level, stages=file_stages + tuple(stages))
+
+
+def state_meets_rule(state: NetState, rule: Message) -> Tuple[bool, str]:
+    """Whether ``state`` meets one NetStateRule, and if not, why (in words)."""
+    if rule.has("phase") and rule.fields["phase"] != state.phase:
+        return False, f"phase {rule.fields['phase']} required, the net is in {state.phase}"
+    if rule.has("min_level") and state.level < rule.fields["min_level"]:
+        return False, f"min_level {rule.fields['min_level']} required, the net level is {state.level}"
+    if rule.has("max_level") and state.level > rule.fields["max_level"]:
+        return False, f"max_level {rule.fields['max_level']} required, the net level is {state.level}"
+    for stage in rule.repeated("stage"):
+        if stage not in state.stages:
+            return False, f"stage '{stage}' required, the net state has no such stage"
+    for stage in rule.repeated("not_stage"):
+        if stage in state.stages:
+            return False, f"not_stage '{stage}' forbids a stage the net state has"
+    return True, ""
+
+
+def layer_included(layer: Message, state: NetState) -> Tuple[bool, str]:
+    """FilterNet's decision for one layer, with the reason when it is left out."""
+    includes = layer.repeated("include")
+    excludes = layer.repeated("exclude")
+    if not includes:
+        for rule in excludes:
+            met, _ = state_meets_rule(state, rule)
+            if met:
+                return False, "an exclude rule matches the net state"
+        return True, ""
+    reasons = []
+    for rule in includes:
+        met, why = state_meets_rule(state, rule)
+        if met:
+            return True, ""
+        reasons.append(why)
+    return False, "no include rule matches: " + "; ".join(reasons)
+
+
+def layer_def_from(layer: Message, file: str, source_index: int, location: Optional[Location] = None) -> LayerDef:
+    """The fields of a LayerParameter that the net-building stages read.
+
+    ``location`` is where the layer starts, when the caller has it already.
+    """
+    params = [
+        ParamSpec(
+            name=spec.get("name"),
+            lr_mult=float(spec.get("lr_mult")),
+            decay_mult=float(spec.get("decay_mult")),
+            share_mode=spec.fields.get("share_mode"),
+            explicit=True,
+        )
+        for spec in layer.repeated("param")
+    ]
+    return LayerDef(
+        name=layer.get("name"),
+        type=layer.get("type"),
+        bottoms=list(layer.repeated("bottom")),
+        tops=list(layer.repeated("top")),
+        loss_weights=[float(w) for w in layer.repeated("loss_weight")],
+        propagate_down=[bool(p) for p in layer.repeated("propagate_down")],
+        params=params,
+        phase=layer.fields.get("phase"),
+        location=location if location is not None else _layer_location(layer, file),
+        param=layer,
+        comments=list(layer.comments),
+        source_index=source_index,
+    )
+
+
+def _layer_location(layer: Message, file: str) -> Location:
+    return Location(file, layer.line, layer.col) if layer.line else Location(file)
+
+
+def filter_net(
+    net: Message, state: NetState, file: str
+) -> Tuple[List[LayerDef], List[Tuple[str, Optional[Location], str]]]:
+    """The layers ``state`` includes, and those it leaves out (name, location, reason)."""
+    kept: List[LayerDef] = []
+    dropped: List[Tuple[str, Optional[Location], str]] = []
+    for index, layer in enumerate(net.repeated("layer")):
+        location = _layer_location(layer, file)
+        if layer.repeated("include") and layer.repeated("exclude"):
+            raise NetRefused(
+                "Specify either include rules or exclude rules; not both.",
+                layer=layer.get("name"),
+                location=location,
+                kind="include-and-exclude",
+            )
+        included, why = layer_included(layer, state)
+        if included:
+            kept.append(layer_def_from(layer, file, index, location))
+        else:
+            dropped.append((layer.get("name"), location, why))
+    return kept, dropped

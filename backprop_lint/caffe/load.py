@@ -1,0 +1,264 @@
+"""Stage 1, load: a path, text, bytes or NetParameter object -> ``LoadedNet``.
+
+Caffe's counterparts are ``ReadProtoFromTextFile`` and ``ReadProtoFromBinaryFile``
+(src/caffe/util/io.cpp). Text goes through our fast parser (``textproto``, no
+protobuf import); binary NetParameters and protobuf objects go through protobuf.
+
+Which reader ``load(source)`` uses:
+
+* ``Message``: taken as is (a copy is not made).
+* a protobuf message (ours or pycaffe's ``caffe_pb2.NetParameter``): converted.
+* ``bytes``: binary if it does not decode as UTF-8 text, or if it does but the
+  text parse fails and the bytes parse as a binary NetParameter.
+* ``os.PathLike``: a file, read as bytes as above; ``.caffemodel`` and
+  ``.binaryproto`` files are always binary.
+* ``str``: prototxt *text* when it contains a newline or a ``{``, otherwise a
+  path. Use ``load_text`` or ``load_file`` to say which explicitly.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, List, Optional, Union
+
+from backprop_lint.caffe import textproto
+from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
+
+#: text files bigger than this are refused: real nets are under 1 MB, and a degenerate
+#: text of tiny messages costs about 40 bytes of memory per byte of input
+DEFAULT_MAX_TEXT_BYTES = 16 * 1024 * 1024
+#: binary files (weights included) bigger than this are refused; protobuf's own cap is 2 GB
+DEFAULT_MAX_BINARY_BYTES = 1024 * 1024 * 1024
+BINARY_SUFFIXES = (".caffemodel", ".binaryproto", ".pb")
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Message, Any]
+
+
+def load(
+    source: Source,
+    *,
+    flavor: str = "bvlc",
+    strict: bool = False,
+    file: Optional[str] = None,
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
+    max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+) -> LoadedNet:
+    """Read a NetParameter from any supported source (see the module docstring)."""
+    if isinstance(source, Message):
+        return load_message(source, flavor=flavor, strict=strict, file=file)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return load_bytes(
+            bytes(source), flavor=flavor, strict=strict, file=file or "<bytes>",
+            max_text_bytes=max_text_bytes, max_binary_bytes=max_binary_bytes, max_depth=max_depth,
+        )
+    if isinstance(source, str) and ("\n" in source or "{" in source):
+        return load_text(source, flavor=flavor, strict=strict, file=file or "<string>",
+                         max_text_bytes=max_text_bytes, max_depth=max_depth)
+    if isinstance(source, (str, os.PathLike)):
+        return load_file(source, flavor=flavor, strict=strict, file=file, max_text_bytes=max_text_bytes,
+                         max_binary_bytes=max_binary_bytes, max_depth=max_depth)
+    if hasattr(source, "SerializeToString") and hasattr(source, "DESCRIPTOR"):
+        return load_message(source, flavor=flavor, strict=strict, file=file)
+    raise TypeError(f"cannot load a NetParameter from a {type(source).__name__}")
+
+
+def load_text(
+    text: str,
+    *,
+    flavor: str = "bvlc",
+    strict: bool = False,
+    file: str = "<string>",
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+) -> LoadedNet:
+    """Parse prototxt text. An empty text is an empty net, as in Caffe."""
+    if len(text) > max_text_bytes:
+        raise _too_big(file, len(text), max_text_bytes, "characters")
+    net, warnings = textproto.parse(text, file=file, flavor=flavor, strict=strict, max_depth=max_depth)
+    return LoadedNet(net=net, file=file, source_format="text", text=text, warnings=warnings)
+
+
+def load_file(
+    path: Union[str, "os.PathLike[str]"],
+    *,
+    flavor: str = "bvlc",
+    strict: bool = False,
+    file: Optional[str] = None,
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
+    max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+) -> LoadedNet:
+    """Read a .prototxt (text) or .caffemodel/.binaryproto (binary) file."""
+    name = file if file is not None else os.fspath(path)
+    where = Location(name)
+    binary_by_name = Path(path).suffix.lower() in BINARY_SUFFIXES
+    try:
+        size = os.stat(path).st_size
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+            text_like = not binary_by_name and _looks_like_text(head)
+            limit = max_text_bytes if text_like else max_binary_bytes
+            if size > limit:
+                raise _too_big(name, size, limit, "bytes")
+            data = head + handle.read(limit + 1 - len(head))
+    except OSError as error:
+        raise InputError(f"cannot read the file: {error.strerror or error}", where) from None
+    if len(data) > limit:  # grew while we read it, or a device/pipe
+        raise _too_big(name, len(data), limit, "bytes")
+    if binary_by_name:
+        return load_binary(data, flavor=flavor, strict=strict, file=name)
+    return load_bytes(data, flavor=flavor, strict=strict, file=name, max_text_bytes=max_text_bytes,
+                      max_binary_bytes=max_binary_bytes, max_depth=max_depth)
+
+
+def load_bytes(
+    data: bytes,
+    *,
+    flavor: str = "bvlc",
+    strict: bool = False,
+    file: str = "<bytes>",
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
+    max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+) -> LoadedNet:
+    """Text or binary NetParameter bytes: text when they decode as UTF-8 and parse."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if _looks_like_text(data):
+            raise _utf8_error(data, error, file) from None
+        if len(data) > max_binary_bytes:
+            raise _too_big(file, len(data), max_binary_bytes, "bytes") from None
+        return load_binary(data, flavor=flavor, strict=strict, file=file)
+    if len(data) > max_text_bytes:
+        if not _looks_like_text(data):
+            return load_binary(data, flavor=flavor, strict=strict, file=file)
+        raise _too_big(file, len(data), max_text_bytes, "bytes")
+    try:
+        return load_text(text, flavor=flavor, strict=strict, file=file,
+                         max_text_bytes=max_text_bytes, max_depth=max_depth)
+    except InputError:
+        if _looks_like_text(data):
+            raise
+        try:  # valid UTF-8 by chance, but really a (small) binary NetParameter
+            return load_binary(data, flavor=flavor, strict=strict, file=file)
+        except InputError:
+            raise InputError("not a text or binary NetParameter", Location(file)) from None
+
+
+def load_binary(data: bytes, *, flavor: str = "bvlc", strict: bool = False, file: str = "<bytes>") -> LoadedNet:
+    """A serialized NetParameter (e.g. a .caffemodel), read with protobuf.
+
+    Weight values are dropped (blob shapes kept): no stage needs them, and a
+    caffemodel holds millions of them. Fields only the other Caffe fork defines
+    are dropped with a warning, since that fork's binary reader ignores them.
+    """
+    from google.protobuf.message import DecodeError
+
+    from backprop_lint.caffe import pbconvert
+    from backprop_lint.caffe.schema import net_parameter_class
+
+    net_class = net_parameter_class()
+    try:
+        pb = net_class.FromString(data)
+    except DecodeError as error:
+        raise InputError(
+            f"not a text or binary NetParameter (protobuf: {error or 'cannot decode'})", Location(file)
+        ) from None
+    _drop_weight_values(pb)
+    warnings: List[Warning_] = []
+    unknown = pbconvert.unknown_field_numbers(pb)
+    if unknown:
+        numbers = ", ".join(str(number) for number in unknown)
+        warnings.append(Warning_(
+            f"NetParameter has fields our schema does not know (numbers {numbers}); "
+            "Caffe's binary reader keeps them without using them", Location(file), "unknown-field"))
+    net = pbconvert.from_protobuf(pb)
+    _drop_fork_only_fields(net, flavor, strict, file, warnings)
+    return LoadedNet(net=net, file=file, source_format="binary", text=None, warnings=warnings)
+
+
+def load_message(
+    source: Any, *, flavor: str = "bvlc", strict: bool = False, file: Optional[str] = None
+) -> LoadedNet:
+    """A ``Message`` (taken as is) or a protobuf NetParameter (ours or pycaffe's)."""
+    name = file or "<NetParameter>"
+    if isinstance(source, Message):
+        if source.type != textproto.ROOT_MESSAGE:
+            raise InputError(f"expected a NetParameter message, got a {source.type}", Location(name))
+        return LoadedNet(net=source, file=name, source_format="message")
+    if source.DESCRIPTOR.name != textproto.ROOT_MESSAGE:
+        raise InputError(f"expected a NetParameter message, got a {source.DESCRIPTOR.full_name}", Location(name))
+    from backprop_lint.caffe import pbconvert
+
+    net = pbconvert.from_protobuf(source)
+    warnings: List[Warning_] = []
+    _drop_fork_only_fields(net, flavor, strict, name, warnings)
+    return LoadedNet(net=net, file=name, source_format="message", warnings=warnings)
+
+
+# --------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------
+
+
+def _too_big(file: str, size: int, limit: int, unit: str) -> InputError:
+    return InputError(
+        f"the input is {size} {unit}, over the limit of {limit}; a Caffe net definition is far "
+        "smaller, so this is probably not one (raise the limit if it really is)",
+        Location(file),
+    )
+
+
+#: control bytes other than tab, newline and carriage return
+_CONTROL_BYTES = bytes(byte for byte in range(32) if byte not in (9, 10, 13))
+
+
+def _looks_like_text(data: bytes) -> bool:
+    """Mostly printable bytes in the first 4 KB: a (maybe broken) text file, not a binary one."""
+    head = data[:4096]
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    return control * 20 <= len(head)
+
+
+def _utf8_error(data: bytes, error: UnicodeDecodeError, file: str) -> InputError:
+    start = error.start
+    line = data.count(b"\n", 0, start) + 1
+    line_start = data.rfind(b"\n", 0, start) + 1
+    col = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
+    return InputError(
+        f"byte 0x{data[start]:02x} is not valid UTF-8 ({error.reason}); protobuf's text parser, and "
+        "so Caffe, reads prototxt as UTF-8: re-save the file as UTF-8",
+        Location(file, line, col),
+    )
+
+
+def _drop_weight_values(pb: Any) -> None:
+    for layers in (pb.layer, pb.layers):
+        for layer in layers:
+            for blob in layer.blobs:
+                for values in ("data", "diff", "double_data", "double_diff"):
+                    blob.ClearField(values)
+
+
+def _drop_fork_only_fields(
+    message: Message, flavor: str, strict: bool, file: str, warnings: List[Warning_]
+) -> None:
+    """Remove fields of the other fork's schema (that fork's binary reader ignores them)."""
+    specs = textproto.compiled_schema(flavor)[message.type]
+    for name in list(message.fields):
+        value = message.fields[name]
+        if specs[name].fork_only:
+            del message.fields[name]
+            text = (
+                f"'{name}' in {message.type} exists only in the {textproto.other_fork(flavor)} fork's "
+                f"caffe.proto; {flavor.upper()} Caffe ignores it in a binary NetParameter"
+            )
+            if strict:
+                raise InputError(text, Location(file))
+            warnings.append(Warning_(text, Location(file), "fork-only-field"))
+            continue
+        for child in value if isinstance(value, list) else [value]:
+            if isinstance(child, Message):
+                _drop_fork_only_fields(child, flavor, strict, file, warnings)

@@ -1,0 +1,195 @@
+"""The whole pipeline, top to bottom, as Caffe loads a net:
+
+load -> upgrade -> filter -> insert splits -> simulate.
+
+``prepare`` runs the first four stages, ``simulate`` the fifth; ``run_simulate``
+is the ``backprop-lint simulate`` contract (the oracle's JSON keys) as a
+library call.
+"""
+from __future__ import annotations
+
+import gc
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+from backprop_lint.caffe.filter import filter_net, net_state_for
+from backprop_lint.caffe.flavors import Flavor, get_flavor
+from backprop_lint.caffe.layer_table import LayerInfo
+from backprop_lint.caffe.model import (
+    BackpropLintError,
+    InputError,
+    LoadedNet,
+    Message,
+    NetRefused,
+    PreparedNet,
+    SimulatedNet,
+    Warning_,
+)
+from backprop_lint.caffe.simulate import simulate as _simulate
+from backprop_lint.caffe.splits import insert_splits
+
+
+def prepare(
+    source: Any,
+    *,
+    phase: str = "TRAIN",
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    strict: bool = False,
+    file: Optional[str] = None,
+) -> PreparedNet:
+    """Load, upgrade, filter and insert splits, as ``caffe.Net(file, phase, level, stages)``."""
+    loaded = source if isinstance(source, LoadedNet) else _load(source, flavor=flavor, strict=strict, file=file)
+    return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor)
+
+
+def _load(source: Any, *, flavor: str, strict: bool, file: Optional[str]) -> LoadedNet:
+    from backprop_lint.caffe.load import load
+
+    return load(source, flavor=flavor, strict=strict, file=file)
+
+
+def prepare_loaded(
+    loaded: LoadedNet,
+    *,
+    phase: str = "TRAIN",
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+) -> PreparedNet:
+    flavor_spec = get_flavor(flavor)
+    net, upgrade_warnings, upgraded_from = upgrade(loaded.net, flavor_spec, loaded.file)
+    state = net_state_for(net, phase, level, stages)
+    kept, dropped = filter_net(net, state, loaded.file)
+    return PreparedNet(
+        name=net.get("name"),
+        file=loaded.file,
+        state=state,
+        force_backward=bool(net.get("force_backward")),
+        layers=insert_splits(kept),
+        flavor=flavor_spec.name,
+        filtered_out=dropped,
+        warnings=list(loaded.warnings) + list(upgrade_warnings),
+        upgraded_from=upgraded_from,
+        net=net,
+    )
+
+
+def upgrade(net: Message, flavor: Flavor, file: str) -> Tuple[Message, List[Warning_], Optional[str]]:
+    """``UpgradeNetAsNeeded``; its module is imported only for a net that may need it."""
+    if not may_need_upgrade(net):
+        return net, [], None
+    from backprop_lint.caffe.upgrade import upgrade_net_as_needed
+
+    return upgrade_net_as_needed(net, flavor, file)
+
+
+def may_need_upgrade(net: Message) -> bool:
+    """False when none of upgrade.py's ``net_needs_*`` checks can hold: no V0/V1
+    ``layers``, no ``input`` fields, no BatchNorm with exactly 3 ``param`` specs."""
+    if net.repeated("layers") or net.repeated("input"):
+        return True
+    return any(
+        layer.fields.get("type") == "BatchNorm" and len(layer.repeated("param")) == 3
+        for layer in net.repeated("layer")
+    )
+
+
+def declared_layer_infos(declared: Optional[Mapping[str, Mapping[str, Any]]]) -> Dict[str, LayerInfo]:
+    """LayerInfo rows for the custom layers a user declared in the configuration."""
+    if not declared:
+        return {}
+    from backprop_lint.caffe.layer_table import declared_layer
+
+    return {name: declared_layer(name, dict(config)) for name, config in declared.items()}
+
+
+def simulate(
+    prepared: PreparedNet,
+    seeds: Optional[Sequence[str]] = None,
+    declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+) -> SimulatedNet:
+    return _simulate(prepared, seeds=seeds, declared=declared_layer_infos(declared_layers))
+
+
+def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
+    """The ``backprop-lint simulate`` JSON: the oracle's keys plus the gradient flow."""
+    return {
+        "layers": [
+            {
+                "name": layer.name,
+                "type": layer.type,
+                "bottoms": layer.bottoms,
+                "tops": layer.tops,
+                "need_backward": layer.need_backward,
+                "bottom_need_backward": layer.bottom_need_backward,
+                "param_propagate_down": layer.param_propagate_down,
+                "loss": [caffe_float(w) for w in layer.loss],
+            }
+            for layer in sim.layers
+        ],
+        "blobs": sim.blobs,
+        "inputs": sim.inputs,
+        "outputs": sim.outputs,
+        "blob_diff_nonzero": sim.blob_diff_nonzero,
+        "param_diff_nonzero": sim.param_diff_nonzero,
+        "backward_aborts": sim.backward_aborts,
+    }
+
+
+def caffe_float(value: float) -> float:
+    """A float as Caffe's oracle prints it (C++ ostream, 6 significant digits)."""
+    return float(f"{value:.6g}")
+
+
+def error_to_json(error: BackpropLintError) -> Dict[str, Any]:
+    location = getattr(error, "location", None)
+    return {
+        "error": {
+            "message": getattr(error, "message", str(error)),
+            "layer": getattr(error, "layer", None),
+            "line": location.line if location and location.line else None,
+            "column": location.col if location and location.line else None,
+            "kind": getattr(error, "kind", "input"),
+        }
+    }
+
+
+def run_simulate(
+    source: Any,
+    *,
+    phase: str = "TRAIN",
+    level: int = 0,
+    stages: Sequence[str] = (),
+    flavor: str = "bvlc",
+    seeds: Optional[Sequence[str]] = None,
+    strict: bool = False,
+    declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+) -> Dict[str, Any]:
+    """Exactly what ``backprop-lint simulate`` prints, refusals included."""
+    try:
+        with gc_paused():
+            # One expression, no local: the nets are freed before the collector is back on
+            # (which would otherwise rescan all their objects once).
+            return simulation_to_json(simulate(
+                prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict),
+                seeds=seeds,
+                declared_layers=declared_layers,
+            ))
+    except (NetRefused, InputError) as error:
+        return error_to_json(error)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: the stages build many small containers
+    and free almost none, so the collector would rescan an ever larger heap (the
+    cost grows faster than the net) to find nothing."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()

@@ -1,0 +1,680 @@
+"""Stage 5: what ``Net::Init`` decides about backward, and what one ``Backward()`` writes.
+
+The stages below carry the names of the parts of Caffe's ``Net::Init``
+(U:src/caffe/net.cpp:46-258) they reproduce:
+
+* ``build_layers``: the forward construction pass (AppendBottom, AppendTop,
+  AutoTopBlobs, SetUp checks, param_propagate_down, need_backward);
+* ``prune_backward``: the reverse sweep over ``blobs_under_loss`` and
+  ``blobs_skip_backp``;
+* ``apply_force_backward``: ``force_backward: true``;
+* ``run_backward``: which diffs ``BackwardFromTo`` leaves non-zero.
+
+Values are three-valued (``Tri``): True, False, or None when they depend on an
+undeclared custom layer whose behaviour cannot be known statically.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Set
+
+from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
+from backprop_lint.caffe.model import (
+    LayerDef,
+    NetRefused,
+    ParamSpec,
+    PreparedNet,
+    SimLayer,
+    SimulatedNet,
+    Tri,
+)
+from backprop_lint.caffe.textproto import to_float32
+
+AUTOMATIC_TOP = "(automatic)"
+
+# ---------------------------------------------------------------------------
+# Three-valued logic
+# ---------------------------------------------------------------------------
+
+
+def tri_or(values: Iterable[Tri]) -> Tri:
+    result: Tri = False
+    for value in values:
+        if value is True:
+            return True
+        if value is None:
+            result = None
+    return result
+
+
+def tri_and(values: Iterable[Tri]) -> Tri:
+    result: Tri = True
+    for value in values:
+        if value is False:
+            return False
+        if value is None:
+            result = None
+    return result
+
+
+# ---------------------------------------------------------------------------
+# The net under construction
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class BuiltLayer:
+    definition: LayerDef
+    info: Optional[LayerInfo]  # None: an undeclared custom layer
+    bottom_ids: List[int] = field(default_factory=list)
+    top_ids: List[int] = field(default_factory=list)
+    tops: List[str] = field(default_factory=list)
+    loss: List[float] = field(default_factory=list)
+    need_backward: Tri = False
+    bottom_need_backward: List[Tri] = field(default_factory=list)
+    param_propagate_down: Optional[List[Tri]] = None
+    need_backward_before_pruning: Tri = False
+    contributes_to_loss: bool = False
+    skip_pruned: Tri = False
+    forced: bool = False
+
+
+@dataclass
+class BuiltNet:
+    blob_names: List[str] = field(default_factory=list)
+    blob_need_backward: List[Tri] = field(default_factory=list)
+    blob_loss_weights: List[float] = field(default_factory=list)
+    name_to_id: Dict[str, int] = field(default_factory=dict)
+    available: Dict[str, None] = field(default_factory=dict)  # insertion-ordered set
+    inputs: List[int] = field(default_factory=list)
+    layers: List[BuiltLayer] = field(default_factory=list)
+    unknown_layers: List[str] = field(default_factory=list)
+
+    def new_blob(self, name: str) -> int:
+        self.blob_names.append(name)
+        self.blob_need_backward.append(False)
+        self.blob_loss_weights.append(0.0)
+        return len(self.blob_names) - 1
+
+
+def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
+    return NetRefused(message, layer=layer.name, location=layer.location, kind=kind)
+
+
+# ---------------------------------------------------------------------------
+# Net::Init, forward construction pass
+# ---------------------------------------------------------------------------
+
+
+def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
+    net = BuiltNet()
+    shared_mults: Dict[str, Dict[str, float]] = {}
+    for definition in prepared.layers:
+        info = _info_for(definition, prepared.flavor, declared)
+        layer = BuiltLayer(definition=definition, info=info)
+        if definition.propagate_down and len(definition.propagate_down) != len(definition.bottoms):
+            raise _refuse(
+                definition,
+                "propagate_down param must be specified either 0 or bottom_size times",
+                "propagate-down-count",
+            )
+        if info is None:
+            raise _refuse(
+                definition,
+                f"Unknown layer type: {definition.type} (known types: {', '.join(_known(prepared.flavor))})",
+                "unknown-layer-type",
+            )
+        need: Tri = False
+        for j, name in enumerate(definition.bottoms):
+            need = tri_or([need, _append_bottom(net, layer, j, name)])
+        for j, name in enumerate(definition.tops):
+            _append_top(net, layer, j, name)
+        for j in range(len(definition.tops), _auto_top_count(info, definition)):
+            layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
+            layer.tops.append(AUTOMATIC_TOP)
+        _set_up(layer)
+        for j, blob_id in enumerate(layer.top_ids):
+            net.blob_loss_weights[blob_id] = layer.loss[j]
+        need = tri_or([need, _set_param_propagate_down(layer)])
+        _append_params(shared_mults, layer)
+        layer.need_backward = need
+        layer.need_backward_before_pruning = need
+        if need is not False:
+            for blob_id in layer.top_ids:
+                net.blob_need_backward[blob_id] = tri_or([net.blob_need_backward[blob_id], need])
+        if is_unknowable(info, definition):
+            net.unknown_layers.append(definition.name)
+        net.layers.append(layer)
+    return net
+
+
+def _info_for(definition: LayerDef, flavor: str, declared: Dict[str, LayerInfo]) -> Optional[LayerInfo]:
+    """The table row for a layer: a user's declaration first, then the flavour's registry.
+
+    None when the flavour's Caffe (as built by default) does not register the type.
+    """
+    if definition.type == "Python" and python_layer_key(definition) in declared:
+        return declared[python_layer_key(definition)]
+    if definition.type in declared:
+        return declared[definition.type]
+    info = layer_info(definition.type, flavor)
+    if info is None or not info.available(default_build(flavor)):
+        return None
+    return info
+
+
+def is_unknowable(info: LayerInfo, definition: LayerDef) -> bool:
+    """Whether the layer's parameter count or backward behaviour cannot be known statically."""
+    return not info.backward_known or info.params(definition.param, len(definition.bottoms)) is None
+
+
+def _known(flavor: str) -> List[str]:
+    from backprop_lint.caffe.layer_table import available_types
+
+    return available_types(flavor, default_build(flavor))
+
+
+def python_layer_key(definition: LayerDef) -> str:
+    """How users name a Python layer when declaring it: ``module.layer``."""
+    python_param = definition.param.get("python_param")
+    return f"{python_param.get('module')}.{python_param.get('layer')}"
+
+
+def _append_bottom(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> Tri:
+    definition = layer.definition
+    if name not in net.available:
+        raise _refuse(
+            definition,
+            f"Unknown bottom blob '{name}' (layer '{definition.name}', bottom index {j})",
+            "unknown-bottom",
+        )
+    blob_id = net.name_to_id[name]
+    del net.available[name]
+    blob_need = net.blob_need_backward[blob_id]
+    flag: Tri = blob_need
+    if definition.propagate_down:
+        flag = definition.propagate_down[j]
+    layer.bottom_ids.append(blob_id)
+    layer.bottom_need_backward.append(flag)
+    return blob_need
+
+
+def _append_top(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> None:
+    definition = layer.definition
+    if j < len(definition.bottoms) and name == definition.bottoms[j]:
+        blob_id = net.name_to_id[name]
+    elif name in net.name_to_id:
+        original = definition.original_bottoms or definition.bottoms
+        renamed_in_place = j < len(original) and name == original[j] and name != definition.bottoms[j]
+        kind = "multiple-sources-split" if renamed_in_place else "multiple-sources"
+        raise _refuse(definition, f"Top blob '{name}' produced by multiple sources.", kind)
+    else:
+        blob_id = net.new_blob(name)
+        net.name_to_id[name] = blob_id
+    layer.top_ids.append(blob_id)
+    layer.tops.append(name)
+    net.available[name] = None
+    if definition.type == "Input":
+        net.inputs.append(blob_id)
+
+
+def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
+    if info is None or not info.is_loss:
+        return 0
+    _, tops = info.blob_counts(definition.param)
+    return max(tops.min, tops.exact)
+
+
+def _set_up(layer: BuiltLayer) -> None:
+    """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
+    definition, info = layer.definition, layer.info
+    n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
+    explicit_loss = [to_float32(w) for w in definition.loss_weights]
+    if info is not None:
+        _check_blob_counts(layer, info, n_bottoms, n_tops)
+        if not info.in_place_allowed and any(
+            j < n_bottoms and name == definition.bottoms[j] for j, name in enumerate(definition.tops)
+        ):
+            raise _refuse(
+                definition,
+                f"{definition.type} Layer does not allow in-place computation.",
+                "in-place-forbidden",
+            )
+        if info.check is not None:
+            message = info.check(definition.param, n_bottoms, n_tops)
+            if message:
+                raise _refuse(definition, message, _check_kind(definition.type, message))
+        if info.is_loss and not explicit_loss:
+            explicit_loss = [1.0]
+    if explicit_loss and len(explicit_loss) != n_tops:
+        raise _refuse(
+            definition,
+            "loss_weight must be unspecified or specified once per top blob.",
+            "loss-weight-count",
+        )
+    layer.loss = [explicit_loss[j] if explicit_loss else 0.0 for j in range(n_tops)]
+
+
+def _check_kind(type_name: str, message: str) -> str:
+    if "batch normalization statistics" in message:
+        return "batchnorm-stats-lr"
+    if type_name == "SoftmaxWithLoss" and "loss_weight" in message:
+        return "softmax-loss-two-tops"
+    return "layer-setup"
+
+
+def _check_blob_counts(layer: BuiltLayer, info: LayerInfo, n_bottoms: int, n_tops: int) -> None:
+    definition = layer.definition
+    kind_type = definition.type
+    bottoms, tops = info.blob_counts(definition.param)
+    for what, count, n, kind in (
+        ("bottom", bottoms, n_bottoms, "bottom-count"),
+        ("top", tops, n_tops, "top-count"),
+    ):
+        if count.allows(n):
+            continue
+        direction = "as input" if what == "bottom" else "as output"
+        if count.exact >= 0:
+            expected = f"{count.exact} {what} blob(s)"
+        elif count.min >= 0 and n < count.min:
+            expected = f"at least {count.min} {what} blob(s)"
+        else:
+            expected = f"at most {count.max} {what} blob(s)"
+        raise _refuse(
+            definition,
+            f"{kind_type} Layer takes {expected} {direction}; it has {n}.",
+            kind,
+        )
+    if info.equal_bottom_top and n_bottoms != n_tops:
+        raise _refuse(
+            definition,
+            f"{kind_type} Layer produces one top blob as output for each bottom blob input.",
+            "top-count",
+        )
+
+
+def _set_param_propagate_down(layer: BuiltLayer) -> Tri:
+    """The ``param_propagate_down`` flags and whether any makes the layer need backward."""
+    definition, info = layer.definition, layer.info
+    count = info.params(definition.param, len(definition.bottoms)) if info is not None else None
+    if count is None:
+        layer.param_propagate_down = None
+        return None
+    if len(definition.params) > count:
+        raise _refuse(
+            definition,
+            f"Too many params specified for layer {definition.name}",
+            "too-many-params",
+        )
+    flags: List[Tri] = []
+    for p in range(count):
+        lr_mult = definition.params[p].lr_mult if p < len(definition.params) else 1.0
+        flags.append(to_float32(lr_mult) > 0)
+    layer.param_propagate_down = flags
+    return tri_or(flags)
+
+
+def _append_params(shared: Dict[str, Dict[str, float]], layer: BuiltLayer) -> None:
+    """Net::AppendParam's checks on parameters shared by name (U:src/caffe/net.cpp:425-486).
+
+    ``shared`` maps a param name to the lr_mult / decay_mult first written
+    explicitly for it; a later explicit value must be equal. (The shape check
+    that precedes them needs blob shapes: out of reach.)
+    """
+    definition = layer.definition
+    count = len(layer.param_propagate_down or [])
+    for written in definition.param.repeated("param")[:count]:
+        name = written.get("name")
+        if not name:
+            continue
+        first = shared.setdefault(name, {})
+        for field_name in ("lr_mult", "decay_mult"):
+            if not written.has(field_name):
+                continue
+            value = to_float32(float(written.fields[field_name]))
+            if field_name not in first:
+                first[field_name] = value
+            elif first[field_name] != value:
+                raise _refuse(definition, f"Shared param '{name}' has mismatched {field_name}.",
+                              "shared-param-mismatch")
+
+
+# ---------------------------------------------------------------------------
+# Net::Init, reverse sweep: blobs_under_loss and blobs_skip_backp
+# ---------------------------------------------------------------------------
+
+
+def prune_backward(net: BuiltNet) -> None:
+    under_loss: Set[str] = set()
+    skipped: Dict[str, Tri] = {}  # blob name -> True, or None when it depends on an unknown
+    for layer in reversed(net.layers):
+        contributes = False
+        for j, blob_id in enumerate(layer.top_ids):
+            if layer.loss[j] != 0 or net.blob_names[blob_id] in under_loss:
+                contributes = True
+        all_tops_skipped = tri_and(skipped.get(net.blob_names[b], False) for b in layer.top_ids)
+        prune = tri_and([layer.need_backward, all_tops_skipped])
+        if prune is True:
+            layer.need_backward = False
+            layer.bottom_need_backward = [False] * len(layer.bottom_ids)
+            layer.skip_pruned = True
+        elif prune is None:
+            layer.need_backward = None if layer.need_backward is not False else False
+            layer.bottom_need_backward = [None if f is not False else False for f in layer.bottom_need_backward]
+            layer.skip_pruned = None
+        layer.contributes_to_loss = contributes
+        if not contributes:
+            layer.need_backward = False
+        for j, blob_id in enumerate(layer.bottom_ids):
+            name = net.blob_names[blob_id]
+            if contributes:
+                under_loss.add(name)
+            else:
+                layer.bottom_need_backward[j] = False
+            flag = layer.bottom_need_backward[j]
+            if flag is False:
+                skipped[name] = True
+            elif flag is None and skipped.get(name) is not True:
+                skipped[name] = None
+
+
+def apply_force_backward(net: BuiltNet) -> None:
+    for layer in net.layers:
+        layer.need_backward = True
+        layer.forced = True
+        n_bottoms = len(layer.bottom_ids)
+        for j, blob_id in enumerate(layer.bottom_ids):
+            allowed: Tri = True
+            if layer.info is not None:
+                allowed = not layer.info.no_force_backward(j, n_bottoms)
+            elif layer.definition.type == "Python":
+                allowed = True  # Layer::AllowForceBackward's default; PythonLayer keeps it
+            flag = tri_or([layer.bottom_need_backward[j], allowed])
+            layer.bottom_need_backward[j] = flag
+            net.blob_need_backward[blob_id] = tri_or([net.blob_need_backward[blob_id], flag])
+        if layer.param_propagate_down is not None:
+            layer.param_propagate_down = [True] * len(layer.param_propagate_down)
+
+
+# ---------------------------------------------------------------------------
+# Net::Backward: which diffs end up non-zero
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class BackwardResult:
+    blob_diff_nonzero: List[Tri]  # per blob id
+    param_diff_nonzero: Dict[int, List[Tri]]  # layer index -> per param blob
+    aborts: Dict[int, Tri]  # layer index -> True (aborts) or None (may abort), in execution order
+    ran: List[int]  # layer indexes whose Backward ran, in execution order
+
+
+class _DiffStore:
+    """Blob diffs as storage cells, so that shared diffs (ShareDiff) move together."""
+
+    def __init__(self, n_blobs: int) -> None:
+        self.cell_of = list(range(n_blobs))
+        self.value: List[Tri] = [False] * n_blobs
+
+    def get(self, blob_id: int) -> Tri:
+        return self.value[self.cell_of[blob_id]]
+
+    def set(self, blob_id: int, value: Tri) -> None:
+        self.value[self.cell_of[blob_id]] = value
+
+    def share(self, blob_id: int, with_blob: int) -> None:
+        """``blob.ShareDiff(other)``: ``blob_id`` now reads and writes ``with_blob``'s diff."""
+        self.cell_of[blob_id] = self.cell_of[with_blob]
+
+
+def run_backward(
+    net: BuiltNet,
+    seeds: Sequence[int],
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> BackwardResult:
+    """Forward() then BackwardFromTo(start, end) on fresh blobs (all diffs zero).
+
+    Gradient sources: every top with a non-zero loss weight (SetUp fills its
+    diff with the weight) and the ``seeds`` (blob ids whose diff the caller
+    wrote).
+    """
+    n_layers = len(net.layers)
+    start = n_layers - 1 if start is None else start
+    end = 0 if end is None else end
+    store = _DiffStore(len(net.blob_names))
+    param_cells: Dict[int, List[Tri]] = {}
+    param_alias: Dict[int, int] = {}  # Parameter layer index -> its top blob id
+
+    for i, layer in enumerate(net.layers):
+        if layer.param_propagate_down is not None:
+            param_cells[i] = [False] * len(layer.param_propagate_down)
+        info = layer.info
+        n_bottoms, n_tops = len(layer.bottom_ids), len(layer.top_ids)
+        # SetUp runs Reshape (where these tops take their bottom's diff) before
+        # SetLossWeights fills a loss top's diff with its weight.
+        if info is not None and info.aliases_diff(layer.definition.param, n_bottoms, n_tops):
+            if not info.alias_needs_backward:
+                store.share(layer.top_ids[0], layer.bottom_ids[0])
+        if info is not None and info.top_aliases_param:
+            # Forward makes the top's diff the parameter's diff: the loss weight
+            # SetUp wrote into the top's own diff is gone.
+            param_alias[i] = layer.top_ids[0]
+            continue
+        for j, blob_id in enumerate(layer.top_ids):
+            if layer.loss[j] != 0:
+                store.set(blob_id, True)
+        if info is None:
+            continue
+        for j in _forward_scratch_bottoms(info, layer):
+            store.set(layer.bottom_ids[j], True)
+    for blob_id in seeds:
+        store.set(blob_id, True)
+
+    aborts: Dict[int, Tri] = {}
+    ran: List[int] = []
+    for i in range(start, end - 1, -1):
+        layer = net.layers[i]
+        if layer.need_backward is False:
+            continue
+        ran.append(i)
+        verdict = _backward_layer(net, i, layer, store, param_cells)
+        if verdict is not False:
+            aborts[i] = verdict
+
+    for i, top_id in param_alias.items():
+        param_cells[i] = [store.get(top_id)]
+    _share_param_diffs(net, param_cells)
+    for i, top_id in param_alias.items():
+        store.set(top_id, param_cells[i][0])  # the Parameter's top IS its (maybe shared) param diff
+    blob_values = [store.get(b) for b in range(len(net.blob_names))]
+    return BackwardResult(blob_values, param_cells, aborts, ran)
+
+
+def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
+    """Bottoms whose diff Forward writes as scratch space (HingeLoss)."""
+    return [j for j in sorted(info.forward_writes_diff) if j < len(layer.bottom_ids)]
+
+
+def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore, param_cells: Dict[int, List[Tri]]) -> Tri:
+    """Apply one layer's Backward to the diff store; returns whether it aborts."""
+    info = layer.info
+    runs = layer.need_backward  # True or None
+    read_tops = layer.top_ids
+    if info is not None and info.backward_reads_tops is not None:
+        wanted = info.backward_reads_tops(len(layer.top_ids))
+        read_tops = [blob_id for j, blob_id in enumerate(layer.top_ids) if j in wanted]
+    top_signal = tri_or(store.get(b) for b in read_tops)
+    signal = top_signal
+    if info is None:
+        for j, blob_id in enumerate(layer.bottom_ids):
+            if layer.bottom_need_backward[j] is not False:
+                store.set(blob_id, None)
+        if i in param_cells:
+            param_cells[i] = [None] * len(param_cells[i])
+        return None
+    n_bottoms = len(layer.bottom_ids)
+    param = layer.definition.param
+    aborts: Tri = False
+
+    def write(blob_id: int, value: Tri) -> None:
+        if runs is None and store.get(blob_id) != value:
+            value = None
+        store.set(blob_id, value)
+
+    if info.aliases_diff(param, n_bottoms, len(layer.top_ids)) and info.alias_needs_backward:
+        store.share(layer.bottom_ids[0], layer.top_ids[0])
+    context = ScratchContext(
+        n_bottoms=n_bottoms,
+        propagate_down=[flag is not False for flag in layer.bottom_need_backward],
+        param_propagate_down=[flag is not False for flag in layer.param_propagate_down or []],
+        in_place=_in_place(layer, 0),
+    )
+    for j in range(n_bottoms):
+        if info.scratch(j, context):
+            write(layer.bottom_ids[j], signal)
+    garbled = any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
+    together = [j for j in sorted(info.written_together) if j < n_bottoms]
+    together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
+    for j, blob_id in enumerate(layer.bottom_ids):
+        asked = together_asked if j in together else layer.bottom_need_backward[j]
+        behaviour = info.backward(j, n_bottoms, param)
+        if behaviour is Backward.ABORTS:
+            aborts = tri_or([aborts, runs])
+        elif behaviour is Backward.ABORTS_IF_PD:
+            aborts = tri_or([aborts, tri_and([runs, asked])])
+        elif behaviour is Backward.IGNORES_PD:
+            write(blob_id, signal)
+        elif behaviour is Backward.RESPECTS_PD and asked is not False:
+            value = True if garbled else signal
+            write(blob_id, value if asked else tri_or([store.get(blob_id), None]))
+        elif behaviour is Backward.UNKNOWN and asked is not False:
+            store.set(blob_id, None)
+        elif behaviour is Backward.ZEROES and asked is not False:
+            write(blob_id, False if asked else (None if store.get(blob_id) is not False else False))
+    if n_bottoms == 0:
+        whole = info.backward(0, 0, param)
+        if whole is Backward.ABORTS:
+            aborts = tri_or([aborts, runs])
+    if i in param_cells and info.writes_param_diff and layer.param_propagate_down is not None:
+        cells = param_cells[i]
+        always = info.param_diff_ignores_propagate_down(param)
+        for p, flag in enumerate(layer.param_propagate_down):
+            cells[p] = tri_or([cells[p], tri_and([True if p in always else flag, signal])])
+    return aborts
+
+
+def _in_place(layer: BuiltLayer, j: int) -> bool:
+    return j < len(layer.top_ids) and j < len(layer.bottom_ids) and layer.top_ids[j] == layer.bottom_ids[j]
+
+
+def _share_param_diffs(net: BuiltNet, param_cells: Dict[int, List[Tri]]) -> None:
+    """Params with the same ParamSpec name share one diff (Net::ShareWeights)."""
+    groups: Dict[str, List[tuple]] = {}
+    for i, layer in enumerate(net.layers):
+        if i not in param_cells:
+            continue
+        for p, spec in enumerate(layer.definition.params):
+            if spec.name and p < len(param_cells[i]):
+                groups.setdefault(spec.name, []).append((i, p))
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        value = tri_or(param_cells[i][p] for i, p in members)
+        for i, p in members:
+            param_cells[i][p] = value
+
+
+# ---------------------------------------------------------------------------
+# Putting it together
+# ---------------------------------------------------------------------------
+
+
+def init_net(prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = None) -> BuiltNet:
+    """Net::Init's need-backward decisions for ``prepared``."""
+    net = build_layers(prepared, declared or {})
+    prune_backward(net)
+    if prepared.force_backward:
+        apply_force_backward(net)
+    return net
+
+
+def outputs_of(net: BuiltNet) -> List[str]:
+    """Net outputs: names never consumed, in std::set (byte-wise) order."""
+    return sorted(net.available, key=lambda name: name.encode("utf-8"))
+
+
+def simulate(
+    prepared: PreparedNet,
+    seeds: Optional[Sequence[str]] = None,
+    declared: Optional[Dict[str, LayerInfo]] = None,
+) -> SimulatedNet:
+    """The simulated net: Caffe's flags, and the diffs one Backward() leaves non-zero.
+
+    ``seeds`` are the blobs whose diff the caller writes before backward; they
+    count only for a net with no loss (as when the oracle or a user seeds a
+    deploy net). By default every output is seeded.
+    """
+    net = init_net(prepared, declared)
+    outputs = outputs_of(net)
+    has_loss = any(w != 0 for w in net.blob_loss_weights)
+    seed_names: List[str] = [] if has_loss else list(outputs if seeds is None else seeds)
+    seed_ids = [net.name_to_id[name] for name in seed_names if name in net.name_to_id]
+    result = run_backward(net, seed_ids)
+    return _to_simulated(prepared, net, outputs, result, seed_names)
+
+
+def _param_specs(layer: BuiltLayer) -> List[ParamSpec]:
+    explicit = layer.definition.params
+    count = len(layer.param_propagate_down) if layer.param_propagate_down is not None else len(explicit)
+    return [explicit[p] if p < len(explicit) else ParamSpec() for p in range(count)]
+
+
+def _to_simulated(
+    prepared: PreparedNet, net: BuiltNet, outputs: List[str], result: BackwardResult, seeds: List[str]
+) -> SimulatedNet:
+    layers: List[SimLayer] = []
+    for i, layer in enumerate(net.layers):
+        layers.append(
+            SimLayer(
+                name=layer.definition.name,
+                type=(layer.info.reported_type if layer.info else None) or layer.definition.type,
+                bottoms=[net.blob_names[b] for b in layer.bottom_ids],
+                tops=list(layer.tops),
+                need_backward=layer.need_backward,
+                bottom_need_backward=list(layer.bottom_need_backward),
+                param_propagate_down=None if layer.param_propagate_down is None else list(layer.param_propagate_down),
+                loss=list(layer.loss),
+                location=layer.definition.location,
+                is_split=layer.definition.split_of is not None,
+                backward_aborts=result.aborts.get(i, False),
+                need_backward_before_pruning=layer.need_backward_before_pruning,
+                contributes_to_loss=layer.contributes_to_loss,
+                skip_pruned=layer.skip_pruned,
+                forced=layer.forced,
+                params=_param_specs(layer),
+                param_diff_nonzero=list(result.param_diff_nonzero[i]) if i in result.param_diff_nonzero else None,
+                definition=layer.definition,
+            )
+        )
+    blob_diff: Dict[str, Tri] = {}
+    for blob_id, name in enumerate(net.blob_names):
+        blob_diff[name] = result.blob_diff_nonzero[blob_id]
+    param_diff: Dict[str, List[Tri]] = {}
+    for i, cells in result.param_diff_nonzero.items():
+        if cells:
+            param_diff[net.layers[i].definition.name] = list(cells)
+    return SimulatedNet(
+        prepared=prepared,
+        layers=layers,
+        blobs=list(net.blob_names),
+        inputs=[net.blob_names[b] for b in net.inputs],
+        outputs=outputs,
+        blob_diff_nonzero=blob_diff,
+        param_diff_nonzero=param_diff,
+        backward_aborts=[net.layers[i].definition.name for i, v in result.aborts.items() if v],
+        seeds=seeds,
+        blob_loss_weights=list(net.blob_loss_weights),
+        blob_need_backward=list(net.blob_need_backward),
+        unknown_layers=list(net.unknown_layers),
+    )

@@ -1,0 +1,39 @@
+"""The faces: the ``backprop-lint`` command line (this package's ``main`` is the console script).
+
+Owns argument parsing, exit statuses and one-line errors; may import every
+other part (``caffe``, ``linting``, ``backward``, ``report``), and nothing imports it.
+
+``main`` is a thin dispatcher in front of ``cli.commands``: ``backprop-lint
+simulate`` goes straight to ``cli.simulate``, so it does not
+pay for importing what only the other commands use (rich, the rules, the
+configuration, the backward planner...): on a small net, start-up costs as much
+as the work itself. Every other command line goes to ``cli.commands`` unchanged.
+The simulate path behaves as ``cli.commands`` does for it: the same parser, exit
+statuses and one-line errors.
+"""
+from __future__ import annotations
+
+import sys
+from typing import List, Optional, Sequence
+
+from backprop_lint.cli.guard import guarded
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["simulate"]:
+        return run_simulate_command(args)
+    from backprop_lint.cli.commands import main as cli_main
+
+    return cli_main(args)
+
+
+def run_simulate_command(args: Sequence[str]) -> int:
+    """``backprop-lint simulate ...`` (``args`` starts with ``simulate``)."""
+    from backprop_lint.cli.simulate import main as simulate_main
+
+    return guarded(lambda: simulate_main(list(args)))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,99 @@
+"""``backprop-lint simulate``: Caffe's own decisions about a net, as JSON.
+
+The output has exactly the oracle's keys (``layers``, ``blobs``, ``inputs``,
+``outputs``) plus ``blob_diff_nonzero``, ``param_diff_nonzero`` and
+``backward_aborts``. Exit status: 0 when Caffe would build the net, 1 with
+``{"error": {...}}`` when it would refuse it, 2 on usage errors.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Dict, List, Optional
+
+from backprop_lint.caffe.pipeline import run_simulate
+
+
+def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional[str] = "TRAIN") -> None:
+    """--phase/--level/--stage/--flavor, shared by the commands that build a net."""
+    parser.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper, default=default_phase,
+                        help="net phase, as caffe.Net(file, phase) (default: %(default)s)")
+    parser.add_argument("--level", type=int, default=0, help="NetState level (default: 0)")
+    parser.add_argument("--stage", action="append", default=[], metavar="STAGE",
+                        help="a NetState stage (repeatable)")
+    parser.add_argument("--flavor", choices=("bvlc", "ssd"), default="bvlc",
+                        help="which Caffe: BVLC 1.0/master or the SSD fork lineage (default: bvlc)")
+    parser.add_argument("--strict", action="store_true",
+                        help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
+
+
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    parser = subparsers.add_parser(
+        "simulate",
+        help="print Caffe's need-backward decisions and the resulting gradient flow as JSON",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("net", help="a .prototxt (text) or binary NetParameter / .caffemodel")
+    add_state_arguments(parser)
+    parser.add_argument("--seed", action="append", default=None, metavar="BLOB",
+                        help="for a net with no loss: a blob whose diff you write before backward "
+                             "(repeatable; default: every net output)")
+    parser.add_argument("--indent", type=int, default=None, help="pretty-print the JSON")
+    add_config_argument(parser)
+    parser.set_defaults(handler=run)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", default=None,
+                        help="a pyproject.toml or backprop-lint.toml whose [layers.TYPE] tables declare "
+                             "custom and Python layers (the rest of it is for `check`)")
+
+
+def declared_layers_from(config_file: Optional[str]) -> Dict[str, Any]:
+    """The custom layers a configuration file declares (none without a file)."""
+    if config_file is None:
+        return {}
+    from pathlib import Path
+
+    from backprop_lint.linting.config import load_config_file
+
+    return dict(load_config_file(Path(config_file)).declared_layers)
+
+
+def run(args: argparse.Namespace) -> int:
+    declared: Dict[str, Any] = {}
+    if args.config is not None:
+        from backprop_lint.linting.config import ConfigError
+
+        try:
+            declared = declared_layers_from(args.config)
+        except ConfigError as error:
+            sys.stderr.write(f"backprop-lint: {error}\n")
+            return 2
+    result = run_simulate(
+        args.net,
+        phase=args.phase,
+        level=args.level,
+        stages=args.stage,
+        flavor=args.flavor,
+        seeds=args.seed,
+        strict=args.strict,
+        declared_layers=declared,
+    )
+    write_json(result, indent=args.indent)
+    return 1 if "error" in result else 0
+
+
+def write_json(document: Any, indent: Optional[int] = None) -> None:
+    """One JSON document on stdout (the machine-readable output of simulate, backward, verify)."""
+    # dumps, not dump: only the one-shot encoder is C, and one write beats thousands
+    sys.stdout.write(json.dumps(document, indent=indent) + "\n")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="backprop-lint")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.handler(args))

@@ -1,0 +1,352 @@
+"""Configuration: ``[tool.backprop-lint]`` in pyproject.toml, or a standalone backprop-lint.toml.
+
+Discovery: for each checked file, the nearest configuration found walking up
+from the file's directory wins (a ``pyproject.toml`` counts only when it has a
+``[tool.backprop-lint]`` table; ``backprop-lint.toml`` and
+``.backprop-lint.toml`` hold the same keys at their top level). ``--config
+FILE`` replaces discovery for every file. Command-line options override the
+file: ``--select`` replaces ``select``, ``--ignore`` adds to ``ignore``, and
+the other options replace their key.
+
+Keys (all optional)::
+
+    select = ["BL1", "BL301"]        # code prefixes; "ALL" or absent: every rule
+    ignore = ["BL3"]                 # a more specific select still wins
+    severity-threshold = "warning"   # report (and fail on) findings at or above
+    need-diff = ["data"]             # blobs whose gradient you need
+    flavor = "bvlc"                  # or "ssd"
+    phase = "TRAIN"                  # lint only this phase (default: TRAIN and TEST)
+    level = 0
+    stages = ["deploy"]
+    strict = false
+    [severity]                       # per-code severity overrides
+    BL301 = "error"
+    [per-file-ignores]               # glob (relative to the config's directory) -> codes
+    "legacy/*.prototxt" = ["BL1"]
+    [layers.ROIPooling]              # declared custom layers, passed to the pipeline
+    params = 0
+    backward = "respects-pd"
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path, PurePosixPath
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from backprop_lint.linting.findings import SEVERITIES
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+    import tomli as tomllib
+
+TOOL_TABLE = "backprop-lint"
+STANDALONE_NAMES: Tuple[str, ...] = ("backprop-lint.toml", ".backprop-lint.toml")
+PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
+FLAVORS: Tuple[str, ...] = ("bvlc", "ssd")
+CODE_PREFIX = re.compile(r"^(ALL|BL\d{0,3})$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; rendered as ``file: error: key 'k': message``."""
+
+    def __init__(self, message: str, file: Optional[str] = None, key: Optional[str] = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.key = key
+
+    def __str__(self) -> str:
+        where = f"{self.file}: " if self.file else ""
+        what = f"key '{self.key}': " if self.key else ""
+        return f"{where}error: invalid configuration: {what}{self.message}"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Effective settings for one file (config file merged with the command line)."""
+
+    select: Tuple[str, ...] = ()
+    ignore: Tuple[str, ...] = ()
+    severity_overrides: Mapping[str, str] = field(default_factory=dict)
+    severity_threshold: str = "info"
+    per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
+    need_diff: Tuple[str, ...] = ()
+    flavor: str = "bvlc"
+    phase: Optional[str] = None
+    level: int = 0
+    stages: Tuple[str, ...] = ()
+    strict: bool = False
+    declared_layers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the file this came from (None: defaults only)
+    source: Optional[Path] = None
+
+    @property
+    def root(self) -> Path:
+        """The directory that per-file-ignores globs are relative to."""
+        return self.source.parent if self.source else Path.cwd()
+
+    def is_enabled(self, code: str) -> bool:
+        return code_is_selected(code, self.select, self.ignore)
+
+    def severity_of(self, code: str, default: str) -> str:
+        return self.severity_overrides.get(code, default)
+
+    def ignored_for_file(self, path: str) -> Tuple[str, ...]:
+        """Codes (prefixes) that per-file-ignores switch off for ``path``."""
+        relative = _relative_posix(Path(path), self.root)
+        name = PurePosixPath(relative).name
+        codes: List[str] = []
+        for pattern, pattern_codes in self.per_file_ignores:
+            target = relative if "/" in pattern else name
+            if fnmatch.fnmatchcase(target, pattern):
+                codes.extend(pattern_codes)
+        return tuple(codes)
+
+    def with_overrides(self, **changes: Any) -> "Config":
+        """A copy with the given fields replaced; ``None`` values are ignored."""
+        return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+
+def code_is_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
+    """Whether ``code`` is on: the most specific matching prefix decides; ignore wins ties."""
+    selected = _longest_match(code, select) if select else 0
+    if selected is None:
+        return False
+    ignored = _longest_match(code, ignore)
+    return ignored is None or selected > ignored
+
+
+def _longest_match(code: str, prefixes: Iterable[str]) -> Optional[int]:
+    best: Optional[int] = None
+    for prefix in prefixes:
+        length = 0 if prefix == "ALL" else len(prefix) if code.startswith(prefix) else None
+        if length is not None and (best is None or length > best):
+            best = length
+    return best
+
+
+def _relative_posix(path: Path, root: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+# ---------------------------------------------------------------------------
+# Reading and validating a file
+# ---------------------------------------------------------------------------
+
+
+def load_config_file(path: Path) -> Config:
+    """Read ``path`` (a pyproject.toml or a standalone backprop-lint.toml)."""
+    table = _read_table(path, required=True)
+    assert table is not None
+    return parse_table(table, source=path)
+
+
+def _read_table(path: Path, *, required: bool) -> Optional[Dict[str, Any]]:
+    """The backprop-lint table of ``path``; None when a pyproject.toml has none."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"cannot read: {err.strerror or err}", str(path)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"not valid TOML: {err}", str(path)) from None
+    if path.name != "pyproject.toml":
+        return data
+    tool = data.get("tool", {})
+    table = tool.get(TOOL_TABLE) if isinstance(tool, dict) else None
+    if table is None:
+        if required:
+            raise ConfigError(f"no [tool.{TOOL_TABLE}] table", str(path))
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError("must be a table", str(path), f"tool.{TOOL_TABLE}")
+    return table
+
+
+def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Config:
+    """Validate a configuration table (keys as documented above) into a Config."""
+    file = str(source) if source else None
+    known = {
+        "select",
+        "ignore",
+        "severity",
+        "severity-threshold",
+        "per-file-ignores",
+        "need-diff",
+        "flavor",
+        "phase",
+        "level",
+        "stages",
+        "strict",
+        "layers",
+    }
+    for key in table:
+        if key not in known:
+            raise ConfigError(f"unknown key (known: {', '.join(sorted(known))})", file, key)
+    reader = _Reader(table, file)
+    return Config(
+        select=reader.codes("select"),
+        ignore=reader.codes("ignore"),
+        severity_overrides=reader.severity_overrides(),
+        severity_threshold=reader.choice("severity-threshold", SEVERITIES, "info"),
+        per_file_ignores=reader.per_file_ignores(),
+        need_diff=reader.strings("need-diff"),
+        flavor=reader.choice("flavor", FLAVORS, "bvlc"),
+        phase=reader.optional_choice("phase", PHASES),
+        level=reader.integer("level"),
+        stages=reader.strings("stages"),
+        strict=reader.boolean("strict"),
+        declared_layers=reader.layers(),
+        source=source,
+    )
+
+
+class _Reader:
+    """Typed access to one table, raising ConfigError naming the key."""
+
+    def __init__(self, table: Mapping[str, Any], file: Optional[str]) -> None:
+        self.table = table
+        self.file = file
+
+    def _error(self, key: str, message: str) -> ConfigError:
+        return ConfigError(message, self.file, key)
+
+    def strings(self, key: str) -> Tuple[str, ...]:
+        value = self.table.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise self._error(key, "must be a list of strings")
+        return tuple(value)
+
+    def codes(self, key: str, value: Any = None) -> Tuple[str, ...]:
+        codes = self.strings(key) if value is None else value
+        for code in codes:
+            if not CODE_PREFIX.match(code):
+                raise self._error(key, f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)")
+        return tuple(codes)
+
+    def choice(self, key: str, choices: Sequence[str], default: str) -> str:
+        value = self.optional_choice(key, choices)
+        return default if value is None else value
+
+    def optional_choice(self, key: str, choices: Sequence[str]) -> Optional[str]:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if value not in choices:
+            raise self._error(key, f"must be one of {', '.join(repr(c) for c in choices)}, not {value!r}")
+        return str(value)
+
+    def integer(self, key: str) -> int:
+        value = self.table.get(key, 0)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self._error(key, "must be an integer")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.table.get(key, False)
+        if not isinstance(value, bool):
+            raise self._error(key, "must be true or false")
+        return value
+
+    def severity_overrides(self) -> Dict[str, str]:
+        table = self.table.get("severity", {})
+        if not isinstance(table, dict):
+            raise self._error("severity", 'must be a table of CODE = "info" | "warning" | "error"')
+        for code, level in table.items():
+            if not re.match(r"^BL\d{3}$", code):
+                raise self._error(f"severity.{code}", "must be a full rule code like BL301")
+            if level not in SEVERITIES:
+                raise self._error(f"severity.{code}", f"must be one of {', '.join(SEVERITIES)}, not {level!r}")
+        return dict(table)
+
+    def per_file_ignores(self) -> Tuple[Tuple[str, Tuple[str, ...]], ...]:
+        table = self.table.get("per-file-ignores", {})
+        if not isinstance(table, dict):
+            raise self._error("per-file-ignores", "must be a table of glob = [codes]")
+        entries = []
+        for pattern, codes in table.items():
+            key = f"per-file-ignores.{pattern}"
+            if not isinstance(codes, list) or not all(isinstance(code, str) for code in codes):
+                raise self._error(key, "must be a list of rule codes")
+            entries.append((pattern, self.codes(key, tuple(codes))))
+        return tuple(entries)
+
+    def layers(self) -> Dict[str, Dict[str, Any]]:
+        table = self.table.get("layers", {})
+        if not isinstance(table, dict):
+            raise self._error("layers", "must be a table of [layers.TYPE] tables")
+        declared: Dict[str, Dict[str, Any]] = {}
+        for type_name, spec in table.items():
+            key = f"layers.{type_name}"
+            if not isinstance(spec, dict):
+                raise self._error(key, 'must be a table (e.g. params = 0, backward = "respects-pd")')
+            _check_declared_layer(type_name, spec, self.file, key)
+            declared[type_name] = dict(spec)
+        return declared
+
+
+def _check_declared_layer(type_name: str, spec: Dict[str, Any], file: Optional[str], key: str) -> None:
+    """Let the layer table validate a declaration when it offers a validator."""
+    try:
+        from backprop_lint.caffe import layer_table
+    except ImportError:  # pragma: no cover - layer_table is part of the package
+        return
+    declare = getattr(layer_table, "declared_layer", None)
+    if declare is None:
+        return
+    try:
+        declare(type_name, spec)
+    except (ValueError, TypeError, KeyError) as err:
+        raise ConfigError(str(err), file, key) from None
+    except Exception as err:  # the table's own error classes (e.g. InputError)
+        message = getattr(err, "message", None) or str(err)
+        raise ConfigError(message, file, key) from None
+
+
+# ---------------------------------------------------------------------------
+# Discovery
+# ---------------------------------------------------------------------------
+
+
+class ConfigFinder:
+    """Finds (and caches) the configuration that applies to each file."""
+
+    def __init__(self, explicit: Optional[Path] = None) -> None:
+        self._explicit = load_config_file(explicit) if explicit else None
+        self._by_dir: Dict[Path, Config] = {}
+
+    def for_file(self, path: Path) -> Config:
+        if self._explicit is not None:
+            return self._explicit
+        return self.for_directory(path.resolve().parent)
+
+    def for_directory(self, directory: Path) -> Config:
+        cached = self._by_dir.get(directory)
+        if cached is not None:
+            return cached
+        config = self._config_in(directory)
+        if config is None:
+            parent = directory.parent
+            config = Config() if parent == directory else self.for_directory(parent)
+        self._by_dir[directory] = config
+        return config
+
+    @staticmethod
+    def _config_in(directory: Path) -> Optional[Config]:
+        for name in STANDALONE_NAMES:
+            candidate = directory / name
+            if candidate.is_file():
+                return load_config_file(candidate)
+        pyproject = directory / "pyproject.toml"
+        if pyproject.is_file():
+            table = _read_table(pyproject, required=False)
+            if table is not None:
+                return parse_table(table, source=pyproject)
+        return None

@@ -1,0 +1,748 @@
+"""The linting engine, and the library API (``lint``, ``check_before_training``).
+
+One run goes: discover files -> classify each (net text, solver text, binary
+net) -> plan the net states to lint (solvers add their nets with their
+``train_state`` / ``test_state``) -> per net: load once, then per state
+prepare, simulate and run the rules -> merge findings that are identical in
+several states (``state: "TRAIN, TEST"``) -> configuration (severity
+overrides, select / ignore, per-file-ignores) -> inline suppressions ->
+severity threshold.
+
+Solver files name their nets with paths that Caffe resolves against the
+process's working directory. We try that first, then the solver's own
+directory and each of its parents (so ``examples/mnist/lenet_solver.prototxt``
+finds ``examples/mnist/lenet_train_test.prototxt`` from anywhere).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from backprop_lint.linting import suppress
+from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
+from backprop_lint.caffe.model import (
+    BackpropLintError,
+    InputError,
+    LoadedNet,
+    Location,
+    Message,
+    NetRefused,
+    NetState,
+    PreparedNet,
+    SimulatedNet,
+)
+from backprop_lint.linting.findings import SEVERITIES, Finding
+
+NET_SUFFIXES: Tuple[str, ...] = (".prototxt", ".pbtxt")
+BINARY_SUFFIXES: Tuple[str, ...] = (".caffemodel", ".binaryproto", ".pb")
+DEFAULT_PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
+
+INPUT_ERROR_CODE = "BL000"  # the rules catalogue's BL0 family: Caffe cannot even read the file
+INPUT_ERROR_NAME = "input-error"
+
+
+# ---------------------------------------------------------------------------
+# The rule catalogue (the rules package's rules plus the two the shell emits)
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    code: str
+    name: str
+    severity: str
+    summary: str
+
+
+SHELL_RULES: Tuple[RuleInfo, ...] = (
+    RuleInfo(
+        INPUT_ERROR_CODE,
+        INPUT_ERROR_NAME,
+        "error",
+        "The file cannot be read as a Caffe net or solver (malformed text, unknown field, missing file).",
+    ),
+    RuleInfo(
+        suppress.UNUSED_SUPPRESSION_CODE,
+        suppress.UNUSED_SUPPRESSION_NAME,
+        "info",
+        "A `# backprop-lint: disable=` comment silences nothing.",
+    ),
+)
+
+
+def rule_catalogue() -> List[RuleInfo]:
+    """Every rule, sorted by code."""
+    from backprop_lint.linting.rules import ALL_RULES
+
+    rules = {rule.code: RuleInfo(rule.code, rule.name, rule.severity, rule.summary) for rule in ALL_RULES}
+    for shell_rule in SHELL_RULES:
+        rules.setdefault(shell_rule.code, shell_rule)
+    return [rules[code] for code in sorted(rules)]
+
+
+def rule_doc_path(code: str) -> Optional[Path]:
+    """The rule's Markdown page: ``rules/<CODE>.md`` in a checkout, or the installed copy."""
+    from backprop_lint.linting.rules.docs import page_path
+
+    return page_path(code)
+
+
+# ---------------------------------------------------------------------------
+# Results
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StateResult:
+    """One net linted in one state (before merging and configuration)."""
+
+    file: str
+    state: str
+    findings: Tuple[Finding, ...]
+    simulated: Optional[SimulatedNet] = None
+
+
+@dataclass
+class LintReport:
+    """Everything one run found."""
+
+    #: reported findings (rules, refusals, unused suppressions), sorted
+    findings: List[Finding] = field(default_factory=list)
+    #: input errors (BL000 findings): files that could not be linted, sorted
+    errors: List[Finding] = field(default_factory=list)
+    #: every file looked at, as given or discovered
+    files: List[str] = field(default_factory=list)
+    states: List[StateResult] = field(default_factory=list)
+    #: findings silenced by inline suppressions
+    suppressed: List[Finding] = field(default_factory=list)
+    #: (file, one-line description) of crashes inside backprop-lint itself
+    internal_errors: List[Tuple[str, str]] = field(default_factory=list)
+    #: file -> its text, for code frames and --fix
+    sources: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def all_findings(self) -> List[Finding]:
+        return sorted(self.errors + self.findings, key=Finding.sort_key)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.findings or self.errors or self.internal_errors)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for finding in self.all_findings if finding.severity == severity)
+
+
+class GradientCheckError(Exception):
+    """Raised by ``check_before_training`` when the net has error-level findings."""
+
+    def __init__(self, report: LintReport, errors: Sequence[Finding]) -> None:
+        self.report = report
+        self.errors = list(errors)
+        lines = [f"backprop-lint found {len(errors)} error(s) in the net:"]
+        for finding in errors:
+            where = f"{finding.location}"
+            state = f" [{finding.state}]" if finding.state else ""
+            lines.append(f"  {where}: {finding.code} {finding.message}{state}")
+            lines.extend(f"      because {reason}" for reason in finding.reasons)
+        super().__init__("\n".join(lines))
+
+
+# ---------------------------------------------------------------------------
+# Options
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Overrides:
+    """Command-line / API settings laid over each file's configuration (None: keep)."""
+
+    select: Optional[Tuple[str, ...]] = None
+    extend_ignore: Tuple[str, ...] = ()
+    severity_threshold: Optional[str] = None
+    need_diff: Optional[Tuple[str, ...]] = None
+    flavor: Optional[str] = None
+    phase: Optional[str] = None
+    level: Optional[int] = None
+    stages: Optional[Tuple[str, ...]] = None
+    strict: Optional[bool] = None
+
+    def apply(self, config: Config) -> Config:
+        merged = config.with_overrides(
+            select=self.select,
+            severity_threshold=self.severity_threshold,
+            need_diff=self.need_diff,
+            flavor=self.flavor,
+            phase=self.phase,
+            level=self.level,
+            stages=self.stages,
+            strict=self.strict,
+        )
+        if self.extend_ignore:
+            merged = replace(merged, ignore=merged.ignore + self.extend_ignore)
+        return merged
+
+
+# ---------------------------------------------------------------------------
+# Discovery and classification
+# ---------------------------------------------------------------------------
+
+
+def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Finding]]:
+    """Files to check: given files as they are, directories searched for *.prototxt / *.pbtxt.
+
+    The search skips hidden directories (``.git``, ``.venv``...) and does not follow symlinked
+    directories; a file named explicitly is always checked, whatever its name.
+    """
+    files: List[Path] = []
+    errors: List[Finding] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            files.extend(_nets_under(path))
+        elif path.is_file():
+            files.append(path)
+        else:
+            errors.append(input_error_finding(f"no such file or directory: {raw}", Location(str(raw))))
+    return _unique(files), errors
+
+
+def _nets_under(directory: Path) -> List[Path]:
+    found: List[Path] = []
+    for root, subdirectories, names in os.walk(directory):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
+        base = Path(root)
+        found.extend(base / name for name in sorted(names) if Path(name).suffix in NET_SUFFIXES)
+    return found
+
+
+def _unique(paths: Iterable[Path]) -> List[Path]:
+    seen = set()
+    unique = []
+    for path in paths:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(path)
+    return unique
+
+
+SOLVER_ONLY_FIELDS = frozenset(
+    {
+        "net",
+        "net_param",
+        "train_net",
+        "test_net",
+        "train_net_param",
+        "test_net_param",
+        "train_state",
+        "test_state",
+        "test_iter",
+        "test_interval",
+        "base_lr",
+        "lr_policy",
+        "max_iter",
+        "solver_mode",
+        "snapshot",
+        "snapshot_prefix",
+        "momentum",
+        "weight_decay",
+        "solver_type",
+        "display",
+        "gamma",
+    }
+)
+NET_ONLY_FIELDS = frozenset({"layer", "layers", "input", "input_shape", "input_dim", "force_backward"})
+_TOP_LEVEL_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*[:{]")
+
+
+def looks_like_solver(text: str) -> bool:
+    """Whether ``text`` is a SolverParameter rather than a NetParameter (by its top-level fields)."""
+    names = set(_top_level_field_names(text))
+    return bool(names & SOLVER_ONLY_FIELDS) and not names & NET_ONLY_FIELDS
+
+
+def _top_level_field_names(text: str) -> Iterable[str]:
+    depth = 0
+    for line in text.split("\n"):
+        code = line.split("#", 1)[0] if '"' not in line and "'" not in line else line
+        if depth == 0:
+            match = _TOP_LEVEL_NAME.match(code.strip())
+            if match:
+                yield match.group(1)
+        depth += code.count("{") - code.count("}")
+        if depth < 0:
+            depth = 0
+
+
+def is_binary(path: Path, data: bytes) -> bool:
+    if path.suffix in BINARY_SUFFIXES:
+        return True
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return b"\x00" in data[:4096]
+
+
+def state_label(state: NetState) -> str:
+    """``TRAIN`` or ``TEST level=1 stages=deploy``, as the rules label findings."""
+    from backprop_lint.linting.rules.base import state_label as rules_state_label
+
+    return rules_state_label(state)
+
+
+def input_error_finding(message: str, location: Location) -> Finding:
+    return Finding(
+        code=INPUT_ERROR_CODE,
+        name=INPUT_ERROR_NAME,
+        severity="error",
+        location=location,
+        message=message,
+    )
+
+
+def _error_location(error: BackpropLintError, file: str) -> Location:
+    location = getattr(error, "location", None)
+    return location if isinstance(location, Location) else Location(file)
+
+
+# ---------------------------------------------------------------------------
+# Solvers
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SolverNet:
+    """A net a solver names, with the state Caffe builds it in."""
+
+    source: Union[Path, Message]  # a net file, or an inline net_param
+    state: NetState
+    location: Location  # of the solver field naming it
+
+
+def solver_nets(text: str, solver_path: Path, flavor: str) -> Tuple[List[SolverNet], List[Finding]]:
+    """The train net and test nets of a solver, as Solver::InitTrainNet / InitTestNets pick them."""
+    from backprop_lint.caffe.textproto import parse
+
+    file = str(solver_path)
+    solver, _ = parse(text, file=file, flavor=flavor, message_type="SolverParameter")
+    nets: List[SolverNet] = []
+    errors: List[Finding] = []
+
+    def where(name: str) -> Location:
+        line, col = solver.positions.get(name, (0, 0))
+        return Location(file, line, col)
+
+    def state_for(phase: str, override: Optional[Message]) -> NetState:
+        if override is None:
+            return NetState(phase=phase)
+        return NetState(
+            phase=str(override.fields.get("phase", phase)),
+            level=int(override.fields.get("level", 0)),
+            stages=tuple(override.repeated("stage")),
+        )
+
+    def add(value: Any, field_name: str, state: NetState) -> None:
+        if isinstance(value, Message):
+            nets.append(SolverNet(value, state, where(field_name)))
+            return
+        resolved = resolve_solver_net_path(str(value), solver_path)
+        if resolved is None:
+            errors.append(input_error_finding(f"solver names a net that does not exist: '{value}'", where(field_name)))
+        else:
+            nets.append(SolverNet(resolved, state, where(field_name)))
+
+    train_state = solver.fields.get("train_state")
+    test_states: List[Message] = solver.repeated("test_state")
+    for field_name in ("train_net_param", "train_net", "net_param", "net"):
+        if field_name in solver.fields:
+            add(solver.fields[field_name], field_name, state_for("TRAIN", train_state))
+            break
+    test_specs: List[Tuple[Any, str]] = [(value, "test_net_param") for value in solver.repeated("test_net_param")]
+    test_specs += [(value, "test_net") for value in solver.repeated("test_net")]
+    generic = next((name for name in ("net_param", "net") if name in solver.fields), None)
+    if generic is not None:
+        extra = max(len(solver.repeated("test_iter")) - len(test_specs), 0)
+        test_specs += [(solver.fields[generic], generic)] * extra
+    for index, (value, field_name) in enumerate(test_specs):
+        override = test_states[index] if index < len(test_states) else None
+        add(value, field_name, state_for("TEST", override))
+    if not nets and not errors:
+        errors.append(input_error_finding("solver names no net (net, train_net or net_param)", Location(file, 1, 1)))
+    return nets, errors
+
+
+def resolve_solver_net_path(name: str, solver_path: Path) -> Optional[Path]:
+    candidate = Path(name)
+    if candidate.is_absolute():
+        return candidate if candidate.is_file() else None
+    if candidate.is_file():  # relative to the working directory, as Caffe resolves it
+        return candidate
+    directory = solver_path.resolve().parent
+    for base in [directory, *directory.parents]:
+        if (base / candidate).is_file():
+            return _shortest_display(base / candidate)
+    return None
+
+
+def _shortest_display(path: Path) -> Path:
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+# ---------------------------------------------------------------------------
+# The engine
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _NetPlan:
+    """One net to lint, and the states to lint it in."""
+
+    source: Union[Path, Message]
+    display: str
+    config: Config
+    states: List[NetState] = field(default_factory=list)
+    #: the net file's bytes as read (None for inline solver nets)
+    data: Optional[bytes] = None
+
+    def add_state(self, state: NetState) -> None:
+        if state not in self.states:
+            self.states.append(state)
+
+
+#: called before each net is linted with (file, index, number of nets)
+ProgressCallback = Callable[[str, int, int], None]
+
+
+class Linter:
+    """Lints files with per-file configuration and the given overrides."""
+
+    def __init__(self, finder: Optional[ConfigFinder] = None, overrides: Overrides = Overrides()) -> None:
+        self.finder = finder or ConfigFinder()
+        self.overrides = overrides
+        #: file (as displayed) -> text to lint instead of the file's content (--fix / --diff passes)
+        self.replacement_texts: Dict[str, str] = {}
+
+    def read(self, path: Path) -> bytes:
+        replacement = self.replacement_texts.get(str(path))
+        return replacement.encode("utf-8") if replacement is not None else path.read_bytes()
+
+    def config_for(self, path: Path) -> Config:
+        return self.overrides.apply(self.finder.for_file(path))
+
+    # -- files ------------------------------------------------------------
+
+    def lint_paths(self, paths: Iterable[Union[str, Path]], progress: Optional[ProgressCallback] = None) -> LintReport:
+        files, errors = discover(paths)
+        report = LintReport(errors=list(errors), files=[str(path) for path in files])
+        plans: Dict[str, _NetPlan] = {}
+        for path in files:
+            self._plan_file(path, plans, report)
+        for index, plan in enumerate(plans.values()):
+            if progress:
+                progress(plan.display, index, len(plans))
+            self._lint_plan(plan, report)
+        report.findings.sort(key=Finding.sort_key)
+        report.errors.sort(key=Finding.sort_key)
+        return report
+
+    def _plan_file(self, path: Path, plans: Dict[str, _NetPlan], report: LintReport) -> None:
+        try:
+            data = self.read(path)
+        except OSError as err:
+            report.errors.append(input_error_finding(f"cannot read: {err.strerror or err}", Location(str(path))))
+            return
+        config = self.config_for(path)
+        if not is_binary(path, data):
+            text = data.decode("utf-8")
+            if looks_like_solver(text):
+                self._plan_solver(path, text, config, plans, report)
+                return
+        plan = self._plan_for(path, plans, config, data)
+        for state in default_states(config):
+            plan.add_state(state)
+
+    def _plan_for(
+        self, path: Path, plans: Dict[str, _NetPlan], config: Config, data: Optional[bytes] = None
+    ) -> _NetPlan:
+        key = str(path.resolve())
+        if key not in plans:
+            plans[key] = _NetPlan(path, str(path), config, data=data)
+        return plans[key]
+
+    def _plan_solver(
+        self, path: Path, text: str, config: Config, plans: Dict[str, _NetPlan], report: LintReport
+    ) -> None:
+        try:
+            nets, errors = solver_nets(text, path, config.flavor)
+        except InputError as err:
+            report.errors.append(input_error_finding(err.message, _error_location(err, str(path))))
+            return
+        report.errors.extend(errors)
+        for index, net in enumerate(nets):
+            if config.phase and net.state.phase != config.phase:
+                continue
+            if isinstance(net.source, Path):
+                if str(net.source) not in report.files:
+                    report.files.append(str(net.source))
+                plan = self._plan_for(net.source, plans, self.config_for(net.source))
+                if plan.data is None:
+                    try:
+                        plan.data = self.read(net.source)
+                    except OSError as err:
+                        report.errors.append(input_error_finding(f"cannot read: {err.strerror or err}", net.location))
+                        continue
+            else:
+                key = f"{path.resolve()}#net{index}"
+                plan = plans.setdefault(key, _NetPlan(net.source, str(path), config))
+            plan.add_state(net.state)
+
+    # -- one net ----------------------------------------------------------
+
+    def _lint_plan(self, plan: _NetPlan, report: LintReport) -> None:
+        try:
+            self._lint_net(plan, report)
+        except Exception as err:  # a bug of ours: say so in one line, keep going
+            frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
+            where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+            report.internal_errors.append((plan.display, f"{type(err).__name__}: {err}{where}"))
+
+    def _lint_net(self, plan: _NetPlan, report: LintReport) -> None:
+        config = plan.config
+        if isinstance(plan.source, Path) and plan.data is not None and not is_binary(plan.source, plan.data):
+            report.sources[plan.display] = plan.data.decode("utf-8")  # code frames even for unreadable nets
+        try:
+            loaded = load_net(plan.source, plan.display, config, plan.data)
+        except BackpropLintError as err:
+            message = getattr(err, "message", str(err))
+            report.errors.append(input_error_finding(message, _error_location(err, plan.display)))
+            return
+        text = None if isinstance(plan.source, Message) else loaded.text
+        if text is not None:
+            report.sources[plan.display] = text
+        per_state: List[Tuple[str, List[Finding]]] = []
+        for state in plan.states:
+            label = state_label(state)
+            findings, simulated = lint_state(loaded, state, config, text)
+            stamped = [finding if finding.state else replace(finding, state=label) for finding in findings]
+            report.states.append(StateResult(plan.display, label, tuple(stamped), simulated))
+            per_state.append((label, stamped))
+        merged = merge_states(per_state)
+        kept, suppressed = configure_findings(merged, config, plan.display, text)
+        report.findings.extend(kept)
+        report.suppressed.extend(suppressed)
+
+
+def default_states(config: Config) -> List[NetState]:
+    phases = (config.phase,) if config.phase else DEFAULT_PHASES
+    return [NetState(phase=phase, level=config.level, stages=tuple(config.stages)) for phase in phases]
+
+
+def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = None) -> LoadedNet:
+    """Stage 1, once per net: every state is prepared from the same LoadedNet."""
+    from backprop_lint.caffe.load import load, load_bytes, load_text
+
+    if isinstance(source, Path) and data is not None:
+        if is_binary(source, data):
+            return load_bytes(data, flavor=config.flavor, strict=config.strict, file=display)
+        return load_text(data.decode("utf-8"), flavor=config.flavor, strict=config.strict, file=display)
+    if isinstance(source, str):  # text given to the library API
+        return load_text(source, flavor=config.flavor, strict=config.strict, file=display)
+    return load(source, flavor=config.flavor, strict=config.strict, file=display)
+
+
+def lint_state(
+    loaded: LoadedNet, state: NetState, config: Config, text: Optional[str]
+) -> Tuple[List[Finding], Optional[SimulatedNet]]:
+    """Prepare, simulate and run the rules for one state; a refusal becomes a finding."""
+    from backprop_lint.caffe import pipeline
+    from backprop_lint.linting.rules import RuleContext, refusal_finding, run_rules
+
+    declared = dict(config.declared_layers) or None
+
+    def resimulate(prepared: PreparedNet) -> SimulatedNet:
+        return pipeline.simulate(prepared, declared_layers=declared)
+
+    try:
+        prepared = pipeline.prepare(
+            loaded,
+            phase=state.phase,
+            level=state.level,
+            stages=state.stages,
+            flavor=config.flavor,
+            strict=config.strict,
+        )
+        simulated = resimulate(prepared)
+    except NetRefused as err:
+        context = RuleContext.for_refusal(err, file=loaded.file, text=text, state=state_label(state))
+        return [refusal_finding(err, context)], None
+    context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate)
+    return list(run_rules(context)), simulated
+
+
+def merge_states(per_state: Sequence[Tuple[str, Sequence[Finding]]]) -> List[Finding]:
+    """One finding per distinct problem; its ``state`` lists every state it occurs in."""
+    order: List[Tuple[Any, ...]] = []
+    states: Dict[Tuple[Any, ...], List[str]] = {}
+    first: Dict[Tuple[Any, ...], Finding] = {}
+    for label, findings in per_state:
+        for finding in findings:
+            key = _identity(finding)
+            if key not in first:
+                first[key] = finding
+                states[key] = []
+                order.append(key)
+            state = finding.state or label
+            if state not in states[key]:
+                states[key].append(state)
+    return [replace(first[key], state=", ".join(states[key])) for key in order]
+
+
+def _identity(finding: Finding) -> Tuple[Any, ...]:
+    return (finding.code, finding.location, finding.layer, finding.message, finding.reasons, finding.fix)
+
+
+def configure_findings(
+    findings: Sequence[Finding], config: Config, file: str, text: Optional[str]
+) -> Tuple[List[Finding], List[Finding]]:
+    """Apply severity overrides, select/ignore, per-file-ignores, suppressions and the threshold.
+
+    Returns (kept, suppressed).
+    """
+    file_ignores = config.ignored_for_file(file)
+
+    def enabled(code: str) -> bool:
+        return code_is_selected(code, config.select, tuple(config.ignore) + file_ignores)
+
+    adjusted = [replace(f, severity=config.severity_of(f.code, f.severity)) for f in findings]
+    selected = [finding for finding in adjusted if enabled(finding.code)]
+    suppressed: List[Finding] = []
+    if text is not None:
+        directives = suppress.parse_suppressions(text, file)
+        result = suppress.apply_suppressions(
+            selected, directives, code_enabled=lambda prefix: _prefix_enabled(prefix, enabled)
+        )
+        unused = [replace(f, severity=config.severity_of(f.code, f.severity)) for f in result.unused]
+        selected = result.kept + [finding for finding in unused if enabled(finding.code)]
+        suppressed = result.suppressed
+    threshold = SEVERITIES.index(config.severity_threshold)
+    kept = [finding for finding in selected if SEVERITIES.index(finding.severity) >= threshold]
+    return kept, suppressed
+
+
+def _prefix_enabled(prefix: str, enabled: Callable[[str], bool]) -> bool:
+    """A suppression's code or prefix is live when some known rule it names is enabled."""
+    if prefix == "ALL":
+        return True
+    try:
+        codes = [rule.code for rule in rule_catalogue()]
+    except ImportError:
+        codes = []
+    matching = [code for code in codes if code.startswith(prefix)] or [prefix]
+    return any(enabled(code) for code in matching)
+
+
+# ---------------------------------------------------------------------------
+# Library API
+# ---------------------------------------------------------------------------
+
+
+def lint(
+    net: Any,
+    phase: Optional[str] = None,
+    flavor: Optional[str] = None,
+    need_diff: Sequence[str] = (),
+    level: Optional[int] = None,
+    stages: Sequence[str] = (),
+    config: Union[None, str, Path, Config, Mapping[str, Any]] = None,
+) -> LintReport:
+    """Lint a net given as a path, its text, bytes, or a NetParameter (ours or pycaffe's).
+
+    ``config`` is a path to a pyproject.toml / backprop-lint.toml, a ``Config``,
+    or a dict of the same keys as ``[tool.backprop-lint]``; without it, a path's
+    configuration is discovered as on the command line (other inputs: defaults).
+    Arguments given here override the configuration.
+    """
+    overrides = Overrides(
+        need_diff=tuple(need_diff) or None,
+        flavor=flavor,
+        phase=phase.upper() if phase else None,
+        level=level,
+        stages=tuple(stages) or None,
+    )
+    base = _config_from_argument(config)
+    if _is_path(net):
+        finder = _FixedConfig(base) if base is not None else ConfigFinder()
+        return Linter(finder, overrides).lint_paths([net])
+    effective = overrides.apply(base or Config())
+    display = "<NetParameter>" if _is_message(net) else "<bytes>" if isinstance(net, bytes) else "<string>"
+    report = LintReport(files=[display])
+    plan = _NetPlan(net, display, effective, states=default_states(effective))
+    Linter(_FixedConfig(effective))._lint_plan(plan, report)
+    return report
+
+
+def check_before_training(
+    net: Any,
+    phase: Optional[str] = "TRAIN",
+    flavor: Optional[str] = None,
+    need_diff: Sequence[str] = (),
+    level: Optional[int] = None,
+    stages: Sequence[str] = (),
+    config: Union[None, str, Path, Config, Mapping[str, Any]] = None,
+) -> LintReport:
+    """Lint and raise ``GradientCheckError`` on any error-level finding (or unreadable net).
+
+    Meant as a training script's first line:
+    ``check_before_training("train_val.prototxt", need_diff=["data"])``.
+    """
+    report = lint(net, phase=phase, flavor=flavor, need_diff=need_diff, level=level, stages=stages, config=config)
+    if report.internal_errors:
+        file, description = report.internal_errors[0]
+        raise RuntimeError(f"backprop-lint crashed on {file}: {description}")
+    errors = [finding for finding in report.all_findings if finding.severity == "error"]
+    if errors:
+        raise GradientCheckError(report, errors)
+    return report
+
+
+class _FixedConfig(ConfigFinder):
+    """A ConfigFinder that gives one configuration to every file."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__()
+        self._fixed = config
+
+    def for_file(self, path: Path) -> Config:
+        return self._fixed
+
+
+def _config_from_argument(config: Union[None, str, Path, Config, Mapping[str, Any]]) -> Optional[Config]:
+    from backprop_lint.linting.config import load_config_file, parse_table
+
+    if config is None or isinstance(config, Config):
+        return config
+    if isinstance(config, (str, Path)):
+        return load_config_file(Path(config))
+    return parse_table(config)
+
+
+def _is_message(value: Any) -> bool:
+    return hasattr(value, "DESCRIPTOR") and hasattr(value, "SerializeToString")
+
+
+def _is_path(value: Any) -> bool:
+    """A PathLike, or a string naming an existing file or without any net syntax in it."""
+    if isinstance(value, os.PathLike):
+        return True
+    if not isinstance(value, str) or len(value) > 4096 or "\n" in value:
+        return False
+    return Path(value).exists() or not any(char in value for char in ':{"')

@@ -1,0 +1,129 @@
+"""What every rule shares: the rule record, the context it reads, finding helpers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple
+
+from backprop_lint.caffe.model import Location, NetRefused, NetState, PreparedNet, SimLayer, SimulatedNet
+
+from backprop_lint.linting.findings import SEVERITIES, Finding, Fix
+
+#: re-runs the simulation on a changed PreparedNet (used to check that a fix works)
+Resimulate = Callable[[PreparedNet], SimulatedNet]
+
+FAMILIES: Mapping[str, str] = {
+    "BL0": "Caffe refuses this net",
+    "BL1": "Backward aborts",
+    "BL2": "Gradients that stay zero",
+    "BL3": "Silent overrides",
+    "BL4": "Unknown and custom layers, loader notes",
+    "BL9": "Meta",
+}
+
+
+def state_label(state: NetState) -> str:
+    """``TRAIN`` or ``TEST level=1 stages=deploy,fast``: the state a finding applies to."""
+    parts = [state.phase]
+    if state.level:
+        parts.append(f"level={state.level}")
+    if state.stages:
+        parts.append("stages=" + ",".join(state.stages))
+    return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class RuleContext:
+    """Everything a rule may read: the simulated ``net``, or the ``refusal`` when Caffe refuses it.
+
+    ``text`` is the file's text (None for binary input), used to build
+    TextEdits. ``need_diff`` names the blobs whose gradient the user will read
+    (as written in the file, e.g. ``data``). ``resimulate`` re-runs the
+    simulation on a changed net, with the same declared layers; rules use it
+    to check that a fix they propose really works.
+    """
+
+    file: str
+    net: Optional[SimulatedNet] = None
+    refusal: Optional[NetRefused] = None
+    text: Optional[str] = None
+    state: str = ""
+    need_diff: Tuple[str, ...] = ()
+    resimulate: Optional[Resimulate] = None
+
+    @classmethod
+    def for_net(
+        cls,
+        net: SimulatedNet,
+        *,
+        text: Optional[str] = None,
+        need_diff: Sequence[str] = (),
+        resimulate: Optional[Resimulate] = None,
+    ) -> "RuleContext":
+        prepared = net.prepared
+        return cls(
+            file=prepared.file,
+            net=net,
+            text=text,
+            state=state_label(prepared.state),
+            need_diff=tuple(need_diff),
+            resimulate=resimulate,
+        )
+
+    @classmethod
+    def for_refusal(
+        cls, error: NetRefused, *, file: str, text: Optional[str] = None, state: str = ""
+    ) -> "RuleContext":
+        return cls(file=file, refusal=error, text=text, state=state)
+
+    def location_of(self, layer: Optional[SimLayer] = None) -> Location:
+        if layer is not None and layer.location is not None:
+            return layer.location
+        return Location(self.file)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a stable code, a kebab-case name, a default severity, a check.
+
+    ``check`` is None for a rule whose findings another part of backprop-lint
+    emits (the suppression mechanism reports BL901 itself).
+    ``refusal_kind`` ties a BL0xx rule to ``NetRefused.kind``.
+    """
+
+    code: str
+    name: str
+    severity: str
+    summary: str
+    check: Optional[Callable[[RuleContext], Iterable[Finding]]] = None
+    refusal_kind: Optional[str] = None
+    emitted_by: str = ""
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"{self.code}: unknown severity {self.severity!r}")
+
+    @property
+    def family(self) -> str:
+        return FAMILIES[self.code[:3]]
+
+    def finding(
+        self,
+        ctx: RuleContext,
+        location: Location,
+        message: str,
+        *,
+        layer: Optional[str] = None,
+        reasons: Sequence[str] = (),
+        fix: Optional[Fix] = None,
+    ) -> Finding:
+        return Finding(
+            code=self.code,
+            name=self.name,
+            severity=self.severity,
+            location=location,
+            message=message,
+            layer=layer,
+            state=ctx.state,
+            reasons=tuple(reasons),
+            fix=fix,
+        )

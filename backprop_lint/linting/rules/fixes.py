@@ -1,0 +1,88 @@
+"""Fixes that change the net: built as TextEdits, checked by re-simulating the changed net."""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, List, Optional, Sequence, Tuple
+
+from backprop_lint.caffe.model import BackpropLintError, PreparedNet, SimulatedNet
+
+from backprop_lint.linting.findings import Fix, TextEdit
+from backprop_lint.linting.rules.base import RuleContext
+from backprop_lint.linting.rules.graph import quote
+from backprop_lint.linting.rules.textpos import TextIndex, force_backward_edit, insert_lines_after
+
+
+def resimulate(ctx: RuleContext, prepared: PreparedNet) -> Optional[SimulatedNet]:
+    """The simulation of a changed net; None when it cannot be trusted or Caffe refuses it."""
+    assert ctx.net is not None
+    if ctx.resimulate is None:
+        if ctx.net.unknown_layers:
+            return None  # the declarations are not at hand: a re-run would not be comparable
+        from backprop_lint.caffe.pipeline import simulate
+
+        run: Callable[[PreparedNet], SimulatedNet] = simulate
+    else:
+        run = ctx.resimulate
+    try:
+        return run(prepared)
+    except BackpropLintError:
+        return None
+
+
+def with_force_backward(ctx: RuleContext) -> Optional[SimulatedNet]:
+    assert ctx.net is not None
+    return resimulate(ctx, replace(ctx.net.prepared, force_backward=True))
+
+
+def with_propagate_down(ctx: RuleContext, index: int, values: Sequence[bool]) -> Optional[SimulatedNet]:
+    assert ctx.net is not None
+    prepared = ctx.net.prepared
+    layers = list(prepared.layers)
+    layers[index] = replace(layers[index], propagate_down=list(values))
+    return resimulate(ctx, replace(prepared, layers=layers))
+
+
+def new_aborts(before: SimulatedNet, after: SimulatedNet) -> List[str]:
+    return [name for name in after.backward_aborts if name not in before.backward_aborts]
+
+
+def force_backward_fix(ctx: RuleContext, description: str, after: Optional[SimulatedNet]) -> Fix:
+    """``force_backward: true`` as an edit; safe only when re-simulation shows no new abort."""
+    assert ctx.net is not None
+    edits = (force_backward_edit(ctx.text, ctx.file),) if ctx.text is not None else ()
+    if after is None:
+        return Fix(description, edits, safe=False,
+                   unsafe_reason="backprop-lint could not re-simulate the changed net to check it")
+    aborting = new_aborts(ctx.net, after)
+    if aborting:
+        who = ", ".join(quote(name) for name in aborting)
+        return Fix(description, edits, safe=False,
+                   unsafe_reason=f"with `force_backward: true`, Backward would abort in {who}")
+    return Fix(description, edits)
+
+
+def propagate_down_edits(ctx: RuleContext, index: int, values: Sequence[bool]) -> Tuple[TextEdit, ...]:
+    """Write ``propagate_down`` flags into the text of layer ``index``; () when no clean edit exists."""
+    net = ctx.net
+    if net is None or ctx.text is None or net.prepared.upgraded_from is not None:
+        return ()
+    layer = net.layers[index]
+    text_index = TextIndex(ctx.text)
+    block = text_index.layer_block(layer.location)
+    if block is None:
+        return ()
+    lines = [f"propagate_down: {'true' if v else 'false'}" for v in values]
+    existing = block.all("propagate_down")
+    if existing:
+        if len(existing) != len(values):
+            return ()
+        edits = []
+        for item, line in zip(existing, lines):
+            (sl, sc), (el, ec) = text_index.position(item.start), text_index.position(item.end)
+            edits.append(TextEdit(ctx.file, sl, sc, el, ec, line))
+        return tuple(edits)
+    anchors = block.all("bottom") or block.all("type") or block.all("name")
+    if not anchors:
+        return ()
+    edit = insert_lines_after(text_index, ctx.file, anchors[-1], lines)
+    return (edit,) if edit is not None else ()

@@ -1,0 +1,203 @@
+"""Where things are in a prototxt's text, for the TextEdits of a fix.
+
+A small scanner of protobuf text format that records, for each field, where
+its name starts and its value ends. It only serves to place edits; the
+loader (``textproto.py``) remains the parser that decides what a net means.
+"""
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import List, Optional, Tuple
+
+from backprop_lint.caffe.model import Location
+
+from backprop_lint.linting.findings import TextEdit
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|\[[^\]]*\]")
+_BARE = re.compile(r"[^\s{}<>\[\],;#:'\"]+")
+_OPEN = {"{": "}", "<": ">"}
+
+
+@dataclass
+class TextField:
+    """One field: ``name`` starts at ``start``; its value ends right before ``end``."""
+
+    name: str
+    start: int
+    end: int
+    children: List["TextField"] = field(default_factory=list)
+    is_message: bool = False
+
+    def child(self, name: str) -> Optional["TextField"]:
+        return next((c for c in self.children if c.name == name), None)
+
+    def all(self, name: str) -> List["TextField"]:
+        return [c for c in self.children if c.name == name]
+
+
+class _Scanner:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def skip_blank(self) -> None:
+        text, n = self.text, len(self.text)
+        while self.pos < n:
+            char = text[self.pos]
+            if char.isspace():
+                self.pos += 1
+            elif char == "#":
+                newline = text.find("\n", self.pos)
+                self.pos = n if newline < 0 else newline + 1
+            else:
+                return
+
+    def peek(self) -> str:
+        return self.text[self.pos] if self.pos < len(self.text) else ""
+
+    def fields(self, closer: str) -> List[TextField]:
+        found: List[TextField] = []
+        while True:
+            self.skip_blank()
+            char = self.peek()
+            if not char or char == closer:
+                return found
+            if char in ",;":
+                self.pos += 1
+                continue
+            match = _IDENT.match(self.text, self.pos)
+            if match is None:  # not text format we understand: stop quietly
+                self.pos = len(self.text)
+                return found
+            start = self.pos
+            self.pos = match.end()
+            found.append(self.value(match.group(0), start))
+
+    def value(self, name: str, start: int) -> TextField:
+        self.skip_blank()
+        if self.peek() == ":":
+            self.pos += 1
+            self.skip_blank()
+        char = self.peek()
+        if char in _OPEN:
+            self.pos += 1
+            children = self.fields(_OPEN[char])
+            if self.peek() == _OPEN[char]:
+                self.pos += 1
+            return TextField(name, start, self.pos, children, is_message=True)
+        if char == "[":
+            depth = 0
+            while self.pos < len(self.text):
+                current = self.text[self.pos]
+                self.pos += 1
+                if current in "[{<":
+                    depth += 1
+                elif current in "]}>":
+                    depth -= 1
+                    if depth == 0:
+                        break
+            return TextField(name, start, self.pos)
+        self.scalar()
+        return TextField(name, start, self.pos)
+
+    def scalar(self) -> None:
+        text = self.text
+        if self.peek() in "'\"":
+            while self.peek() in ("'", '"'):  # adjacent strings concatenate
+                quote = text[self.pos]
+                self.pos += 1
+                while self.pos < len(text) and text[self.pos] != quote:
+                    self.pos += 2 if text[self.pos] == "\\" else 1
+                self.pos += 1
+                end = self.pos
+                self.skip_blank()
+                if self.peek() not in ("'", '"'):
+                    self.pos = end
+                    return
+            return
+        match = _BARE.match(text, self.pos)
+        if match is not None:
+            self.pos = match.end()
+
+
+class TextIndex:
+    """The fields of a prototxt, with offset <-> line/column conversion."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.fields = _Scanner(text).fields(closer="")
+
+    def position(self, offset: int) -> Tuple[int, int]:
+        """1-based (line, column) of ``offset``."""
+        line = bisect_right(self.line_starts, offset)
+        return line, offset - self.line_starts[line - 1] + 1
+
+    def offset(self, line: int, col: int) -> int:
+        return self.line_starts[line - 1] + col - 1
+
+    def top_level(self, name: str) -> Optional[TextField]:
+        return next((f for f in self.fields if f.name == name), None)
+
+    def layer_block(self, location: Optional[Location]) -> Optional[TextField]:
+        """The top-level ``layer {}`` / ``layers {}`` block that starts at ``location``."""
+        if location is None or not location.line:
+            return None
+        for candidate in self.fields:
+            if candidate.name not in ("layer", "layers") or not candidate.is_message:
+                continue
+            line, col = self.position(candidate.start)
+            if line == location.line and (not location.col or col == location.col):
+                return candidate
+        return None
+
+    def line_text(self, line: int) -> str:
+        start = self.line_starts[line - 1]
+        end = self.text.find("\n", start)
+        return self.text[start:] if end < 0 else self.text[start:end]
+
+    def alone_on_its_line(self, item: TextField) -> bool:
+        """Whether nothing but blanks or a comment shares the line(s) of ``item``."""
+        start_line, start_col = self.position(item.start)
+        end_line, end_col = self.position(item.end)
+        before = self.line_text(start_line)[: start_col - 1]
+        after = self.line_text(end_line)[end_col - 1 :]
+        return not before.strip() and (not after.strip() or after.strip().startswith("#"))
+
+    def indentation(self, item: TextField) -> str:
+        line, col = self.position(item.start)
+        return self.line_text(line)[: col - 1]
+
+
+def insert_lines_after(index: TextIndex, file: str, item: TextField, lines: List[str]) -> Optional[TextEdit]:
+    """An edit adding ``lines`` right after ``item``'s line, indented like it.
+
+    None when ``item`` shares its line with other fields (a one-line layer):
+    then there is no clean place for new lines, and the fix stays advice.
+    """
+    if not index.alone_on_its_line(item):
+        return None
+    end_line, _ = index.position(item.end)
+    indent = index.indentation(item)
+    text = "".join(f"{indent}{line}\n" for line in lines)
+    if end_line >= len(index.line_starts):  # the last line has no newline after it
+        last_col = len(index.line_text(end_line)) + 1
+        return TextEdit(file, end_line, last_col, end_line, last_col, "\n" + text.rstrip("\n"))
+    return TextEdit(file, end_line + 1, 1, end_line + 1, 1, text)
+
+
+def force_backward_edit(text: str, file: str) -> TextEdit:
+    """Set ``force_backward: true``: rewrite an existing field, or add one after ``name:``."""
+    index = TextIndex(text)
+    existing = index.top_level("force_backward")
+    if existing is not None:
+        (sl, sc), (el, ec) = index.position(existing.start), index.position(existing.end)
+        return TextEdit(file, sl, sc, el, ec, "force_backward: true")
+    name = index.top_level("name")
+    if name is not None:
+        edit = insert_lines_after(index, file, name, ["force_backward: true"])
+        if edit is not None:
+            return edit
+    return TextEdit(file, 1, 1, 1, 1, "force_backward: true\n")

@@ -1,0 +1,180 @@
+"""Inline suppressions in a net's own text.
+
+``# backprop-lint: disable=BL101,BL2`` on the comment lines directly above a
+``layer {`` (or V1 ``layers {``) block, or as a trailing comment on the line
+that opens it, silences those codes (or prefixes) for findings located inside
+that block. ``# backprop-lint: disable-file=BL101`` anywhere silences them for
+the whole file. A directive that silences nothing is itself reported, as an
+info finding, so stale suppressions do not pile up.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+from backprop_lint.caffe.model import Location
+
+from backprop_lint.linting.findings import Finding
+
+DIRECTIVE = re.compile(r"#\s*backprop-lint:\s*(disable-file|disable)\s*=\s*([A-Za-z0-9_,\s]*)")
+LAYER_OPENING = re.compile(r"^\s*layers?\s*\{")
+COMMENT_ONLY = re.compile(r"^\s*#")
+CODE = re.compile(r"^(ALL|BL\d{0,3})$")
+
+UNUSED_SUPPRESSION_CODE = "BL901"
+UNUSED_SUPPRESSION_NAME = "unused-suppression"
+
+
+@dataclass
+class Suppression:
+    """One code of one directive, and whether it silenced anything."""
+
+    code: str
+    location: Location
+    file_wide: bool
+    #: inclusive line range of the layer block it covers (file-wide: the whole file)
+    first_line: int = 0
+    last_line: int = 0
+    used: bool = False
+    #: why it can never apply (e.g. not above a layer), reported with the unused finding
+    problem: str = ""
+
+    def covers(self, finding: Finding) -> bool:
+        if self.problem or not (finding.code.startswith(self.code) or self.code == "ALL"):
+            return False
+        return self.file_wide or self.first_line <= finding.location.line <= self.last_line
+
+
+@dataclass
+class SuppressionResult:
+    kept: List[Finding]
+    suppressed: List[Finding] = field(default_factory=list)
+    unused: List[Finding] = field(default_factory=list)
+
+
+def parse_suppressions(text: str, file: str) -> List[Suppression]:
+    """Every directive in ``text``, one Suppression per code."""
+    lines = text.split("\n")
+    suppressions: List[Suppression] = []
+    for index, line in enumerate(lines):
+        match = _directive_in(line)
+        if match is None:
+            continue
+        kind, codes_text = match.group(1), match.group(2)
+        location = Location(file, index + 1, match.start() + 1)
+        block = None if kind == "disable-file" else _layer_block_for(lines, index)
+        for code in _split_codes(codes_text):
+            suppression = Suppression(code, location, file_wide=kind == "disable-file")
+            if not CODE.match(code):
+                suppression.problem = f"'{code}' is not a rule code"
+            elif block is not None:
+                suppression.first_line, suppression.last_line = block
+            elif not suppression.file_wide:
+                suppression.problem = "it is not directly above a `layer {` block"
+            suppressions.append(suppression)
+    return suppressions
+
+
+def apply_suppressions(
+    findings: Sequence[Finding],
+    suppressions: Sequence[Suppression],
+    *,
+    code_enabled: Callable[[str], bool] = lambda code: True,
+) -> SuppressionResult:
+    """Drop suppressed findings; report directives that silenced nothing.
+
+    A directive whose code (or prefix) ``code_enabled`` says is switched off
+    anyway (``--select`` / ``ignore``) is not reported as unused: it may
+    matter under another selection.
+    """
+    result = SuppressionResult(kept=[])
+    for finding in findings:
+        matching = [s for s in suppressions if s.covers(finding)]
+        for suppression in matching:
+            suppression.used = True
+        (result.suppressed if matching else result.kept).append(finding)
+    for suppression in suppressions:
+        if suppression.used or (CODE.match(suppression.code) and not code_enabled(suppression.code)):
+            continue
+        result.unused.append(_unused_finding(suppression))
+    return result
+
+
+def _unused_finding(suppression: Suppression) -> Finding:
+    scope = "file-wide suppression" if suppression.file_wide else "suppression"
+    reason = suppression.problem or f"no {suppression.code} finding is located where it applies"
+    return Finding(
+        code=UNUSED_SUPPRESSION_CODE,
+        name=UNUSED_SUPPRESSION_NAME,
+        severity="info",
+        location=suppression.location,
+        message=f"unused {scope} of {suppression.code}: {reason}",
+        reasons=(),
+    )
+
+
+def _directive_in(line: str) -> Optional[re.Match]:
+    hash_index = _comment_start(line)
+    if hash_index is None:
+        return None
+    return DIRECTIVE.match(line, hash_index)
+
+
+def _unquoted(text: str) -> Iterator[Tuple[int, str]]:
+    """(index, character) of every character of ``text`` outside a quoted string."""
+    quote: Optional[str] = None
+    escaped = False
+    for index, char in enumerate(text):
+        if quote:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        else:
+            yield index, char
+
+
+def _comment_start(line: str) -> Optional[int]:
+    """Index of the '#' that starts a comment (not one inside a quoted string)."""
+    return next((index for index, char in _unquoted(line) if char == "#"), None)
+
+
+def _split_codes(text: str) -> Iterable[str]:
+    return [code.strip().upper() for code in text.split(",") if code.strip()]
+
+
+def _layer_block_for(lines: List[str], directive_index: int) -> Optional[Tuple[int, int]]:
+    """The layer block a `disable=` directive on line ``directive_index`` applies to."""
+    if LAYER_OPENING.match(lines[directive_index]):
+        return _block_extent(lines, directive_index)
+    if not COMMENT_ONLY.match(lines[directive_index]):
+        return None
+    index = directive_index + 1
+    while index < len(lines) and COMMENT_ONLY.match(lines[index]):
+        index += 1
+    if index < len(lines) and LAYER_OPENING.match(lines[index]):
+        return _block_extent(lines, index)
+    return None
+
+
+def _block_extent(lines: List[str], opening_index: int) -> Tuple[int, int]:
+    """1-based (first, last) lines of the brace block opened on ``opening_index``."""
+    depth = 0
+    for index in range(opening_index, len(lines)):
+        line = lines[index]
+        comment = _comment_start(line)
+        code = line if comment is None else line[:comment]
+        depth += _brace_balance(code)
+        if depth <= 0:
+            return opening_index + 1, index + 1
+    return opening_index + 1, len(lines)
+
+
+def _brace_balance(code: str) -> int:
+    return sum(1 if char == "{" else -1 for _index, char in _unquoted(code) if char in "{}")
