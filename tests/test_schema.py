@@ -36,8 +36,8 @@ def test_generated_files_are_in_sync() -> None:
     finally:
         sys.path.pop(0)
     fds_bytes, text = gen_schema.generate()
-    assert (REPO / "backprop_lint/schema/tables.py").read_text() == text
-    assert (REPO / "backprop_lint/schema/caffe_fds.bin").read_bytes() == fds_bytes
+    assert (REPO / "backprop_lint/caffe/schema/tables.py").read_text() == text
+    assert (REPO / "backprop_lint/caffe/schema/caffe_fds.bin").read_bytes() == fds_bytes
 
 
 def _label(f: Any) -> str:
