@@ -121,8 +121,6 @@ def _readme_references() -> List[str]:
         found.update(f"{module}:{name.strip()}" for name in names.split(","))
     for dotted in re.findall(r"\bbackprop_lint(?:\.\w+)+", text):
         found.add(dotted)
-    for path in re.findall(r"`(backprop_lint/[\w/]+\.py)`", text):
-        found.add(path)
     return sorted(found)
 
 
@@ -130,9 +128,6 @@ def _readme_references() -> List[str]:
 def test_every_path_the_readme_documents_exists(reference: str) -> None:
     import importlib
 
-    if reference.endswith(".py"):
-        assert (REPO / reference).is_file()
-        return
     module_name, _, name = reference.partition(":")
     parts = module_name.split(".")
     # the longest importable prefix, then attributes (``backprop_lint.lint`` is a function)
@@ -145,3 +140,22 @@ def test_every_path_the_readme_documents_exists(reference: str) -> None:
             target = getattr(target, attribute)
         return
     raise AssertionError(f"README names {reference}, which does not import")
+
+
+def _documented_source_paths() -> List[str]:
+    import re
+
+    documents = [REPO / "ARCHITECTURE.md", REPO / "README.md", *sorted((REPO / "rules").glob("*.md"))]
+    found = set()
+    for document in documents:
+        for path in re.findall(r"`(backprop_lint/[\w/.]+)`", document.read_text(encoding="utf-8")):
+            found.add(f"{document.name}:{path}")
+    return sorted(found)
+
+
+@pytest.mark.parametrize("reference", _documented_source_paths())
+def test_every_source_path_the_docs_name_exists(reference: str) -> None:
+    document, _, path = reference.partition(":")
+    if path.startswith("backprop_lint/rule_docs"):  # the wheel's name for rules/
+        return
+    assert (REPO / path).exists(), f"{document} names {path}, which does not exist"
