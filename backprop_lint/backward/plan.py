@@ -27,7 +27,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet, Tri
@@ -39,6 +39,7 @@ from backprop_lint.caffe.simulate import (
     init_net,
     outputs_of,
     run_backward,
+    sweep_backward,
 )
 
 DEFAULT_PHASE = "TEST"
@@ -528,12 +529,7 @@ def search_fix(
     want_end = default_end if user_end is None else user_end
     for forced_flag, candidate_net in configurations:
         best: Optional[_Candidate] = None
-        for start, end in _candidate_ranges(candidate_net, seed_ids, read_ids, want_start, want_end):
-            run = simulate_call(candidate_net, seed_ids, start, end)
-            if not all(run.value(r) is True for r in read_ids):
-                continue
-            if any(v is not False for v in run.result.aborts.values()):
-                continue
+        for start, end in _passing_ranges(candidate_net, seed_ids, read_ids, want_start, want_end):
             changed = int(start != want_start) + int(end != want_end)
             cost = (int(forced_flag != prepared.force_backward), changed, start - end)
             if best is None or cost < best.cost:
@@ -541,6 +537,30 @@ def search_fix(
         if best is not None:
             return best, candidate_net
     return None, None
+
+
+def _passing_ranges(
+    net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int], want_start: int, want_end: int
+) -> Iterator[Tuple[int, int]]:
+    """Candidate (start, end) whose call makes every read non-zero without aborting.
+
+    One backward sweep per start covers every end (linear in the net, not
+    quadratic); ranges that read a Parameter layer's top are simulated one by one.
+    """
+    by_start: Dict[int, List[int]] = {}
+    for start, end in _candidate_ranges(net, seed_ids, read_ids, want_start, want_end):
+        by_start.setdefault(start, []).append(end)
+    for start, ends in by_start.items():
+        sweep = sweep_backward(net, seed_ids, start, read_ids)
+        for end in ends:
+            if sweep is None:
+                run = simulate_call(net, seed_ids, start, end)
+                values = [run.value(r) for r in read_ids]
+                aborted = any(v is not False for v in run.result.aborts.values())
+            else:
+                values, aborted = sweep[start - end]
+            if not aborted and all(v is True for v in values):
+                yield start, end
 
 
 def _candidate_ranges(
@@ -552,16 +572,17 @@ def _candidate_ranges(
         producer = producer_index(net, seed)
         if producer is not None:
             starts.add(producer)
-    ends = set(range(n))  # every end: cheap for the net sizes people debug by hand
+    first_index: Dict[str, int] = {}
+    for i, layer in enumerate(net.layers):
+        first_index.setdefault(layer.definition.name, i)
+
+    def addressable(index: int, default: int) -> bool:
+        """Whether pycaffe can run from/to ``index``: by default, or by a name whose first match is it."""
+        return index == default or first_index[net.layers[index].definition.name] == index
+
     return [
-        (s, e) for s in sorted(starts) for e in sorted(ends)
-        if e <= s and _addressable(net, s, n - 1) and _addressable(net, e, 0)
+        (s, e) for s in sorted(starts) if addressable(s, n - 1) for e in range(s + 1) if addressable(e, 0)
     ]
-
-
-def _addressable(net: BuiltNet, index: int, default: int) -> bool:
-    """Whether pycaffe can run from/to ``index``: by default, or by a name whose first match is it."""
-    return index == default or first_layer_index(net, net.layers[index].definition.name) == index
 
 
 def _call_text(

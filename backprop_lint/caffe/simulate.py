@@ -16,7 +16,7 @@ undeclared custom layer whose behaviour cannot be known statically.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, Iterable, List, Optional, Sequence, Set
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
 from backprop_lint.caffe.model import (
@@ -427,21 +427,10 @@ class _DiffStore:
         self.cell_of[blob_id] = self.cell_of[with_blob]
 
 
-def run_backward(
-    net: BuiltNet,
-    seeds: Sequence[int],
-    start: Optional[int] = None,
-    end: Optional[int] = None,
-) -> BackwardResult:
-    """Forward() then BackwardFromTo(start, end) on fresh blobs (all diffs zero).
-
-    Gradient sources: every top with a non-zero loss weight (SetUp fills its
-    diff with the weight) and the ``seeds`` (blob ids whose diff the caller
-    wrote).
-    """
-    n_layers = len(net.layers)
-    start = n_layers - 1 if start is None else start
-    end = 0 if end is None else end
+def _fresh_diffs(
+    net: BuiltNet, seeds: Sequence[int]
+) -> Tuple[_DiffStore, Dict[int, List[Tri]], Dict[int, int]]:
+    """The diffs after SetUp and Forward, before any Backward: the store, param cells, Parameter tops."""
     store = _DiffStore(len(net.blob_names))
     param_cells: Dict[int, List[Tri]] = {}
     param_alias: Dict[int, int] = {}  # Parameter layer index -> its top blob id
@@ -470,6 +459,25 @@ def run_backward(
             store.set(layer.bottom_ids[j], True)
     for blob_id in seeds:
         store.set(blob_id, True)
+    return store, param_cells, param_alias
+
+
+def run_backward(
+    net: BuiltNet,
+    seeds: Sequence[int],
+    start: Optional[int] = None,
+    end: Optional[int] = None,
+) -> BackwardResult:
+    """Forward() then BackwardFromTo(start, end) on fresh blobs (all diffs zero).
+
+    Gradient sources: every top with a non-zero loss weight (SetUp fills its
+    diff with the weight) and the ``seeds`` (blob ids whose diff the caller
+    wrote).
+    """
+    n_layers = len(net.layers)
+    start = n_layers - 1 if start is None else start
+    end = 0 if end is None else end
+    store, param_cells, param_alias = _fresh_diffs(net, seeds)
 
     aborts: Dict[int, Tri] = {}
     ran: List[int] = []
@@ -489,6 +497,32 @@ def run_backward(
         store.set(top_id, param_cells[i][0])  # the Parameter's top IS its (maybe shared) param diff
     blob_values = [store.get(b) for b in range(len(net.blob_names))]
     return BackwardResult(blob_values, param_cells, aborts, ran)
+
+
+def sweep_backward(
+    net: BuiltNet, seeds: Sequence[int], start: int, watched: Sequence[int]
+) -> Optional[List[Tuple[List[Tri], bool]]]:
+    """``BackwardFromTo(start, end)`` for every ``end`` from ``start`` down to 0, in one pass.
+
+    Entry ``start - end``: the diffs of the ``watched`` blobs after that call,
+    and whether a layer in the range aborts or may abort. A call to a lower
+    ``end`` runs the same layers first, so each entry extends the one before.
+    None when a watched blob is a Parameter layer's top: its diff is only
+    settled after the whole call (shared parameter diffs), so ask
+    ``run_backward`` per ``end`` instead.
+    """
+    store, param_cells, param_alias = _fresh_diffs(net, seeds)
+    if set(watched) & set(param_alias.values()):
+        return None
+    entries: List[Tuple[List[Tri], bool]] = []
+    aborted = False
+    for i in range(start, -1, -1):
+        layer = net.layers[i]
+        if layer.need_backward is not False:
+            if _backward_layer(net, i, layer, store, param_cells) is not False:
+                aborted = True
+        entries.append(([store.get(b) for b in watched], aborted))
+    return entries
 
 
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:

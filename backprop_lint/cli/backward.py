@@ -94,12 +94,15 @@ def render_text(plan: BackwardPlan, stream: TextIO) -> None:
         console.print(f"[{style}]{issue.option}=[/] {escape(issue.problem)}{hint}")
     console.print()
     console.print(f"[bold]Layers #{plan.start_index} down to #{plan.end_index}[/] (BackwardFromTo order):")
+    step_lines = []
     for step in plan.steps:
         mark = {True: "[green]runs   [/]", False: "[red]skipped[/]", None: "[yellow]unknown[/]"}[step.runs]
         why = step.why.replace("skipped: ", "").replace("runs backward", "").strip()
         why = f"  {escape(why)}" if why else ""
-        console.print(f"  {mark} #{step.index:<3} {escape(step.name)} ({escape(step.type)}){why}")
-    if not plan.steps:
+        step_lines.append(f"  {mark} #{step.index:<3} {escape(step.name)} ({escape(step.type)}){why}")
+    if step_lines:
+        console.print("\n".join(step_lines))  # one print: rich's per-call cost is large on long nets
+    else:
         console.print("  (none: start comes before end)")
     console.print()
     console.print(f"[bold]Gradient sources:[/] {escape(', '.join(plan.seeds + plan.loss_blobs) or 'none')}")
