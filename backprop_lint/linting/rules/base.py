@@ -1,8 +1,8 @@
 """What every rule shares: the rule record, the context it reads, finding helpers."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Iterable, Mapping, Optional, Sequence, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location, NetRefused, NetState, PreparedNet, SimLayer, SimulatedNet
 
@@ -49,6 +49,8 @@ class RuleContext:
     state: str = ""
     need_diff: Tuple[str, ...] = ()
     resimulate: Optional[Resimulate] = None
+    #: results rules share within this context (e.g. the net re-simulated with force_backward)
+    memo: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @classmethod
     def for_net(

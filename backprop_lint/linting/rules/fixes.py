@@ -9,7 +9,7 @@ from backprop_lint.caffe.model import BackpropLintError, PreparedNet, SimulatedN
 from backprop_lint.linting.findings import Fix, TextEdit
 from backprop_lint.linting.rules.base import RuleContext
 from backprop_lint.linting.rules.graph import quote
-from backprop_lint.linting.rules.textpos import TextIndex, force_backward_edit, insert_lines_after
+from backprop_lint.linting.rules.textpos import force_backward_edit, insert_lines_after, text_index
 
 
 def resimulate(ctx: RuleContext, prepared: PreparedNet) -> Optional[SimulatedNet]:
@@ -30,8 +30,12 @@ def resimulate(ctx: RuleContext, prepared: PreparedNet) -> Optional[SimulatedNet
 
 
 def with_force_backward(ctx: RuleContext) -> Optional[SimulatedNet]:
+    """The net with ``force_backward: true``, simulated once per context whichever rules ask."""
     assert ctx.net is not None
-    return resimulate(ctx, replace(ctx.net.prepared, force_backward=True))
+    if "force_backward" not in ctx.memo:
+        ctx.memo["force_backward"] = resimulate(ctx, replace(ctx.net.prepared, force_backward=True))
+    result: Optional[SimulatedNet] = ctx.memo["force_backward"]
+    return result
 
 
 def with_propagate_down(ctx: RuleContext, index: int, values: Sequence[bool]) -> Optional[SimulatedNet]:
@@ -67,8 +71,8 @@ def propagate_down_edits(ctx: RuleContext, index: int, values: Sequence[bool]) -
     if net is None or ctx.text is None or net.prepared.upgraded_from is not None:
         return ()
     layer = net.layers[index]
-    text_index = TextIndex(ctx.text)
-    block = text_index.layer_block(layer.location)
+    positions = text_index(ctx.text)
+    block = positions.layer_block(layer.location)
     if block is None:
         return ()
     lines = [f"propagate_down: {'true' if v else 'false'}" for v in values]
@@ -78,11 +82,11 @@ def propagate_down_edits(ctx: RuleContext, index: int, values: Sequence[bool]) -
             return ()
         edits = []
         for item, line in zip(existing, lines):
-            (sl, sc), (el, ec) = text_index.position(item.start), text_index.position(item.end)
+            (sl, sc), (el, ec) = positions.position(item.start), positions.position(item.end)
             edits.append(TextEdit(ctx.file, sl, sc, el, ec, line))
         return tuple(edits)
     anchors = block.all("bottom") or block.all("type") or block.all("name")
     if not anchors:
         return ()
-    edit = insert_lines_after(text_index, ctx.file, anchors[-1], lines)
+    edit = insert_lines_after(positions, ctx.file, anchors[-1], lines)
     return (edit,) if edit is not None else ()

@@ -29,13 +29,13 @@ from backprop_lint.linting.rules.graph import (
     user_layers,
     user_readers,
 )
-from backprop_lint.linting.rules.textpos import TextIndex
+from backprop_lint.linting.rules.textpos import text_index
 
 
 def net_location(ctx: RuleContext) -> Location:
     """Where a net-level finding points: the net's ``name:`` line, else the file."""
     if ctx.text is not None:
-        index = TextIndex(ctx.text)
+        index = text_index(ctx.text)
         name = index.top_level("name")
         if name is not None:
             line, col = index.position(name.start)

@@ -24,7 +24,7 @@ from backprop_lint.linting.rules.graph import (
     user_layers,
     user_readers,
 )
-from backprop_lint.linting.rules.textpos import TextIndex, insert_lines_after
+from backprop_lint.linting.rules.textpos import insert_lines_after, text_index
 
 # ---------------------------------------------------------------------------
 # BL301 force-backward-overrides-propagate-down
@@ -308,14 +308,14 @@ def _batchnorm_fix(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLa
     description = f"add `param {{ lr_mult: 0 }}` to {quote(layer.name)} for each of its three statistics"
     if ctx.text is None or net.prepared.upgraded_from is not None or missing <= 0:
         return Fix(description)
-    text_index = TextIndex(ctx.text)
-    block = text_index.layer_block(layer.location)
+    positions = text_index(ctx.text)
+    block = positions.layer_block(layer.location)
     if block is None:
         return Fix(description)
     anchors = block.all("param") or block.all("top") or block.all("bottom")
     if not anchors:
         return Fix(description)
-    edit = insert_lines_after(text_index, ctx.file, anchors[-1], ["param { lr_mult: 0 }"] * missing)
+    edit = insert_lines_after(positions, ctx.file, anchors[-1], ["param { lr_mult: 0 }"] * missing)
     return Fix(description, (edit,) if edit is not None else ())
 
 

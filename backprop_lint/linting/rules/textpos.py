@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from functools import lru_cache
+from typing import Dict, List, Optional, Tuple
 
 from backprop_lint.caffe.model import Location
 
@@ -20,15 +20,44 @@ _BARE = re.compile(r"[^\s{}<>\[\],;#:'\"]+")
 _OPEN = {"{": "}", "<": ">"}
 
 
-@dataclass
-class TextField:
-    """One field: ``name`` starts at ``start``; its value ends right before ``end``."""
+#: the tokens that matter when skipping a message body: strings, comments, brackets
+_SKIP_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|#[^\n]*|[{}<>]')
 
-    name: str
-    start: int
-    end: int
-    children: List["TextField"] = field(default_factory=list)
-    is_message: bool = False
+
+class TextField:
+    """One field: ``name`` starts at ``start``; its value ends right before ``end``.
+
+    A message's children are scanned the first time they are asked for: most
+    layer blocks of a large net are never looked into.
+    """
+
+    __slots__ = ("name", "start", "end", "is_message", "_children", "_text", "_body", "_closer")
+
+    def __init__(
+        self,
+        name: str,
+        start: int,
+        end: int,
+        children: Optional[List["TextField"]] = None,
+        is_message: bool = False,
+    ) -> None:
+        self.name = name
+        self.start = start
+        self.end = end
+        self.is_message = is_message
+        self._children = children if children is not None else []
+        self._text = ""
+        self._body = -1
+        self._closer = ""
+
+    @property
+    def children(self) -> List["TextField"]:
+        if self._body >= 0:
+            scanner = _Scanner(self._text)
+            scanner.pos = self._body
+            self._children = scanner.fields(self._closer)
+            self._body = -1
+        return self._children
 
     def child(self, name: str) -> Optional["TextField"]:
         return next((c for c in self.children if c.name == name), None)
@@ -38,9 +67,10 @@ class TextField:
 
 
 class _Scanner:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, lazy: bool = False) -> None:
         self.text = text
         self.pos = 0
+        self.lazy = lazy
 
     def skip_blank(self) -> None:
         text, n = self.text, len(self.text)
@@ -75,6 +105,20 @@ class _Scanner:
             self.pos = match.end()
             found.append(self.value(match.group(0), start))
 
+    def skip_body(self) -> None:
+        """Move past a message body whose opener is just behind ``pos``, to right after its closer."""
+        depth = 1
+        for token in _SKIP_TOKEN.finditer(self.text, self.pos):
+            char = token.group()[0]
+            if char in "{<":
+                depth += 1
+            elif char in "}>":
+                depth -= 1
+                if depth == 0:
+                    self.pos = token.end()
+                    return
+        self.pos = len(self.text)
+
     def value(self, name: str, start: int) -> TextField:
         self.skip_blank()
         if self.peek() == ":":
@@ -83,6 +127,12 @@ class _Scanner:
         char = self.peek()
         if char in _OPEN:
             self.pos += 1
+            if self.lazy:
+                body = self.pos
+                self.skip_body()
+                item = TextField(name, start, self.pos, is_message=True)
+                item._text, item._body, item._closer = self.text, body, _OPEN[char]
+                return item
             children = self.fields(_OPEN[char])
             if self.peek() == _OPEN[char]:
                 self.pos += 1
@@ -123,12 +173,16 @@ class _Scanner:
 
 
 class TextIndex:
-    """The fields of a prototxt, with offset <-> line/column conversion."""
+    """The fields of a prototxt, with offset <-> line/column conversion.
+
+    Build it with ``text_index(text)``: every rule and fix of a file shares one.
+    """
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.fields = _Scanner(text).fields(closer="")
+        self.fields = _Scanner(text, lazy=True).fields(closer="")
+        self._blocks_by_line: Optional[Dict[int, List[Tuple[int, TextField]]]] = None
 
     def position(self, offset: int) -> Tuple[int, int]:
         """1-based (line, column) of ``offset``."""
@@ -145,11 +199,14 @@ class TextIndex:
         """The top-level ``layer {}`` / ``layers {}`` block that starts at ``location``."""
         if location is None or not location.line:
             return None
-        for candidate in self.fields:
-            if candidate.name not in ("layer", "layers") or not candidate.is_message:
-                continue
-            line, col = self.position(candidate.start)
-            if line == location.line and (not location.col or col == location.col):
+        if self._blocks_by_line is None:
+            self._blocks_by_line = {}
+            for candidate in self.fields:
+                if candidate.name in ("layer", "layers") and candidate.is_message:
+                    line, col = self.position(candidate.start)
+                    self._blocks_by_line.setdefault(line, []).append((col, candidate))
+        for col, candidate in self._blocks_by_line.get(location.line, ()):
+            if not location.col or col == location.col:
                 return candidate
         return None
 
@@ -171,6 +228,12 @@ class TextIndex:
         return self.line_text(line)[: col - 1]
 
 
+@lru_cache(maxsize=4)
+def text_index(text: str) -> TextIndex:
+    """The one TextIndex of ``text`` (rules and fixes of the same file share it)."""
+    return TextIndex(text)
+
+
 def insert_lines_after(index: TextIndex, file: str, item: TextField, lines: List[str]) -> Optional[TextEdit]:
     """An edit adding ``lines`` right after ``item``'s line, indented like it.
 
@@ -190,7 +253,7 @@ def insert_lines_after(index: TextIndex, file: str, item: TextField, lines: List
 
 def force_backward_edit(text: str, file: str) -> TextEdit:
     """Set ``force_backward: true``: rewrite an existing field, or add one after ``name:``."""
-    index = TextIndex(text)
+    index = text_index(text)
     existing = index.top_level("force_backward")
     if existing is not None:
         (sl, sc), (el, ec) = index.position(existing.start), index.position(existing.end)
