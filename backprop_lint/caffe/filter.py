@@ -97,20 +97,37 @@ def filter_net(
     net: Message, state: NetState, file: str
 ) -> Tuple[List[LayerDef], List[Tuple[str, Optional[Location], str]]]:
     """The layers ``state`` includes, and those it leaves out (name, location, reason)."""
-    kept: List[LayerDef] = []
+    kept_indexes, dropped = select_layers(net, state, file)
+    return layer_defs(net, kept_indexes, file), dropped
+
+
+def select_layers(
+    net: Message, state: NetState, file: str
+) -> Tuple[List[int], List[Tuple[str, Optional[Location], str]]]:
+    """``Net::FilterNet``'s decisions: indexes of the layers ``state`` keeps, and those it leaves out."""
+    kept: List[int] = []
     dropped: List[Tuple[str, Optional[Location], str]] = []
     for index, layer in enumerate(net.repeated("layer")):
-        location = _layer_location(layer, file)
-        if layer.repeated("include") and layer.repeated("exclude"):
+        includes, excludes = layer.repeated("include"), layer.repeated("exclude")
+        if not includes and not excludes:
+            kept.append(index)  # no rule: every state keeps it
+            continue
+        if includes and excludes:
             raise NetRefused(
                 "Specify either include rules or exclude rules; not both.",
                 layer=layer.get("name"),
-                location=location,
+                location=_layer_location(layer, file),
                 kind="include-and-exclude",
             )
         included, why = layer_included(layer, state)
         if included:
-            kept.append(layer_def_from(layer, file, index, location))
+            kept.append(index)
         else:
-            dropped.append((layer.get("name"), location, why))
+            dropped.append((layer.get("name"), _layer_location(layer, file), why))
     return kept, dropped
+
+
+def layer_defs(net: Message, indexes: Sequence[int], file: str) -> List[LayerDef]:
+    """The LayerDefs of the layers at ``indexes`` (they do not depend on the net state)."""
+    layers = net.repeated("layer")
+    return [layer_def_from(layers[index], file, index) for index in indexes]

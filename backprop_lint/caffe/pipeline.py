@@ -8,16 +8,18 @@ library call.
 """
 from __future__ import annotations
 
+import dataclasses
 import gc
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from backprop_lint.caffe.filter import filter_net, net_state_for
+from backprop_lint.caffe.filter import layer_defs, net_state_for, select_layers
 from backprop_lint.caffe.flavors import Flavor, get_flavor
 from backprop_lint.caffe.layer_table import LayerInfo
 from backprop_lint.caffe.model import (
     BackpropLintError,
     InputError,
+    LayerDef,
     LoadedNet,
     Message,
     NetRefused,
@@ -58,22 +60,62 @@ def prepare_loaded(
     stages: Sequence[str] = (),
     flavor: str = "bvlc",
 ) -> PreparedNet:
-    flavor_spec = get_flavor(flavor)
-    net, upgrade_warnings, upgraded_from = upgrade(loaded.net, flavor_spec, loaded.file)
-    state = net_state_for(net, phase, level, stages)
-    kept, dropped = filter_net(net, state, loaded.file)
-    return PreparedNet(
-        name=net.get("name"),
-        file=loaded.file,
-        state=state,
-        force_backward=bool(net.get("force_backward")),
-        layers=insert_splits(kept),
-        flavor=flavor_spec.name,
-        filtered_out=dropped,
-        warnings=list(loaded.warnings) + list(upgrade_warnings),
-        upgraded_from=upgraded_from,
-        net=net,
-    )
+    return NetStates(loaded, flavor).prepare(phase=phase, level=level, stages=stages)
+
+
+class NetStates:
+    """One loaded net in several net states, sharing the work the states have in common.
+
+    The upgrade does not depend on the state; two states that keep the same
+    layers get the same (split-inserted) layer list; and the simulation does
+    not depend on the state either, so such states are simulated once.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedNet,
+        flavor: str = "bvlc",
+        declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    ) -> None:
+        self.loaded = loaded
+        self.flavor = get_flavor(flavor)
+        self.declared_layers = declared_layers
+        self._upgraded: Optional[Tuple[Message, List[Warning_], Optional[str]]] = None
+        self._layers: Dict[Tuple[int, ...], List[LayerDef]] = {}
+        self._simulated: Dict[Tuple[int, bool], Tuple[List[LayerDef], SimulatedNet]] = {}
+
+    def prepare(self, *, phase: str = "TRAIN", level: int = 0, stages: Sequence[str] = ()) -> PreparedNet:
+        if self._upgraded is None:
+            self._upgraded = upgrade(self.loaded.net, self.flavor, self.loaded.file)
+        net, upgrade_warnings, upgraded_from = self._upgraded
+        state = net_state_for(net, phase, level, stages)
+        kept, dropped = select_layers(net, state, self.loaded.file)
+        key = tuple(kept)
+        layers = self._layers.get(key)
+        if layers is None:
+            layers = self._layers[key] = insert_splits(layer_defs(net, kept, self.loaded.file))
+        return PreparedNet(
+            name=net.get("name"),
+            file=self.loaded.file,
+            state=state,
+            force_backward=bool(net.get("force_backward")),
+            layers=layers,
+            flavor=self.flavor.name,
+            filtered_out=dropped,
+            warnings=list(self.loaded.warnings) + list(upgrade_warnings),
+            upgraded_from=upgraded_from,
+            net=net,
+        )
+
+    def simulate(self, prepared: PreparedNet) -> SimulatedNet:
+        """``simulate(prepared)`` with the declared layers, reusing another state's run on the same layers."""
+        key = (id(prepared.layers), prepared.force_backward)
+        cached = self._simulated.get(key)
+        if cached is not None and cached[0] is prepared.layers:
+            return dataclasses.replace(cached[1], prepared=prepared)
+        simulated = simulate(prepared, declared_layers=self.declared_layers)
+        self._simulated[key] = (prepared.layers, simulated)  # holding the list keeps its id unique
+        return simulated
 
 
 def upgrade(net: Message, flavor: Flavor, file: str) -> Tuple[Message, List[Warning_], Optional[str]]:

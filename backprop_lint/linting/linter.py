@@ -21,7 +21,7 @@ import re
 import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from backprop_lint.linting import suppress
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
@@ -37,6 +37,9 @@ from backprop_lint.caffe.model import (
     SimulatedNet,
 )
 from backprop_lint.linting.findings import SEVERITIES, Finding
+
+if TYPE_CHECKING:
+    from backprop_lint.caffe.pipeline import NetStates
 
 NET_SUFFIXES: Tuple[str, ...] = (".prototxt", ".pbtxt")
 BINARY_SUFFIXES: Tuple[str, ...] = (".caffemodel", ".binaryproto", ".pb")
@@ -529,9 +532,12 @@ class Linter:
         if text is not None:
             report.sources[plan.display] = text
         per_state: List[Tuple[str, List[Finding]]] = []
+        from backprop_lint.caffe.pipeline import NetStates
+
+        shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None)
         for state in plan.states:
             label = state_label(state)
-            findings, simulated = lint_state(loaded, state, config, text)
+            findings, simulated = lint_state(shared, state, config, text)
             stamped = [finding if finding.state else replace(finding, state=label) for finding in findings]
             report.states.append(StateResult(plan.display, label, tuple(stamped), simulated))
             per_state.append((label, stamped))
@@ -560,29 +566,21 @@ def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = 
 
 
 def lint_state(
-    loaded: LoadedNet, state: NetState, config: Config, text: Optional[str]
+    shared: "NetStates", state: NetState, config: Config, text: Optional[str]
 ) -> Tuple[List[Finding], Optional[SimulatedNet]]:
-    """Prepare, simulate and run the rules for one state; a refusal becomes a finding."""
-    from backprop_lint.caffe import pipeline
+    """Prepare, simulate and run the rules for one state; a refusal becomes a finding.
+
+    ``shared`` holds the work the states of one net share (upgrade, filtered
+    layers, simulations).
+    """
     from backprop_lint.linting.rules import RuleContext, refusal_finding, run_rules
 
-    declared = dict(config.declared_layers) or None
-
-    def resimulate(prepared: PreparedNet) -> SimulatedNet:
-        return pipeline.simulate(prepared, declared_layers=declared)
-
+    resimulate = shared.simulate
     try:
-        prepared = pipeline.prepare(
-            loaded,
-            phase=state.phase,
-            level=state.level,
-            stages=state.stages,
-            flavor=config.flavor,
-            strict=config.strict,
-        )
+        prepared = shared.prepare(phase=state.phase, level=state.level, stages=state.stages)
         simulated = resimulate(prepared)
     except NetRefused as err:
-        context = RuleContext.for_refusal(err, file=loaded.file, text=text, state=state_label(state))
+        context = RuleContext.for_refusal(err, file=shared.loaded.file, text=text, state=state_label(state))
         return [refusal_finding(err, context)], None
     context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate)
     return list(run_rules(context)), simulated
