@@ -440,6 +440,7 @@ class _Parser:
         self.after_field = False
         self._line = 1
         self._line_pos = 0
+        self._line_start = 0
 
     # -- positions --------------------------------------------------------
 
@@ -447,12 +448,13 @@ class _Parser:
         """1-based line and column of ``pos`` (fast for increasing positions)."""
         text = self.text
         if pos >= self._line_pos:
-            self._line += text.count("\n", self._line_pos, pos)
+            newlines = text.count("\n", self._line_pos, pos)
+            if newlines:
+                self._line += newlines
+                self._line_start = text.rfind("\n", self._line_pos, pos) + 1
             self._line_pos = pos
-            line = self._line
-        else:
-            line = text.count("\n", 0, pos) + 1
-        return line, pos - text.rfind("\n", 0, pos)
+            return self._line, pos - self._line_start + 1
+        return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
 
     def location(self, pos: int) -> Location:
         return Location(self.file, *self.line_col(pos))
@@ -474,8 +476,10 @@ class _Parser:
         schema, common, max_depth = self.schema, self.common, self.max_depth
         count_newlines = text.count
         last_newline = text.rfind
-        # Lines are counted lazily, from the last recorded position up to the next one
-        line, line_pos = 1, 0
+        # Lines are counted lazily, from the last recorded position up to the next one;
+        # a column is measured from the start of its line, found only when the line changed
+        # (searching back to the file's start would be quadratic on a one-line file)
+        line, line_pos, line_start = 1, 0, 0
         end = len(text)
         pos = 0
         value: Any
@@ -534,18 +538,24 @@ class _Parser:
                         else:
                             present[name] = value
                         name_pos = found.start(1)
-                        line += count_newlines("\n", line_pos, name_pos)
+                        newlines = count_newlines("\n", line_pos, name_pos)
+                        if newlines:
+                            line += newlines
+                            line_start = last_newline("\n", line_pos, name_pos) + 1
                         line_pos = name_pos
-                        positions[name] = (line, name_pos - last_newline("\n", 0, name_pos))
+                        positions[name] = (line, name_pos - line_start + 1)
                         continue
                     # a sub-message: name { or name: {
                     name_pos = found.start(1)
                     sub_type = spec.message
                     if sub_type is None or len(stack) >= max_depth:
                         raise self.open_error(spec, name, name_pos)
-                    line += count_newlines("\n", line_pos, name_pos)
+                    newlines = count_newlines("\n", line_pos, name_pos)
+                    if newlines:
+                        line += newlines
+                        line_start = last_newline("\n", line_pos, name_pos) + 1
                     line_pos = name_pos
-                    col = name_pos - last_newline("\n", 0, name_pos)
+                    col = name_pos - line_start + 1
                     # Message.__init__ inlined: a sub-message is created for every '{'
                     value = new_message(Message)
                     value.type = sub_type
