@@ -82,6 +82,7 @@ backward = "respects-pd"
         ('severity = {BL301 = "fatal"}', "severity.BL301"),
         ('per-file-ignores = {"*.prototxt" = "BL1"}', "per-file-ignores.*.prototxt"),
         ('layers = {ROIPooling = {backward = "respects-pd"}}', "layers.ROIPooling"),
+        ("layers = {ROIPooling = {params = 100000000}}", "layers.ROIPooling"),
     ],
 )
 def test_invalid_values_name_the_file_and_key(tmp_path: Path, body: str, key: str) -> None:

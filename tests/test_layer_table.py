@@ -18,6 +18,8 @@ from backprop_lint.caffe.layer_table import (
 
     FLAVORS,
 
+    MAX_DECLARED_COUNT,
+
     ORACLE_BUILD,
 
     SSD,
@@ -224,9 +226,11 @@ def test_declared_layer() -> None:
     assert row.params(layer("ROIPooling"), 2) == 0
     assert row.backward(0, 2, layer("ROIPooling")) is Backward.IGNORES_PD
     for bad in ({}, {"params": -1}, {"params": 0, "backward": "sometimes"}, {"params": 0, "colour": 1},
-                {"params": 0, "loss": "yes"}, {"params": True}):
+                {"params": 0, "loss": "yes"}, {"params": True}, {"params": 100000000},
+                {"params": 0, "tops": 10**9}):
         with pytest.raises(InputError):
             declared_layer("X", bad)
+    assert declared_layer("X", {"params": MAX_DECLARED_COUNT}).params(layer("X"), 1) == MAX_DECLARED_COUNT
 
 
 ORACLE_CASES = [

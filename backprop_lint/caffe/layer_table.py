@@ -767,10 +767,22 @@ _DECLARED_BACKWARD: Dict[str, Backward] = {
 _DECLARATION_KEYS = ("params", "backward", "loss", "bottoms", "tops")
 
 
-def _declared_count(type_name: str, key: str, value: Any) -> Count:
+#: The most parameter blobs, bottoms or tops a declaration may give. Caffe's own
+#: layers have at most a handful (LSTM: 3 params; Slice/Concat: a few dozen
+#: blobs); the bound keeps a typo such as ``params = 100000000`` from making
+#: every later stage loop over a hundred million entries.
+MAX_DECLARED_COUNT = 1024
+
+
+def _declared_count(type_name: str, key: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InputError(f"layer declaration '{type_name}': '{key}' must be a non-negative integer, got {value!r}")
-    return Count(exact=value)
+    if value > MAX_DECLARED_COUNT:
+        raise InputError(
+            f"layer declaration '{type_name}': '{key}' = {value} is more than any layer has "
+            f"(at most {MAX_DECLARED_COUNT} are accepted); give the real count, e.g. params = 2 for weights and bias"
+        )
+    return value
 
 
 def declared_layer(type_name: str, config: Mapping[str, Any], flavors: Iterable[str] = FLAVORS) -> LayerInfo:
@@ -788,17 +800,15 @@ def declared_layer(type_name: str, config: Mapping[str, Any], flavors: Iterable[
         raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_DECLARATION_KEYS)}")
     if "params" not in config:
         raise InputError(f"{where}: 'params' (number of learnable blobs) is required")
-    params = config["params"]
-    if isinstance(params, bool) or not isinstance(params, int) or params < 0:
-        raise InputError(f"{where}: 'params' must be a non-negative integer, got {params!r}")
+    params = _declared_count(type_name, "params", config["params"])
     backward_name = config.get("backward", "respects-pd")
     if backward_name not in _DECLARED_BACKWARD:
         raise InputError(f"{where}: 'backward' must be one of {', '.join(_DECLARED_BACKWARD)}, got {backward_name!r}")
     loss = config.get("loss", False)
     if not isinstance(loss, bool):
         raise InputError(f"{where}: 'loss' must be true or false, got {loss!r}")
-    bottoms = _declared_count(type_name, "bottoms", config["bottoms"]) if "bottoms" in config else ANY
-    tops = _declared_count(type_name, "tops", config["tops"]) if "tops" in config else ANY
+    bottoms = Count(exact=_declared_count(type_name, "bottoms", config["bottoms"])) if "bottoms" in config else ANY
+    tops = Count(exact=_declared_count(type_name, "tops", config["tops"])) if "tops" in config else ANY
     declared_params = params
     return LayerInfo(
         type=type_name, flavors=frozenset(flavors), bottoms=bottoms, tops=tops,
