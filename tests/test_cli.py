@@ -418,3 +418,42 @@ def test_crash_outside_the_per_file_guard_is_one_line(
     assert err == (
         "backprop-lint: internal error: RuntimeError: unexpected (this is a bug in backprop-lint; please report it)\n"
     )
+
+
+# ---------------------------------------------------------------------------
+# Bounded output: at most N findings per file
+# ---------------------------------------------------------------------------
+
+MANY_UNKNOWN_FIELDS = (
+    'name: "n"\n'
+    'layer { name: "data" type: "Input" top: "x" input_param { shape { dim: 1 } } }\n'
+    + "bogus_field: 1\n" * 30
+)
+
+
+def test_findings_past_the_per_file_limit_are_counted_not_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    net = tmp_path / "many.prototxt"
+    net.write_text(MANY_UNKNOWN_FIELDS)
+    status, out, _ = run(capsys, "check", str(net), "--format", "json", "--max-findings-per-file", "0")
+    everything = json.loads(out)
+    total = len(everything["findings"])
+    assert status == 1 and total > 10 and everything["not_shown"] == []
+    status, out, _ = run(capsys, "check", str(net), "--format", "json", "--max-findings-per-file", "10")
+    capped = json.loads(out)
+    assert status == 1 and len(capped["findings"]) == 10
+    assert capped["not_shown"] == [{"file": str(net), "count": total - 10}]
+    # the most severe are kept: every error before any warning or info
+    kept_severities = {f["severity"] for f in capped["findings"]}
+    errors = [f for f in everything["findings"] if f["severity"] == "error"]
+    assert len(errors) >= 10 and kept_severities == {"error"}
+    status, out, _ = run(capsys, "check", str(net), "--max-findings-per-file", "10", "--color", "never")
+    assert f"{total - 10} more findings in {net} not shown" in out
+
+
+def test_max_findings_per_file_must_be_a_count(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--max-findings-per-file", "-3", "x.prototxt"])
+    assert caught.value.code == 2
+    assert "is not a count" in capsys.readouterr().err

@@ -23,7 +23,14 @@ from backprop_lint._version import __version__
 from backprop_lint.cli.guard import guarded
 from backprop_lint.linting.config import CODE_PREFIX, ConfigError, ConfigFinder
 from backprop_lint.linting.fix import plan_fixes, unified_diff, write_atomically
-from backprop_lint.linting.linter import Linter, LintReport, Overrides, rule_catalogue, rule_doc_path
+from backprop_lint.linting.linter import (
+    MAX_FINDINGS_PER_FILE,
+    Linter,
+    LintReport,
+    Overrides,
+    rule_catalogue,
+    rule_doc_path,
+)
 from backprop_lint.linting.findings import SEVERITIES, Finding
 from backprop_lint.report import FORMATS
 
@@ -76,6 +83,16 @@ def _codes(value: str) -> List[str]:
         if not CODE_PREFIX.match(code):
             raise argparse.ArgumentTypeError(f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)")
     return codes
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"'{value}' is not a count (a whole number, 0 or more)")
+    return number
 
 
 def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -133,6 +150,13 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     )
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     output.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    output.add_argument(
+        "--max-findings-per-file",
+        type=_count,
+        default=MAX_FINDINGS_PER_FILE,
+        metavar="N",
+        help=f"report at most N findings per file, the most severe first (default: {MAX_FINDINGS_PER_FILE}; 0: all)",
+    )
     fixing = parser.add_argument_group("fixing")
     fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what is left")
     fixing.add_argument("--diff", action="store_true", help="print the safe fixes as a unified diff; write nothing")
@@ -182,7 +206,7 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    linter = Linter(ConfigFinder(args.config), overrides_from(args))
+    linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file)
     if args.fix or args.diff:
         return run_fix(args, linter)
     report = lint_with_progress(linter, args.paths, show=not args.no_progress)

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
 NET_SUFFIXES: Tuple[str, ...] = (".prototxt", ".pbtxt")
 BINARY_SUFFIXES: Tuple[str, ...] = (".caffemodel", ".binaryproto", ".pb")
 DEFAULT_PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
+#: findings reported per file by default: past it, a file is better fixed than read (e.g. a field
+#: misspelt on every layer of a generated net); the rest are counted in ``LintReport.not_shown``
+MAX_FINDINGS_PER_FILE = 200
 
 INPUT_ERROR_CODE = "BL000"  # the rules catalogue's BL0 family: Caffe cannot even read the file
 INPUT_ERROR_NAME = "input-error"
@@ -127,6 +130,8 @@ class LintReport:
     internal_errors: List[Tuple[str, str]] = field(default_factory=list)
     #: file -> its text, for code frames and --fix
     sources: Dict[str, str] = field(default_factory=dict)
+    #: file -> how many findings past the per-file limit were left out of ``findings``
+    not_shown: Dict[str, int] = field(default_factory=dict)
 
     @property
     def all_findings(self) -> List[Finding]:
@@ -428,9 +433,16 @@ ProgressCallback = Callable[[str, int, int], None]
 class Linter:
     """Lints files with per-file configuration and the given overrides."""
 
-    def __init__(self, finder: Optional[ConfigFinder] = None, overrides: Overrides = Overrides()) -> None:
+    def __init__(
+        self,
+        finder: Optional[ConfigFinder] = None,
+        overrides: Overrides = Overrides(),
+        max_findings_per_file: int = MAX_FINDINGS_PER_FILE,
+    ) -> None:
         self.finder = finder or ConfigFinder()
         self.overrides = overrides
+        #: findings reported per file at most (the most severe first); 0: no limit
+        self.max_findings_per_file = max_findings_per_file
         #: file (as displayed) -> text to lint instead of the file's content (--fix / --diff passes)
         self.replacement_texts: Dict[str, str] = {}
 
@@ -543,8 +555,22 @@ class Linter:
             per_state.append((label, stamped))
         merged = merge_states(per_state)
         kept, suppressed = configure_findings(merged, config, plan.display, text)
-        report.findings.extend(kept)
+        report.findings.extend(self._within_limit(kept, plan.display, report))
         report.suppressed.extend(suppressed)
+
+
+    def _within_limit(self, findings: List[Finding], file: str, report: LintReport) -> List[Finding]:
+        """At most ``max_findings_per_file`` findings of ``file``, the most severe first; the rest counted."""
+        limit = self.max_findings_per_file
+        if not limit:
+            return findings
+        room = max(0, limit - sum(1 for f in report.findings if f.location.file == file))
+        if len(findings) <= room:
+            return findings
+        rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+        ordered = sorted(findings, key=lambda f: (-rank.get(f.severity, 0), f.sort_key()))
+        report.not_shown[file] = report.not_shown.get(file, 0) + len(ordered) - room
+        return ordered[:room]
 
 
 def default_states(config: Config) -> List[NetState]:

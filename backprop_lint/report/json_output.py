@@ -22,7 +22,8 @@ Schema (``version`` 1; fields are only ever added, never renamed)::
           }
         }
       ],
-      "internal_errors": [{"file": "...", "error": "..."}]
+      "internal_errors": [{"file": "...", "error": "..."}],
+      "not_shown": [{"file": "...", "count": 5}]   # findings past --max-findings-per-file
     }
 
 Findings are sorted by file, line, column, code. Input errors (BL000) are
@@ -55,6 +56,7 @@ def to_document(report: LintReport) -> Dict[str, Any]:
         "summary": summary,
         "findings": [finding_to_json(finding) for finding in findings],
         "internal_errors": [{"file": file, "error": error} for file, error in report.internal_errors],
+        "not_shown": [{"file": file, "count": count} for file, count in sorted(report.not_shown.items())],
     }
 
 
@@ -92,5 +94,5 @@ def fix_to_json(fix: Fix) -> Dict[str, Any]:
 
 
 def render(report: LintReport, stream: TextIO) -> None:
-    json.dump(to_document(report), stream, indent=2, sort_keys=False)
-    stream.write("\n")
+    # one write: json.dump writes piece by piece, a million writes for a large report
+    stream.write(json.dumps(to_document(report), indent=2, sort_keys=False) + "\n")

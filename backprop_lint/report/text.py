@@ -140,4 +140,8 @@ def summary(report: LintReport) -> Text:
         text.append(f" {fixable} fixable with --fix.", style="green")
     if report.internal_errors:
         text.append(f" {len(report.internal_errors)} internal error(s).", style="bold red")
+    for file, count in sorted(report.not_shown.items()):
+        text.append(f"\n{count} more finding" + ("" if count == 1 else "s") + f" in {file} not shown "
+                    "(the most severe are listed first; --max-findings-per-file 0 shows them all).",
+                    style="yellow")
     return text
