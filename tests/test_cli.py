@@ -163,11 +163,33 @@ def test_select_ignore_and_exit_zero(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert run(capsys, "broken.prototxt", "--exit-zero")[0] == 0
 
 
-def test_severity_threshold(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_severity_shows_and_fail_on_fails(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """A deploy net's BL201 is info: shown, but it fails only with `--fail-on info`."""
     write(tmp_path, "features.prototxt", NO_LOSS)
     code, findings = json_findings(capsys, "features.prototxt")
-    assert code == 1 and "BL201" in [f["code"] for f in findings]
-    assert json_findings(capsys, "features.prototxt", "--severity", "error") == (0, [])
+    assert code == 0 and [(f["code"], f["severity"]) for f in findings] == [("BL201", "info")]
+    assert json_findings(capsys, "features.prototxt", "--fail-on", "info")[0] == 1
+    assert json_findings(capsys, "features.prototxt", "--severity", "warning") == (0, [])
+    # a hidden finding never fails the run
+    assert json_findings(capsys, "features.prototxt", "--severity", "warning", "--fail-on", "info") == (0, [])
+    write(tmp_path, "broken.prototxt", UNKNOWN_BOTTOM)
+    assert json_findings(capsys, "broken.prototxt", "--fail-on", "error")[0] == 1
+    write(tmp_path, "backprop-lint.toml", 'fail-on = "info"\n')
+    assert json_findings(capsys, "features.prototxt")[0] == 1
+
+
+def test_the_shipped_hook_passes_a_deploy_net_and_fails_a_refused_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The arguments in .pre-commit-hooks.yaml: info is shown, warnings and errors fail."""
+    import yaml
+
+    hook = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())[0]
+    write(tmp_path, "features.prototxt", NO_LOSS)
+    write(tmp_path, "broken.prototxt", UNKNOWN_BOTTOM)
+    code, out, _ = run(capsys, *hook["args"], "features.prototxt")
+    assert code == 0 and "BL201" in out
+    assert run(capsys, *hook["args"], "broken.prototxt")[0] == 1
 
 
 def test_need_diff_asks_for_a_gradient(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -216,7 +238,7 @@ def test_inline_suppression_and_unused_suppression(tmp_path: Path, capsys: pytes
     stale = CLEAN.replace('layer { name: "ip"', '# backprop-lint: disable=BL001\nlayer { name: "ip"')
     write(tmp_path, "clean.prototxt", stale)
     code, findings = json_findings(capsys, "clean.prototxt")
-    assert code == 1
+    assert code == 0  # info: shown, not failing
     assert [(f["code"], f["severity"], f["line"]) for f in findings] == [("BL901", "info", 4)]
 
 
@@ -343,7 +365,7 @@ def test_rules_text_is_one_plain_line_per_rule(capsys: pytest.CaptureFixture) ->
     code, out, _ = run(capsys, "rules")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("BL000  input-error ")
-    assert any(line.startswith("BL201  backward-does-nothing ") and "  warning  " in line for line in lines)
+    assert any(line.startswith("BL201  backward-does-nothing ") and "  info     " in line for line in lines)
     assert all(line == line.rstrip() for line in lines)
 
 

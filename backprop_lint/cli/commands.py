@@ -5,8 +5,9 @@ option), ``explain CODE``, ``rules``, plus the commands registered by the
 modules in ``COMMAND_MODULES`` (each has ``register(subparsers)`` that sets
 ``handler`` on its parser).
 
-Exit status: 0 no findings, 1 findings (at or above ``--severity``) or
-unreadable input, 2 usage, configuration or internal error.
+Exit status: 0 when nothing fails, 1 when a shown finding is at or above
+``--fail-on`` (default ``warning``; ``--severity`` only chooses what is shown)
+or an input cannot be read, 2 usage, configuration or internal error.
 """
 
 from __future__ import annotations
@@ -139,7 +140,14 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         metavar="CODES",
         help="also ignore these codes or prefixes, comma-separated",
     )
-    selection.add_argument("--severity", choices=SEVERITIES, help="report findings at or above this (default: info)")
+    selection.add_argument(
+        "--severity", choices=SEVERITIES, help="show findings at or above this (default: info; config `severity-threshold`)"
+    )
+    selection.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        help="exit 1 when a shown finding is at or above this (default: warning; config `fail-on`)",
+    )
     output = parser.add_argument_group("output")
     output.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     output.add_argument(
@@ -196,6 +204,7 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         select=tuple(code for group in args.select for code in group) if args.select else None,
         extend_ignore=tuple(code for group in args.ignore for code in group) if args.ignore else (),
         severity_threshold=args.severity,
+        fail_on=args.fail_on,
         need_diff=tuple(args.need_diff) if args.need_diff else None,
         flavor=args.flavor,
         phase=args.phase,
@@ -217,7 +226,7 @@ def run_check(args: argparse.Namespace) -> int:
 def exit_status(report: LintReport, exit_zero: bool) -> int:
     if report.internal_errors:
         return EXIT_ERROR
-    if (report.findings or report.errors) and not exit_zero:
+    if report.fails and not exit_zero:
         return EXIT_FINDINGS
     return EXIT_CLEAN
 

@@ -12,7 +12,8 @@ Keys (all optional)::
 
     select = ["BL1", "BL301"]        # code prefixes; "ALL" or absent: every rule
     ignore = ["BL3"]                 # a more specific select still wins
-    severity-threshold = "warning"   # report (and fail on) findings at or above
+    severity-threshold = "info"      # show findings at or above this
+    fail-on = "warning"              # exit 1 when a shown finding is at or above this
     need-diff = ["data"]             # blobs whose gradient you need
     flavor = "bvlc"                  # or "ssd"
     phase = "TRAIN"                  # lint only this phase (default: TRAIN and TEST)
@@ -74,6 +75,7 @@ class Config:
     ignore: Tuple[str, ...] = ()
     severity_overrides: Mapping[str, str] = field(default_factory=dict)
     severity_threshold: str = "info"
+    fail_on: str = "warning"
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     need_diff: Tuple[str, ...] = ()
     flavor: str = "bvlc"
@@ -178,6 +180,7 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
         "ignore",
         "severity",
         "severity-threshold",
+        "fail-on",
         "per-file-ignores",
         "need-diff",
         "flavor",
@@ -196,6 +199,7 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
         ignore=reader.codes("ignore"),
         severity_overrides=reader.severity_overrides(),
         severity_threshold=reader.choice("severity-threshold", SEVERITIES, "info"),
+        fail_on=reader.choice("fail-on", SEVERITIES, "warning"),
         per_file_ignores=reader.per_file_ignores(),
         need_diff=reader.strings("need-diff"),
         flavor=reader.choice("flavor", FLAVORS, "bvlc"),

@@ -50,6 +50,8 @@ MAX_FINDINGS_PER_FILE = 200
 
 INPUT_ERROR_CODE = "BL000"  # the rules catalogue's BL0 family: Caffe cannot even read the file
 INPUT_ERROR_NAME = "input-error"
+STATES_LINTED_CODE = "BL902"  # the linter's own note: which net states a standalone net was linted in
+STATES_LINTED_NAME = "states-linted"
 
 
 # ---------------------------------------------------------------------------
@@ -132,6 +134,13 @@ class LintReport:
     sources: Dict[str, str] = field(default_factory=dict)
     #: file -> how many findings past the per-file limit were left out of ``findings``
     not_shown: Dict[str, int] = field(default_factory=dict)
+    #: reported findings at or above their file's `fail-on` severity (input errors always fail)
+    failing: List[Finding] = field(default_factory=list)
+
+    @property
+    def fails(self) -> bool:
+        """Whether the run fails (exit status 1): an input error, or a finding at or above `fail-on`."""
+        return bool(self.failing or self.errors)
 
     @property
     def all_findings(self) -> List[Finding]:
@@ -172,6 +181,7 @@ class Overrides:
     select: Optional[Tuple[str, ...]] = None
     extend_ignore: Tuple[str, ...] = ()
     severity_threshold: Optional[str] = None
+    fail_on: Optional[str] = None
     need_diff: Optional[Tuple[str, ...]] = None
     flavor: Optional[str] = None
     phase: Optional[str] = None
@@ -183,6 +193,7 @@ class Overrides:
         merged = config.with_overrides(
             select=self.select,
             severity_threshold=self.severity_threshold,
+            fail_on=self.fail_on,
             need_diff=self.need_diff,
             flavor=self.flavor,
             phase=self.phase,
@@ -420,6 +431,8 @@ class _NetPlan:
     states: List[NetState] = field(default_factory=list)
     #: the net file's bytes as read (None for inline solver nets)
     data: Optional[bytes] = None
+    #: True when a solver in this run names the net: its states are the solver's, and only them
+    from_solver: bool = False
 
     def add_state(self, state: NetState) -> None:
         if state not in self.states:
@@ -467,6 +480,7 @@ class Linter:
             self._lint_plan(plan, report)
         report.findings.sort(key=Finding.sort_key)
         report.errors.sort(key=Finding.sort_key)
+        report.failing.sort(key=Finding.sort_key)
         return report
 
     def _plan_file(self, path: Path, plans: Dict[str, _NetPlan], report: LintReport) -> None:
@@ -482,8 +496,11 @@ class Linter:
                 self._plan_solver(path, text, config, plans, report)
                 return
         plan = self._plan_for(path, plans, config, data)
-        for state in default_states(config):
-            plan.add_state(state)
+        if plan.data is None:
+            plan.data = data
+        if config.phase or config.stages:  # states asked for; otherwise the net's own (intended_states)
+            for state in default_states(config):
+                plan.add_state(state)
 
     def _plan_for(
         self, path: Path, plans: Dict[str, _NetPlan], config: Config, data: Optional[bytes] = None
@@ -518,6 +535,9 @@ class Linter:
             else:
                 key = f"{path.resolve()}#net{index}"
                 plan = plans.setdefault(key, _NetPlan(net.source, str(path), config))
+            if not plan.from_solver:
+                plan.states.clear()  # a standalone pass of the same file must not add other states
+                plan.from_solver = True
             plan.add_state(net.state)
 
     # -- one net ----------------------------------------------------------
@@ -543,19 +563,27 @@ class Linter:
         text = None if isinstance(plan.source, Message) else loaded.text
         if text is not None:
             report.sources[plan.display] = text
+        states = list(plan.states)
+        file_findings: List[Finding] = []
+        if not states:
+            states, note = intended_states(loaded, config)
+            if note is not None:
+                file_findings.append(note)
         per_state: List[Tuple[str, List[Finding]]] = []
         from backprop_lint.caffe.pipeline import NetStates
 
         shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None)
-        for state in plan.states:
+        for state in states:
             label = state_label(state)
             findings, simulated = lint_state(shared, state, config, text)
             stamped = [finding if finding.state else replace(finding, state=label) for finding in findings]
             report.states.append(StateResult(plan.display, label, tuple(stamped), simulated))
             per_state.append((label, stamped))
-        merged = merge_states(per_state)
+        merged = file_findings + merge_states(per_state)
         kept, suppressed = configure_findings(merged, config, plan.display, text)
         report.findings.extend(self._within_limit(kept, plan.display, report))
+        fail_from = SEVERITIES.index(config.fail_on)
+        report.failing.extend(finding for finding in kept if SEVERITIES.index(finding.severity) >= fail_from)
         report.suppressed.extend(suppressed)
 
 
@@ -576,6 +604,74 @@ class Linter:
 def default_states(config: Config) -> List[NetState]:
     phases = (config.phase,) if config.phase else DEFAULT_PHASES
     return [NetState(phase=phase, level=config.level, stages=tuple(config.stages)) for phase in phases]
+
+
+def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], Optional[Finding]]:
+    """The states a standalone net is meant for: those in which some data-providing layer survives.
+
+    Per phase: the state with no stage when a data layer survives in it, else each stage set of the
+    include rules in which one does. When no state at all provides data, both phases are linted as
+    they are (the refusals say why). The finding, when states were left out, names what was linted.
+    """
+    from backprop_lint.caffe.flavors import get_flavor
+    from backprop_lint.caffe.pipeline import upgrade
+    from backprop_lint.caffe.states import survey_states
+
+    defaults = default_states(config)
+    try:
+        upgraded, _, _ = upgrade(loaded.net, get_flavor(config.flavor), loaded.file)
+    except NetRefused:
+        return defaults, None  # the upgrade refusal is reported in every state
+    survey = survey_states(upgraded, level=config.level)
+    chosen: List[NetState] = []
+    for phase in DEFAULT_PHASES:
+        in_phase = [state for state in survey.buildable() if state.phase == phase]
+        plain = [state for state in in_phase if not state.stages]
+        chosen.extend(plain or in_phase)
+    if not chosen or chosen == defaults:
+        return defaults, None
+    return chosen, states_note(loaded, survey, chosen)
+
+
+def states_note(loaded: LoadedNet, survey: Any, chosen: Sequence[NetState]) -> Finding:
+    """BL902: which states were linted, and why the others were not."""
+    linted = ", ".join(state_label(state) for state in chosen)
+    left_out = [state for state in survey.without_data() if state not in chosen and not state.stages]
+    restricted = [layer for layer in survey.data_layers if layer.restricted_to]
+    described = "; ".join(
+        f"`{layer.name}` ({layer.type}) only with {' or '.join(f'`{rule}`' for rule in layer.restricted_to)}"
+        for layer in restricted[:MAX_DATA_LAYERS_NAMED]
+    )
+    if len(restricted) > MAX_DATA_LAYERS_NAMED:
+        described += f"; and {len(restricted) - MAX_DATA_LAYERS_NAMED} more"
+    reasons = [f"its data-providing layers are included only in some states: {described}"]
+    for state in left_out:
+        staged = [other for other in chosen if other.phase == state.phase and other.stages]
+        if staged:
+            needs = " or ".join("`" + " ".join(f'stage: "{s}"' for s in other.stages) + "`" for other in staged)
+            reasons.append(
+                f"in {state_label(state)} no layer provides data, so Caffe could not build the net there: build "
+                f"it in {state.phase} with {needs} (a solver's `{state.phase.lower()}_state`, or "
+                f"`caffe.Net(..., stages=[...])`)"
+            )
+        else:
+            reasons.append(
+                f"in {state_label(state)} no layer provides data, so Caffe could not build the net there: it is "
+                f"meant for {', '.join(sorted({s.phase for s in chosen}))} only"
+            )
+    first = next((layer for layer in restricted if layer.line), None)
+    location = Location(loaded.file, first.line, 1) if first is not None else Location(loaded.file)
+    return Finding(
+        code=STATES_LINTED_CODE,
+        name=STATES_LINTED_NAME,
+        severity="info",
+        location=location,
+        message=f"linted in {linted}: the states this net can be built in",
+        reasons=tuple(reasons),
+    )
+
+
+MAX_DATA_LAYERS_NAMED = 4
 
 
 def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = None) -> LoadedNet:
@@ -607,9 +703,25 @@ def lint_state(
         simulated = resimulate(prepared)
     except NetRefused as err:
         context = RuleContext.for_refusal(err, file=shared.loaded.file, text=text, state=state_label(state))
-        return [refusal_finding(err, context)], None
+        # the text parser's stops come first: real Caffe never gets as far as this refusal
+        return unreadable_field_findings(shared.loaded, text) + [refusal_finding(err, context)], None
     context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate)
     return list(run_rules(context)), simulated
+
+
+def unreadable_field_findings(loaded: LoadedNet, text: Optional[str]) -> List[Finding]:
+    """BL403 for the fields Caffe's text parser stops at (they hold whatever the net state)."""
+    from backprop_lint.linting.rules.custom import UNREADABLE_FIELD_KINDS, grouped, unreadable_field_finding
+
+    if text is None:
+        return []
+    unreadable = [warning for warning in loaded.warnings if warning.kind in UNREADABLE_FIELD_KINDS]
+    return [unreadable_field_finding(loaded.file, warning, message) for warning, message in grouped(unreadable)]
+
+
+#: findings about the file as read and upgraded, before FilterNet: they hold in every net state,
+#: so they carry no state label
+LOAD_TIME_CODES = frozenset({"BL402", "BL403", "BL404"})
 
 
 def merge_states(per_state: Sequence[Tuple[str, Sequence[Finding]]]) -> List[Finding]:
@@ -627,7 +739,9 @@ def merge_states(per_state: Sequence[Tuple[str, Sequence[Finding]]]) -> List[Fin
             state = finding.state or label
             if state not in states[key]:
                 states[key].append(state)
-    return [replace(first[key], state=", ".join(states[key])) for key in order]
+    return [
+        replace(first[key], state="" if key[0] in LOAD_TIME_CODES else ", ".join(states[key])) for key in order
+    ]
 
 
 def _identity(finding: Finding) -> Tuple[Any, ...]:

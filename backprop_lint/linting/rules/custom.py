@@ -1,6 +1,7 @@
 """BL4xx: layers backprop-lint cannot know, and what the loader noticed on the way."""
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, Iterable, List, Tuple
 
 from backprop_lint.caffe.model import Location, SimLayer, Warning_
@@ -30,6 +31,8 @@ def _check_undeclared_layers(ctx: RuleContext) -> Iterable[Finding]:
     for layer in net.layers:
         if layer.is_split or layer.name not in unknown:
             continue
+        if layer.type == "Python" and not layer.bottoms:
+            continue  # a source (data) layer: no gradient passes through it, whatever its Backward does
         key = declaration_key(layer)
         kind = f"Python layer `{key}`" if layer.type == "Python" else f"custom layer type `{layer.type}`"
         message = (
@@ -62,33 +65,104 @@ def _is_unreadable_field(ctx: RuleContext, kind: str) -> bool:
     return ctx.text is not None and kind in UNREADABLE_FIELD_KINDS
 
 
-def _check_load_warnings(ctx: RuleContext) -> Iterable[Finding]:
-    """One finding per distinct note; the same note on many layers (every BatchNorm) is reported once."""
-    net = ctx.net
-    if net is None:
-        return
+#: Warning_.kind of the loader's format notes: the file is in a deprecated format Caffe still reads
+#: and upgrades the same way at every load (upgrade.DEPRECATED_KIND)
+FORMAT_NOTE_KINDS = frozenset({"deprecated"})
+#: Warning_.kind of the BatchNorm param rewrite (upgrade.BATCHNORM_KIND)
+BATCHNORM_UPGRADE_KIND = "batchnorm-upgrade"
+
+MAX_LINES_SHOWN = 8
+
+
+def stateless(ctx: RuleContext) -> RuleContext:
+    """What the loader and upgrader report holds before FilterNet, in every state: no state label."""
+    return replace(ctx, state="")
+
+
+def grouped(warnings: Iterable[Warning_]) -> List[Tuple[Warning_, str]]:
+    """One entry per distinct (kind, message): the first warning, and its message saying how many
+    more there are and where (the same note on every BatchNorm is reported once)."""
     groups: Dict[Tuple[str, str], List[Warning_]] = {}
-    for warning in net.prepared.warnings:
-        if not _is_unreadable_field(ctx, warning.kind):
-            groups.setdefault((warning.kind, warning.message), []).append(warning)
-    for (kind, message), same in groups.items():
+    for warning in warnings:
+        groups.setdefault((warning.kind, warning.message), []).append(warning)
+    result: List[Tuple[Warning_, str]] = []
+    for (_, message), same in groups.items():
         if len(same) > 1:
             lines = [str(w.location.line) for w in same[1:] if w.location is not None and w.location.line]
             shown = ", ".join(lines[:MAX_LINES_SHOWN]) + (", ..." if len(lines) > MAX_LINES_SHOWN else "")
             where = f", at line{'s' if len(lines) > 1 else ''} {shown}" if lines else ""
             message += f" (and {len(same) - 1} more{where})"
-        yield LOAD_WARNING.finding(
-            ctx, same[0].location or Location(ctx.file), message, reasons=(f"kind: {kind}",),
+        result.append((same[0], message))
+    return result
+
+
+def _batchnorm_consequence(ctx: RuleContext, warning: Warning_) -> Tuple[Tuple[str, ...], Fix]:
+    """What the BatchNorm rewrite does to training, and what to write instead (per flavour)."""
+    assert ctx.net is not None
+    if ctx.net.prepared.flavor == "bvlc":
+        reasons = (
+            "the `lr_mult` written here is never used: Caffe trains with `lr_mult: 0 decay_mult: 0` on "
+            "BatchNorm's mean, variance and moving-average factor, which are running statistics, not weights",
         )
+        fix = Fix("write `param { lr_mult: 0 decay_mult: 0 }` three times (what Caffe uses anyway), or no "
+                  "`param {}`; for a learnable scale and shift, follow BatchNorm with a `Scale` layer with "
+                  "`bias_term: true`")
+    else:
+        reasons = (
+            "the statistics then have the default `lr_mult: 1 decay_mult: 1`, and this Caffe's BatchNorm does "
+            "not mask them, so the solver treats them as learnable weights: with `weight_decay` it shrinks the "
+            "running mean and variance at every iteration",
+        )
+        fix = Fix("this Caffe clears exactly three `param {}` whatever they say: give the layer no `param {}` "
+                  "and train with `weight_decay: 0`, or lint for the Caffe the net is meant for (`--flavor`)")
+    return reasons, fix
 
 
-MAX_LINES_SHOWN = 8
+def _check_load_warnings(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    changes = [
+        w for w in net.prepared.warnings
+        if not _is_unreadable_field(ctx, w.kind) and w.kind not in FORMAT_NOTE_KINDS
+    ]
+    for warning, message in grouped(changes):
+        reasons: Tuple[str, ...] = ()
+        fix = None
+        if warning.kind == BATCHNORM_UPGRADE_KIND:
+            reasons, fix = _batchnorm_consequence(ctx, warning)
+        yield LOAD_WARNING.finding(
+            stateless(ctx), warning.location or Location(ctx.file), message, reasons=reasons, fix=fix,
+        )
 
 
 LOAD_WARNING = Rule(
     "BL402", "load-warning", "warning",
-    "Caffe's loader or upgrader would warn about this net, or silently change it.",
+    "Caffe's loader or upgrader changes this net silently, drops part of it, or reports a problem.",
     _check_load_warnings,
+)
+
+
+def _check_format_notes(ctx: RuleContext) -> Iterable[Finding]:
+    net = ctx.net
+    if net is None:
+        return
+    notes = [w for w in net.prepared.warnings if w.kind in FORMAT_NOTE_KINDS]
+    for warning, message in grouped(notes):
+        yield FORMAT_NOTE.finding(
+            stateless(ctx), warning.location or Location(ctx.file), message,
+            reasons=("Caffe reads this format and upgrades it the same way at every load; nothing about "
+                     "training or gradients changes",),
+            fix=Fix("convert the file once with Caffe's `upgrade_net_proto_text` (net-level `input` fields "
+                    "become an `Input` layer)"),
+        )
+
+
+FORMAT_NOTE = Rule(
+    "BL404", "deprecated-format", "info",
+    "The net uses a deprecated format (net-level `input` fields, V0 layers, old transformation fields) "
+    "that Caffe still upgrades at load.",
+    _check_format_notes,
 )
 
 
@@ -96,15 +170,20 @@ def _check_unreadable_fields(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None:
         return
-    for warning in net.prepared.warnings:
-        if _is_unreadable_field(ctx, warning.kind):
-            yield UNREADABLE_FIELD.finding(
-                ctx, warning.location or Location(ctx.file), warning.message,
-                reasons=("backprop-lint skipped the field to check the rest of the net; real Caffe stops "
-                         "reading the file here (\"Failed to parse NetParameter file\")",),
-                fix=Fix("remove or correct the field, or lint with the flavour the net was written for "
-                        "(`--flavor ssd`)"),
-            )
+    unreadable = [w for w in net.prepared.warnings if _is_unreadable_field(ctx, w.kind)]
+    for warning, message in grouped(unreadable):
+        yield unreadable_field_finding(ctx.file, warning, message)
+
+
+def unreadable_field_finding(file: str, warning: Warning_, message: str) -> Finding:
+    """BL403 for one (group of) field(s) the text parser stops at; it holds in every net state."""
+    return UNREADABLE_FIELD.finding(
+        RuleContext(file=file), warning.location or Location(file), message,
+        reasons=("backprop-lint skipped the field to check the rest of the net; real Caffe stops "
+                 "reading the file here (\"Failed to parse NetParameter file\")",),
+        fix=Fix("remove or correct the field, or lint with the flavour the net was written for "
+                "(`--flavor`)"),
+    )
 
 
 UNREADABLE_FIELD = Rule(
@@ -113,4 +192,4 @@ UNREADABLE_FIELD = Rule(
     _check_unreadable_fields,
 )
 
-RULES: Tuple[Rule, ...] = (UNDECLARED_LAYER, LOAD_WARNING, UNREADABLE_FIELD)
+RULES: Tuple[Rule, ...] = (UNDECLARED_LAYER, LOAD_WARNING, UNREADABLE_FIELD, FORMAT_NOTE)

@@ -74,8 +74,10 @@ def _check_backward_does_nothing(ctx: RuleContext) -> Iterable[Finding]:
     yield BACKWARD_DOES_NOTHING.finding(ctx, net_location(ctx), message, reasons=reasons, fix=fix)
 
 
+#: info: a net with no loss is an inference net, and running it forward is fine; when you do
+#: need a gradient, name it (`need-diff`) and BL203 is the error
 BACKWARD_DOES_NOTHING = Rule(
-    "BL201", "backward-does-nothing", "warning",
+    "BL201", "backward-does-nothing", "info",
     "The net has no loss and no `force_backward: true`, so Backward computes nothing.",
     _check_backward_does_nothing,
 )

@@ -12,4 +12,11 @@ UNUSED_SUPPRESSION = Rule(
     emitted_by="backprop_lint.linting.suppress",
 )
 
-RULES: Tuple[Rule, ...] = (UNUSED_SUPPRESSION,)
+STATES_LINTED = Rule(
+    "BL902", "states-linted", "info",
+    "A standalone net was linted only in the states it can be built in (its data layers are restricted).",
+    check=None,
+    emitted_by="backprop_lint.linting.linter",
+)
+
+RULES: Tuple[Rule, ...] = (UNUSED_SUPPRESSION, STATES_LINTED)

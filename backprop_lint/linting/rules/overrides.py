@@ -16,6 +16,7 @@ from backprop_lint.linting.rules.graph import (
     direct_readers,
     explicit_propagate_down,
     format_number,
+    has_loss,
     param_role,
     param_specs,
     producer_of,
@@ -334,6 +335,10 @@ def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or not net.prepared.force_backward:
         return
+    if not has_loss(net) or ctx.need_diff:
+        # force_backward is what gives this net (or the blobs you need) a gradient: the frozen
+        # parameters' gradients are its price, and advising to drop it would undo BL201's fix
+        return
     for _index, layer in user_layers(net):
         cells = layer.param_diff_nonzero or []
         specs = param_specs(layer)
@@ -354,7 +359,8 @@ def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
         )
         yield FROZEN_PARAMS_GET_GRADIENTS.finding(
             ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
-            fix=Fix("nothing to change if you need input gradients; otherwise remove `force_backward: true`"),
+            fix=Fix("remove `force_backward: true` (the loss already gives every learning layer its gradient); "
+                    "if you read input gradients, keep it and name those blobs with `need-diff`"),
         )
 
 

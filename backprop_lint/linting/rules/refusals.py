@@ -5,6 +5,8 @@ rule here, whose finding quotes Caffe's own words and says what to change.
 """
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, Tuple
 
@@ -147,18 +149,40 @@ def refusal_for(kind: str) -> Refusal:
     return _BY_KIND.get(kind) or _BY_KIND[FALLBACK_KIND]
 
 
+KNOWN_TYPES = re.compile(r"Unknown layer type: (?P<type>.*) \(known types: (?P<known>.*)\)$", re.DOTALL)
+MAX_CLOSE_TYPES = 3
+
+
+def _caffe_words(error: NetRefused) -> Tuple[str, Tuple[str, ...]]:
+    """Caffe's message as shown, and extra reasons: the factory's list of every known type is
+    replaced by the few closest to the unknown one."""
+    match = KNOWN_TYPES.match(error.message) if error.kind == "unknown-layer-type" else None
+    if match is None:
+        return error.message, ()
+    unknown = match.group("type")
+    known = [name.strip() for name in match.group("known").split(",") if name.strip()]
+    by_lower = {name.lower(): name for name in known}
+    close = difflib.get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.5)
+    shown = f"Unknown layer type: {unknown}"
+    if close:
+        return shown, (f"closest types this Caffe knows: {', '.join(f'`{by_lower[c]}`' for c in close)}",)
+    return shown, (f"none of the {len(known)} types this Caffe registers is close to `{unknown}`: "
+                   "it is a custom layer or another fork's",)
+
+
 def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
     who = f" in `{error.layer}`" if error.layer else ""
     advice = refusal.fix[0].upper() + refusal.fix[1:] + "."
+    words, extra = _caffe_words(error)
     return Finding(
         code=refusal.code,
         name=refusal.name,
         severity="error",
         location=error.location or Location(ctx.file),
-        message=f"Caffe refuses this net{who}: \"{error.message}\"",
+        message=f"Caffe refuses this net{who}: \"{words}\"",
         layer=error.layer,
         state=ctx.state,
-        reasons=(f"why: {refusal.why}",),
+        reasons=(f"why: {refusal.why}",) + extra,
         fix=Fix(advice),
     )
 
