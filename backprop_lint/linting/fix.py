@@ -2,7 +2,7 @@
 
 Edits are applied from the end of the file backwards so earlier positions stay
 valid; everything outside an edit, comments and line endings included, is kept
-byte for byte. A fix whose edits overlap an already accepted fix is left for
+byte for byte, and inserted lines end as the file's lines do (CRLF or LF). A fix whose edits overlap an already accepted fix is left for
 the next pass (the caller re-lints and fixes again). Files are replaced
 atomically: written to a temporary file in the same directory, then renamed.
 """
@@ -90,10 +90,23 @@ def apply_edits(text: str, edits: Sequence[TextEdit]) -> str:
     return _apply_spans(text, spans)
 
 
+def line_ending(text: str) -> str:
+    """The file's own line ending: CRLF when most of its lines end so, else LF."""
+    crlf = text.count("\r\n")
+    return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
+
+
+def _with_line_ending(inserted: str, newline: str) -> str:
+    if newline == "\n":
+        return inserted
+    return inserted.replace("\r\n", "\n").replace("\n", newline)
+
+
 def _apply_spans(text: str, spans: List[Tuple[int, int, TextEdit]]) -> str:
     # Sorting by (start, end) then applying from the end keeps insertions at the same point in order.
+    newline = line_ending(text)
     for start, end, edit in sorted(spans, key=lambda span: (span[0], span[1]), reverse=True):
-        text = text[:start] + edit.text + text[end:]
+        text = text[:start] + _with_line_ending(edit.text, newline) + text[end:]
     return text
 
 

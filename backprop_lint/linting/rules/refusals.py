@@ -162,7 +162,7 @@ def _caffe_words(error: NetRefused) -> Tuple[str, Tuple[str, ...]]:
     unknown = match.group("type")
     known = [name.strip() for name in match.group("known").split(",") if name.strip()]
     by_lower = {name.lower(): name for name in known}
-    close = difflib.get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.5)
+    close = difflib.get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.6)
     shown = f"Unknown layer type: {unknown}"
     if close:
         return shown, (f"closest types this Caffe knows: {', '.join(f'`{by_lower[c]}`' for c in close)}",)
