@@ -70,16 +70,26 @@ layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc"
 # ---------------------------------------------------------------------------
 
 
-def test_survey_lists_the_data_layers_each_candidate_state_keeps() -> None:
+def test_survey_says_which_stages_complete_each_phase() -> None:
     net, _, _ = upgrade(load_text(STAGED, file="s.prototxt").net, get_flavor("bvlc"), "s.prototxt")
     survey = survey_states(net)
-    assert survey.buildable() == [
-        NetState("TRAIN"),
-        NetState("TEST", stages=("test-on-train",)),
-        NetState("TEST", stages=("test-on-test",)),
-    ]
-    assert survey.without_data() == [NetState("TEST")]
-    assert [layer.restricted_to for layer in survey.data_layers][1] == ('phase: TEST stage: "test-on-train"',)
+    assert survey.buildable_as == {
+        NetState("TRAIN"): (NetState("TRAIN"),),
+        NetState("TEST"): (NetState("TEST", stages=("test-on-train",)), NetState("TEST", stages=("test-on-test",))),
+    }
+    (missing,) = survey.unproduced[NetState("TEST")]
+    assert (missing.blob, missing.reader) == ("data", "ip")
+    assert missing.producers[1] == ("data", ('phase: TEST stage: "test-on-train"',))
+
+
+def test_a_stage_needed_by_a_non_data_layer_is_found() -> None:
+    text = TRAIN_ONLY.replace(
+        'layer { name: "ip" type: "InnerProduct"', 'layer { name: "ip" include { stage: "wide" } type: "InnerProduct"'
+    )
+    net, _, _ = upgrade(load_text(text, file="s.prototxt").net, get_flavor("bvlc"), "s.prototxt")
+    assert survey_states(net).buildable_as == {
+        NetState("TRAIN"): (NetState("TRAIN", stages=("wide",)),), NetState("TEST"): ()
+    }
 
 
 def test_a_staged_net_is_linted_with_its_stages_and_the_note_names_them(

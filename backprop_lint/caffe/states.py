@@ -1,24 +1,26 @@
-"""Which net states a net can be built in: the states in which its data arrives.
+"""Which net states a net can be built in, and the stages a state needs.
 
 Caffe builds a net in whatever state it is asked for (``caffe.Net(file, phase,
-level, stages)``, a solver's ``train_state`` / ``test_state``). Every blob of a
-net starts at a layer with no bottoms (a data layer, ``Input``, ``DummyData``,
-a Python data layer; net-level ``input`` fields are upgraded into an ``Input``
-layer) and ``Net::Init`` wires bottoms only to tops of earlier layers
-(U:src/caffe/net.cpp:398-405, ``AppendBottom``: "Unknown bottom blob"). So in
-a state where ``FilterNet`` (U:src/caffe/net.cpp:261-292) keeps none of the
-net's data-providing layers, the first layer that reads a blob stops the
-build: the net is not meant to be built in that state.
+level, stages)``, a solver's ``train_state`` / ``test_state``). ``FilterNet``
+(U:src/caffe/net.cpp:261-292) keeps the layers whose include/exclude rules
+the state meets, and ``Net::Init`` wires each bottom to a top of an earlier
+kept layer or stops (U:src/caffe/net.cpp:398-405, ``AppendBottom``: "Unknown
+bottom blob"). So a state in which a kept layer reads a blob that only
+left-out layers produce (a TRAIN-only data layer, a layer included only with
+``stage: "factored"``) cannot be built: the net is not meant for that state,
+or is meant for it with more stages.
 
-``survey_states`` lists the candidate states (both phases, with no stage and
-with each stage set the net's ``include`` rules ask for) and, for each, the
-data-providing layers that survive the filter. It is plain data about the
-net; what to lint is the linter's decision.
+``survey_states`` says, for each phase with no stage, which blobs lack a
+producer and, if some do, the states completed with the stages their
+producers' include rules ask for (one per alternative producer rule; none
+when only another phase's layers produce them). It is plain data about the net; what to lint is the linter's
+decision. A blob that no layer produces in any state is not a state matter:
+it is the net's own "Unknown bottom blob".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.filter import layer_included, net_state_for
 from backprop_lint.caffe.model import Message, NetState
@@ -38,19 +40,25 @@ class DataLayer:
 
 
 @dataclass(frozen=True)
+class Unproduced:
+    """A blob a kept layer reads that only layers FilterNet left out produce."""
+
+    blob: str
+    reader: str
+    #: the left-out producers: (name, their include rules as written)
+    producers: Tuple[Tuple[str, Tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True)
 class StateSurvey:
-    """For each candidate state (asked-for phase, level and stages), the data layers it keeps."""
+    """Per phase: what the state with no stage lacks, and the states with stages that can be built."""
 
     data_layers: Tuple[DataLayer, ...]
-    #: candidate state -> names of the data layers FilterNet keeps in it, in file order
-    providers: Dict[NetState, Tuple[str, ...]]
-
-    def buildable(self) -> List[NetState]:
-        """Candidate states in which some data layer survives, in candidate order."""
-        return [state for state, names in self.providers.items() if names]
-
-    def without_data(self) -> List[NetState]:
-        return [state for state, names in self.providers.items() if not names]
+    #: the phase's state with no stage -> blobs its kept layers read that only left-out layers produce
+    unproduced: Dict[NetState, Tuple[Unproduced, ...]]
+    #: the phase's state with no stage -> itself when it can be built; else the states completed from
+    #: each include rule of the first unproduced blob's producers (empty: no stage helps)
+    buildable_as: Dict[NetState, Tuple[NetState, ...]]
 
 
 def data_layers(net: Message) -> List[Message]:
@@ -70,35 +78,78 @@ def describe_rule(rule: Message) -> str:
     return " ".join(parts) or "(any state)"
 
 
-def stage_sets(net: Message, phase: str) -> List[Tuple[str, ...]]:
-    """The stage sets of the include rules that can match ``phase``, in file order, without repeats."""
-    found: List[Tuple[str, ...]] = []
+def unproduced_blobs(net: Message, asked: NetState) -> List[Unproduced]:
+    """Blobs that kept layers read, in file order, that no earlier kept layer produces but a left-out
+    layer would (a blob no layer produces at all is a real "Unknown bottom blob", not a state matter)."""
+    state = net_state_for(net, asked.phase, asked.level, asked.stages)
+    produced = set()
+    left_out: Dict[str, List[Message]] = {}
+    found: List[Unproduced] = []
     for layer in net.repeated("layer"):
-        for rule in layer.repeated("include"):
-            if rule.has("phase") and rule.fields["phase"] != phase:
-                continue
-            stages = tuple(rule.repeated("stage"))
-            if stages and stages not in found:
-                found.append(stages)
+        tops = [str(top) for top in layer.repeated("top")]
+        if not layer_included(layer, state)[0]:
+            for top in tops:
+                left_out.setdefault(top, []).append(layer)
+            continue
+        for bottom in layer.repeated("bottom"):
+            if bottom not in produced and bottom in left_out and all(u.blob != bottom for u in found):
+                producers = tuple(
+                    (str(p.get("name")), tuple(describe_rule(r) for r in p.repeated("include")))
+                    for p in left_out[bottom]
+                )
+                found.append(Unproduced(str(bottom), str(layer.get("name")), producers))
+        produced.update(tops)
     return found
 
 
-def candidate_states(net: Message, level: int = 0, phases: Sequence[str] = PHASES) -> List[NetState]:
-    """Each phase with no stage, then with each stage set the include rules name for it."""
-    states: List[NetState] = []
-    for phase in phases:
-        states.append(NetState(phase=phase, level=level))
-        states.extend(NetState(phase=phase, level=level, stages=stages) for stages in stage_sets(net, phase))
-    return states
+MAX_STAGES_ADDED = 4
+
+
+def complete_state(net: Message, asked: NetState) -> Optional[NetState]:
+    """``asked`` with the stages that give every unproduced blob a producer, or None.
+
+    For the first unproduced blob, the first include rule of its left-out producers that the phase
+    allows and that names stages gives the stages to add; repeated until nothing is unproduced.
+    """
+    state = asked
+    for _ in range(MAX_STAGES_ADDED + 1):
+        missing = unproduced_blobs(net, state)
+        if not missing:
+            return state
+        needed = _stages_for(net, missing[0], state)
+        if needed is None:
+            return None
+        state = NetState(phase=state.phase, level=state.level, stages=state.stages + needed)
+    return None
+
+
+def _stages_for(net: Message, missing: Unproduced, state: NetState) -> Optional[Tuple[str, ...]]:
+    options = stage_options(net, missing, state)
+    return options[0] if options else None
+
+
+def stage_options(net: Message, missing: Unproduced, state: NetState) -> List[Tuple[str, ...]]:
+    """The stages each include rule of ``missing``'s producers would add to ``state``, in file order."""
+    names = {name for name, _ in missing.producers}
+    options: List[Tuple[str, ...]] = []
+    for layer in net.repeated("layer"):
+        if str(layer.get("name")) not in names or missing.blob not in layer.repeated("top"):
+            continue
+        for rule in layer.repeated("include"):
+            if rule.has("phase") and rule.fields["phase"] != state.phase:
+                continue
+            added = tuple(stage for stage in rule.repeated("stage") if stage not in state.stages)
+            if added and not set(added) & set(rule.repeated("not_stage")) and added not in options:
+                options.append(added)
+    return options
 
 
 def survey_states(net: Message, level: int = 0, phases: Sequence[str] = PHASES) -> StateSurvey:
-    """Which data layers survive FilterNet in each candidate state of an upgraded NetParameter.
+    """For each phase, whether the net builds with no stage, and if not, with which stages.
 
     The states are those a user asks for; the net file's own ``state { stage }``
     is added to them as ``Net::Init`` adds it (``net_state_for``).
     """
-    layers = data_layers(net)
     described = tuple(
         DataLayer(
             name=str(layer.get("name")),
@@ -106,10 +157,20 @@ def survey_states(net: Message, level: int = 0, phases: Sequence[str] = PHASES) 
             line=layer.line,
             restricted_to=tuple(describe_rule(rule) for rule in layer.repeated("include")),
         )
-        for layer in layers
+        for layer in data_layers(net)
     )
-    providers: Dict[NetState, Tuple[str, ...]] = {}
-    for asked in candidate_states(net, level, phases):
-        effective = net_state_for(net, asked.phase, asked.level, asked.stages)
-        providers[asked] = tuple(str(layer.get("name")) for layer in layers if layer_included(layer, effective)[0])
-    return StateSurvey(data_layers=described, providers=providers)
+    unproduced: Dict[NetState, Tuple[Unproduced, ...]] = {}
+    buildable_as: Dict[NetState, Tuple[NetState, ...]] = {}
+    for phase in phases:
+        plain = NetState(phase=phase, level=level)
+        unproduced[plain] = tuple(unproduced_blobs(net, plain))
+        if not unproduced[plain]:
+            buildable_as[plain] = (plain,)
+            continue
+        found: List[NetState] = []
+        for stages in stage_options(net, unproduced[plain][0], plain):
+            completed = complete_state(net, NetState(phase=phase, level=level, stages=stages))
+            if completed is not None and completed not in found:
+                found.append(completed)
+        buildable_as[plain] = tuple(found)
+    return StateSurvey(data_layers=described, unproduced=unproduced, buildable_as=buildable_as)

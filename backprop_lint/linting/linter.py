@@ -607,11 +607,12 @@ def default_states(config: Config) -> List[NetState]:
 
 
 def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], Optional[Finding]]:
-    """The states a standalone net is meant for: those in which some data-providing layer survives.
+    """The states a standalone net is meant for: those in which every blob read has a producer.
 
-    Per phase: the state with no stage when a data layer survives in it, else each stage set of the
-    include rules in which one does. When no state at all provides data, both phases are linted as
-    they are (the refusals say why). The finding, when states were left out, names what was linted.
+    Per phase: the state with no stage when it can be built, else the states the include rules'
+    stage sets complete to (``caffe.states``). A phase with none is left out. When no state at all
+    can be built, both phases are linted as they are (the refusals say why). When the states are
+    not simply TRAIN and TEST, a BL902 note says which were linted and why.
     """
     from backprop_lint.caffe.flavors import get_flavor
     from backprop_lint.caffe.pipeline import upgrade
@@ -624,43 +625,44 @@ def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], 
         return defaults, None  # the upgrade refusal is reported in every state
     survey = survey_states(upgraded, level=config.level)
     chosen: List[NetState] = []
-    for phase in DEFAULT_PHASES:
-        in_phase = [state for state in survey.buildable() if state.phase == phase]
-        plain = [state for state in in_phase if not state.stages]
-        chosen.extend(plain or in_phase)
+    for states in survey.buildable_as.values():
+        chosen.extend(state for state in states if state not in chosen)
     if not chosen or chosen == defaults:
         return defaults, None
-    return chosen, states_note(loaded, survey, chosen)
+    return chosen, states_note(loaded, survey, chosen, config.level)
 
 
-def states_note(loaded: LoadedNet, survey: Any, chosen: Sequence[NetState]) -> Finding:
+def states_note(loaded: LoadedNet, survey: Any, chosen: Sequence[NetState], level: int) -> Finding:
     """BL902: which states were linted, and why the others were not."""
     linted = ", ".join(state_label(state) for state in chosen)
-    left_out = [state for state in survey.without_data() if state not in chosen and not state.stages]
-    restricted = [layer for layer in survey.data_layers if layer.restricted_to]
-    described = "; ".join(
-        f"`{layer.name}` ({layer.type}) only with {' or '.join(f'`{rule}`' for rule in layer.restricted_to)}"
-        for layer in restricted[:MAX_DATA_LAYERS_NAMED]
-    )
-    if len(restricted) > MAX_DATA_LAYERS_NAMED:
-        described += f"; and {len(restricted) - MAX_DATA_LAYERS_NAMED} more"
-    reasons = [f"its data-providing layers are included only in some states: {described}"]
-    for state in left_out:
-        staged = [other for other in chosen if other.phase == state.phase and other.stages]
+    reasons: List[str] = []
+    location = Location(loaded.file)
+    for phase in DEFAULT_PHASES:
+        plain = NetState(phase=phase, level=level)
+        if plain in chosen or not survey.unproduced.get(plain):
+            continue
+        first = survey.unproduced[plain][0]
+        producers = "; ".join(
+            f"`{name}` (included only with {' or '.join(f'`{rule}`' for rule in rules) or 'its exclude rules unmet'})"
+            for name, rules in first.producers[:MAX_DATA_LAYERS_NAMED]
+        )
+        reasons.append(
+            f"in {phase} with no stage, `{first.reader}` reads `{first.blob}`, but every layer producing it is "
+            f"left out there: {producers}; Caffe could not build the net (\"Unknown bottom blob\")"
+        )
+        staged = [state for state in chosen if state.phase == phase]
         if staged:
-            needs = " or ".join("`" + " ".join(f'stage: "{s}"' for s in other.stages) + "`" for other in staged)
+            needs = " or ".join("`" + " ".join(f'stage: "{s}"' for s in state.stages) + "`" for state in staged)
             reasons.append(
-                f"in {state_label(state)} no layer provides data, so Caffe could not build the net there: build "
-                f"it in {state.phase} with {needs} (a solver's `{state.phase.lower()}_state`, or "
-                f"`caffe.Net(..., stages=[...])`)"
+                f"it builds in {phase} with {needs} (a solver's `{phase.lower()}_state`, or "
+                f"`caffe.Net(..., stages=[...])`), so that is what was linted"
             )
         else:
-            reasons.append(
-                f"in {state_label(state)} no layer provides data, so Caffe could not build the net there: it is "
-                f"meant for {', '.join(sorted({s.phase for s in chosen}))} only"
-            )
-    first = next((layer for layer in restricted if layer.line), None)
-    location = Location(loaded.file, first.line, 1) if first is not None else Location(loaded.file)
+            others = sorted({state.phase for state in chosen})
+            reasons.append(f"no stage brings them into {phase}: the net is meant for {', '.join(others)} only")
+        if location.line == 0:
+            layer = next((d for d in survey.data_layers if d.name == first.producers[0][0] and d.line), None)
+            location = Location(loaded.file, layer.line, 1) if layer is not None else location
     return Finding(
         code=STATES_LINTED_CODE,
         name=STATES_LINTED_NAME,

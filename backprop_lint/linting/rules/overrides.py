@@ -384,6 +384,8 @@ def _check_duplicate_layer_names(ctx: RuleContext) -> Iterable[Finding]:
         first = seen.setdefault(layer.name, layer)
         if first is layer:
             continue
+        if not (_has_param_blobs(first) or _has_param_blobs(layer)):
+            continue  # no weights to copy into the wrong one (two losses, two data layers named alike)
         where = f" at line {first.location.line}" if first.location and first.location.line else ""
         message = (
             f"another layer is already named {quote(layer.name)}{where}: Caffe allows it, but weights and "
@@ -397,6 +399,11 @@ def _check_duplicate_layer_names(ctx: RuleContext) -> Iterable[Finding]:
             ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
             fix=Fix("give this layer a unique name (and rename its weights if it has some)"),
         )
+
+
+def _has_param_blobs(layer: SimLayer) -> bool:
+    """Whether the layer has learnable blobs (unknown for an undeclared custom layer: assume so)."""
+    return layer.param_propagate_down is None or len(layer.param_propagate_down) > 0
 
 
 DUPLICATE_LAYER_NAME = Rule(
