@@ -293,3 +293,10 @@ def test_fix_on_a_crlf_file_inserts_crlf_lines(tmp_path: Path, capsys: pytest.Ca
     data = path.read_bytes()
     assert b"force_backward: true\r\n" in data
     assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_the_library_lints_text_in_the_states_it_is_meant_for() -> None:
+    report = lint(TRAIN_ONLY)
+    assert [state.state for state in report.states] == ["TRAIN"]
+    assert [finding.code for finding in report.findings] == ["BL902"]
+    assert [state.state for state in lint(TRAIN_ONLY, phase="TEST").states] == ["TEST"]

@@ -825,7 +825,8 @@ def lint(
     effective = overrides.apply(base or Config())
     display = "<NetParameter>" if _is_message(net) else "<bytes>" if isinstance(net, bytes) else "<string>"
     report = LintReport(files=[display])
-    plan = _NetPlan(net, display, effective, states=default_states(effective))
+    asked = effective.phase or effective.stages  # else: the states the net is meant for (intended_states)
+    plan = _NetPlan(net, display, effective, states=default_states(effective) if asked else [])
     Linter(_FixedConfig(effective))._lint_plan(plan, report)
     return report
 
