@@ -449,7 +449,8 @@ def test_crash_outside_the_per_file_guard_is_one_line(
 MANY_UNKNOWN_FIELDS = (
     'name: "n"\n'
     'layer { name: "data" type: "Input" top: "x" input_param { shape { dim: 1 } } }\n'
-    + "bogus_field: 1\n" * 30
+    # distinct names: the same unknown field repeated is grouped into one BL403
+    + "".join(f"bogus_field_{index}: 1\n" for index in range(30))
 )
 
 
