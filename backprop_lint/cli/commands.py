@@ -40,7 +40,12 @@ EXIT_FINDINGS = 1
 EXIT_ERROR = 2
 
 #: modules (owned elsewhere) that add subcommands; a missing one is skipped
-COMMAND_MODULES = ("backprop_lint.cli.simulate", "backprop_lint.cli.backward", "backprop_lint.cli.verify")
+COMMAND_MODULES = (
+    "backprop_lint.cli.simulate",
+    "backprop_lint.cli.backward",
+    "backprop_lint.cli.verify",
+    "backprop_lint.cli.graph",
+)
 OWN_COMMANDS = ("check", "explain", "rules")
 PROGRESS_MIN_FILES = 10
 MAX_FIX_PASSES = 10
@@ -165,6 +170,7 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         metavar="N",
         help=f"report at most N findings per file, the most severe first (default: {MAX_FINDINGS_PER_FILE}; 0: all)",
     )
+    output.add_argument("--graph", metavar="DIR", help="also draw each net state with findings as DIR/<net>.<state>.svg")
     fixing = parser.add_argument_group("fixing")
     fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what is left")
     fixing.add_argument("--diff", action="store_true", help="print the safe fixes as a unified diff; write nothing")
@@ -220,6 +226,11 @@ def run_check(args: argparse.Namespace) -> int:
         return run_fix(args, linter)
     report = lint_with_progress(linter, args.paths, show=not args.no_progress)
     render(report, args.format, sys.stdout, color=color_choice(args.color))
+    if args.graph:
+        from backprop_lint.cli.graph import write_check_graphs
+
+        if write_check_graphs(report, args.graph) != EXIT_CLEAN:
+            return EXIT_ERROR
     return exit_status(report, args.exit_zero)
 
 
