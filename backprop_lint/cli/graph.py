@@ -17,6 +17,7 @@ Exit status: 0 picture written; 1 the net cannot be read or Caffe refuses it;
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -131,8 +132,18 @@ def run(args: argparse.Namespace) -> int:
     if args.output is None:
         sys.stdout.write(content)
     else:
-        write_atomically(Path(args.output), content)
+        write_picture(Path(args.output), content)
     return EXIT_WRITTEN
+
+
+def write_picture(path: Path, content: str) -> None:
+    """Atomically; a new file gets the usual permissions (the umask's), not a temporary file's 0600."""
+    existed = path.exists()
+    write_atomically(path, content)
+    if not existed:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(path, 0o666 & ~umask)
 
 
 def render(view: GraphView, fmt: str, target: str) -> str:
@@ -204,7 +215,7 @@ def write_check_graphs(report: LintReport, directory: str) -> int:
         view = build_view(state.simulated, findings_of(report, state), state_label=state.state)
         path = target / picture_name(state.file, state.state)
         try:
-            write_atomically(path, render_svg(view, str(path)))
+            write_picture(path, render_svg(view, str(path)))
         except GraphvizFailed as error:
             print(f"backprop-lint: error: {state.file} ({state.state}): {error}", file=sys.stderr)
             return EXIT_USAGE

@@ -4,6 +4,9 @@ Each format lives in its own module with one entry point,
 ``render(report, stream, ...)``; the text reporter is the only one that knows
 about rich, colour or terminals.
 
+The ``graph`` subpackage draws the net itself, coloured by what backward does
+(DOT, SVG through Graphviz, a self-contained HTML page).
+
 It may import the linter (``backprop_lint.linting``), the backward planner and
 the model of Caffe; only the command line imports it.
 """

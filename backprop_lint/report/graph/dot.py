@@ -138,23 +138,23 @@ def _finding_lines(node: object) -> List[str]:
     return lines
 
 
+LEGEND_COLUMNS = 2
+
+
 def _legend() -> List[str]:
-    """One table: a cell per layer state in its colours, then the blob and arrow markers."""
-    rows = [
-        f'<TR><TD ID="legend_{state.key}" BGCOLOR="{state.fill}" COLOR="{state.border}" STYLE="rounded">'
-        f"{escape(state.legend)}</TD></TR>"
+    """One free node (no rank constraint, which would cost Graphviz a lot on large nets): a table with a
+    cell per layer state in its colours, then the blob and arrow markers."""
+    cells = [
+        f'<TD BGCOLOR="{state.fill}" COLOR="{state.border}" STYLE="rounded">{escape(state.legend)}</TD>'
         for state in LAYER_STATES
     ]
-    rows += [
-        f'<TR><TD ID="legend_zero" COLOR="{ZERO_DIFF_COLOR}"><FONT COLOR="{ZERO_DIFF_COLOR}">'
-        f"blob: its diff stays 0</FONT></TD></TR>",
-        f'<TR><TD ID="legend_read" COLOR="{READ_COLOR}"><FONT COLOR="{READ_COLOR}">'
-        f"blob you read (--read)</FONT></TD></TR>",
-        f'<TR><TD ID="legend_gradient" BORDER="0"><FONT COLOR="{GRADIENT_COLOR}">'
-        f"dark arrow: a gradient flows back</FONT></TD></TR>",
-        f'<TR><TD ID="legend_cut" BORDER="0"><FONT COLOR="{ZERO_DIFF_COLOR}">'
-        f"red dashed arrow: propagate_down: false</FONT></TD></TR>",
+    cells += [
+        f'<TD COLOR="{ZERO_DIFF_COLOR}"><FONT COLOR="{ZERO_DIFF_COLOR}">blob: its diff stays 0</FONT></TD>',
+        f'<TD COLOR="{READ_COLOR}"><FONT COLOR="{READ_COLOR}">blob you read (--read)</FONT></TD>',
+        f'<TD BORDER="0"><FONT COLOR="{GRADIENT_COLOR}">dark arrow: a gradient flows back</FONT></TD>',
+        f'<TD BORDER="0"><FONT COLOR="{ZERO_DIFF_COLOR}">red dashed arrow: propagate_down: false</FONT></TD>',
     ]
-    table = (f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="3" CELLPADDING="4">'
-             f'<TR><TD BORDER="0"><B>Legend</B></TD></TR>{"".join(rows)}</TABLE>')
-    return [f'  legend [id="legend", class="legend", shape=plaintext, fontsize=9, label=<{table}>];', "  { rank=sink; legend; }"]
+    rows = ["<TR>" + "".join(cells[i:i + LEGEND_COLUMNS]) + "</TR>" for i in range(0, len(cells), LEGEND_COLUMNS)]
+    table = (f'<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="3" CELLPADDING="3">'
+             f'<TR><TD BORDER="0" COLSPAN="{LEGEND_COLUMNS}"><B>Legend</B></TD></TR>{"".join(rows)}</TABLE>')
+    return [f'  legend [id="legend", class="legend", shape=plaintext, fontsize=9, label=<{table}>];']

@@ -99,15 +99,20 @@ SCRIPT = """
     if (node.findings.length) { add(body, "h3", "", "Findings"); findings(body, node.findings); }
     var back = add(body, "p", "hint", "\\u2190 the whole net");
     back.style.cursor = "pointer";
-    back.addEventListener("click", showNet);
+    back.addEventListener("click", function () { location.hash = ""; });
   }
   document.querySelectorAll("#picture g.node").forEach(function (g) {
     if (!data.nodes[g.id]) { return; }
     g.setAttribute("tabindex", "0");
-    g.addEventListener("click", function () { show(g.id); });
-    g.addEventListener("keydown", function (event) { if (event.key === "Enter") { show(g.id); } });
+    g.addEventListener("click", function () { location.hash = g.id; });
+    g.addEventListener("keydown", function (event) { if (event.key === "Enter") { location.hash = g.id; } });
   });
-  showNet();
+  function showFromHash() {
+    var id = decodeURIComponent(location.hash.slice(1));
+    if (data.nodes[id]) { show(id); } else { showNet(); }
+  }
+  window.addEventListener("hashchange", showFromHash);
+  showFromHash();
   document.body.setAttribute("data-ready", "true");
 })();
 """

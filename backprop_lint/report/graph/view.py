@@ -111,12 +111,6 @@ class GraphView:
     #: one line each: the net.backward call drawn, the verdicts, the fix
     call_summary: List[str] = field(default_factory=list)
 
-    def node(self, node_id: str) -> Optional[object]:
-        for node in [*self.layers, *self.blobs]:
-            if node.id == node_id:
-                return node
-        return None
-
 
 def layer_state(net: SimulatedNet, layer: SimLayer) -> str:
     """The legend state of a layer, from the simulation's flags."""
