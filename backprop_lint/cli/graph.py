@@ -101,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         stages=tuple(args.stage) if args.stage else None,
         strict=args.strict,
     )
-    linter = Linter(ConfigFinder(Path(args.config) if args.config else None), overrides)
+    # every finding, whatever `check`'s per-file limit: each one sits on its own layer
+    linter = Linter(ConfigFinder(Path(args.config) if args.config else None), overrides, max_findings_per_file=0)
     report = linter.lint_paths([args.net])
     state = _drawable_state(report, args.net)
     if state is None:
