@@ -165,8 +165,9 @@ def _drawable_state(report: LintReport, net: str) -> Optional[StateResult]:
     if report.errors:
         return None
     if len(report.states) != 1:
-        print(f"backprop-lint: error: {net} is a solver naming {len(report.states)} nets: "
-              f"draw one of its net files instead", file=sys.stderr)
+        labels = ", ".join(f"{state.file} ({state.state})" for state in report.states)
+        print(f"backprop-lint: error: {net} gives {len(report.states)} nets to draw ({labels}): draw one net file "
+              f"in one state (--phase, --level, --stage)", file=sys.stderr)
         return None
     state = report.states[0]
     if state.simulated is None:
