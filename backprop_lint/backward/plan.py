@@ -170,11 +170,12 @@ def prepare_source(
     stages: Sequence[str] = (),
     flavor: str = "bvlc",
     strict: bool = False,
+    packs: Sequence[str] = (),
 ) -> PreparedNet:
     """``pipeline.prepare``, passing an already prepared net through."""
     if isinstance(source, PreparedNet):
         return source
-    return prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
+    return prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict, packs=packs)
 
 
 # ---------------------------------------------------------------------------
@@ -623,17 +624,19 @@ def plan_backward(
     flavor: str = "bvlc",
     strict: bool = False,
     declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    packs: Sequence[str] = (),
 ) -> BackwardPlan:
     """Predict ``net.backward(start=start, end=end)`` on ``caffe.Net(source, phase)``.
 
     ``seeds``: blobs whose diff you write by hand before the call (default:
     for a net with no loss, every net output, as ``net.backward(**diffs)``
     does). ``reads``: blobs whose diff you read afterwards (default: the keys
-    ``net.backward`` returns). Raises ``InputError``/``NetRefused`` when the
-    net cannot be read or Caffe would refuse it.
+    ``net.backward`` returns). ``packs``: enabled layer packs. Raises
+    ``InputError``/``NetRefused`` when the net cannot be read or Caffe would refuse it.
     """
-    prepared = prepare_source(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict)
-    declared = declared_layer_infos(declared_layers)
+    prepared = prepare_source(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
+                              packs=packs)
+    declared = declared_layer_infos(declared_layers, packs)
     net = init_net(prepared, declared)
     return plan_for_net(prepared, net, start, end, seeds, reads, declared)
 

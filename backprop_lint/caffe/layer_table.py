@@ -125,6 +125,8 @@ class LayerInfo:
     citation: str
     #: a LossLayer subclass: AutoTopBlobs, default loss_weight 1 on top 0
     is_loss: bool = False
+    #: AutoTopBlobs() without being a loss (DeepLab's ImageSegData): missing tops are created
+    auto_top_blobs: bool = False
     #: no_force_backward(j, n_bottoms): AllowForceBackward(j) is False
     no_force_backward: Callable[[int, int], bool] = _never
     in_place_allowed: bool = True

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, List, Optional, Union
+from typing import Any, List, Optional, Tuple, Union
 
 from backprop_lint.caffe import textproto
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
@@ -43,21 +43,27 @@ def load(
     max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
     max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+    packs: Tuple[str, ...] = (),
 ) -> LoadedNet:
-    """Read a NetParameter from any supported source (see the module docstring)."""
+    """Read a NetParameter from any supported source (see the module docstring).
+
+    ``packs``: layer packs whose fork's schema fields the text parser knows too
+    (binary nets are read with the base schema).
+    """
     if isinstance(source, Message):
         return load_message(source, flavor=flavor, strict=strict, file=file)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return load_bytes(
             bytes(source), flavor=flavor, strict=strict, file=file or "<bytes>",
             max_text_bytes=max_text_bytes, max_binary_bytes=max_binary_bytes, max_depth=max_depth,
+            packs=packs,
         )
     if isinstance(source, str) and ("\n" in source or "{" in source):
         return load_text(source, flavor=flavor, strict=strict, file=file or "<string>",
-                         max_text_bytes=max_text_bytes, max_depth=max_depth)
+                         max_text_bytes=max_text_bytes, max_depth=max_depth, packs=packs)
     if isinstance(source, (str, os.PathLike)):
         return load_file(source, flavor=flavor, strict=strict, file=file, max_text_bytes=max_text_bytes,
-                         max_binary_bytes=max_binary_bytes, max_depth=max_depth)
+                         max_binary_bytes=max_binary_bytes, max_depth=max_depth, packs=packs)
     if hasattr(source, "SerializeToString") and hasattr(source, "DESCRIPTOR"):
         return load_message(source, flavor=flavor, strict=strict, file=file)
     raise TypeError(f"cannot load a NetParameter from a {type(source).__name__}")
@@ -71,11 +77,13 @@ def load_text(
     file: str = "<string>",
     max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
     max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+    packs: Tuple[str, ...] = (),
 ) -> LoadedNet:
     """Parse prototxt text. An empty text is an empty net, as in Caffe."""
     if len(text) > max_text_bytes:
         raise _too_big(file, len(text), max_text_bytes, "characters")
-    net, warnings = textproto.parse(text, file=file, flavor=flavor, strict=strict, max_depth=max_depth)
+    net, warnings = textproto.parse(text, file=file, flavor=flavor, strict=strict, max_depth=max_depth,
+                                    packs=packs)
     return LoadedNet(net=net, file=file, source_format="text", text=text, warnings=warnings)
 
 
@@ -88,6 +96,7 @@ def load_file(
     max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
     max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+    packs: Tuple[str, ...] = (),
 ) -> LoadedNet:
     """Read a .prototxt (text) or .caffemodel/.binaryproto (binary) file."""
     name = file if file is not None else os.fspath(path)
@@ -109,7 +118,7 @@ def load_file(
     if binary_by_name:
         return load_binary(data, flavor=flavor, strict=strict, file=name)
     return load_bytes(data, flavor=flavor, strict=strict, file=name, max_text_bytes=max_text_bytes,
-                      max_binary_bytes=max_binary_bytes, max_depth=max_depth)
+                      max_binary_bytes=max_binary_bytes, max_depth=max_depth, packs=packs)
 
 
 def load_bytes(
@@ -121,6 +130,7 @@ def load_bytes(
     max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
     max_depth: int = textproto.DEFAULT_MAX_DEPTH,
+    packs: Tuple[str, ...] = (),
 ) -> LoadedNet:
     """Text or binary NetParameter bytes: text when they decode as UTF-8 and parse."""
     try:
@@ -137,7 +147,7 @@ def load_bytes(
         raise _too_big(file, len(data), max_text_bytes, "bytes")
     try:
         return load_text(text, flavor=flavor, strict=strict, file=file,
-                         max_text_bytes=max_text_bytes, max_depth=max_depth)
+                         max_text_bytes=max_text_bytes, max_depth=max_depth, packs=packs)
     except InputError:
         if _looks_like_text(data):
             raise

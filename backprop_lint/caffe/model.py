@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
+from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
+from backprop_lint.caffe.schema.packs import pack_enum
 from backprop_lint.caffe.schema.tables import ENUMS, MESSAGES
 
 # ---------------------------------------------------------------------------
@@ -265,6 +267,9 @@ class SimLayer:
     #: per parameter blob, whether its diff is non-zero after one Backward() (None: unknown count)
     param_diff_nonzero: Optional[List[Tri]] = None
     definition: Optional[LayerDef] = None
+    #: the layer-table row (a ``LayerInfo``) Net::Init used: the flavour's, a pack's or the
+    #: user's declaration; None for an unknown type
+    row: Any = None
 
 
 @dataclass
@@ -296,7 +301,11 @@ _ZERO_BY_KIND: Dict[str, Any] = {"float": 0.0, "double": 0.0, "bool": False, "st
 
 def default_of(message: str, field: str) -> Any:
     """The value Caffe reads for ``field`` of ``message`` when it is not set (proto2)."""
-    _number, kind, repeated, type_name, default, _packed = MESSAGES[message][field]
+    base = MESSAGES.get(message)
+    info = base.get(field) if base is not None else None
+    if info is None:
+        info = pack_field(message, field)
+    _number, kind, repeated, type_name, default, _packed = info
     if repeated:
         return []
     if default is not None:
@@ -304,5 +313,14 @@ def default_of(message: str, field: str) -> Any:
     if kind == "message":
         return Message(type_name)
     if kind == "enum":
-        return next(iter(ENUMS[type_name]))
+        return next(iter(ENUMS.get(type_name) or pack_enum(type_name) or {"": 0}))
     return _ZERO_BY_KIND.get(kind, 0)
+
+
+def pack_field(message: str, field: str) -> Tuple[int, str, bool, Optional[str], Any, bool]:
+    """A field that only a layer pack's schema has (the first pack that defines it)."""
+    for fields in PACK_FIELDS.values():
+        info = fields.get(message, {}).get(field)
+        if info is not None:
+            return info
+    raise KeyError(f"{message}.{field}")

@@ -40,16 +40,21 @@ def prepare(
     flavor: str = "bvlc",
     strict: bool = False,
     file: Optional[str] = None,
+    packs: Sequence[str] = (),
 ) -> PreparedNet:
-    """Load, upgrade, filter and insert splits, as ``caffe.Net(file, phase, level, stages)``."""
-    loaded = source if isinstance(source, LoadedNet) else _load(source, flavor=flavor, strict=strict, file=file)
+    """Load, upgrade, filter and insert splits, as ``caffe.Net(file, phase, level, stages)``.
+
+    ``packs``: enabled layer packs (their fork's fields parse; ``simulate`` takes their rows).
+    """
+    loaded = (source if isinstance(source, LoadedNet)
+              else _load(source, flavor=flavor, strict=strict, file=file, packs=tuple(packs)))
     return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor)
 
 
-def _load(source: Any, *, flavor: str, strict: bool, file: Optional[str]) -> LoadedNet:
+def _load(source: Any, *, flavor: str, strict: bool, file: Optional[str], packs: Tuple[str, ...] = ()) -> LoadedNet:
     from backprop_lint.caffe.load import load
 
-    return load(source, flavor=flavor, strict=strict, file=file)
+    return load(source, flavor=flavor, strict=strict, file=file, packs=packs)
 
 
 def prepare_loaded(
@@ -76,10 +81,12 @@ class NetStates:
         loaded: LoadedNet,
         flavor: str = "bvlc",
         declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        packs: Sequence[str] = (),
     ) -> None:
         self.loaded = loaded
         self.flavor = get_flavor(flavor)
         self.declared_layers = declared_layers
+        self.packs = tuple(packs)
         self._upgraded: Optional[Tuple[Message, List[Warning_], Optional[str]]] = None
         self._layers: Dict[Tuple[int, ...], List[LayerDef]] = {}
         self._simulated: Dict[Tuple[int, bool], Tuple[List[LayerDef], SimulatedNet]] = {}
@@ -108,12 +115,12 @@ class NetStates:
         )
 
     def simulate(self, prepared: PreparedNet) -> SimulatedNet:
-        """``simulate(prepared)`` with the declared layers, reusing another state's run on the same layers."""
+        """``simulate(prepared)`` with the declared layers and packs, reusing another state's run on the same layers."""
         key = (id(prepared.layers), prepared.force_backward)
         cached = self._simulated.get(key)
         if cached is not None and cached[0] is prepared.layers:
             return dataclasses.replace(cached[1], prepared=prepared)
-        simulated = simulate(prepared, declared_layers=self.declared_layers)
+        simulated = simulate(prepared, declared_layers=self.declared_layers, packs=self.packs)
         self._simulated[key] = (prepared.layers, simulated)  # holding the list keeps its id unique
         return simulated
 
@@ -138,21 +145,30 @@ def may_need_upgrade(net: Message) -> bool:
     )
 
 
-def declared_layer_infos(declared: Optional[Mapping[str, Mapping[str, Any]]]) -> Dict[str, LayerInfo]:
-    """LayerInfo rows for the custom layers a user declared in the configuration."""
-    if not declared:
-        return {}
-    from backprop_lint.caffe.layer_table import declared_layer
+def declared_layer_infos(
+    declared: Optional[Mapping[str, Mapping[str, Any]]], packs: Sequence[str] = ()
+) -> Dict[str, LayerInfo]:
+    """LayerInfo rows for the enabled layer packs' types and the custom layers a user
+    declared in the configuration (a declaration wins over a pack's row)."""
+    rows: Dict[str, LayerInfo] = {}
+    if packs:
+        from backprop_lint.caffe.packs import pack_rows
 
-    return {name: declared_layer(name, dict(config)) for name, config in declared.items()}
+        rows.update(pack_rows(packs))
+    if declared:
+        from backprop_lint.caffe.layer_table import declared_layer
+
+        rows.update({name: declared_layer(name, dict(config)) for name, config in declared.items()})
+    return rows
 
 
 def simulate(
     prepared: PreparedNet,
     seeds: Optional[Sequence[str]] = None,
     declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    packs: Sequence[str] = (),
 ) -> SimulatedNet:
-    return _simulate(prepared, seeds=seeds, declared=declared_layer_infos(declared_layers))
+    return _simulate(prepared, seeds=seeds, declared=declared_layer_infos(declared_layers, packs))
 
 
 def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
@@ -208,6 +224,7 @@ def run_simulate(
     seeds: Optional[Sequence[str]] = None,
     strict: bool = False,
     declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    packs: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """Exactly what ``backprop-lint simulate`` prints, refusals included."""
     try:
@@ -215,9 +232,11 @@ def run_simulate(
             # One expression, no local: the nets are freed before the collector is back on
             # (which would otherwise rescan all their objects once).
             return simulation_to_json(simulate(
-                prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict),
+                prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
+                        packs=packs),
                 seeds=seeds,
                 declared_layers=declared_layers,
+                packs=packs,
             ))
     except (NetRefused, InputError) as error:
         return error_to_json(error)

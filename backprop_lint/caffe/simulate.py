@@ -219,7 +219,7 @@ def _append_top(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> None:
 
 
 def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
-    if info is None or not info.is_loss:
+    if info is None or not (info.is_loss or info.auto_top_blobs):
         return 0
     _, tops = info.blob_counts(definition.param)
     return max(tops.min, tops.exact)
@@ -689,6 +689,7 @@ def _to_simulated(
                 params=_param_specs(layer),
                 param_diff_nonzero=list(result.param_diff_nonzero[i]) if i in result.param_diff_nonzero else None,
                 definition=layer.definition,
+                row=layer.info,
             )
         )
     blob_diff: Dict[str, Tri] = {}

@@ -32,6 +32,7 @@ import warnings
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from backprop_lint.caffe.model import InputError, Location, Message, Warning_
+from backprop_lint.caffe.schema import packs as pack_tables
 from backprop_lint.caffe.schema import tables
 
 FLAVORS = ("bvlc", "ssd")
@@ -234,8 +235,11 @@ def _bool_converter(token: str) -> bool:
 
 
 def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
-    by_name = tables.ENUMS[enum]
-    by_number = tables.ENUM_NAMES[enum]
+    if enum in tables.ENUMS:
+        by_name, by_number = tables.ENUMS[enum], tables.ENUM_NAMES[enum]
+    else:  # a layer pack's own enum
+        by_name = pack_tables.pack_enum(enum) or {}
+        by_number = {number: name for name, number in reversed(list(by_name.items()))}
     names = list(by_name)
     choices = ", ".join(names) if len(names) <= 12 else ", ".join(names[:12]) + ", ..."
 
@@ -312,19 +316,19 @@ def _converter(kind: str, type_name: Optional[str], fork_values: FrozenSet[str])
 _KNOWN_LIMIT = 512
 
 Schema = Dict[str, Dict[str, FieldSpec]]
-_schemas: Dict[str, Schema] = {}
-_common_fields: Dict[str, Dict[str, Dict[str, FieldSpec]]] = {}
+_schemas: Dict[Tuple[str, Tuple[str, ...]], Schema] = {}
+_common_fields: Dict[Tuple[str, Tuple[str, ...]], Dict[str, Dict[str, FieldSpec]]] = {}
 
 
-def common_fields(flavor: str) -> Dict[str, Dict[str, FieldSpec]]:
+def common_fields(flavor: str, packs: Tuple[str, ...] = ()) -> Dict[str, Dict[str, FieldSpec]]:
     """Per message, the fields that are not fork-only for ``flavor`` (the hot loop's view)."""
-    cached = _common_fields.get(flavor)
+    cached = _common_fields.get((flavor, packs))
     if cached is None:
         cached = {
             message: {name: spec for name, spec in specs.items() if not spec.fork_only}
-            for message, specs in compiled_schema(flavor).items()
+            for message, specs in compiled_schema(flavor, packs).items()
         }
-        _common_fields[flavor] = cached
+        _common_fields[(flavor, packs)] = cached
     return cached
 
 
@@ -333,13 +337,21 @@ def other_fork(flavor: str) -> str:
     return "SSD" if flavor == "bvlc" else "BVLC"
 
 
-def compiled_schema(flavor: str) -> Schema:
-    """Per message, per field: a FieldSpec, with fork-only marks for ``flavor``."""
+def compiled_schema(flavor: str, packs: Tuple[str, ...] = ()) -> Schema:
+    """Per message, per field: a FieldSpec, with fork-only marks for ``flavor``.
+
+    ``packs``: layer packs whose fork's fields are added (``caffe/schema/packs.py``),
+    in order (a later pack's field of the same name wins).
+    """
     if flavor not in FLAVORS:
         raise ValueError(f"unknown Caffe flavour {flavor!r}; expected one of {', '.join(FLAVORS)}")
-    cached = _schemas.get(flavor)
+    cached = _schemas.get((flavor, packs))
     if cached is not None:
         return cached
+    if packs:
+        extended = _with_packs(compiled_schema(flavor), packs)
+        _schemas[(flavor, packs)] = extended
+        return extended
     foreign = tables.SSD_ONLY if flavor == "bvlc" else tables.BVLC_ONLY
     schema: Schema = {}
     for message, fields in tables.MESSAGES.items():
@@ -360,7 +372,19 @@ def compiled_schema(flavor: str) -> Schema:
         for (message, _number), (name, label, kind, type_name, _default) in tables.SSD_VARIANTS.items():
             if name not in schema[message]:
                 schema[message][name] = FieldSpec(name, kind, label == "repeated", type_name, False, frozenset())
-    _schemas[flavor] = schema
+    _schemas[(flavor, ())] = schema
+    return schema
+
+
+def _with_packs(base: Schema, packs: Tuple[str, ...]) -> Schema:
+    """``base`` plus the packs' fields and messages; ``base`` itself is left as it is."""
+    schema = dict(base)
+    for pack in packs:
+        for message, fields in pack_tables.FIELDS.get(pack, {}).items():
+            specs = dict(schema.get(message, {}))
+            for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
+                specs[name] = FieldSpec(name, kind, repeated, type_name, False, frozenset())
+            schema[message] = specs
     return schema
 
 
@@ -404,13 +428,15 @@ def parse(
     strict: bool = False,
     max_depth: int = DEFAULT_MAX_DEPTH,
     message_type: str = ROOT_MESSAGE,
+    packs: Tuple[str, ...] = (),
 ) -> Tuple[Message, List[Warning_]]:
     """Parse ``text`` as a ``message_type`` (default NetParameter) in protobuf text format.
 
     Returns the message and the warnings (fields Caffe's parser would refuse,
     skipped in non-strict mode). Raises ``InputError`` on malformed text.
+    ``packs``: layer packs whose fork's schema fields are known too.
     """
-    parser = _Parser(text, file, compiled_schema(flavor), flavor, strict, max_depth)
+    parser = _Parser(text, file, compiled_schema(flavor, packs), flavor, strict, max_depth, packs)
     # The parse allocates many small containers and frees none of them: the
     # cyclic garbage collector would rescan them again and again (quadratic on
     # big inputs) to find nothing.
@@ -425,12 +451,13 @@ def parse(
 
 class _Parser:
     def __init__(
-        self, text: str, file: str, schema: Schema, flavor: str, strict: bool, max_depth: int
+        self, text: str, file: str, schema: Schema, flavor: str, strict: bool, max_depth: int,
+        packs: Tuple[str, ...] = (),
     ) -> None:
         self.text = text
         self.file = file
         self.schema = schema
-        self.common = common_fields(flavor)
+        self.common = common_fields(flavor, packs)
         self.flavor = flavor
         self.strict = strict
         self.max_depth = max_depth

@@ -21,6 +21,7 @@ from backprop_lint.cli.simulate import (
     add_config_argument,
     add_state_arguments,
     declared_layers_from,
+    packs_from,
     write_json,
 )
 from backprop_lint.caffe.model import InputError, NetRefused
@@ -63,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
             flavor=args.flavor,
             strict=args.strict,
             declared_layers=declared_layers_from(args.config),
+            packs=packs_from(args),
         )
     except (InputError, NetRefused) as error:
         if args.format == "json":

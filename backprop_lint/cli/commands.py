@@ -22,6 +22,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.cli.guard import guarded
+from backprop_lint.cli.simulate import add_pack_argument
 from backprop_lint.linting.config import CODE_PREFIX, ConfigError, ConfigFinder
 from backprop_lint.linting.fix import plan_fixes, unified_diff, write_atomically
 from backprop_lint.linting.linter import (
@@ -45,6 +46,7 @@ COMMAND_MODULES = (
     "backprop_lint.cli.backward",
     "backprop_lint.cli.verify",
     "backprop_lint.cli.graph",
+    "backprop_lint.cli.packs",
 )
 OWN_COMMANDS = ("check", "explain", "rules")
 PROGRESS_MIN_FILES = 10
@@ -115,6 +117,7 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     state.add_argument("--level", type=int, help="NetState level (default: 0)")
     state.add_argument("--stage", action="append", metavar="STAGE", help="a NetState stage (repeatable)")
     state.add_argument("--flavor", choices=("bvlc", "ssd"), help="which Caffe (default: bvlc)")
+    add_pack_argument(state)
     state.add_argument(
         "--strict",
         action="store_true",
@@ -217,6 +220,7 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         level=args.level,
         stages=tuple(args.stage) if args.stage else None,
         strict=args.strict,
+        extend_packs=tuple(args.pack or ()),
     )
 
 

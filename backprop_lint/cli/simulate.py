@@ -26,6 +26,24 @@ def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional
                         help="which Caffe: BVLC 1.0/master or the SSD fork lineage (default: bvlc)")
     parser.add_argument("--strict", action="store_true",
                         help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
+    add_pack_argument(parser)
+
+
+def add_pack_argument(parser: Any) -> None:
+    """--pack NAME (repeatable): a layer pack of a Caffe fork, on top of the configured ones."""
+    parser.add_argument("--pack", action="append", default=None, metavar="NAME", type=pack_name,
+                        help="enable a layer pack of a Caffe fork (repeatable; `backprop-lint packs` lists them)")
+
+
+def pack_name(value: str) -> str:
+    from backprop_lint.caffe.model import InputError
+    from backprop_lint.caffe.packs import get_pack
+
+    try:
+        get_pack(value)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(error.message) from None
+    return value
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -62,13 +80,28 @@ def declared_layers_from(config_file: Optional[str]) -> Dict[str, Any]:
     return dict(load_config_file(Path(config_file)).declared_layers)
 
 
+def packs_from(args: argparse.Namespace) -> List[str]:
+    """The configuration file's packs, then the ``--pack`` ones."""
+    packs: List[str] = []
+    if args.config is not None:
+        from pathlib import Path
+
+        from backprop_lint.linting.config import load_config_file
+
+        packs.extend(load_config_file(Path(args.config)).packs)
+    packs.extend(name for name in args.pack or () if name not in packs)
+    return packs
+
+
 def run(args: argparse.Namespace) -> int:
     declared: Dict[str, Any] = {}
+    packs: List[str] = list(args.pack or ())
     if args.config is not None:
         from backprop_lint.linting.config import ConfigError
 
         try:
             declared = declared_layers_from(args.config)
+            packs = packs_from(args)
         except ConfigError as error:
             sys.stderr.write(f"backprop-lint: {error}\n")
             return 2
@@ -81,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         seeds=args.seed,
         strict=args.strict,
         declared_layers=declared,
+        packs=packs,
     )
     write_json(result, indent=args.indent)
     return 1 if "error" in result else 0

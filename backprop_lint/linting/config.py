@@ -20,6 +20,7 @@ Keys (all optional)::
     level = 0
     stages = ["deploy"]
     strict = false
+    packs = ["py-faster-rcnn"]       # layer packs of Caffe forks (backprop-lint packs)
     [severity]                       # per-code severity overrides
     BL301 = "error"
     [per-file-ignores]               # glob (relative to the config's directory) -> codes
@@ -84,6 +85,8 @@ class Config:
     stages: Tuple[str, ...] = ()
     strict: bool = False
     declared_layers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: enabled layer packs, in the order given (the first pack listed wins a type two define)
+    packs: Tuple[str, ...] = ()
     #: the file this came from (None: defaults only)
     source: Optional[Path] = None
 
@@ -189,6 +192,7 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
         "stages",
         "strict",
         "layers",
+        "packs",
     }
     for key in table:
         if key not in known:
@@ -208,6 +212,7 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
         stages=reader.strings("stages"),
         strict=reader.boolean("strict"),
         declared_layers=reader.layers(),
+        packs=reader.packs(),
         source=source,
     )
 
@@ -281,6 +286,15 @@ class _Reader:
                 raise self._error(key, "must be a list of rule codes")
             entries.append((pattern, self.codes(key, tuple(codes))))
         return tuple(entries)
+
+    def packs(self) -> Tuple[str, ...]:
+        from backprop_lint.caffe.model import InputError
+        from backprop_lint.caffe.packs import checked_pack_names
+
+        try:
+            return checked_pack_names(self.strings("packs"))
+        except InputError as error:
+            raise self._error("packs", error.message) from None
 
     def layers(self) -> Dict[str, Dict[str, Any]]:
         table = self.table.get("layers", {})

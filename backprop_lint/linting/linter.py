@@ -188,6 +188,8 @@ class Overrides:
     level: Optional[int] = None
     stages: Optional[Tuple[str, ...]] = None
     strict: Optional[bool] = None
+    #: layer packs enabled on top of the configured ones (``--pack``)
+    extend_packs: Tuple[str, ...] = ()
 
     def apply(self, config: Config) -> Config:
         merged = config.with_overrides(
@@ -203,6 +205,8 @@ class Overrides:
         )
         if self.extend_ignore:
             merged = replace(merged, ignore=merged.ignore + self.extend_ignore)
+        if self.extend_packs:
+            merged = replace(merged, packs=merged.packs + tuple(p for p in self.extend_packs if p not in merged.packs))
         return merged
 
 
@@ -572,7 +576,7 @@ class Linter:
         per_state: List[Tuple[str, List[Finding]]] = []
         from backprop_lint.caffe.pipeline import NetStates
 
-        shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None)
+        shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None, packs=config.packs)
         for state in states:
             label = state_label(state)
             findings, simulated = lint_state(shared, state, config, text)
@@ -682,11 +686,12 @@ def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = 
 
     if isinstance(source, Path) and data is not None:
         if is_binary(source, data):
-            return load_bytes(data, flavor=config.flavor, strict=config.strict, file=display)
-        return load_text(data.decode("utf-8"), flavor=config.flavor, strict=config.strict, file=display)
+            return load_bytes(data, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)
+        return load_text(data.decode("utf-8"), flavor=config.flavor, strict=config.strict, file=display,
+                         packs=config.packs)
     if isinstance(source, str):  # text given to the library API
-        return load_text(source, flavor=config.flavor, strict=config.strict, file=display)
-    return load(source, flavor=config.flavor, strict=config.strict, file=display)
+        return load_text(source, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)
+    return load(source, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)
 
 
 def lint_state(
@@ -803,20 +808,25 @@ def lint(
     level: Optional[int] = None,
     stages: Sequence[str] = (),
     config: Union[None, str, Path, Config, Mapping[str, Any]] = None,
+    packs: Sequence[str] = (),
 ) -> LintReport:
     """Lint a net given as a path, its text, bytes, or a NetParameter (ours or pycaffe's).
 
     ``config`` is a path to a pyproject.toml / backprop-lint.toml, a ``Config``,
     or a dict of the same keys as ``[tool.backprop-lint]``; without it, a path's
     configuration is discovered as on the command line (other inputs: defaults).
-    Arguments given here override the configuration.
+    Arguments given here override the configuration; ``packs`` are enabled on top of
+    the configured ones.
     """
+    from backprop_lint.caffe.packs import checked_pack_names
+
     overrides = Overrides(
         need_diff=tuple(need_diff) or None,
         flavor=flavor,
         phase=phase.upper() if phase else None,
         level=level,
         stages=tuple(stages) or None,
+        extend_packs=checked_pack_names(packs),
     )
     base = _config_from_argument(config)
     if _is_path(net):

@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from typing import Iterable, List, Tuple
 
-from backprop_lint.caffe.layer_table import Backward, layer_info
+from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import SimLayer, SimulatedNet
 from backprop_lint.linting.findings import Finding, Fix
 from backprop_lint.linting.rules.base import Rule, RuleContext
 from backprop_lint.linting.rules.explain import describe, names
-from backprop_lint.linting.rules.graph import explicit_propagate_down, index_of, quote, user_bottoms
+from backprop_lint.linting.rules.graph import row_of, explicit_propagate_down, index_of, quote, user_bottoms
 
 
 def _abort_cause(net: SimulatedNet, layer: SimLayer) -> Tuple[str, List[int]]:
     """What aborts: ("always", []) or ("bottoms", the bottoms whose gradient it cannot give)."""
-    info = layer_info(layer.type, net.prepared.flavor)
+    info = row_of(net, layer)
     if info is None or layer.definition is None:
         return "unknown", []
     param, n = layer.definition.param, len(layer.bottoms)

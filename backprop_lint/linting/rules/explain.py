@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import List
 
-from backprop_lint.caffe.layer_table import Backward, layer_info
+from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import SimLayer, SimulatedNet
 from backprop_lint.linting.rules.graph import (
+    row_of,
     Reader,
     direct_readers,
     explicit_propagate_down,
@@ -147,7 +148,7 @@ def why_no_gradient_reaches(net: SimulatedNet, index: int, depth: int = 0) -> Li
 def zeroes_its_bottom(net: SimulatedNet, reader: Reader) -> bool:
     """Whether ``reader``'s layer runs Backward and writes zeros into that bottom's diff (Silence)."""
     layer = net.layers[reader.index]
-    info = layer_info(layer.type, net.prepared.flavor)
+    info = row_of(net, layer)
     if info is None or layer.definition is None or layer.need_backward is not True:
         return False
     behaviour = info.backward(reader.bottom, len(layer.bottoms), layer.definition.param)

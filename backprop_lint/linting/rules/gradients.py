@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 from typing import Iterable, List, Optional, Sequence, Tuple
 
-from backprop_lint.caffe.layer_table import Backward, layer_info
+from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import Location, SimLayer, SimulatedNet
 from backprop_lint.linting.findings import Finding, Fix
 from backprop_lint.linting.rules.base import Rule, RuleContext
@@ -16,6 +16,7 @@ from backprop_lint.linting.rules.fixes import (
     with_propagate_down,
 )
 from backprop_lint.linting.rules.graph import (
+    row_of,
     Reader,
     direct_readers,
     explicit_propagate_down,
@@ -102,7 +103,7 @@ def _dead_params(net: SimulatedNet, layer: SimLayer) -> List[int]:
     """Parameter blobs with a non-zero lr_mult whose diff stays zero."""
     if layer.param_propagate_down is None or layer.name in net.unknown_layers:
         return []
-    info = layer_info(layer.type, net.prepared.flavor)
+    info = row_of(net, layer)
     if info is not None and not info.writes_param_diff:
         return []  # running statistics (BatchNorm): never meant to get a gradient
     cells = layer.param_diff_nonzero or []
@@ -231,7 +232,7 @@ def _why_reader_leaves_zero(net: SimulatedNet, reader: Reader, blob: str) -> Lis
 
 
 def _never_writes(net: SimulatedNet, layer: SimLayer, j: int) -> bool:
-    info = layer_info(layer.type, net.prepared.flavor)
+    info = row_of(net, layer)
     if info is None or layer.definition is None:
         return False
     return info.backward(j, len(layer.bottoms), layer.definition.param) is Backward.NEVER

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from backprop_lint.caffe.layer_table import LayerInfo, layer_info
 from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
 
 
@@ -18,6 +19,14 @@ class Reader:
 
     index: int
     bottom: int
+
+
+def row_of(net: SimulatedNet, layer: SimLayer) -> Optional[LayerInfo]:
+    """The layer-table row the simulation used for ``layer`` (a pack's or a declaration
+    included), or the flavour's row for its type."""
+    if layer.row is not None:
+        return layer.row  # type: ignore[no-any-return]
+    return layer_info(layer.type, net.prepared.flavor)
 
 
 def index_of(net: SimulatedNet, layer: SimLayer) -> int:

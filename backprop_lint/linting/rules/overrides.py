@@ -5,13 +5,14 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from backprop_lint.caffe.layer_table import Backward, layer_info
+from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
 from backprop_lint.linting.findings import Finding, Fix
 from backprop_lint.linting.rules.base import Rule, RuleContext
 from backprop_lint.linting.rules.explain import describe, names, why_no_backward, zeroes_its_bottom
 from backprop_lint.linting.rules.fixes import resimulate
 from backprop_lint.linting.rules.graph import (
+    row_of,
     Reader,
     direct_readers,
     explicit_propagate_down,
@@ -472,7 +473,7 @@ def _check_ignored_propagate_down(ctx: RuleContext) -> Iterable[Finding]:
 
 
 def _why_the_flag_is_ignored(net: SimulatedNet, layer: SimLayer, j: int) -> Optional[str]:
-    info = layer_info(layer.type, net.prepared.flavor)
+    info = row_of(net, layer)
     if info is None or layer.definition is None:
         return None
     param, n_bottoms, n_tops = layer.definition.param, len(layer.bottoms), len(layer.tops)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
-from typing import Dict, Iterable, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from backprop_lint.caffe.model import Location, NetRefused
 
@@ -174,17 +174,42 @@ def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
     who = f" in `{error.layer}`" if error.layer else ""
     advice = refusal.fix[0].upper() + refusal.fix[1:] + "."
     words, extra = _caffe_words(error)
+    message = f"Caffe refuses this net{who}: \"{words}\""
+    providers = _providing_packs(error) if refusal.kind == "unknown-layer-type" else []
+    if providers:
+        type_name = _unknown_type(error) or ""
+        also = f" (also: {', '.join(f'`{name}`' for name in providers[1:])})" if len(providers) > 1 else ""
+        message += f". `{type_name}` is registered by a Caffe fork: the `{providers[0]}` layer pack describes it{also}"
+        extra = ()
+        advice = (f"Enable the pack: `--pack {providers[0]}`, or `packs = [\"{providers[0]}\"]` under "
+                  f"[tool.backprop-lint].")
     return Finding(
         code=refusal.code,
         name=refusal.name,
         severity="error",
         location=error.location or Location(ctx.file),
-        message=f"Caffe refuses this net{who}: \"{words}\"",
+        message=message,
         layer=error.layer,
         state=ctx.state,
         reasons=(f"why: {refusal.why}",) + extra,
         fix=Fix(advice),
     )
+
+
+_UNKNOWN_TYPE = re.compile(r"^Unknown layer type: (\S+)")
+
+
+def _unknown_type(error: NetRefused) -> Optional[str]:
+    match = _UNKNOWN_TYPE.match(error.message)
+    return match.group(1) if match else None
+
+
+def _providing_packs(error: NetRefused) -> List[str]:
+    """The layer packs that define the type Caffe does not know (none: not a fork's type)."""
+    from backprop_lint.caffe.packs import packs_providing
+
+    type_name = _unknown_type(error)
+    return packs_providing(type_name) if type_name else []
 
 
 def _make_rule(refusal: Refusal) -> Rule:

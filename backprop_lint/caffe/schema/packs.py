@@ -1,0 +1,163 @@
+"""The caffe.proto additions of the forks that layer packs describe, as plain data.
+
+Written by hand from each fork's ``src/caffe/proto/caffe.proto`` at the commit
+its pack pins (``backprop_lint/caffe/packs/``); the comment on each entry gives
+the line. Like ``tables``, this module imports nothing of the model.
+
+Layout, per pack:
+
+* ``FIELDS[pack][message][field]``: a field the fork adds to (or redefines in)
+  a message while the pack is on, as ``tables.FieldInfo``
+  (number, kind, repeated, type name, explicit default, packed). ``message``
+  is a base message (``LayerParameter``) or one of the pack's own.
+* The pack's own messages and enums are named ``<pack>.<Name>`` so that two
+  forks' ``ROIPoolingParameter`` (or SegNet's ``BNParameter`` and the SSD
+  fork's) never meet: with the pack off, the base schema is untouched.
+* ``ENUMS[pack][enum]``: value name -> number.
+
+Forks reuse field numbers differently (py-faster-rcnn's ``roi_pooling_param``
+is 8266711, R-FCN's is 147), which matters only for binary files: the text
+parser goes by name, and binary nets are read with the base schema.
+"""
+# fmt: off
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
+
+_FILLER = "FillerParameter"
+
+FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
+    # rbgirshick/caffe-fast-rcnn @ 0dcd397b29507b8314e252e850518c5695efbb83, src/caffe/proto/caffe.proto
+    "py-faster-rcnn": {
+        "LayerParameter": {
+            "roi_pooling_param": (8266711, "message", False, "py-faster-rcnn.ROIPoolingParameter", None, False),  # :388
+            "smooth_l1_loss_param": (8266712, "message", False, "py-faster-rcnn.SmoothL1LossParameter", None, False),  # :391
+        },
+        "py-faster-rcnn.ROIPoolingParameter": {  # :1001-1009
+            "pooled_h": (1, "uint32", False, None, 0, False),
+            "pooled_w": (2, "uint32", False, None, 0, False),
+            "spatial_scale": (3, "float", False, None, 1.0, False),
+        },
+        "py-faster-rcnn.SmoothL1LossParameter": {  # :1057-1062
+            "sigma": (1, "float", False, None, 1.0, False),
+        },
+    },
+    # Microsoft/caffe @ ed05614cb020f782bad5cf31131c55a73697f374, src/caffe/proto/caffe.proto
+    "r-fcn": {
+        "LayerParameter": {
+            "box_annotator_ohem_param": (150, "message", False, "r-fcn.BoxAnnotatorOHEMParameter", None, False),  # :364
+            "psroi_pooling_param": (149, "message", False, "r-fcn.PSROIPoolingParameter", None, False),  # :393
+            "roi_pooling_param": (147, "message", False, "r-fcn.ROIPoolingParameter", None, False),  # :399
+            "smooth_l1_loss_param": (148, "message", False, "r-fcn.SmoothL1LossParameter", None, False),  # :402
+        },
+        "LossParameter": {  # :438-466 (PRE_FIXED is 3 here, NONE moves to 4)
+            "normalization": (3, "enum", False, "r-fcn.NormalizationMode", "VALID", False),  # :459
+            "pre_fixed_normalizer": (4, "float", False, None, 1.0, False),  # :465
+        },
+        "r-fcn.BoxAnnotatorOHEMParameter": {  # :522-525 (roi_per_img is `required`)
+            "roi_per_img": (1, "uint32", False, None, None, False),
+            "ignore_label": (2, "int32", False, None, -1, False),
+        },
+        "r-fcn.PSROIPoolingParameter": {  # :934-938 (all three `required`)
+            "spatial_scale": (1, "float", False, None, None, False),
+            "output_dim": (2, "int32", False, None, None, False),
+            "group_size": (3, "int32", False, None, None, False),
+        },
+        "r-fcn.ROIPoolingParameter": {  # :1083-1091
+            "pooled_h": (1, "uint32", False, None, 0, False),
+            "pooled_w": (2, "uint32", False, None, 0, False),
+            "spatial_scale": (3, "float", False, None, 1.0, False),
+        },
+        "r-fcn.SmoothL1LossParameter": {  # :1150-1155
+            "sigma": (1, "float", False, None, 1.0, False),
+        },
+    },
+    # alexgkendall/caffe-segnet @ 344c113bf1832886f1cbe9f33ffe28a3beeaf412, src/caffe/proto/caffe.proto
+    "segnet": {
+        "LayerParameter": {
+            "bn_param": (45, "message", False, "segnet.BNParameter", None, False),  # :321
+            "dense_image_data_param": (138, "message", False, "segnet.DenseImageDataParameter", None, False),  # :326
+            "upsample_param": (137, "message", False, "segnet.UpsampleParameter", None, False),  # :355
+        },
+        "segnet.BNParameter": {  # :426-434
+            "bn_mode": (3, "enum", False, "segnet.BNMode", "LEARN", False),
+            "scale_filler": (1, "message", False, _FILLER, None, False),
+            "shift_filler": (2, "message", False, _FILLER, None, False),
+        },
+        "segnet.DenseImageDataParameter": {  # :514-536
+            "source": (1, "string", False, None, None, False),
+            "batch_size": (2, "uint32", False, None, None, False),
+            "rand_skip": (3, "uint32", False, None, 0, False),
+            "shuffle": (4, "bool", False, None, False, False),
+            "new_height": (5, "uint32", False, None, 0, False),
+            "new_width": (6, "uint32", False, None, 0, False),
+            "is_color": (7, "bool", False, None, True, False),
+            "mean_file": (8, "string", False, None, None, False),
+            "root_folder": (9, "string", False, None, "", False),
+            "mirror": (10, "bool", False, None, False, False),
+            "crop_width": (11, "uint32", False, None, 0, False),
+            "crop_height": (12, "uint32", False, None, 0, False),
+        },
+        "segnet.UpsampleParameter": {  # :911-929
+            "scale": (1, "uint32", False, None, 2, False),
+            "scale_h": (2, "uint32", False, None, None, False),
+            "scale_w": (3, "uint32", False, None, None, False),
+            "pad_out_h": (4, "bool", False, None, False, False),
+            "pad_out_w": (5, "bool", False, None, False, False),
+            "upsample_h": (6, "uint32", False, None, None, False),
+            "upsample_w": (7, "uint32", False, None, None, False),
+        },
+    },
+    # xmojiao/deeplab_v2 @ da09c8b2700e8a7fd278d53c01604957983e2876,
+    # deeplab-public-ver2/src/caffe/proto/caffe.proto
+    "deeplab-v2": {
+        "LayerParameter": {
+            "interp_param": (143, "message", False, "deeplab-v2.InterpParameter", None, False),  # :381
+            "seg_accuracy_param": (144, "message", False, "deeplab-v2.SegAccuracyParameter", None, False),  # :396
+        },
+        "ImageDataParameter": {
+            "ignore_label": (15, "int32", False, None, 255, False),  # :828
+            "label_type": (16, "enum", False, "deeplab-v2.LabelType", "IMAGE", False),  # :829-834
+        },
+        "deeplab-v2.InterpParameter": {  # :872-879
+            "height": (1, "int32", False, None, 0, False),
+            "width": (2, "int32", False, None, 0, False),
+            "zoom_factor": (3, "int32", False, None, 1, False),
+            "shrink_factor": (4, "int32", False, None, 1, False),
+            "pad_beg": (5, "int32", False, None, 0, False),
+            "pad_end": (6, "int32", False, None, 0, False),
+        },
+        "deeplab-v2.SegAccuracyParameter": {  # :1138-1148
+            "metric": (1, "enum", False, "deeplab-v2.AccuracyMetric", "PixelAccuracy", False),
+            "ignore_label": (2, "int32", True, None, None, False),
+            "reset": (3, "bool", False, None, True, False),
+        },
+    },
+}
+
+ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
+    "r-fcn": {
+        "r-fcn.NormalizationMode": {"FULL": 0, "VALID": 1, "BATCH_SIZE": 2, "PRE_FIXED": 3, "NONE": 4},  # :444-458
+    },
+    "segnet": {
+        "segnet.BNMode": {"LEARN": 0, "INFERENCE": 1},  # :427-430
+    },
+    "deeplab-v2": {
+        "deeplab-v2.LabelType": {"NONE": 0, "IMAGE": 1, "PIXEL": 2},  # :829-833
+        "deeplab-v2.AccuracyMetric": {"PixelAccuracy": 0, "ClassAccuracy": 1, "PixelIOU": 2},  # :1139-1143
+    },
+}
+
+
+def pack_message(name: str) -> Optional[Dict[str, FieldInfo]]:
+    """The fields of a pack's own message (``<pack>.<Name>``), or None."""
+    pack = name.split(".", 1)[0]
+    return FIELDS.get(pack, {}).get(name) if "." in name else None
+
+
+def pack_enum(name: str) -> Optional[Dict[str, int]]:
+    """The values of a pack's own enum (``<pack>.<Name>``), or None."""
+    pack = name.split(".", 1)[0]
+    return ENUMS.get(pack, {}).get(name) if "." in name else None
