@@ -34,11 +34,13 @@ def _all_packs() -> Tuple[Pack, ...]:
         py_faster_rcnn,
         r_fcn,
         segnet,
+        ssd,
     )
 
     return (
         py_faster_rcnn.PACK,
         r_fcn.PACK,
+        ssd.PACK,
         deeplab_v2.PACK,
         segnet.PACK,
         hed.PACK,

@@ -81,6 +81,10 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "dense_image_data_param": (138, "message", False, "segnet.DenseImageDataParameter", None, False),  # :326
             "upsample_param": (137, "message", False, "segnet.UpsampleParameter", None, False),  # :355
         },
+        "LossParameter": {  # :383-392 (field 3 is BVLC's `normalization`, which this fork lacks)
+            "weight_by_label_freqs": (3, "bool", False, None, False, False),  # :390
+            "class_weighting": (4, "float", True, None, None, False),  # :391
+        },
         "segnet.BNParameter": {  # :426-434
             "bn_mode": (3, "enum", False, "segnet.BNMode", "LEARN", False),
             "scale_filler": (1, "message", False, _FILLER, None, False),
@@ -133,6 +137,63 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "metric": (1, "enum", False, "deeplab-v2.AccuracyMetric", "PixelAccuracy", False),
             "ignore_label": (2, "int32", True, None, None, False),
             "reset": (3, "bool", False, None, True, False),
+        },
+    },
+    # weiliu89/caffe @ 4817bf8b4200b35ada8ed0dc378dceaf38c539e4, src/caffe/proto/caffe.proto; the
+    # messages the base schema already has from the SSD lineage (ssd-only there) are reused as they are
+    "ssd": {
+        "LayerParameter": {
+            "annotated_data_param": (200, "message", False, "AnnotatedDataParameter", None, False),  # :493
+            "detection_evaluate_param": (205, "message", False, "DetectionEvaluateParameter", None, False),  # :502
+            "detection_output_param": (204, "message", False, "DetectionOutputParameter", None, False),  # :503
+            "multibox_loss_param": (201, "message", False, "MultiBoxLossParameter", None, False),  # :521
+            "norm_param": (206, "message", False, "NormalizeParameter", None, False),  # :523
+            "permute_param": (202, "message", False, "PermuteParameter", None, False),  # :525
+            "prior_box_param": (203, "message", False, "PriorBoxParameter", None, False),  # :529
+        },
+        "TransformationParameter": {  # :549-581
+            "resize_param": (8, "message", False, "ssd.ResizeParameter", None, False),  # :572
+            "noise_param": (9, "message", False, "NoiseParameter", None, False),  # :574
+            "distort_param": (13, "message", False, "ssd.DistortionParameter", None, False),  # :576
+            "expand_param": (14, "message", False, "ssd.ExpansionParameter", None, False),  # :578
+            "emit_constraint": (10, "message", False, "EmitConstraint", None, False),  # :580
+        },
+        "AnnotatedDataParameter": {
+            "anno_type": (3, "enum", False, "AnnotationType", None, False),  # :764
+        },
+        "DetectionEvaluateParameter": {
+            "resize_param": (6, "message", False, "ssd.ResizeParameter", None, False),  # :969
+        },
+        "SaveOutputParameter": {
+            "resize_param": (7, "message", False, "ssd.ResizeParameter", None, False),  # :1004
+        },
+        "ssd.ResizeParameter": {  # :584-621 (the enums are the base schema's, same values)
+            "prob": (1, "float", False, None, 1.0, False),
+            "resize_mode": (2, "enum", False, "Resize_mode", "WARP", False),
+            "height": (3, "uint32", False, None, 0, False),
+            "width": (4, "uint32", False, None, 0, False),
+            "height_scale": (8, "uint32", False, None, 0, False),
+            "width_scale": (9, "uint32", False, None, 0, False),
+            "pad_mode": (5, "enum", False, "Pad_mode", "CONSTANT", False),
+            "pad_value": (6, "float", True, None, None, False),
+            "interp_mode": (7, "enum", True, "Interp_mode", None, False),
+        },
+        "ssd.DistortionParameter": {  # :668-697
+            "brightness_prob": (1, "float", False, None, 0.0, False),
+            "brightness_delta": (2, "float", False, None, 0.0, False),
+            "contrast_prob": (3, "float", False, None, 0.0, False),
+            "contrast_lower": (4, "float", False, None, 0.0, False),
+            "contrast_upper": (5, "float", False, None, 0.0, False),
+            "hue_prob": (6, "float", False, None, 0.0, False),
+            "hue_delta": (7, "float", False, None, 0.0, False),
+            "saturation_prob": (8, "float", False, None, 0.0, False),
+            "saturation_lower": (9, "float", False, None, 0.0, False),
+            "saturation_upper": (10, "float", False, None, 0.0, False),
+            "random_order_prob": (11, "float", False, None, 0.0, False),
+        },
+        "ssd.ExpansionParameter": {  # :700-706
+            "prob": (1, "float", False, None, 1.0, False),
+            "max_expand_ratio": (2, "float", False, None, 1.0, False),
         },
     },
 }

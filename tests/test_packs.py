@@ -1,0 +1,348 @@
+"""Layer packs: each row's gradient flow through a small net, the packs' schema fields,
+enabling packs (configuration, --pack), BL008 naming the pack, and corpus coverage.
+
+No fork build is available as an oracle: these tests check that the simulation
+does what each row (read from the fork's cited source) says, and that a pack
+changes nothing while it is off.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List, Set, Tuple
+
+import pytest
+
+from backprop_lint import lint
+from backprop_lint.caffe.flavors import get_flavor
+from backprop_lint.caffe.layer_table import Backward, LayerInfo, available_types, default_build
+from backprop_lint.caffe.load import load
+from backprop_lint.caffe.model import BackpropLintError, InputError, Message
+from backprop_lint.caffe.packs import PACKS, checked_pack_names, get_pack, pack_names, pack_rows, packs_providing
+from backprop_lint.caffe.pipeline import run_simulate, upgrade
+from backprop_lint.caffe.schema import packs as pack_schema
+from backprop_lint.caffe.textproto import parse
+
+from shared_data import MISSING_REASON, corpus_nets
+
+REPO = Path(__file__).resolve().parent.parent
+
+ALL_ROWS: List[Tuple[str, LayerInfo]] = [(pack.name, row) for pack in PACKS for row in pack.rows]
+
+
+def _row_id(item: Tuple[str, LayerInfo]) -> str:
+    return f"{item[0]}:{item[1].type}"
+
+
+# ---------------------------------------------------------------------------
+# The rows themselves
+# ---------------------------------------------------------------------------
+
+
+def test_every_pack_pins_a_commit_and_cites_every_row() -> None:
+    for pack in PACKS:
+        assert len(pack.commit) == 40 and all(c in "0123456789abcdef" for c in pack.commit), pack.name
+        assert "/" in pack.repository and "." not in pack.name
+        for row in pack.rows:
+            assert row.citation, (pack.name, row.type)
+            for part in row.citation.split("; "):
+                path, _, lines = part.partition(":")
+                assert path and lines and lines.split(",")[0].split("-")[0].split(" ")[0].isdigit(), part
+
+
+def test_pack_names_and_lookup() -> None:
+    assert pack_names() == [pack.name for pack in PACKS]
+    assert packs_providing("ROIPooling") == ["py-faster-rcnn", "r-fcn"]
+    assert packs_providing("Convolution") == []
+    with pytest.raises(InputError, match="did you mean 'segnet'"):
+        get_pack("segnt")
+    assert checked_pack_names(["hed", "segnet", "hed"]) == ("hed", "segnet")
+
+
+def test_first_listed_pack_wins_a_shared_type() -> None:
+    assert pack_rows(["py-faster-rcnn", "r-fcn"])["ROIPooling"] is get_pack("py-faster-rcnn").rows[0]
+    assert pack_rows(["r-fcn", "py-faster-rcnn"])["ROIPooling"].citation.startswith("include/caffe/layers/")
+
+
+#: parameters a row's load-time check requires
+_REQUIRED_PARAMS: Dict[str, str] = {"MultiBoxLoss": " multibox_loss_param { num_classes: 2 }"}
+
+
+def _net_for(row: LayerInfo, fed: Set[int]) -> Tuple[str, int, int]:
+    """A net with one ``row`` layer. Bottoms in ``fed`` come from a learnable Convolution
+    (so they need a gradient); the others straight from an Input. Top 0 is the loss."""
+    bottoms, tops = row.blob_counts(Message("LayerParameter"))
+    n_bottoms = max(bottoms.exact, bottoms.min, 0)
+    n_tops = max(tops.exact, tops.min, 1) if tops.exact != 0 else 0
+    lines = []
+    for j in range(n_bottoms):
+        lines.append(f'layer {{ name: "in{j}" type: "Input" top: "in{j}" '
+                     f'input_param {{ shape {{ dim: 2 dim: 3 dim: 4 dim: 4 }} }} }}')
+        if j in fed:
+            lines.append(f'layer {{ name: "conv{j}" type: "Convolution" bottom: "in{j}" top: "b{j}" '
+                         f'convolution_param {{ num_output: 3 kernel_size: 1 }} }}')
+        else:
+            lines.append(f'layer {{ name: "pass{j}" type: "Input" top: "b{j}" '
+                         f'input_param {{ shape {{ dim: 2 dim: 3 dim: 4 dim: 4 }} }} }}')
+    bottom_text = " ".join(f'bottom: "b{j}"' for j in range(n_bottoms))
+    top_text = " ".join(f'top: "t{k}"' for k in range(n_tops))
+    loss = "" if row.is_loss or n_tops == 0 else " loss_weight: 1" + " loss_weight: 0" * (n_tops - 1)
+    params = _REQUIRED_PARAMS.get(row.type, "")
+    lines.append(f'layer {{ name: "under_test" type: "{row.type}" {bottom_text} {top_text}{loss}{params} }}')
+    return "\n".join(lines), n_bottoms, n_tops
+
+
+@pytest.mark.parametrize("item", ALL_ROWS, ids=_row_id)
+def test_gradient_flow_matches_the_row(item: Tuple[str, LayerInfo]) -> None:
+    pack, row = item
+    probe, n_bottoms, _ = _net_for(row, set())
+    behaviours = [row.backward(j, n_bottoms, Message("LayerParameter")) for j in range(n_bottoms)]
+    # every bottom that can be asked for a gradient without aborting is fed by a learnable layer
+    fed = {j for j, b in enumerate(behaviours) if b not in (Backward.ABORTS_IF_PD, Backward.ABORTS)}
+    text, n_bottoms, n_tops = _net_for(row, fed)
+    result = run_simulate(text, packs=[pack])
+    assert "error" not in result, result
+    layer = next(layer for layer in result["layers"] if layer["name"] == "under_test")
+    assert layer["type"] == row.type
+    assert len(layer["tops"]) == n_tops
+    if row.is_loss:
+        assert layer["loss"][0] == 1.0  # LossLayer's default loss_weight on top 0
+    for j, behaviour in enumerate(behaviours):
+        nonzero = result["blob_diff_nonzero"][f"b{j}"]
+        expected = j in fed and behaviour in (Backward.RESPECTS_PD, Backward.IGNORES_PD)
+        assert nonzero is expected, (row.type, j, behaviour, nonzero)
+    assert result["backward_aborts"] == []
+    for j, behaviour in enumerate(behaviours):
+        if behaviour is Backward.ABORTS_IF_PD:
+            aborting, _, _ = _net_for(row, fed | {j})
+            assert run_simulate(aborting, packs=[pack])["backward_aborts"] == ["under_test"], (row.type, j)
+
+
+def test_pack_off_the_type_is_unknown_and_on_it_is_known() -> None:
+    text, _, _ = _net_for(get_pack("py-faster-rcnn").rows[0], {0})
+    assert run_simulate(text)["error"]["kind"] == "unknown-layer-type"
+    assert "error" not in run_simulate(text, packs=["py-faster-rcnn"])
+
+
+def test_smooth_l1_loss_with_three_bottoms_is_refused_as_the_fork_does() -> None:
+    row = pack_rows(["py-faster-rcnn"])["SmoothL1Loss"]
+    text, _, _ = _net_for(row, {0, 1})
+    text = text.replace('bottom: "b1"', 'bottom: "b1" bottom: "b0x"').replace(
+        'layer { name: "under_test"',
+        'layer { name: "in2" type: "Input" top: "b0x" input_param { shape { dim: 2 } } }\nlayer { name: "under_test"')
+    error = run_simulate(text, packs=["py-faster-rcnn"])["error"]
+    assert "must specify both inside and outside weights" in error["message"]
+
+
+def test_segnet_bn_top_count_follows_bn_mode_and_params_are_always_written() -> None:
+    base = ('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 3 dim: 4 dim: 4 } } }\n'
+            'layer { name: "conv" type: "Convolution" bottom: "x" top: "c" '
+            'convolution_param { num_output: 3 kernel_size: 1 } }\n'
+            # lr_mult 0: only the bottom's need makes BN run Backward, which then writes both diffs
+            'layer { name: "bn" type: "BN" bottom: "c" top: "y" top: "m" top: "v" %s param { lr_mult: 0 } '
+            'param { lr_mult: 0 } }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "y" bottom: "x" top: "l" }\n')
+    learn = run_simulate(base % "", packs=["segnet"])
+    assert "error" not in learn
+    assert learn["param_diff_nonzero"]["bn"] == [True, True]  # written whatever lr_mult says
+    inference = run_simulate(base % "bn_param { bn_mode: INFERENCE }", packs=["segnet"])
+    assert inference["error"]["kind"] == "top-count"
+
+
+def test_segnet_upsample_wins_over_the_ssd_lineage_row_only_when_enabled() -> None:
+    text = ('layer { name: "in" type: "Input" top: "x" top: "mask" input_param { shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "conv" type: "Convolution" bottom: "x" top: "c" convolution_param { num_output: 3 kernel_size: 1 } }\n'
+            'layer { name: "up" type: "Upsample" bottom: "c" bottom: "mask" top: "u" loss_weight: 1 '
+            'upsample_param { upsample_h: 8 upsample_w: 8 } }\n')
+    with_pack = run_simulate(text, flavor="ssd", packs=["segnet"])
+    assert with_pack["blob_diff_nonzero"]["c"] is True  # SegNet's Upsample has a Backward
+    without = run_simulate(text, flavor="ssd")
+    assert without["blob_diff_nonzero"]["c"] is False  # the SSD lineage's Upsample has an empty one
+
+
+def test_image_seg_data_creates_its_missing_top() -> None:
+    text = 'layer { name: "data" type: "ImageSegData" top: "data" top: "label" }\n'
+    result = run_simulate(text, packs=["deeplab-v2"])
+    assert result["layers"][0]["tops"] == ["data", "label", "(automatic)"]
+
+
+# ---------------------------------------------------------------------------
+# Schema: the fork's fields parse with the pack on, and only then
+# ---------------------------------------------------------------------------
+
+_SAMPLES: Dict[str, str] = {
+    "py-faster-rcnn": 'roi_pooling_param { pooled_w: 7 pooled_h: 7 spatial_scale: 0.0625 } '
+                      'smooth_l1_loss_param { sigma: 3 }',
+    "r-fcn": 'psroi_pooling_param { spatial_scale: 0.0625 output_dim: 21 group_size: 7 } '
+             'box_annotator_ohem_param { roi_per_img: 128 ignore_label: -1 } '
+             'loss_param { pre_fixed_normalizer: 128 }',
+    "deeplab-v2": 'interp_param { zoom_factor: 8 } seg_accuracy_param { metric: PixelIOU ignore_label: 255 } '
+                  'image_data_param { label_type: PIXEL ignore_label: 255 }',
+    "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
+              'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
+              'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
+}
+
+
+@pytest.mark.parametrize("pack", sorted(_SAMPLES))
+def test_pack_fields_parse_only_with_the_pack(pack: str) -> None:
+    text = f'layer {{ name: "l" type: "X" {_SAMPLES[pack]} }}'
+    net, warnings = parse(text, packs=(pack,))
+    assert warnings == []
+    layer = net.repeated("layer")[0]
+    assert layer.fields.keys() >= {"name", "type"} and len(layer.fields) > 2
+    _, off = parse(text)
+    assert off, "without the pack, the fork's fields are unknown (BL403) as before"
+    with pytest.raises(InputError):
+        parse(text, strict=True)
+
+
+def test_rfcn_pre_fixed_normalization_needs_the_pack() -> None:
+    text = 'layer { name: "l" loss_param { normalization: PRE_FIXED } }'
+    with pytest.raises(InputError, match="has no value named PRE_FIXED"):
+        parse(text)
+    net, warnings = parse(text, packs=("r-fcn",))
+    assert warnings == [] and net.repeated("layer")[0].get("loss_param").get("normalization") == "PRE_FIXED"
+    # the fork renumbers NONE: 4 here, 3 in BVLC
+    assert parse('layer { loss_param { normalization: 4 } }', packs=("r-fcn",))[0].repeated(
+        "layer")[0].get("loss_param").get("normalization") == "NONE"
+
+
+def test_pack_fields_have_the_forks_defaults() -> None:
+    net, _ = parse('layer { name: "l" roi_pooling_param { pooled_w: 7 } loss_param { } }', packs=("r-fcn",))
+    layer = net.repeated("layer")[0]
+    assert layer.get("roi_pooling_param").get("spatial_scale") == 1.0
+    assert layer.get("loss_param").get("pre_fixed_normalizer") == 1.0
+    bn = parse('layer { bn_param { } }', packs=("segnet",))[0].repeated("layer")[0].get("bn_param")
+    assert bn.get("bn_mode") == "LEARN"
+
+
+def test_pack_enum_values_are_checked() -> None:
+    with pytest.raises(InputError, match="BNMode"):
+        parse('layer { bn_param { bn_mode: TRAIN } }', packs=("segnet",), strict=True)
+
+
+def test_schema_overlay_names_its_own_messages_by_pack() -> None:
+    for pack, messages in pack_schema.FIELDS.items():
+        assert pack in pack_names()
+        for message, fields in messages.items():
+            for name, (number, kind, _repeated, type_name, _default, _packed) in fields.items():
+                assert number > 0
+                if type_name and "." in type_name:
+                    assert type_name.startswith(pack + "."), (pack, message, name)
+                    lookup = pack_schema.pack_enum if kind == "enum" else pack_schema.pack_message
+                    assert lookup(type_name) is not None, type_name
+
+
+# ---------------------------------------------------------------------------
+# Enabling packs, and BL008 naming them
+# ---------------------------------------------------------------------------
+
+_FRCNN_NET = ('layer { name: "data" type: "Input" top: "data" top: "rois" top: "pool_target" '
+              'input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n'
+              'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv" '
+              'convolution_param { num_output: 4 kernel_size: 1 } }\n'
+              'layer { name: "roi_pool" type: "ROIPooling" bottom: "conv" bottom: "rois" top: "pool" '
+              'roi_pooling_param { pooled_w: 2 pooled_h: 2 } }\n'
+              'layer { name: "loss" type: "EuclideanLoss" bottom: "pool" bottom: "pool_target" top: "l" }\n')
+
+
+def test_bl008_names_the_pack() -> None:
+    report = lint(_FRCNN_NET, phase="TRAIN")
+    finding = next(f for f in report.findings if f.code == "BL008")
+    assert "`py-faster-rcnn` layer pack" in finding.message
+    assert "--pack py-faster-rcnn" in finding.fix.description
+
+
+def test_bl008_for_a_type_no_pack_has_keeps_caffes_words() -> None:
+    report = lint('layer { name: "x" type: "NoSuchLayer" top: "x" }', phase="TRAIN")
+    finding = next(f for f in report.findings if f.code == "BL008")
+    assert "known types:" in finding.message and "pack" not in finding.fix.description
+
+
+def test_configured_pack_is_used_by_check(tmp_path: Path) -> None:
+    net = tmp_path / "frcnn.prototxt"
+    net.write_text(_FRCNN_NET, encoding="utf-8")
+    assert any(f.code == "BL008" for f in lint(net, phase="TRAIN").findings)
+    (tmp_path / "backprop-lint.toml").write_text('packs = ["py-faster-rcnn"]\n', encoding="utf-8")
+    codes = {f.code for f in lint(net, phase="TRAIN").findings}
+    assert "BL008" not in codes and "BL403" not in codes
+
+
+def test_unknown_pack_in_configuration_names_the_key(tmp_path: Path) -> None:
+    (tmp_path / "backprop-lint.toml").write_text('packs = ["fast-rcnn"]\n', encoding="utf-8")
+    net = tmp_path / "n.prototxt"
+    net.write_text(_FRCNN_NET, encoding="utf-8")
+    result = _cli("check", str(net), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "packs" in result.stderr and "unknown layer pack 'fast-rcnn'" in result.stderr
+
+
+def _cli(*args: str, cwd: Path = REPO) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run([sys.executable, "-m", "backprop_lint", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_pack_flag_for_simulate_check_and_backward(tmp_path: Path) -> None:
+    net = tmp_path / "frcnn.prototxt"
+    net.write_text(_FRCNN_NET, encoding="utf-8")
+    simulated = _cli("simulate", str(net), "--pack", "py-faster-rcnn")
+    assert simulated.returncode == 0, simulated.stderr
+    assert json.loads(simulated.stdout)["blob_diff_nonzero"]["rois"] is False
+    checked = _cli("check", str(net), "--pack", "py-faster-rcnn", "--format", "json", "--exit-zero")
+    assert "BL008" not in {f["code"] for f in json.loads(checked.stdout)["findings"]}
+    backward = _cli("backward", str(net), "--pack", "py-faster-rcnn", "--read", "data", "--format", "json")
+    assert "error" not in json.loads(backward.stdout)
+    refused = _cli("simulate", str(net), "--pack", "segnt")
+    assert refused.returncode == 2 and "did you mean 'segnet'" in refused.stderr
+
+
+def test_packs_command_lists_and_details() -> None:
+    listing = _cli("packs")
+    assert listing.returncode == 0
+    for pack in PACKS:
+        assert pack.name in listing.stdout
+    detail = json.loads(_cli("packs", "r-fcn", "--format", "json").stdout)
+    assert detail["commit"] == get_pack("r-fcn").commit
+    smooth = next(row for row in detail["rows"] if row["type"] == "SmoothL1Loss")
+    assert smooth["backward"][:2] == ["respects-pd"] * 2 and smooth["loss"] is True
+
+
+# ---------------------------------------------------------------------------
+# The corpus: every layer type is known from the flavour, a pack, or is a Python layer
+# ---------------------------------------------------------------------------
+
+#: corpus types that no pack covers yet (each from a one-off fork or an unmerged BVLC pull request),
+#: type -> files; the test fails when this list is out of date in either direction
+NOT_COVERED: Dict[str, Set[str]] = {}
+
+#: files that cannot be read at all, with why (legacy V0/V1 enum values of forks are not modelled)
+UNREADABLE: Dict[str, str] = {}
+
+
+def _corpus_types() -> Tuple[Dict[str, Set[str]], Dict[str, str]]:
+    known = set(available_types("bvlc", default_build("bvlc")))
+    uncovered: Dict[str, Set[str]] = {}
+    unreadable: Dict[str, str] = {}
+    for path in corpus_nets():
+        try:
+            loaded = load(path, packs=tuple(pack_names()))
+            net, _, _ = upgrade(loaded.net, get_flavor("bvlc"), loaded.file)
+        except BackpropLintError as error:
+            unreadable[path.name] = getattr(error, "message", str(error))
+            continue
+        for layer in net.repeated("layer"):
+            type_name = layer.get("type")
+            if type_name not in known and not packs_providing(type_name):
+                uncovered.setdefault(type_name, set()).add(path.name)
+    return uncovered, unreadable
+
+
+@pytest.mark.skipif(not corpus_nets(), reason=MISSING_REASON)
+def test_every_corpus_layer_type_is_known_from_a_pack_or_python() -> None:
+    uncovered, unreadable = _corpus_types()
+    print(f"corpus: {len(corpus_nets())} nets; types no pack covers: {len(uncovered)}; unreadable: {len(unreadable)}")
+    assert uncovered == NOT_COVERED
+    assert {name: reason.split(":")[0] for name, reason in unreadable.items()} == UNREADABLE
