@@ -28,9 +28,11 @@ from backprop_lint.caffe.packs.base import Pack
 
 def _all_packs() -> Tuple[Pack, ...]:
     from backprop_lint.caffe.packs import (
+        caffe_face,
         caffe_mobilenet,
         deeplab_v2,
         hed,
+        intel_caffe,
         py_faster_rcnn,
         r_fcn,
         segnet,
@@ -45,6 +47,8 @@ def _all_packs() -> Tuple[Pack, ...]:
         segnet.PACK,
         hed.PACK,
         caffe_mobilenet.PACK,
+        caffe_face.PACK,
+        intel_caffe.PACK,
     )
 
 

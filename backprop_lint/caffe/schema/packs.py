@@ -196,6 +196,54 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "max_expand_ratio": (2, "float", False, None, 1.0, False),
         },
     },
+    # ydwen/caffe-face @ 48ff38e30dd303511ac6b5f9455474453fef2644, src/caffe/proto/caffe.proto
+    "caffe-face": {
+        "LayerParameter": {
+            "center_loss_param": (147, "message", False, "caffe-face.CenterLossParameter", None, False),  # :365
+        },
+        "caffe-face.CenterLossParameter": {  # :1402-1409
+            "num_output": (1, "uint32", False, None, None, False),
+            "center_filler": (2, "message", False, _FILLER, None, False),
+            "axis": (3, "int32", False, None, 1, False),
+        },
+    },
+    # intel/caffe @ 44d536385dc41804a673c527b4c2df2675770dff, src/caffe/proto/caffe.proto
+    "intel-caffe": {
+        "LayerParameter": {
+            "reorg_param": (159, "message", False, "intel-caffe.ReorgParameter", None, False),  # :624
+            "region_loss_param": (209, "message", False, "intel-caffe.RegionLossParameter", None, False),  # :625
+        },
+        "NetParameter": {
+            "bn_stats_batch_size": (11, "uint32", False, None, 0, False),  # :213
+        },
+        "DataParameter": {
+            "shuffle": (11, "bool", False, None, False, False),  # :1207
+        },
+        "intel-caffe.ReorgParameter": {  # :1085-1088
+            "stride": (1, "uint32", False, None, None, False),
+            "reverse": (2, "bool", False, None, False, False),
+        },
+        "intel-caffe.RegionLossParameter": {  # :630-651
+            "side": (1, "uint32", False, None, 13, False),
+            "num_class": (2, "uint32", False, None, 20, False),
+            "bias_match": (3, "uint32", False, None, 1, False),
+            "coords": (4, "uint32", False, None, 4, False),
+            "num": (5, "uint32", False, None, 5, False),
+            "softmax": (6, "uint32", False, None, 1, False),
+            "jitter": (7, "float", False, None, 0.2, False),
+            "rescore": (8, "uint32", False, None, 1, False),
+            "object_scale": (9, "float", False, None, 1.0, False),
+            "class_scale": (10, "float", False, None, 1.0, False),
+            "noobject_scale": (11, "float", False, None, 0.5, False),
+            "coord_scale": (12, "float", False, None, 5.0, False),
+            "absolute": (13, "uint32", False, None, 1, False),
+            "thresh": (14, "float", False, None, 0.2, False),
+            "random": (15, "uint32", False, None, 1, False),
+            "biases": (16, "float", True, None, None, False),
+            "softmax_tree": (17, "string", False, None, None, False),
+            "class_map": (18, "string", False, None, None, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
