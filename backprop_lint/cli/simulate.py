@@ -66,7 +66,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", default=None,
                         help="a pyproject.toml or backprop-lint.toml whose [layers.TYPE] tables declare "
-                             "custom and Python layers (the rest of it is for `check`)")
+                             "custom and Python layers and whose `packs` are enabled (the rest of it is for `check`)")
 
 
 def declared_layers_from(config_file: Optional[str]) -> Dict[str, Any]:
