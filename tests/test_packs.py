@@ -54,7 +54,7 @@ def test_every_pack_pins_a_commit_and_cites_every_row() -> None:
 
 def test_pack_names_and_lookup() -> None:
     assert pack_names() == [pack.name for pack in PACKS]
-    assert packs_providing("ROIPooling") == ["py-faster-rcnn", "r-fcn"]
+    assert packs_providing("ROIPooling") == ["py-faster-rcnn", "r-fcn", "r-fcn-matlab"]
     assert packs_providing("Convolution") == []
     with pytest.raises(InputError, match="did you mean 'segnet'"):
         get_pack("segnt")
@@ -163,6 +163,16 @@ def test_segnet_upsample_wins_over_the_ssd_lineage_row_only_when_enabled() -> No
     assert with_pack["blob_diff_nonzero"]["c"] is True  # SegNet's Upsample has a Backward
     without = run_simulate(text, flavor="ssd")
     assert without["blob_diff_nonzero"]["c"] is False  # the SSD lineage's Upsample has an empty one
+
+
+def test_rfcn_matlab_softmax_with_loss_takes_three_tops_only_with_the_pack() -> None:
+    text = ('layer { name: "in" type: "Input" top: "x" top: "label" input_param { shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "score" inner_product_param { num_output: 3 } }\n'
+            'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "score" bottom: "label" '
+            'top: "loss" top: "prob" top: "per_roi" loss_weight: 1 loss_weight: 0 loss_weight: 0 }\n')
+    assert run_simulate(text)["error"]["kind"] == "top-count"
+    result = run_simulate(text, packs=["r-fcn-matlab"])
+    assert result["blob_diff_nonzero"]["score"] is True and result["layers"][-1]["loss"] == [1.0, 0.0, 0.0]
 
 
 def test_image_seg_data_creates_its_missing_top() -> None:

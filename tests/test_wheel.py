@@ -6,6 +6,7 @@ away from the checkout, so nothing can be read from the source tree.
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -43,7 +44,11 @@ def test_installed_wheel_explains_a_rule(wheel: Path, tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
-    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True)
+    # without PYTHONPATH: a checkout on it (with the egg-info a build leaves there) would make pip
+    # believe the package is installed already and skip it
+    clean_env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    install = subprocess.run([str(python), "-m", "pip", "install", "-q", str(wheel)], capture_output=True, text=True,
+                             env=clean_env)
     if install.returncode != 0 and "No matching distribution" in install.stderr:
         pytest.skip(f"the package registry is not reachable for the wheel's dependencies: {install.stderr.strip()[-200:]}")
     assert install.returncode == 0, install.stderr
@@ -55,5 +60,6 @@ def test_installed_wheel_explains_a_rule(wheel: Path, tmp_path: Path) -> None:
     assert "BL203" in run.stdout and "needed-gradient-is-zero" in run.stdout
     where = subprocess.run(
         [str(python), "-c", "import backprop_lint; print(backprop_lint.__file__)"], capture_output=True, text=True, cwd=tmp_path,
+        env=clean_env,
     )
     assert where.stdout.startswith(str(venv)), "the test must run the installed copy, not the checkout"

@@ -35,6 +35,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         intel_caffe,
         py_faster_rcnn,
         r_fcn,
+        r_fcn_matlab,
         segnet,
         ssd,
     )
@@ -42,6 +43,7 @@ def _all_packs() -> Tuple[Pack, ...]:
     return (
         py_faster_rcnn.PACK,
         r_fcn.PACK,
+        r_fcn_matlab.PACK,
         ssd.PACK,
         deeplab_v2.PACK,
         segnet.PACK,

@@ -74,6 +74,36 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "sigma": (1, "float", False, None, 1.0, False),
         },
     },
+    # daijifeng001/caffe-rfcn @ 543f8f6a4b7c88256ea1445ae951a12d1ad9cffd, src/caffe/proto/caffe.proto
+    "r-fcn-matlab": {
+        "LayerParameter": {
+            "box_annotator_ohem_param": (10000, "message", False, "r-fcn-matlab.BoxAnnotatorOHEMParameter", None, False),  # :364
+            "psroi_pooling_param": (10001, "message", False, "r-fcn-matlab.PSROIPoolingParameter", None, False),  # :393
+            "roi_pooling_param": (8266711, "message", False, "r-fcn-matlab.ROIPoolingParameter", None, False),  # :398
+            "smooth_l1_loss_param": (8266712, "message", False, "r-fcn-matlab.SmoothL1LossParameter", None, False),  # :401
+        },
+        "LossParameter": {  # :435-463 (PRE_FIXED is 3 here, NONE moves to 4)
+            "normalization": (3, "enum", False, "r-fcn-matlab.NormalizationMode", "VALID", False),  # :456
+            "pre_fixed_normalizer": (4, "float", False, None, 1.0, False),  # :462
+        },
+        "r-fcn-matlab.BoxAnnotatorOHEMParameter": {  # :519-522 (roi_per_img is `required`)
+            "roi_per_img": (1, "uint32", False, None, None, False),
+            "ignore_label": (2, "int32", False, None, -1, False),
+        },
+        "r-fcn-matlab.PSROIPoolingParameter": {  # :931-935 (all three `required`)
+            "spatial_scale": (1, "float", False, None, None, False),
+            "output_dim": (2, "int32", False, None, None, False),
+            "group_size": (3, "int32", False, None, None, False),
+        },
+        "r-fcn-matlab.ROIPoolingParameter": {  # :1097-1105
+            "pooled_h": (1, "uint32", False, None, 0, False),
+            "pooled_w": (2, "uint32", False, None, 0, False),
+            "spatial_scale": (3, "float", False, None, 1.0, False),
+        },
+        "r-fcn-matlab.SmoothL1LossParameter": {  # :1116-1121
+            "sigma": (1, "float", False, None, 1.0, False),
+        },
+    },
     # alexgkendall/caffe-segnet @ 344c113bf1832886f1cbe9f33ffe28a3beeaf412, src/caffe/proto/caffe.proto
     "segnet": {
         "LayerParameter": {
@@ -249,6 +279,9 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
     "r-fcn": {
         "r-fcn.NormalizationMode": {"FULL": 0, "VALID": 1, "BATCH_SIZE": 2, "PRE_FIXED": 3, "NONE": 4},  # :444-458
+    },
+    "r-fcn-matlab": {
+        "r-fcn-matlab.NormalizationMode": {"FULL": 0, "VALID": 1, "BATCH_SIZE": 2, "PRE_FIXED": 3, "NONE": 4},  # :441-455
     },
     "segnet": {
         "segnet.BNMode": {"LEARN": 0, "INFERENCE": 1},  # :427-430
