@@ -480,3 +480,30 @@ def test_max_findings_per_file_must_be_a_count(capsys: pytest.CaptureFixture) ->
         main(["check", "--max-findings-per-file", "-3", "x.prototxt"])
     assert caught.value.code == 2
     assert "is not a count" in capsys.readouterr().err
+
+
+def test_jobs_give_the_same_report_as_one_process(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """--jobs N lints nets in forked processes; the output is byte for byte that of --jobs 1."""
+    examples = Path(__file__).resolve().parent.parent / "fixtures" / "backward"
+    for source in sorted(examples.glob("*.prototxt")):
+        (tmp_path / source.name).write_text(source.read_text())
+    (tmp_path / "many.prototxt").write_text(MANY_UNKNOWN_FIELDS)
+    (tmp_path / "broken.prototxt").write_text("layer { name: \n")
+    outputs = {}
+    for jobs in ("1", "3"):
+        for fmt in ("json", "text"):
+            status, out, _ = run(capsys, "check", str(tmp_path), "--format", fmt, "--jobs", jobs,
+                                 "--max-findings-per-file", "5", "--color", "never")
+            outputs[jobs, fmt] = (status, out)
+    assert outputs["1", "json"] == outputs["3", "json"]
+    assert outputs["1", "text"] == outputs["3", "text"]
+    document = json.loads(outputs["3", "json"][1])
+    assert len(document["files"]) >= 4 and document["not_shown"]
+    assert any(f["code"] == "BL000" for f in document["findings"])
+
+
+def test_jobs_must_be_one_or_more(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--jobs", "0", "x.prototxt"])
+    assert caught.value.code == 2
+    assert "give 1 or more" in capsys.readouterr().err

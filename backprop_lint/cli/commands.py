@@ -103,6 +103,21 @@ def _count(value: str) -> int:
     return number
 
 
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _jobs(value: str) -> int:
+    number = _count(value)
+    if number == 0:
+        raise argparse.ArgumentTypeError("'0' processes cannot lint anything: give 1 or more")
+    return number
+
+
 def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "check",
@@ -166,6 +181,15 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     )
     output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
     output.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=default_jobs(),
+        metavar="N",
+        help=f"lint N nets at a time, in separate processes (default: the machine's cores, here {default_jobs()}); "
+             "the output is the same for every N",
+    )
     output.add_argument(
         "--max-findings-per-file",
         type=_count,
@@ -225,7 +249,7 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file)
+    linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file, args.jobs)
     if args.fix or args.diff:
         return run_fix(args, linter)
     report = lint_with_progress(linter, args.paths, show=not args.no_progress)

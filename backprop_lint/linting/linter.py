@@ -16,6 +16,7 @@ finds ``examples/mnist/lenet_train_test.prototxt`` from anywhere).
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import re
 import traceback
@@ -141,6 +142,19 @@ class LintReport:
     def fails(self) -> bool:
         """Whether the run fails (exit status 1): an input error, or a finding at or above `fail-on`."""
         return bool(self.failing or self.errors)
+
+    def absorb(self, other: "LintReport") -> None:
+        """Append what ``other`` (the report of one more net) holds."""
+        self.findings.extend(other.findings)
+        self.failing.extend(other.failing)
+        self.errors.extend(other.errors)
+        self.files.extend(f for f in other.files if f not in self.files)
+        self.states.extend(other.states)
+        self.suppressed.extend(other.suppressed)
+        self.internal_errors.extend(other.internal_errors)
+        self.sources.update(other.sources)
+        for file, count in other.not_shown.items():
+            self.not_shown[file] = self.not_shown.get(file, 0) + count
 
     @property
     def all_findings(self) -> List[Finding]:
@@ -455,11 +469,15 @@ class Linter:
         finder: Optional[ConfigFinder] = None,
         overrides: Overrides = Overrides(),
         max_findings_per_file: int = MAX_FINDINGS_PER_FILE,
+        jobs: int = 1,
     ) -> None:
         self.finder = finder or ConfigFinder()
         self.overrides = overrides
         #: findings reported per file at most (the most severe first); 0: no limit
         self.max_findings_per_file = max_findings_per_file
+        #: processes that lint nets at the same time (1: in this process). With more
+        #: than one, the report is the same except that ``states`` carry no simulated net.
+        self.jobs = jobs
         #: file (as displayed) -> text to lint instead of the file's content (--fix / --diff passes)
         self.replacement_texts: Dict[str, str] = {}
 
@@ -478,14 +496,72 @@ class Linter:
         plans: Dict[str, _NetPlan] = {}
         for path in files:
             self._plan_file(path, plans, report)
-        for index, plan in enumerate(plans.values()):
-            if progress:
-                progress(plan.display, index, len(plans))
-            self._lint_plan(plan, report)
+        self._lint_plans(list(plans.values()), report, progress)
         report.findings.sort(key=Finding.sort_key)
         report.errors.sort(key=Finding.sort_key)
         report.failing.sort(key=Finding.sort_key)
+        self.limit_findings(report)
         return report
+
+    def _lint_plans(self, plans: List[_NetPlan], report: LintReport, progress: Optional[ProgressCallback]) -> None:
+        """Lint every plan into ``report``, in plan order whatever the number of processes."""
+        done = 0
+        if min(self.jobs, len(plans)) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            done = self._lint_plans_forked(plans, report, progress)
+        for index in range(done, len(plans)):
+            if progress:
+                progress(plans[index].display, index, len(plans))
+            self._lint_plan(plans[index], report)
+
+    def _lint_plans_forked(
+        self, plans: List[_NetPlan], report: LintReport, progress: Optional[ProgressCallback]
+    ) -> int:
+        """Lint plans in forked processes (which inherit the plans: nothing is pickled on the way in).
+
+        Results are taken in plan order, so the report is the one a single
+        process builds. Returns how many plans were done: if a worker dies,
+        the caller lints the rest itself.
+        """
+        global _FORKED_WORK
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        _FORKED_WORK = (self, plans)
+        done = 0
+        executor = ProcessPoolExecutor(
+            max_workers=min(self.jobs, len(plans)),
+            mp_context=multiprocessing.get_context("fork"),
+            initializer=_ignore_interrupts,
+        )
+        try:
+            for part in executor.map(_lint_forked_plan, range(len(plans))):
+                if progress:
+                    progress(plans[done].display, done, len(plans))
+                report.absorb(part)
+                done += 1
+        except BrokenProcessPool:
+            pass
+        finally:
+            executor.shutdown(wait=True, cancel_futures=True)
+            _FORKED_WORK = None
+        return done
+
+    def limit_findings(self, report: LintReport) -> None:
+        """At most ``max_findings_per_file`` findings per file, the most severe first; the rest counted."""
+        limit = self.max_findings_per_file
+        by_file: Dict[str, List[Finding]] = {}
+        for finding in report.findings:
+            by_file.setdefault(finding.location.file, []).append(finding)
+        if not limit or all(len(group) <= limit for group in by_file.values()):
+            return
+        rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+        kept: List[Finding] = []
+        for file, group in by_file.items():
+            if len(group) > limit:
+                report.not_shown[file] = report.not_shown.get(file, 0) + len(group) - limit
+                group = sorted(group, key=lambda f: (-rank.get(f.severity, 0), f.sort_key()))[:limit]
+            kept.extend(group)
+        report.findings = sorted(kept, key=Finding.sort_key)
 
     def _plan_file(self, path: Path, plans: Dict[str, _NetPlan], report: LintReport) -> None:
         try:
@@ -585,24 +661,31 @@ class Linter:
             per_state.append((label, stamped))
         merged = file_findings + merge_states(per_state)
         kept, suppressed = configure_findings(merged, config, plan.display, text)
-        report.findings.extend(self._within_limit(kept, plan.display, report))
+        report.findings.extend(kept)
         fail_from = SEVERITIES.index(config.fail_on)
         report.failing.extend(finding for finding in kept if SEVERITIES.index(finding.severity) >= fail_from)
         report.suppressed.extend(suppressed)
 
 
-    def _within_limit(self, findings: List[Finding], file: str, report: LintReport) -> List[Finding]:
-        """At most ``max_findings_per_file`` findings of ``file``, the most severe first; the rest counted."""
-        limit = self.max_findings_per_file
-        if not limit:
-            return findings
-        room = max(0, limit - sum(1 for f in report.findings if f.location.file == file))
-        if len(findings) <= room:
-            return findings
-        rank = {severity: i for i, severity in enumerate(SEVERITIES)}
-        ordered = sorted(findings, key=lambda f: (-rank.get(f.severity, 0), f.sort_key()))
-        report.not_shown[file] = report.not_shown.get(file, 0) + len(ordered) - room
-        return ordered[:room]
+#: what forked workers lint: set by the parent right before it forks them
+_FORKED_WORK: Optional[Tuple[Linter, List[_NetPlan]]] = None
+
+
+def _ignore_interrupts() -> None:
+    """Workers leave ^C to the parent, which stops them and says so in one line."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _lint_forked_plan(index: int) -> LintReport:
+    assert _FORKED_WORK is not None
+    linter, plans = _FORKED_WORK
+    report = LintReport()
+    linter._lint_plan(plans[index], report)
+    # the parent only reports findings: a simulated net would just slow down the way back
+    report.states = [replace(state, simulated=None) for state in report.states]
+    return report
 
 
 def default_states(config: Config) -> List[NetState]:
@@ -837,7 +920,9 @@ def lint(
     report = LintReport(files=[display])
     asked = effective.phase or effective.stages  # else: the states the net is meant for (intended_states)
     plan = _NetPlan(net, display, effective, states=default_states(effective) if asked else [])
-    Linter(_FixedConfig(effective))._lint_plan(plan, report)
+    linter = Linter(_FixedConfig(effective))
+    linter._lint_plan(plan, report)
+    linter.limit_findings(report)
     return report
 
 
