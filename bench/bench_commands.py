@@ -69,6 +69,8 @@ def main() -> int:
                 path.write_text(body)
                 cases.append((f"chain of {n} layers, {layout}", path))
         for label, path in cases:
+            if not path.is_file():
+                raise SystemExit(f"{path} does not exist (set BACKPROP_LINT_CORPUS to the corpus's nets folder)")
             times = {name: wall(command_for(name, path), args.repeat) for name in COMMANDS}
             rows.append((label, times))
             print(f"measured {label}", file=sys.stderr)
