@@ -249,7 +249,9 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file, args.jobs)
+    # --graph draws the simulated nets, which forked workers do not send back: one process then
+    jobs = 1 if args.graph else args.jobs
+    linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file, jobs)
     if args.fix or args.diff:
         return run_fix(args, linter)
     report = lint_with_progress(linter, args.paths, show=not args.no_progress)
