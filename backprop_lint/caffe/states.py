@@ -86,12 +86,14 @@ def unproduced_blobs(net: Message, asked: NetState) -> List[Unproduced]:
     left_out: Dict[str, List[Message]] = {}
     found: List[Unproduced] = []
     for layer in net.repeated("layer"):
-        tops = [str(top) for top in layer.repeated("top")]
-        if not layer_included(layer, state)[0]:
+        fields = layer.fields  # read directly: this runs over every layer of every net linted
+        tops = fields.get("top") or ()
+        ruled = "include" in fields or "exclude" in fields
+        if ruled and not layer_included(layer, state)[0]:
             for top in tops:
                 left_out.setdefault(top, []).append(layer)
             continue
-        for bottom in layer.repeated("bottom"):
+        for bottom in fields.get("bottom") or ():
             if bottom not in produced and bottom in left_out and all(u.blob != bottom for u in found):
                 producers = tuple(
                     (str(p.get("name")), tuple(describe_rule(r) for r in p.repeated("include")))

@@ -710,6 +710,8 @@ def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], 
         upgraded, _, _ = upgrade(loaded.net, get_flavor(config.flavor), loaded.file)
     except NetRefused:
         return defaults, None  # the upgrade refusal is reported in every state
+    if not any("include" in layer.fields or "exclude" in layer.fields for layer in upgraded.repeated("layer")):
+        return defaults, None  # every layer is in every state
     survey = survey_states(upgraded, level=config.level)
     chosen: List[NetState] = []
     for states in survey.buildable_as.values():
