@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from backprop_lint.caffe.layer_table import available_types, default_build
 from backprop_lint.caffe.model import Location, NetRefused
 
 from backprop_lint.linting.findings import Finding, Fix
@@ -150,8 +149,6 @@ def refusal_for(kind: str) -> Refusal:
     return _BY_KIND.get(kind) or _BY_KIND[FALLBACK_KIND]
 
 
-FLAVORS = ("bvlc", "ssd")
-FLAVOR_NAMES = {"bvlc": "BVLC", "ssd": "SSD-lineage"}
 KNOWN_TYPES = re.compile(r"Unknown layer type: (?P<type>.*) \(known types: (?P<known>.*)\)$", re.DOTALL)
 MAX_CLOSE_TYPES = 3
 
@@ -167,10 +164,6 @@ def _caffe_words(error: NetRefused) -> Tuple[str, Tuple[str, ...]]:
     by_lower = {name.lower(): name for name in known}
     close = difflib.get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.6)
     shown = f"Unknown layer type: {unknown}"
-    elsewhere = [flavor for flavor in FLAVORS if unknown in available_types(flavor, default_build(flavor))]
-    if elsewhere:
-        return shown, (f"`{unknown}` is registered by the {' and '.join(FLAVOR_NAMES[f] for f in elsewhere)} "
-                       f"Caffe: lint with `--flavor {elsewhere[0]}` if the net is meant for it",)
     if close:
         return shown, (f"closest types this Caffe knows: {', '.join(f'`{by_lower[c]}`' for c in close)}",)
     return shown, (f"none of the {len(known)} types this Caffe registers is close to `{unknown}`: "
