@@ -54,8 +54,9 @@ def test_every_pack_pins_a_commit_and_cites_every_row() -> None:
 
 def test_pack_names_and_lookup() -> None:
     assert pack_names() == [pack.name for pack in PACKS]
-    assert packs_providing("ROIPooling") == ["py-faster-rcnn", "r-fcn", "r-fcn-matlab"]
+    assert packs_providing("ROIPooling") == ["py-faster-rcnn", "r-fcn", "r-fcn-matlab", "caffe-priv"]
     assert packs_providing("Convolution") == []
+    assert packs_providing("SmoothL1Loss") == ["py-faster-rcnn", "r-fcn", "r-fcn-matlab", "caffe-priv"]
     with pytest.raises(InputError, match="did you mean 'segnet'"):
         get_pack("segnt")
     assert checked_pack_names(["hed", "segnet", "hed"]) == ("hed", "segnet")
@@ -173,6 +174,18 @@ def test_rfcn_matlab_softmax_with_loss_takes_three_tops_only_with_the_pack() -> 
     assert run_simulate(text)["error"]["kind"] == "top-count"
     result = run_simulate(text, packs=["r-fcn-matlab"])
     assert result["blob_diff_nonzero"]["score"] is True and result["layers"][-1]["loss"] == [1.0, 0.0, 0.0]
+
+
+def test_caffe_priv_interp_takes_a_size_bottom_that_gets_no_gradient() -> None:
+    text = ('layer { name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } } }\n'
+            'layer { name: "ca" type: "Convolution" bottom: "a" top: "ca" convolution_param { num_output: 3 kernel_size: 1 } }\n'
+            'layer { name: "cb" type: "Convolution" bottom: "b" top: "cb" convolution_param { num_output: 3 kernel_size: 1 } }\n'
+            'layer { name: "up" type: "Interp" bottom: "ca" bottom: "cb" top: "up" loss_weight: 1 %s }\n')
+    result = run_simulate(text % "interp_param { use_blob_size: true }", packs=["caffe-priv"])
+    assert result["blob_diff_nonzero"]["ca"] is True and result["blob_diff_nonzero"]["cb"] is False
+    assert run_simulate(text % "", packs=["deeplab-v2"])["error"]["kind"] == "bottom-count"
+    one_bottom = text.replace(' bottom: "cb" top: "up"', ' top: "up"') % "interp_param { use_blob_size: true }"
+    assert "another blob to supply size" in run_simulate(one_bottom, packs=["caffe-priv"])["error"]["message"]
 
 
 def test_image_seg_data_creates_its_missing_top() -> None:

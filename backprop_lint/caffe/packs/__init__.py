@@ -30,6 +30,7 @@ def _all_packs() -> Tuple[Pack, ...]:
     from backprop_lint.caffe.packs import (
         caffe_face,
         caffe_mobilenet,
+        caffe_priv,
         deeplab_v2,
         hed,
         intel_caffe,
@@ -49,6 +50,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         segnet.PACK,
         hed.PACK,
         caffe_mobilenet.PACK,
+        caffe_priv.PACK,
         caffe_face.PACK,
         intel_caffe.PACK,
     )

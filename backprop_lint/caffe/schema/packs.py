@@ -104,6 +104,34 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "sigma": (1, "float", False, None, 1.0, False),
         },
     },
+    # soeaver/py-RFCN-priv @ ec89b8656c750454c0cbfc64b630fcb4a95d2129, caffe-priv/src/caffe/proto/caffe.proto
+    "caffe-priv": {
+        "LayerParameter": {
+            "interp_param": (20001, "message", False, "caffe-priv.InterpParameter", None, False),  # :390
+            "roi_pooling_param": (147, "message", False, "caffe-priv.ROIPoolingParameter", None, False),  # :422
+            "smooth_l1_loss_param": (150, "message", False, "caffe-priv.SmoothL1LossParameter", None, False),  # :426
+        },
+        "PoolingParameter": {
+            "ceil_mode": (13, "bool", False, None, True, False),  # :1185
+        },
+        "caffe-priv.InterpParameter": {  # :965-973
+            "height": (1, "int32", False, None, 0, False),
+            "width": (2, "int32", False, None, 0, False),
+            "zoom_factor": (3, "int32", False, None, 1, False),
+            "shrink_factor": (4, "int32", False, None, 1, False),
+            "pad_beg": (5, "int32", False, None, 0, False),
+            "pad_end": (6, "int32", False, None, 0, False),
+            "use_blob_size": (7, "bool", False, None, False, False),
+        },
+        "caffe-priv.SmoothL1LossParameter": {  # :1447-1452
+            "sigma": (1, "float", False, None, 1.0, False),
+        },
+        "caffe-priv.ROIPoolingParameter": {  # :987-995
+            "pooled_h": (1, "uint32", False, None, 0, False),
+            "pooled_w": (2, "uint32", False, None, 0, False),
+            "spatial_scale": (3, "float", False, None, 1.0, False),
+        },
+    },
     # alexgkendall/caffe-segnet @ 344c113bf1832886f1cbe9f33ffe28a3beeaf412, src/caffe/proto/caffe.proto
     "segnet": {
         "LayerParameter": {
