@@ -33,7 +33,7 @@ def test_every_key_is_read(tmp_path: Path) -> None:
         """
 [tool.backprop-lint]
 select = ["BL1", "BL301"]
-ignore = ["BL102"]
+ignore = ["BL202"]
 severity-threshold = "warning"
 need-diff = ["data"]
 flavor = "ssd"
@@ -52,7 +52,7 @@ backward = "respects-pd"
     )
     config = load_config_file(pyproject)
     assert config.select == ("BL1", "BL301")
-    assert config.ignore == ("BL102",)
+    assert config.ignore == ("BL202",)
     assert config.severity_threshold == "warning"
     assert config.need_diff == ("data",)
     assert (config.flavor, config.phase, config.level, config.stages, config.strict) == (

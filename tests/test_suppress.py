@@ -88,4 +88,13 @@ def test_comment_lines_between_directive_and_layer_are_allowed() -> None:
 
 def test_bad_code_is_reported() -> None:
     messages = unused_codes("# backprop-lint: disable=E501\nlayer {\n}\n")
-    assert messages == ["unused suppression of E501: 'E501' is not a rule code"]
+    assert messages == [
+        "unused suppression of E501: 'E501' is not a rule code or prefix (like BL101, BL1 or ALL) "
+        "(see `backprop-lint rules`)"
+    ]
+
+
+def test_unknown_code_is_reported_with_the_closest_codes() -> None:
+    messages = unused_codes("# backprop-lint: disable=BL999\nlayer {\n}\n")
+    assert len(messages) == 1
+    assert messages[0].startswith("unused suppression of BL999: no rule has the code 'BL999'; did you mean BL")

@@ -32,6 +32,7 @@ Keys (all optional)::
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
 import sys
@@ -39,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from backprop_lint.linting.findings import SEVERITIES
+from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +52,33 @@ STANDALONE_NAMES: Tuple[str, ...] = ("backprop-lint.toml", ".backprop-lint.toml"
 PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
 FLAVORS: Tuple[str, ...] = ("bvlc", "ssd")
 CODE_PREFIX = re.compile(r"^(ALL|BL\d{0,3})$")
+
+
+def known_codes() -> Tuple[str, ...]:
+    """Every rule code, sorted (the rules package's rules and the linter's input error)."""
+    from backprop_lint.linting.rules import ALL_RULES
+
+    return tuple(sorted({rule.code for rule in ALL_RULES} | {INPUT_ERROR_CODE}))
+
+
+def unknown_code_problem(code: str) -> Optional[str]:
+    """Why ``code`` names no rule (None when it is a rule code, or a prefix of one, or ALL).
+
+    The message suggests the closest codes, so ``BL999`` or ``BL2O1`` is caught
+    instead of silently selecting (or ignoring) nothing.
+    """
+    if code == "ALL":
+        return None
+    codes = known_codes()
+    if CODE_PREFIX.match(code) and any(known.startswith(code) for known in codes):
+        return None
+    if CODE_PREFIX.match(code):
+        what = f"no rule has the code '{code}'" if len(code) == 5 else f"no rule code starts with '{code}'"
+    else:
+        what = f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)"
+    closest = difflib.get_close_matches(code, codes, n=3, cutoff=0.5)
+    hint = f"; did you mean {' or '.join(closest)}?" if closest else " (see `backprop-lint rules`)"
+    return what + hint
 
 
 class ConfigError(Exception):
@@ -107,14 +135,40 @@ class Config:
         name = PurePosixPath(relative).name
         codes: List[str] = []
         for pattern, pattern_codes in self.per_file_ignores:
-            target = relative if "/" in pattern else name
-            if fnmatch.fnmatchcase(target, pattern):
+            if glob_matches(pattern, relative, name):
                 codes.extend(pattern_codes)
         return tuple(codes)
 
     def with_overrides(self, **changes: Any) -> "Config":
         """A copy with the given fields replaced; ``None`` values are ignored."""
         return replace(self, **{key: value for key, value in changes.items() if value is not None})
+
+
+def glob_matches(pattern: str, relative: str, name: str) -> bool:
+    """Whether a per-file-ignores glob matches a file (``relative``: its path from the config's folder).
+
+    A pattern without ``/`` matches the file name in any folder. Otherwise it
+    matches the relative path: a leading ``./`` is the config's own folder, and
+    ``**/`` matches any number of folders, none included (``**/*.prototxt``
+    matches ``net.prototxt`` beside the config). ``*`` matches across ``/``, as
+    in Python's fnmatch.
+    """
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    if "/" not in pattern:
+        return fnmatch.fnmatchcase(name, pattern)
+    candidates = {pattern}
+    while any("**/" in candidate for candidate in candidates):
+        candidates = {variant for candidate in candidates for variant in _double_star_variants(candidate)}
+    return any(fnmatch.fnmatchcase(relative, candidate) for candidate in candidates)
+
+
+def _double_star_variants(pattern: str) -> Tuple[str, ...]:
+    """``**/`` read as "any folders" (``*/``, fnmatch's ``*`` crossing ``/``) and as "no folder"."""
+    index = pattern.find("**/")
+    if index < 0:
+        return (pattern,)
+    return (pattern[:index] + "*/" + pattern[index + 3:], pattern[:index] + pattern[index + 3:])
 
 
 def code_is_selected(code: str, select: Sequence[str], ignore: Sequence[str]) -> bool:
@@ -236,8 +290,9 @@ class _Reader:
     def codes(self, key: str, value: Any = None) -> Tuple[str, ...]:
         codes = self.strings(key) if value is None else value
         for code in codes:
-            if not CODE_PREFIX.match(code):
-                raise self._error(key, f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)")
+            problem = unknown_code_problem(code)
+            if problem:
+                raise self._error(key, problem)
         return tuple(codes)
 
     def choice(self, key: str, choices: Sequence[str], default: str) -> str:
@@ -271,6 +326,9 @@ class _Reader:
         for code, level in table.items():
             if not re.match(r"^BL\d{3}$", code):
                 raise self._error(f"severity.{code}", "must be a full rule code like BL301")
+            problem = unknown_code_problem(code)
+            if problem:
+                raise self._error(f"severity.{code}", problem)
             if level not in SEVERITIES:
                 raise self._error(f"severity.{code}", f"must be one of {', '.join(SEVERITIES)}, not {level!r}")
         return dict(table)

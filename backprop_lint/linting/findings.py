@@ -11,6 +11,8 @@ from typing import Any, Optional, Tuple
 from backprop_lint.caffe.model import Location
 
 SEVERITIES: Tuple[str, ...] = ("info", "warning", "error")
+#: the code of an input that cannot be read at all (not a rule of the rules package: the linter emits it)
+INPUT_ERROR_CODE = "BL000"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from backprop_lint.caffe.model import (
     PreparedNet,
     SimulatedNet,
 )
-from backprop_lint.linting.findings import SEVERITIES, Finding
+from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES, Finding
 
 if TYPE_CHECKING:
     from backprop_lint.caffe.pipeline import NetStates
@@ -49,7 +49,6 @@ DEFAULT_PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
 #: misspelt on every layer of a generated net); the rest are counted in ``LintReport.not_shown``
 MAX_FINDINGS_PER_FILE = 200
 
-INPUT_ERROR_CODE = "BL000"  # the rules catalogue's BL0 family: Caffe cannot even read the file
 INPUT_ERROR_NAME = "input-error"
 STATES_LINTED_CODE = "BL902"  # the linter's own note: which net states a standalone net was linted in
 STATES_LINTED_NAME = "states-linted"
@@ -796,19 +795,21 @@ def lint_state(
     except NetRefused as err:
         context = RuleContext.for_refusal(err, file=shared.loaded.file, text=text, state=state_label(state))
         # the text parser's stops come first: real Caffe never gets as far as this refusal
-        return unreadable_field_findings(shared.loaded, text) + [refusal_finding(err, context)], None
+        return unreadable_field_findings(shared.loaded, text, config.flavor) + [refusal_finding(err, context)], None
     context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate)
     return list(run_rules(context)), simulated
 
 
-def unreadable_field_findings(loaded: LoadedNet, text: Optional[str]) -> List[Finding]:
+def unreadable_field_findings(loaded: LoadedNet, text: Optional[str], flavor: str) -> List[Finding]:
     """BL403 for the fields Caffe's text parser stops at (they hold whatever the net state)."""
     from backprop_lint.linting.rules.custom import UNREADABLE_FIELD_KINDS, grouped, unreadable_field_finding
 
     if text is None:
         return []
     unreadable = [warning for warning in loaded.warnings if warning.kind in UNREADABLE_FIELD_KINDS]
-    return [unreadable_field_finding(loaded.file, warning, message) for warning, message in grouped(unreadable)]
+    return [
+        unreadable_field_finding(loaded.file, warning, message, flavor) for warning, message in grouped(unreadable)
+    ]
 
 
 #: findings about the file as read and upgraded, before FilterNet: they hold in every net state,

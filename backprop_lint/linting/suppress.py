@@ -16,6 +16,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location
 
+from backprop_lint.linting.config import unknown_code_problem
 from backprop_lint.linting.findings import Finding
 
 DIRECTIVE = re.compile(r"#\s*backprop-lint:\s*(disable-file|disable)\s*=\s*([A-Za-z0-9_,\s]*)")
@@ -67,8 +68,9 @@ def parse_suppressions(text: str, file: str) -> List[Suppression]:
         block = None if kind == "disable-file" else _layer_block_for(lines, index)
         for code in _split_codes(codes_text):
             suppression = Suppression(code, location, file_wide=kind == "disable-file")
-            if not CODE.match(code):
-                suppression.problem = f"'{code}' is not a rule code"
+            unknown = unknown_code_problem(code)
+            if unknown:
+                suppression.problem = unknown
             elif block is not None:
                 suppression.first_line, suppression.last_line = block
             elif not suppression.file_wide:

@@ -14,9 +14,9 @@ the model of Caffe; only the command line imports it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional, Sequence
 
-FORMATS = ("text", "json", "sarif", "github")
+FORMATS = ("text", "concise", "json", "sarif", "github")
 
 #: the project's home page (SARIF informationUri)
 PROJECT_URL = "https://github.com/backprop-lint/backprop-lint"
@@ -36,3 +36,8 @@ def relative_uri(file: str, base: Optional[Path] = None) -> str:
         return path.resolve().relative_to(base).as_posix()
     except (ValueError, OSError):
         return path.as_posix()
+
+
+def reason_chain(reasons: Sequence[str]) -> List[str]:
+    """A finding's reasons as lines: ``because`` the first, ``→`` each consequence after it."""
+    return [("because " if index == 0 else "→ ") + reason for index, reason in enumerate(reasons)]

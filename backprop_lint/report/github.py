@@ -11,7 +11,8 @@ from typing import List, TextIO
 
 from backprop_lint.linting.linter import LintReport
 from backprop_lint.linting.findings import Finding
-from backprop_lint.report import relative_uri
+from backprop_lint.report import reason_chain, relative_uri
+from backprop_lint.report.escape import printable
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -25,7 +26,7 @@ def escape_property(text: str) -> str:
 
 
 def annotation(finding: Finding) -> str:
-    properties: List[str] = [f"file={escape_property(relative_uri(finding.location.file))}"]
+    properties: List[str] = [f"file={escape_property(printable(relative_uri(finding.location.file)))}"]
     if finding.location.line:
         properties.append(f"line={finding.location.line}")
         if finding.location.col:
@@ -35,10 +36,11 @@ def annotation(finding: Finding) -> str:
 
 
 def message_of(finding: Finding) -> str:
-    lines = [finding.message + (f" [{finding.state}]" if finding.state else "")]
-    lines.extend(f"because {reason}" for reason in finding.reasons)
+    """The annotation's text: its lines are ours; everything that comes from the net is escaped."""
+    lines = [printable(finding.message) + (f" [{printable(finding.state)}]" if finding.state else "")]
+    lines.extend(printable(line) for line in reason_chain(finding.reasons))
     if finding.fix:
-        lines.append(f"fix: {finding.fix.description}")
+        lines.append(f"fix: {printable(finding.fix.description)}")
     return "\n".join(lines)
 
 
@@ -47,6 +49,6 @@ def render(report: LintReport, stream: TextIO) -> None:
         stream.write(annotation(finding) + "\n")
     for file, error in report.internal_errors:
         stream.write(
-            f"::error file={escape_property(relative_uri(file))},title=backprop-lint internal error::"
-            f"{escape_data(error + ' (please report this bug)')}\n"
+            f"::error file={escape_property(printable(relative_uri(file)))},title=backprop-lint internal error::"
+            f"{escape_data(printable(error) + ' (please report this bug)')}\n"
         )

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Sequence, TextIO
 from backprop_lint._version import __version__
 from backprop_lint.linting.linter import LintReport, RuleInfo, rule_catalogue
 from backprop_lint.linting.findings import Finding, Fix
-from backprop_lint.report import PROJECT_URL, relative_uri, rule_page_url
+from backprop_lint.report import PROJECT_URL, reason_chain, relative_uri, rule_page_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}
@@ -79,7 +79,7 @@ def rule_descriptor(rule: RuleInfo) -> Dict[str, Any]:
 def result(finding: Finding, rule_index: int) -> Dict[str, Any]:
     text = finding.message
     if finding.reasons:
-        text += "\n" + "\n".join(f"because {reason}" for reason in finding.reasons)
+        text += "\n" + "\n".join(reason_chain(finding.reasons))
     entry: Dict[str, Any] = {
         "ruleId": finding.code,
         "ruleIndex": rule_index,

@@ -16,17 +16,23 @@ Colour only on a terminal, and never when NO_COLOR is set (rich's own rules).
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Dict, List, Optional, TextIO
+from typing import Dict, List, Optional, TextIO, Tuple
 
 from rich.console import Console
 from rich.text import Text
 
 from backprop_lint.linting.linter import LintReport
 from backprop_lint.linting.findings import SEVERITIES, Finding
+from backprop_lint.report.escape import printable
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 FRAME_BEFORE = 1
 FRAME_AFTER = 3
+#: a source line longer than this is shown as a window around the column, with ellipses
+FRAME_MAX_WIDTH = 120
+#: characters shown before the column in such a window
+FRAME_CONTEXT_BEFORE = 40
+ELLIPSIS = "…"
 
 
 def make_console(stream: TextIO, color: Optional[bool] = None) -> Console:
@@ -49,16 +55,16 @@ def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, 
     findings = report.all_findings
     lines_by_file: Dict[str, List[str]] = {file: text.split("\n") for file, text in report.sources.items()}
     for file, group in groupby(findings, key=lambda finding: finding.location.file):
-        console.print(Text(file, style="bold underline"))
+        console.print(Text(printable(file), style="bold underline"))
         for finding in group:
             render_finding(console, finding, lines_by_file.get(file), show_fixes)
         console.print()
     for file, error in report.internal_errors:
         console.print(
             Text.assemble(
-                (f"{file}: ", "bold"),
+                (f"{printable(file)}: ", "bold"),
                 ("internal error: ", "bold red"),
-                f"{error} (this is a bug in backprop-lint, please report it)",
+                f"{printable(error)} (this is a bug in backprop-lint, please report it)",
             )
         )
     console.print(summary(report))
@@ -66,7 +72,7 @@ def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, 
 
 def render_finding(console: Console, finding: Finding, lines: Optional[List[str]], show_fixes: bool) -> None:
     header = Text.assemble(
-        (f"{finding.location}: ", "bold"),
+        (f"{printable(str(finding.location))}: ", "bold"),
         (finding.severity, SEVERITY_STYLES[finding.severity]),
         " ",
         (finding.code, "bold"),
@@ -74,17 +80,17 @@ def render_finding(console: Console, finding: Finding, lines: Optional[List[str]
         (finding.name, "dim"),
     )
     if finding.state:
-        header.append(f" [{finding.state}]", style="magenta")
+        header.append(f" [{printable(finding.state)}]", style="magenta")
     console.print(header)
-    console.print(Text("  " + finding.message))
+    console.print(Text("  " + printable(finding.message)))
     if lines is not None and finding.location.line:
         for frame_line in code_frame(lines, finding.location.line, finding.location.col):
             console.print(frame_line)
     if finding.reasons:
         first, *rest = finding.reasons
-        console.print(Text.assemble(("  because ", "italic"), first))
+        console.print(Text.assemble(("  because ", "italic"), printable(first)))
         for reason in rest:
-            console.print(Text.assemble(("       → ", "dim"), reason))
+            console.print(Text.assemble(("       → ", "dim"), printable(reason)))
     if show_fixes and finding.fix is not None:
         console.print(fix_line(finding))
 
@@ -98,25 +104,43 @@ def fix_line(finding: Finding) -> Text:
         note = "not applied by --fix: " + (fix.unsafe_reason or "unsafe")
     else:
         note = "change it by hand"
-    return Text.assemble(("  fix: ", "bold green"), fix.description, (f" ({note})", "dim"))
+    return Text.assemble(("  fix: ", "bold green"), printable(fix.description), (f" ({printable(note)})", "dim"))
 
 
 def code_frame(lines: List[str], line: int, col: int) -> List[Text]:
-    """A few numbered lines around ``line``, the line itself marked, a caret at ``col``."""
+    """A few numbered lines around ``line``, the line itself marked, a caret at ``col``.
+
+    Long lines (a whole net on one line) show a window around ``col``; control
+    characters are shown escaped, and the caret follows them.
+    """
     first = max(1, line - FRAME_BEFORE)
     last = min(len(lines), line + FRAME_AFTER)
     width = len(str(last))
     frame: List[Text] = []
     for number in range(first, last + 1):
         source = lines[number - 1].rstrip("\r").expandtabs(4)
+        shown, caret = frame_window(source, col if number == line else 1)
         marker = ">" if number == line else " "
         style = "bold" if number == line else "dim"
         frame.append(
-            Text.assemble((f"  {marker} {number:>{width}} │ ", style), (source, "" if number == line else "dim"))
+            Text.assemble((f"  {marker} {number:>{width}} │ ", style), (shown, "" if number == line else "dim"))
         )
         if number == line and col > 0:
-            frame.append(Text(" " * (width + 7 + col - 1) + "^", style="bold red"))
+            frame.append(Text(" " * (width + 7 + caret - 1) + "^", style="bold red"))
     return frame
+
+
+def frame_window(source: str, col: int) -> Tuple[str, int]:
+    """(the part of ``source`` to show, escaped, and the 1-based display column of ``col`` in it)."""
+    index = max(col - 1, 0)
+    if len(source) <= FRAME_MAX_WIDTH:
+        return printable(source), len(printable(source[:index])) + 1
+    start = max(0, min(index - FRAME_CONTEXT_BEFORE, len(source) - FRAME_MAX_WIDTH))
+    end = start + FRAME_MAX_WIDTH
+    prefix = ELLIPSIS if start > 0 else ""
+    suffix = ELLIPSIS if end < len(source) else ""
+    shown = prefix + printable(source[start:end]) + suffix
+    return shown, len(prefix) + len(printable(source[start:index])) + 1
 
 
 def summary(report: LintReport) -> Text:

@@ -39,14 +39,14 @@ def _check_undeclared_layers(ctx: RuleContext) -> Iterable[Finding]:
             f"{quote(layer.name)} is a {kind} that backprop-lint knows nothing about: its parameter count and "
             f"Backward are unknown, so gradient results through it are reported as unknown"
         )
-        declaration = f"[tool.backprop-lint.layers.{_toml_key(key)}]\nparams = N  # learnable blobs"
+        declaration = f"[tool.backprop-lint.layers.{_toml_key(key)}] params = N (its number of learnable blobs)"
         reasons = (
             "declare it in pyproject.toml with the number of learnable blobs (and optionally `backward`, "
             "`loss`, `bottoms`, `tops`)",
         )
         yield UNDECLARED_LAYER.finding(
             ctx, ctx.location_of(layer), message, layer=layer.name, reasons=reasons,
-            fix=Fix(f"declare it in pyproject.toml:\n{declaration}"),
+            fix=Fix(f"declare it in pyproject.toml: {declaration}"),
         )
 
 
@@ -172,18 +172,25 @@ def _check_unreadable_fields(ctx: RuleContext) -> Iterable[Finding]:
         return
     unreadable = [w for w in net.prepared.warnings if _is_unreadable_field(ctx, w.kind)]
     for warning, message in grouped(unreadable):
-        yield unreadable_field_finding(ctx.file, warning, message)
+        yield unreadable_field_finding(ctx.file, warning, message, net.prepared.flavor)
 
 
-def unreadable_field_finding(file: str, warning: Warning_, message: str) -> Finding:
+def unreadable_field_finding(file: str, warning: Warning_, message: str, flavor: str) -> Finding:
     """BL403 for one (group of) field(s) the text parser stops at; it holds in every net state."""
     return UNREADABLE_FIELD.finding(
         RuleContext(file=file), warning.location or Location(file), message,
         reasons=("backprop-lint skipped the field to check the rest of the net; real Caffe stops "
                  "reading the file here (\"Failed to parse NetParameter file\")",),
-        fix=Fix("remove or correct the field, or lint with the flavour the net was written for "
-                "(`--flavor`)"),
+        fix=Fix(_unreadable_field_advice(warning.kind, flavor)),
     )
+
+
+def _unreadable_field_advice(kind: str, flavor: str) -> str:
+    """Suggest the other flavour only when the field belongs to it (never the flavour already in use)."""
+    if kind != "fork-only-field":
+        return "remove or correct the field"
+    other = "ssd" if flavor == "bvlc" else "bvlc"
+    return f"remove or correct the field, or lint with the flavour the net was written for (`--flavor {other}`)"
 
 
 UNREADABLE_FIELD = Rule(

@@ -191,7 +191,7 @@ def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
         message=message,
         layer=error.layer,
         state=ctx.state,
-        reasons=(f"why: {refusal.why}",) + extra,
+        reasons=(refusal.why,) + extra,
         fix=Fix(advice),
     )
 
