@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import json
 import os
 import sys
@@ -23,7 +24,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 from backprop_lint._version import __version__
 from backprop_lint.cli.guard import guarded
 from backprop_lint.cli.simulate import add_pack_argument
-from backprop_lint.linting.config import CODE_PREFIX, ConfigError, ConfigFinder
+from backprop_lint.linting.baseline import BaselineError, apply_baseline, baseline_text, load_baseline
+from backprop_lint.linting.config import ConfigError, ConfigFinder, unknown_code_problem
 from backprop_lint.linting.fix import plan_fixes, unified_diff, write_atomically
 from backprop_lint.linting.linter import (
     MAX_FINDINGS_PER_FILE,
@@ -33,8 +35,10 @@ from backprop_lint.linting.linter import (
     rule_catalogue,
     rule_doc_path,
 )
+from backprop_lint.linting.suppress import UNUSED_SUPPRESSION_CODE, add_suppressions
 from backprop_lint.linting.findings import SEVERITIES, Finding
 from backprop_lint.report import FORMATS
+from backprop_lint.report.escape import printable
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -88,8 +92,9 @@ def register_external(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
 def _codes(value: str) -> List[str]:
     codes = [code.strip().upper() for code in value.split(",") if code.strip()]
     for code in codes:
-        if not CODE_PREFIX.match(code):
-            raise argparse.ArgumentTypeError(f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)")
+        problem = unknown_code_problem(code)
+        if problem:
+            raise argparse.ArgumentTypeError(problem)
     return codes
 
 
@@ -126,7 +131,9 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "linted in the solver's train/test states) and directories (searched for *.prototxt and "
         "*.pbtxt). Without --phase, both TRAIN and TEST are linted.",
     )
-    parser.add_argument("paths", nargs="*", default=["."], metavar="PATH", help="files or directories (default: .)")
+    parser.add_argument(
+        "paths", nargs="*", default=["."], metavar="PATH", help="files or directories, `-` for stdin (default: .)"
+    )
     state = parser.add_argument_group("net state")
     state.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper, help="lint only this phase")
     state.add_argument("--level", type=int, help="NetState level (default: 0)")
@@ -198,6 +205,36 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         help=f"report at most N findings per file, the most severe first (default: {MAX_FINDINGS_PER_FILE}; 0: all)",
     )
     output.add_argument("--graph", metavar="DIR", help="also draw each net state with findings as DIR/<net>.<state>.svg")
+    output.add_argument(
+        "--statistics", action="store_true", help="print how many findings each code has instead of the findings"
+    )
+    output.add_argument(
+        "-q", "--quiet", action="store_true", help="print the findings and nothing else (no summary, no notes)"
+    )
+    output.add_argument(
+        "-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE (atomically) instead of stdout"
+    )
+    output.add_argument(
+        "--stdin-filename",
+        metavar="PATH",
+        help="the name of the net read from stdin (`-`): shown in findings and used to find its configuration",
+    )
+    adoption = parser.add_argument_group("adopting on an existing model zoo")
+    adoption.add_argument(
+        "--add-suppressions",
+        "--add-noqa",
+        action="store_true",
+        help="add a `# backprop-lint: disable=` comment for every current finding, then exit",
+    )
+    adoption.add_argument(
+        "--baseline", type=Path, metavar="FILE", help="hide the findings recorded in FILE; report only new ones"
+    )
+    adoption.add_argument(
+        "--write-baseline",
+        type=Path,
+        metavar="FILE",
+        help="record every current finding in FILE (JSON) for --baseline, then exit",
+    )
     fixing = parser.add_argument_group("fixing")
     fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what is left")
     fixing.add_argument("--diff", action="store_true", help="print the safe fixes as a unified diff; write nothing")
@@ -249,19 +286,154 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    problem = incompatible_options(args)
+    if problem:
+        print(f"backprop-lint: error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
     # --graph draws the simulated nets, which forked workers do not send back: one process then
     jobs = 1 if args.graph else args.jobs
     linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file, jobs)
+    if "-" in args.paths:
+        linter.stdin = (str(Path(args.stdin_filename)) if args.stdin_filename else STDIN_NAME, sys.stdin.buffer.read())
     if args.fix or args.diff:
         return run_fix(args, linter)
-    report = lint_with_progress(linter, args.paths, show=not args.no_progress)
-    render(report, args.format, sys.stdout, color=color_choice(args.color))
+    report = lint_with_progress(linter, args.paths, show=not args.no_progress and not args.quiet)
+    if args.add_suppressions:
+        return run_add_suppressions(args, linter, report)
+    if args.write_baseline:
+        return run_write_baseline(args, report)
+    hidden = 0
+    if args.baseline:
+        try:
+            hidden = hide_baselined(report, args.baseline)
+        except BaselineError as err:
+            print(f"backprop-lint: {printable(str(err))}", file=sys.stderr)
+            return EXIT_ERROR
+    output = io.StringIO()
+    if args.statistics:
+        render_statistics(report, args.format, output)
+    else:
+        render(report, args.format, output, color=output_color(args), quiet=args.quiet)
+    if hidden and not args.quiet:
+        print(f"{hidden} finding{'s' if hidden != 1 else ''} hidden by the baseline {args.baseline}.", file=sys.stderr)
+    write_output(output.getvalue(), args.output_file)
     if args.graph:
         from backprop_lint.cli.graph import write_check_graphs
 
         if write_check_graphs(report, args.graph) != EXIT_CLEAN:
             return EXIT_ERROR
     return exit_status(report, args.exit_zero)
+
+
+STDIN_NAME = "<stdin>"
+
+
+def incompatible_options(args: argparse.Namespace) -> Optional[str]:
+    """Why this combination of options makes no sense (None when it does)."""
+    if "-" in args.paths:
+        for option, given in (
+            ("--fix", args.fix),
+            ("--diff", args.diff),
+            ("--add-suppressions", args.add_suppressions),
+        ):
+            if given:
+                return f"{option} changes files and cannot change stdin (`-`); give the file's path instead"
+        if args.paths.count("-") > 1:
+            return "stdin (`-`) can be read only once"
+    elif args.stdin_filename:
+        return "--stdin-filename names the net read from stdin: add `-` to the paths"
+    modes = [name for name, given in (
+        ("--fix", args.fix), ("--diff", args.diff), ("--add-suppressions", args.add_suppressions),
+        ("--write-baseline", args.write_baseline), ("--statistics", args.statistics),
+    ) if given]
+    if len(modes) > 1 and modes != ["--fix", "--diff"]:
+        return f"{' and '.join(modes)} cannot be combined"
+    return None
+
+
+def output_color(args: argparse.Namespace) -> Optional[bool]:
+    """Colour only for a terminal: a report written to --output-file never gets escape codes."""
+    return False if args.output_file else color_choice(args.color)
+
+
+def write_output(text: str, output_file: Optional[Path]) -> None:
+    """The report on stdout, or into ``output_file`` in one rename (never half-written)."""
+    if output_file is None:
+        sys.stdout.write(text)
+        return
+    try:
+        write_atomically(output_file, text)
+    except OSError as err:
+        raise ConfigError(f"cannot write the report: {err.strerror or err}", str(output_file)) from None
+
+
+def hide_baselined(report: LintReport, baseline: Path) -> int:
+    """Drop the findings the baseline records from ``report``; how many were hidden."""
+    recorded = load_baseline(baseline)
+    findings = apply_baseline(report.findings, recorded, baseline, report.files)
+    errors = apply_baseline(report.errors, recorded, baseline, report.files)
+    report.findings = findings.kept
+    report.errors = errors.kept
+    return len(findings.hidden) + len(errors.hidden)
+
+
+def run_write_baseline(args: argparse.Namespace, report: LintReport) -> int:
+    path: Path = args.write_baseline
+    try:
+        write_atomically(path, baseline_text(report.all_findings, path))
+    except OSError as err:
+        raise ConfigError(f"cannot write the baseline: {err.strerror or err}", str(path)) from None
+    count = len(report.all_findings)
+    if not args.quiet:
+        print(
+            f"Recorded {count} finding{'s' if count != 1 else ''} in {path}; "
+            f"`backprop-lint check --baseline {path}` now reports only new ones.",
+            file=sys.stderr,
+        )
+    return EXIT_ERROR if report.internal_errors else EXIT_CLEAN
+
+
+def run_add_suppressions(args: argparse.Namespace, linter: Linter, report: LintReport) -> int:
+    """Write a suppression for every finding, then check that each one now silences its finding."""
+    texts: Dict[str, str] = {}
+    added = 0
+    for file, findings in group_by_file(report.findings).items():
+        text = report.sources.get(file)
+        if text is None:  # a binary net: no comment can go into it
+            continue
+        result = add_suppressions(text, findings)
+        if result.new_text != text:
+            texts[file] = result.new_text
+            added += result.added
+    for file, text in texts.items():
+        write_atomically(Path(file), text)
+    linter.replacement_texts = dict(texts)
+    after = linter.lint_paths(args.paths) if texts else report
+    left = [finding for finding in after.all_findings if finding.code != UNUSED_SUPPRESSION_CODE]
+    if not args.quiet:
+        files = len(texts)
+        print(
+            f"Added {added} suppression{'s' if added != 1 else ''} in {files} file{'s' if files != 1 else ''}.",
+            file=sys.stderr,
+        )
+        for finding in left:
+            print(printable(f"{finding.location}: {finding.code} not suppressed: {finding.message}"), file=sys.stderr)
+    if after.internal_errors:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if left and not args.exit_zero else EXIT_CLEAN
+
+
+def group_by_file(findings: Sequence[Finding]) -> Dict[str, List[Finding]]:
+    grouped: Dict[str, List[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault(finding.location.file, []).append(finding)
+    return grouped
+
+
+def render_statistics(report: LintReport, fmt: str, stream: TextIO) -> None:
+    from backprop_lint.report import statistics
+
+    statistics.render(report, stream, as_json=fmt == "json")
 
 
 def exit_status(report: LintReport, exit_zero: bool) -> int:
@@ -276,11 +448,15 @@ def color_choice(choice: str) -> Optional[bool]:
     return {"auto": None, "always": True, "never": False}[choice]
 
 
-def render(report: LintReport, fmt: str, stream: TextIO, *, color: Optional[bool] = None) -> None:
+def render(report: LintReport, fmt: str, stream: TextIO, *, color: Optional[bool] = None, quiet: bool = False) -> None:
     if fmt == "text":
         from backprop_lint.report import text
 
-        text.render(report, stream, color=color)
+        text.render(report, stream, color=color, show_summary=not quiet)
+    elif fmt == "concise":
+        from backprop_lint.report import concise
+
+        concise.render(report, stream)
     elif fmt == "json":
         from backprop_lint.report import json_output
 
@@ -329,7 +505,7 @@ def lint_with_progress(linter: Linter, paths: Sequence[str], *, show: bool) -> L
 
 def run_fix(args: argparse.Namespace, linter: Linter) -> int:
     """--fix / --diff: apply safe fixes (re-linting between passes), then report what is left."""
-    report = lint_with_progress(linter, args.paths, show=not args.no_progress)
+    report = lint_with_progress(linter, args.paths, show=not args.no_progress and not args.quiet)
     originals: Dict[str, str] = {}
     current: Dict[str, str] = {}
     fixed_count = 0
@@ -355,21 +531,45 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))
     ]
     if args.diff:
-        for file in sorted(current):
-            sys.stdout.write(unified_diff(file, originals[file], current[file]))
+        write_output("".join(unified_diff(file, originals[file], current[file]) for file in sorted(current)), args.output_file)
         for line in refusal_lines:
-            print(line, file=sys.stderr)
-        return EXIT_FINDINGS if current and not args.exit_zero else EXIT_CLEAN
+            print(printable(line), file=sys.stderr)
+        if not args.quiet:
+            report_what_diff_leaves(report, bool(current))
+        if report.internal_errors:
+            return EXIT_ERROR
+        changed_or_left = bool(current) or bool(report.findings or report.errors)
+        return EXIT_FINDINGS if changed_or_left and not args.exit_zero else EXIT_CLEAN
     for line in refusal_lines:
-        print(line, file=sys.stderr)
-    if fixed_count:
+        print(printable(line), file=sys.stderr)
+    if fixed_count and not args.quiet:
         files = len(current)
         print(
             f"Fixed {fixed_count} problem{'s' if fixed_count != 1 else ''} in {files} file{'s' if files != 1 else ''}.",
             file=sys.stderr,
         )
-    render(report, args.format, sys.stdout, color=color_choice(args.color))
+    output = io.StringIO()
+    render(report, args.format, output, color=output_color(args), quiet=args.quiet)
+    write_output(output.getvalue(), args.output_file)
     return exit_status(report, args.exit_zero)
+
+
+def report_what_diff_leaves(report: LintReport, changed: bool) -> None:
+    """--diff prints only changes: say on stderr what no fix changes, so an empty diff is never mistaken for clean."""
+    from backprop_lint.report.concise import line_of
+
+    left = report.all_findings
+    if left:
+        lead = "After these fixes" if changed else "No safe fix applies;"
+        count = len(left)
+        print(f"{lead} {count} problem{'s' if count != 1 else ''} remain{'s' if count == 1 else ''}:", file=sys.stderr)
+        for finding in left:
+            print("  " + line_of(finding), file=sys.stderr)
+    for file, error in report.internal_errors:
+        print(printable(f"{file}: internal error: {error} (this is a bug in backprop-lint, please report it)"),
+              file=sys.stderr)
+    if not left and not changed and not report.internal_errors:
+        print("Nothing to fix.", file=sys.stderr)
 
 
 def reason_line(finding: Finding, reason: str) -> str:

@@ -239,7 +239,20 @@ def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Findin
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            files.extend(_nets_under(path))
+            found, unreadable = _nets_under(path)
+            files.extend(found)
+            errors.extend(
+                input_error_finding(f"cannot read the folder: {err.strerror or err}", Location(err.filename or str(raw)))
+                for err in unreadable
+            )
+            if not found and not unreadable:
+                errors.append(
+                    input_error_finding(
+                        f"no net found under '{raw}' (looked for *.prototxt and *.pbtxt, hidden folders skipped): "
+                        "nothing was checked; name the net files, or the folder that holds them",
+                        Location(str(raw)),
+                    )
+                )
         elif path.is_file():
             files.append(path)
         else:
@@ -247,13 +260,15 @@ def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Findin
     return _unique(files), errors
 
 
-def _nets_under(directory: Path) -> List[Path]:
+def _nets_under(directory: Path) -> Tuple[List[Path], List[OSError]]:
+    """The net files under ``directory``, and the folders that could not be listed."""
     found: List[Path] = []
-    for root, subdirectories, names in os.walk(directory):
+    unreadable: List[OSError] = []
+    for root, subdirectories, names in os.walk(directory, onerror=unreadable.append):
         subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
         base = Path(root)
         found.extend(base / name for name in sorted(names) if Path(name).suffix in NET_SUFFIXES)
-    return found
+    return found, unreadable
 
 
 def _unique(paths: Iterable[Path]) -> List[Path]:
@@ -479,10 +494,16 @@ class Linter:
         self.jobs = jobs
         #: file (as displayed) -> text to lint instead of the file's content (--fix / --diff passes)
         self.replacement_texts: Dict[str, str] = {}
+        #: (name, content) of the net read from stdin, linted where the path ``-`` is given
+        self.stdin: Optional[Tuple[str, bytes]] = None
 
     def read(self, path: Path) -> bytes:
         replacement = self.replacement_texts.get(str(path))
-        return replacement.encode("utf-8") if replacement is not None else path.read_bytes()
+        if replacement is not None:
+            return replacement.encode("utf-8")
+        if self.stdin is not None and str(path) == self.stdin[0]:
+            return self.stdin[1]
+        return path.read_bytes()
 
     def config_for(self, path: Path) -> Config:
         return self.overrides.apply(self.finder.for_file(path))
@@ -490,7 +511,11 @@ class Linter:
     # -- files ------------------------------------------------------------
 
     def lint_paths(self, paths: Iterable[Union[str, Path]], progress: Optional[ProgressCallback] = None) -> LintReport:
-        files, errors = discover(paths)
+        paths = list(paths)
+        reads_stdin = self.stdin is not None and any(str(path) == "-" for path in paths)
+        files, errors = discover(path for path in paths if not (reads_stdin and str(path) == "-"))
+        if reads_stdin and self.stdin is not None:
+            files.append(Path(self.stdin[0]))
         report = LintReport(errors=list(errors), files=[str(path) for path in files])
         plans: Dict[str, _NetPlan] = {}
         for path in files:

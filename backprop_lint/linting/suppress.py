@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location
 
@@ -182,3 +182,87 @@ def _block_extent(lines: List[str], opening_index: int) -> Tuple[int, int]:
 
 def _brace_balance(code: str) -> int:
     return sum(1 if char == "{" else -1 for _index, char in _unquoted(code) if char in "{}")
+
+# ---------------------------------------------------------------------------
+# Adding suppressions for every current finding (check --add-suppressions)
+# ---------------------------------------------------------------------------
+
+#: findings a directive cannot or should not silence: an unreadable file, a stale directive
+NOT_SUPPRESSIBLE = frozenset({"BL000", UNUSED_SUPPRESSION_CODE})
+
+
+@dataclass
+class AddedSuppressions:
+    new_text: str
+    #: codes added per directive line written (a merged directive counts its new codes)
+    added: int = 0
+
+
+def add_suppressions(text: str, findings: Sequence[Finding]) -> AddedSuppressions:
+    """``text`` with a directive silencing each finding: above its layer block, or file-wide.
+
+    A finding inside a ``layer {`` block gets ``# backprop-lint: disable=CODE``
+    on the line above the block (merged into a directive already there); any
+    other finding (net-level fields, the file as a whole) gets a
+    ``disable-file=`` directive on the first line. Line endings (LF or CRLF)
+    and every other byte are kept.
+    """
+    newline = "\r\n" if "\r\n" in text else "\n"
+    lines = text.split("\n")
+    blocks = _top_level_layer_blocks(lines)
+    per_block: Dict[int, List[str]] = {}
+    file_wide: List[str] = []
+    for finding in findings:
+        if finding.code in NOT_SUPPRESSIBLE:
+            continue
+        block = next((b for b in blocks if b[0] <= finding.location.line <= b[1]), None)
+        codes = file_wide if block is None else per_block.setdefault(block[0], [])
+        if finding.code not in codes:
+            codes.append(finding.code)
+    added = 0
+    for opening_line in sorted(per_block, reverse=True):
+        added += _add_directive(lines, opening_line - 1, per_block[opening_line], "disable", newline)
+    if file_wide:
+        added += _add_directive(lines, 0, file_wide, "disable-file", newline)
+    return AddedSuppressions("\n".join(lines), added)
+
+
+def _top_level_layer_blocks(lines: List[str]) -> List[Tuple[int, int]]:
+    """1-based (first, last) lines of every outermost ``layer {`` / ``layers {`` block."""
+    blocks: List[Tuple[int, int]] = []
+    index = 0
+    while index < len(lines):
+        if LAYER_OPENING.match(lines[index]):
+            first, last = _block_extent(lines, index)
+            blocks.append((first, last))
+            index = last
+        else:
+            index += 1
+    return blocks
+
+
+def _add_directive(lines: List[str], before_index: int, codes: Sequence[str], kind: str, newline: str) -> int:
+    """Insert (or extend) a ``kind`` directive right above ``lines[before_index]``; how many codes it gained."""
+    above = before_index - 1
+    existing = _directive_in(lines[above]) if above >= 0 and COMMENT_ONLY.match(lines[above]) else None
+    if kind == "disable-file":
+        existing = _directive_in(lines[0]) if lines and COMMENT_ONLY.match(lines[0]) else None
+        above = 0
+    if existing is not None and existing.group(1) == kind:
+        present = list(_split_codes(existing.group(2)))
+        new_codes = [code for code in codes if code not in present]
+        if not new_codes:
+            return 0
+        line = lines[above]
+        ending = "\r" if line.endswith("\r") else ""
+        body = line[:-1] if ending else line
+        rest = body[existing.end():]
+        if rest and not rest.startswith(" "):
+            rest = " " + rest
+        lines[above] = body[: existing.start()] + f"# backprop-lint: {kind}={','.join(present + new_codes)}" + rest + ending
+        return len(new_codes)
+    target = lines[before_index] if before_index < len(lines) else ""
+    indent = target[: len(target) - len(target.lstrip(" \t"))] if kind == "disable" else ""
+    ending = "\r" if newline == "\r\n" else ""
+    lines.insert(before_index, f"{indent}# backprop-lint: {kind}={','.join(codes)}{ending}")
+    return len(codes)

@@ -18,10 +18,12 @@ from typing import List, Optional, Sequence
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 
-#: the project's home page (SARIF informationUri)
+#: the project's home page (SARIF informationUri): ``[project.urls] Homepage`` in pyproject.toml
 PROJECT_URL = "https://github.com/backprop-lint/backprop-lint"
-#: where each rule's page is published; ``{code}`` is replaced by the rule's code
-RULE_PAGE_URL = PROJECT_URL + "/blob/main/rules/{code}.md"
+#: where the rule pages (top-level ``rules/``) are published: ``[project.urls] Rules``
+RULES_URL = PROJECT_URL + "/blob/main/rules"
+#: each rule's page; ``{code}`` is replaced by the rule's code
+RULE_PAGE_URL = RULES_URL + "/{code}.md"
 
 
 def rule_page_url(code: str) -> str:

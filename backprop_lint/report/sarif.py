@@ -1,7 +1,9 @@
 """``--format sarif``: SARIF 2.1.0, for GitHub code scanning and other viewers.
 
 One run; ``tool.driver.rules`` lists the whole catalogue (id, name,
-shortDescription, helpUri to the rule page, defaultConfiguration.level); each
+shortDescription, fullDescription (the page's *What it does* and *Why is this
+bad?*), help (the whole page, as text and Markdown), helpUri to the published
+rule page, defaultConfiguration.level); each
 result points at its rule by ``ruleId`` and ``ruleIndex``. URIs are relative
 to the working directory (``uriBaseId`` ``%SRCROOT%``) when the file is inside
 it. Fixes are included when a finding has concrete edits.
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, TextIO
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.linting.linter import LintReport, RuleInfo, rule_catalogue
 from backprop_lint.linting.findings import Finding, Fix
+from backprop_lint.linting.rules.docs import RulePage, page_path, parse_page
 from backprop_lint.report import PROJECT_URL, reason_chain, relative_uri, rule_page_url
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -67,13 +70,29 @@ def _first_per_code(findings: Sequence[Finding]) -> List[Finding]:
 
 
 def rule_descriptor(rule: RuleInfo) -> Dict[str, Any]:
-    return {
+    descriptor: Dict[str, Any] = {
         "id": rule.code,
         "name": rule.name,
         "shortDescription": {"text": rule.summary},
         "helpUri": rule_page_url(rule.code),
         "defaultConfiguration": {"level": LEVELS[rule.severity]},
     }
+    page = rule_page(rule.code)
+    if page is not None:
+        descriptor["fullDescription"] = {"text": full_description(page)}
+        descriptor["help"] = {"text": page.text, "markdown": page.text}
+    return descriptor
+
+
+def rule_page(code: str) -> Optional[RulePage]:
+    path = page_path(code)
+    return parse_page(path.read_text(encoding="utf-8")) if path is not None else None
+
+
+def full_description(page: RulePage) -> str:
+    """The page's *What it does* and *Why is this bad?*, each as one paragraph."""
+    parts = [page.sections.get("What it does", ""), page.sections.get("Why is this bad?", "")]
+    return "\n\n".join(" ".join(part.split()) for part in parts if part)
 
 
 def result(finding: Finding, rule_index: int) -> Dict[str, Any]:

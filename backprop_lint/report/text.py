@@ -50,7 +50,14 @@ def make_console(stream: TextIO, color: Optional[bool] = None) -> Console:
     )
 
 
-def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, show_fixes: bool = True) -> None:
+def render(
+    report: LintReport,
+    stream: TextIO,
+    *,
+    color: Optional[bool] = None,
+    show_fixes: bool = True,
+    show_summary: bool = True,
+) -> None:
     console = make_console(stream, color)
     findings = report.all_findings
     lines_by_file: Dict[str, List[str]] = {file: text.split("\n") for file, text in report.sources.items()}
@@ -67,7 +74,8 @@ def render(report: LintReport, stream: TextIO, *, color: Optional[bool] = None, 
                 f"{printable(error)} (this is a bug in backprop-lint, please report it)",
             )
         )
-    console.print(summary(report))
+    if show_summary:
+        console.print(summary(report))
 
 
 def render_finding(console: Console, finding: Finding, lines: Optional[List[str]], show_fixes: bool) -> None:
