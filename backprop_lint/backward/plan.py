@@ -33,6 +33,7 @@ from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet, Tri
 from backprop_lint.caffe.pipeline import declared_layer_infos, prepare
 from backprop_lint.caffe.simulate import (
+    AUTOMATIC_TOP,
     BackwardResult,
     BuiltLayer,
     BuiltNet,
@@ -125,11 +126,20 @@ class BackwardPlan:
     notes: List[str]
     fix: Optional[CallFix]
     loss_blobs: List[str] = field(default_factory=list)
+    #: the blobs read were not asked for: net.backward returns nothing, so the end layer's tops were taken
+    reads_assumed: bool = False
+
+    @property
+    def runs_nothing(self) -> bool:
+        """No layer of the range runs Backward (pruned, or start comes before end): the call changes no diff."""
+        return all(step.runs is False for step in self.steps)
 
     @property
     def ok(self) -> bool:
-        """Every requested diff non-zero and every name valid."""
-        return not any(issue.fatal for issue in self.name_issues) and all(r.nonzero is True for r in self.reads)
+        """Some layer runs, something is read, every requested diff is non-zero and every name is valid."""
+        if self.runs_nothing or not self.reads or any(issue.fatal for issue in self.name_issues):
+            return False
+        return all(r.nonzero is True for r in self.reads)
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -154,6 +164,8 @@ class BackwardPlan:
             "returned_keys": self.returned_keys,
             "notes": self.notes,
             "fix": dataclasses.asdict(self.fix) if self.fix else None,
+            "runs_nothing": self.runs_nothing,
+            "reads_assumed": self.reads_assumed,
         }
 
 
@@ -668,6 +680,10 @@ def plan_for_net(
     resolved_seeds = [net.blob_names[b] for b in seed_ids]
     returned = _returned_keys(net, end_index if end is not None else None, inputs)
     read_names = list(reads) if reads else list(returned)
+    reads_assumed = not read_names
+    if reads_assumed:  # net.backward returns {}: check what a user would read instead, and say so
+        tops = (net.blob_names[b] for b in net.layers[end_index].top_ids)
+        read_names = list(dict.fromkeys(name for name in tops if name != AUTOMATIC_TOP))
     read_pairs = [(name, _resolve_one_blob(net, "read", name, issues)) for name in read_names]
 
     run = simulate_call(net, seed_ids, start_index, end_index)
@@ -675,11 +691,20 @@ def plan_for_net(
     verdicts = [_verdict(run, name, blob_id) for name, blob_id in read_pairs]
     seed_notes = seed_overwrites(run)
     notes = _notes(net, start_index, end_index, outputs, resolved_seeds, seeds_assumed, loss_blobs)
+    if steps and all(step.runs is False for step in steps):
+        notes.insert(0, f"no layer from '{names[start_index]}' (#{start_index}) down to '{names[end_index]}' "
+                        f"(#{end_index}) runs backward: this call computes nothing and changes no diff")
+    if reads_assumed:
+        notes.insert(0, f"net.backward() returns no diff here: it returns the diffs of the end layer's bottoms, "
+                        f"and '{names[end_index]}' (#{end_index}) has none; checking its tops instead "
+                        f"({_names(read_names) or 'none'}), which you read as net.blobs[name].diff "
+                        f"(name the blobs you read with --read)")
 
     read_ids = [blob_id for _, blob_id in read_pairs if blob_id is not None]
     fix = None
     if any(v.nonzero is not True for v in verdicts) or any(issue.fatal for issue in issues):
-        fix = _fix(prepared, net, seed_ids, read_ids, start, end, start_index, end_index,
+        fix = _fix(prepared, net, seed_ids, read_ids, start_name if start is not None else None,
+                   end_name if end is not None else None, start, end, start_index, end_index,
                    resolved_seeds, outputs, declared)
         unresolved = [name for name, blob_id in read_pairs if blob_id is None]
         if unresolved and fix.possible:
@@ -706,6 +731,7 @@ def plan_for_net(
         notes=notes,
         fix=fix,
         loss_blobs=loss_blobs,
+        reads_assumed=reads_assumed,
     )
 
 
@@ -808,6 +834,8 @@ def _fix(
     net: BuiltNet,
     seed_ids: List[int],
     read_ids: List[int],
+    start_resolved: Optional[str],
+    end_resolved: Optional[str],
     start: Optional[str],
     end: Optional[str],
     start_index: int,
@@ -816,6 +844,11 @@ def _fix(
     outputs: List[str],
     declared: Optional[Dict[str, Any]],
 ) -> CallFix:
+    """The cheapest call that works; every argument that differs from the user's is named and explained.
+
+    ``start``/``end`` are the names given (None: left out), ``start_resolved``
+    / ``end_resolved`` the layers they resolved to (None: no such layer).
+    """
     names = layer_names_of(net)
     n = len(names)
     if not read_ids:
@@ -832,14 +865,25 @@ def _fix(
         explanation.append("add `force_backward: true` at the top level of the prototxt (no loss prunes every backward)")
     start_arg = _argument(net, best.start, n - 1, given=start is not None)
     end_arg = _argument(net, best.end, 0, given=end is not None)
-    for option, index, argument, was in (("start", best.start, start_arg, n - 1 if start is None else start_index),
-                                         ("end", best.end, end_arg, 0 if end is None else end_index)):
-        if index == was:
+    for option, index, argument, was, given, resolved in (
+        ("start", best.start, start_arg, n - 1 if start is None else start_index, start, start_resolved),
+        ("end", best.end, end_arg, 0 if end is None else end_index, end, end_resolved),
+    ):
+        replaced = given is not None and resolved != given
+        if index == was and not replaced:
             continue
-        if argument is None:
-            explanation.append(f"leave {option}= out (pycaffe's default: layer #{index} '{names[index]}')")
+        if given is None:
+            instead = ""
+        elif resolved is None:
+            instead = f", instead of {given!r}, which names no layer"
+        elif resolved != given:
+            instead = f", instead of {given!r}, which is not a layer name pycaffe accepts (see {option}= above)"
         else:
-            explanation.append(f"{option}={names[index]!r} (#{index})")
+            instead = f", instead of {given!r} (#{was})"
+        if argument is None:
+            explanation.append(f"leave {option}= out (pycaffe's default: layer #{index} '{names[index]}'){instead}")
+        else:
+            explanation.append(f"{option}={names[index]!r} (#{index}){instead}")
     return CallFix(
         True,
         start=None if start_arg is None else names[start_arg],

@@ -1,11 +1,8 @@
 """``backprop-lint backward``: what pycaffe's ``net.backward(start=..., end=...)`` will do.
 
-Mirrors ``caffe.Net(NET, caffe.TEST)`` then ``net.backward(start=START, end=END)``
-with the diffs of the --seed blobs written by hand, and says for every --read
-blob whether its diff will be non-zero, why not, and which call fixes it.
-
-Exit status: 0 every requested diff is non-zero, 1 some is zero (or a name is
-wrong, or Caffe would refuse the net), 2 usage errors.
+Exit status: 0 every requested diff is non-zero, 1 some is zero (or no layer
+of the range runs, or nothing is read, or a name is wrong, or Caffe would
+refuse the net), 2 usage errors.
 """
 from __future__ import annotations
 
@@ -26,13 +23,30 @@ from backprop_lint.cli.simulate import (
 )
 from backprop_lint.caffe.model import InputError, NetRefused
 from backprop_lint.caffe.pipeline import error_to_json
+from backprop_lint.report.escape import printable
+
+
+DESCRIPTION = """\
+Replays caffe.Net(NET, caffe.TEST) followed by net.backward(start=START, end=END),
+with the diffs of the --seed blobs written by hand, and says for every --read
+blob whether its diff will be non-zero, why not, and which call fixes it.
+
+exit status: 0 every requested diff is non-zero; 1 some diff stays zero, no
+layer of the range runs, nothing is read, a name is wrong, or Caffe would
+refuse the net; 2 usage errors.
+"""
+
+
+def shown(text: str) -> str:
+    """Text from the net, safe for the terminal (control characters escaped) and for rich markup."""
+    return escape(printable(text))
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "backward",
         help="explain pycaffe's net.backward(start=..., end=...) on a net: which diffs stay zero and why",
-        description=__doc__,
+        description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (the deploy net you load in pycaffe)")
@@ -70,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         if args.format == "json":
             write_json(error_to_json(error), indent=1)
         else:
-            sys.stderr.write(f"{error}\n")
+            sys.stderr.write(f"{printable(str(error))}\n")
         return 1
     if args.format == "json":
         write_json(plan.to_json(), indent=1)
@@ -87,39 +101,41 @@ def run(args: argparse.Namespace) -> int:
 def render_text(plan: BackwardPlan, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=True)
     call = _user_call(plan)
-    console.print(f"[bold]{escape(plan.file)}[/] ({escape(plan.net_name or 'unnamed')}), phase {plan.phase}, "
+    console.print(f"[bold]{shown(plan.file)}[/] ({shown(plan.net_name or 'unnamed')}), phase {plan.phase}, "
                   f"force_backward: {'true' if plan.force_backward else 'false'}")
-    console.print(f"  {escape(call)}")
+    console.print(f"  {shown(call)}")
     for issue in plan.name_issues:
         style = "red" if issue.fatal else "yellow"
-        hint = f" → use [bold]{escape(repr(issue.suggestion))}[/]" if issue.suggestion else ""
-        console.print(f"[{style}]{issue.option}=[/] {escape(issue.problem)}{hint}")
+        hint = f" → use [bold]{shown(repr(issue.suggestion))}[/]" if issue.suggestion else ""
+        console.print(f"[{style}]{issue.option}=[/] {shown(issue.problem)}{hint}")
     console.print()
     console.print(f"[bold]Layers #{plan.start_index} down to #{plan.end_index}[/] (BackwardFromTo order):")
     step_lines = []
     for step in plan.steps:
         mark = {True: "[green]runs   [/]", False: "[red]skipped[/]", None: "[yellow]unknown[/]"}[step.runs]
         why = step.why.replace("skipped: ", "").replace("runs backward", "").strip()
-        why = f"  {escape(why)}" if why else ""
-        step_lines.append(f"  {mark} #{step.index:<3} {escape(step.name)} ({escape(step.type)}){why}")
-    if step_lines:
-        console.print("\n".join(step_lines))  # one print: rich's per-call cost is large on long nets
-    else:
+        why = f"  {shown(why)}" if why else ""
+        step_lines.append(f"  {mark} #{step.index:<3} {shown(step.name)} ({shown(step.type)}){why}")
+    if not step_lines:
         console.print("  (none: start comes before end)")
+    else:
+        if plan.runs_nothing:
+            step_lines.append("  [red](no layer of the range runs backward: the call changes no diff)[/]")
+        console.print("\n".join(step_lines))  # one print: rich's per-call cost is large on long nets
     console.print()
-    console.print(f"[bold]Gradient sources:[/] {escape(', '.join(plan.seeds + plan.loss_blobs) or 'none')}")
+    console.print(f"[bold]Gradient sources:[/] {shown(', '.join(plan.seeds + plan.loss_blobs) or 'none')}")
     for seed_note in plan.seed_notes:
-        console.print(f"  [red]seed '{escape(seed_note.blob)}':[/] {escape(seed_note.message)}")
-    console.print("[bold]Diffs you read:[/]")
+        console.print(f"  [red]seed '{shown(seed_note.blob)}':[/] {shown(seed_note.message)}")
+    console.print("[bold]Diffs you read:[/]" + (" [red](none)[/]" if not plan.reads else ""))
     for read in plan.reads:
         verdict = {True: "[green]non-zero[/]", False: "[red]ZERO[/]", None: "[yellow]unknown[/]"}[read.nonzero]
-        console.print(f"  {escape(read.blob)}: {verdict}")
+        console.print(f"  {shown(read.blob)}: {verdict}")
         for reason in read.reasons:
-            console.print(f"      {escape(reason)}")
-    console.print(f"[bold]net.backward returns:[/] {escape(', '.join(plan.returned_keys) or '{}')}")
+            console.print(f"      {shown(reason)}")
+    console.print(f"[bold]net.backward returns:[/] {shown(', '.join(plan.returned_keys) or '{}')}")
     console.print()
     for note in plan.notes:
-        console.print(f"[dim]note:[/] {escape(note)}")
+        console.print(f"[dim]note:[/] {shown(note)}")
     if plan.fix is not None:
         console.print()
         _render_fix(console, plan.fix)
@@ -129,15 +145,15 @@ def _render_fix(console: Console, fix: CallFix) -> None:
     if not fix.possible:
         console.print("[bold red]No call makes every requested diff non-zero:[/]")
         for line in fix.explanation:
-            console.print(f"  {escape(line)}")
+            console.print(f"  {shown(line)}")
         return
     console.print("[bold green]Fix:[/]")
     for line in fix.explanation:
-        console.print(f"  - {escape(line)}")
+        console.print(f"  - {shown(line)}")
     if fix.add_force_backward:
         console.print("  prototxt, top level:  [bold]force_backward: true[/]")
     for line in fix.call.splitlines():
-        console.print(f"  [bold]{escape(line)}[/]")
+        console.print(f"  [bold]{shown(line)}[/]")
 
 
 def _user_call(plan: BackwardPlan) -> str:

@@ -15,6 +15,11 @@ from typing import Any, Dict, List, Optional
 from backprop_lint.caffe.pipeline import run_simulate
 
 
+def help_text(docstring: str) -> str:
+    """A module docstring as --help shows it: without the reStructuredText ``literal`` markers."""
+    return docstring.replace("``", "")
+
+
 def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional[str] = "TRAIN") -> None:
     """--phase/--level/--stage/--flavor, shared by the commands that build a net."""
     parser.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper, default=default_phase,
@@ -50,7 +55,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "simulate",
         help="print Caffe's need-backward decisions and the resulting gradient flow as JSON",
-        description=__doc__,
+        description=help_text(__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter / .caffemodel")

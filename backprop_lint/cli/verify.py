@@ -27,7 +27,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from backprop_lint.backward.plan import DEFAULT_PHASE
-from backprop_lint.cli.simulate import add_state_arguments, write_json
+from backprop_lint.cli.simulate import add_state_arguments, help_text, write_json
 from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.caffe.pipeline import error_to_json
 from backprop_lint.backward.pycaffe import (
@@ -43,7 +43,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser = subparsers.add_parser(
         "verify",
         help="run the net in real pycaffe and compare its non-zero diffs with the prediction",
-        description=__doc__,
+        description=help_text(__doc__ or ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt")
