@@ -304,11 +304,7 @@ def run_check(args: argparse.Namespace) -> int:
         return run_write_baseline(args, report)
     hidden = 0
     if args.baseline:
-        try:
-            hidden = hide_baselined(report, args.baseline)
-        except BaselineError as err:
-            print(f"backprop-lint: {printable(str(err))}", file=sys.stderr)
-            return EXIT_ERROR
+        hidden = hide_baselined(report, args.baseline)
     output = io.StringIO()
     if args.statistics:
         render_statistics(report, args.format, output)
@@ -326,6 +322,10 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 STDIN_NAME = "<stdin>"
+
+
+class OutputError(Exception):
+    """A report or baseline cannot be written; shown as one line, exit status 2."""
 
 
 def incompatible_options(args: argparse.Namespace) -> Optional[str]:
@@ -364,7 +364,7 @@ def write_output(text: str, output_file: Optional[Path]) -> None:
     try:
         write_atomically(output_file, text)
     except OSError as err:
-        raise ConfigError(f"cannot write the report: {err.strerror or err}", str(output_file)) from None
+        raise OutputError(f"{output_file}: error: cannot write the report: {err.strerror or err}") from None
 
 
 def hide_baselined(report: LintReport, baseline: Path) -> int:
@@ -382,7 +382,7 @@ def run_write_baseline(args: argparse.Namespace, report: LintReport) -> int:
     try:
         write_atomically(path, baseline_text(report.all_findings, path))
     except OSError as err:
-        raise ConfigError(f"cannot write the baseline: {err.strerror or err}", str(path)) from None
+        raise OutputError(f"{path}: error: cannot write the baseline: {err.strerror or err}") from None
     count = len(report.all_findings)
     if not args.quiet:
         print(
@@ -658,8 +658,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _run_handler(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
-    except ConfigError as err:
-        print(f"backprop-lint: {err}", file=sys.stderr)
+    except (ConfigError, OutputError, BaselineError) as err:
+        print(f"backprop-lint: {printable(str(err))}", file=sys.stderr)
         return EXIT_ERROR
 
 

@@ -256,10 +256,10 @@ def _add_directive(lines: List[str], before_index: int, codes: Sequence[str], ki
         line = lines[above]
         ending = "\r" if line.endswith("\r") else ""
         body = line[:-1] if ending else line
-        rest = body[existing.end():]
-        if rest and not rest.startswith(" "):
-            rest = " " + rest
-        lines[above] = body[: existing.start()] + f"# backprop-lint: {kind}={','.join(present + new_codes)}" + rest + ending
+        listed = existing.group(2).rstrip()
+        end_of_codes = existing.start(2) + len(listed)
+        separator = "," if listed else ""
+        lines[above] = body[:end_of_codes] + separator + ",".join(new_codes) + body[end_of_codes:] + ending
         return len(new_codes)
     target = lines[before_index] if before_index < len(lines) else ""
     indent = target[: len(target) - len(target.lstrip(" \t"))] if kind == "disable" else ""
