@@ -148,14 +148,15 @@ def glob_matches(pattern: str, relative: str, name: str) -> bool:
     """Whether a per-file-ignores glob matches a file (``relative``: its path from the config's folder).
 
     A pattern without ``/`` matches the file name in any folder. Otherwise it
-    matches the relative path: a leading ``./`` is the config's own folder, and
+    matches the relative path: a leading ``./`` anchors it to the config's own folder, and
     ``**/`` matches any number of folders, none included (``**/*.prototxt``
     matches ``net.prototxt`` beside the config). ``*`` matches across ``/``, as
     in Python's fnmatch.
     """
+    anchored = pattern.startswith("./")
     while pattern.startswith("./"):
         pattern = pattern[2:]
-    if "/" not in pattern:
+    if "/" not in pattern and not anchored:
         return fnmatch.fnmatchcase(name, pattern)
     candidates = {pattern}
     while any("**/" in candidate for candidate in candidates):
