@@ -115,7 +115,9 @@ def test_add_suppressions_indents_like_the_layer() -> None:
     from backprop_lint import lint
 
     result = add_suppressions(text, lint(text).findings)
-    assert result.new_text == 'name: "n"\n  # backprop-lint: disable=BL001\n  layer { name: "s" type: "Silence" bottom: "nothing" }\n'
+    assert result.new_text == (
+        'name: "n"\n  # backprop-lint: disable=BL001\n  layer { name: "s" type: "Silence" bottom: "nothing" }\n'
+    )
 
 
 def test_add_suppressions_refuses_stdin(capsys: pytest.CaptureFixture) -> None:
@@ -240,6 +242,17 @@ def test_output_file_is_written_whole(tmp_path: Path, capsys: pytest.CaptureFixt
     assert (code, out, err) == (1, "", "")
     assert json.loads((tmp_path / "report.json").read_text())["findings"][0]["code"] == "BL001"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary file left
+
+
+def test_a_new_output_file_gets_the_usual_permissions(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "c.prototxt").write_text(CLEAN)
+    umask = os.umask(0o022)
+    try:
+        assert run(capsys, "c.prototxt", "-o", "report.txt")[0] == 0
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "report.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "report.txt").read_text() == "All checks passed (1 file).\n"
 
 
 def test_output_file_in_a_missing_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -160,7 +160,9 @@ def test_bl403_never_suggests_the_flavour_in_use() -> None:
     for flavor in ("bvlc", "ssd"):
         finding = next(f for f in lint(unknown, flavor=flavor).findings if f.code == "BL403")
         assert finding.fix is not None and "--flavor" not in finding.fix.description
-    ssd_only = NO_LOSS + 'layer { name: "bn" type: "BatchNorm" bottom: "ip" top: "bn" batch_norm_param { use_alpha_beta: true } }\n'
+    ssd_only = NO_LOSS + (
+        'layer { name: "bn" type: "BatchNorm" bottom: "ip" top: "bn" batch_norm_param { use_alpha_beta: true } }\n'
+    )
     finding = next(f for f in lint(ssd_only, flavor="bvlc").findings if f.code == "BL403")
     assert finding.fix is not None and "`--flavor ssd`" in finding.fix.description
     bvlc_only = NO_LOSS + 'layer { name: "r" type: "ReLU" bottom: "ip" top: "r" clip_param { min: 0 max: 1 } }\n'

@@ -129,7 +129,9 @@ def test_github_annotations_escape_data_and_properties() -> None:
         '::error file=nets/bad.prototxt,line=3,col=7,title=BL000 input-error::Expected ":", found "{"; 50%25 done, a,b'
     )
     assert lines[1].startswith("::warning file=nets/n.prototxt,line=2,col=1,title=BL201 frozen-by-propagate-down::")
-    assert lines[1].endswith("%0Abecause `relu1` sets propagate_down: false%0A→ so Caffe prunes `conv1`%0Afix: remove `propagate_down: false`")
+    assert lines[1].endswith(
+        "%0Abecause `relu1` sets propagate_down: false%0A→ so Caffe prunes `conv1`%0Afix: remove `propagate_down: false`"
+    )
     assert github.escape_property("a:b,c%\n") == "a%3Ab%2Cc%25%0A"
 
 

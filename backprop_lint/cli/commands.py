@@ -531,7 +531,8 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))
     ]
     if args.diff:
-        write_output("".join(unified_diff(file, originals[file], current[file]) for file in sorted(current)), args.output_file)
+        diff = "".join(unified_diff(file, originals[file], current[file]) for file in sorted(current))
+        write_output(diff, args.output_file)
         for line in refusal_lines:
             print(printable(line), file=sys.stderr)
         if not args.quiet:

@@ -145,18 +145,24 @@ def read_source(path: Path) -> str:
     return path.read_bytes().decode("utf-8")
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 less the umask), not mkstemp's private 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` by ``text`` in one rename, keeping its permission bits."""
     directory = path.resolve().parent
-    mode = path.stat().st_mode & 0o7777 if path.exists() else None
+    mode = path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode()
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(directory))
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(text.encode("utf-8"))
             stream.flush()
             os.fsync(stream.fileno())
-        if mode is not None:
-            os.chmod(temp_name, mode)
+        os.chmod(temp_name, mode)
         os.replace(temp_name, str(path.resolve()))
     except BaseException:
         if os.path.exists(temp_name):

@@ -242,7 +242,9 @@ def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Findin
             found, unreadable = _nets_under(path)
             files.extend(found)
             errors.extend(
-                input_error_finding(f"cannot read the folder: {err.strerror or err}", Location(err.filename or str(raw)))
+                input_error_finding(
+                    f"cannot read the folder: {err.strerror or err}", Location(err.filename or str(raw))
+                )
                 for err in unreadable
             )
             if not found and not unreadable:

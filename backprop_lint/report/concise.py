@@ -25,4 +25,5 @@ def render(report: LintReport, stream: TextIO) -> None:
     for finding in report.all_findings:
         stream.write(line_of(finding) + "\n")
     for file, error in report.internal_errors:
-        stream.write(printable(f"{file}: internal error: {error} (this is a bug in backprop-lint, please report it)") + "\n")
+        line = f"{file}: internal error: {error} (this is a bug in backprop-lint, please report it)"
+        stream.write(printable(line) + "\n")
