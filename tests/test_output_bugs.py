@@ -155,6 +155,15 @@ def test_bl401_fix_is_one_line() -> None:
     assert '[tool.backprop-lint.layers."m.L"] params = N' in finding.fix.description
 
 
+def test_bl401_fix_is_not_glued_to_a_note(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    net = NO_LOSS.replace('type: "InnerProduct"', 'type: "Python" python_param { module: "m" layer: "L" }')
+    (tmp_path / "py.prototxt").write_text(net)
+    _, out, _ = run(capsys, "py.prototxt", "--color", "never")
+    line = next(line for line in out.splitlines() if "[tool.backprop-lint.layers." in line)
+    assert line.startswith("  fix (by hand): declare it in pyproject.toml:")
+    assert line.endswith("params = N (its number of learnable blobs)")
+
+
 def test_bl403_never_suggests_the_flavour_in_use() -> None:
     unknown = NO_LOSS.replace("num_output: 4", "num_output: 4 no_such_field: 1")
     for flavor in ("bvlc", "ssd"):

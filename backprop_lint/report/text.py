@@ -106,12 +106,12 @@ def render_finding(console: Console, finding: Finding, lines: Optional[List[str]
 def fix_line(finding: Finding) -> Text:
     fix = finding.fix
     assert fix is not None
-    if fix.safe and fix.edits:
+    if not fix.edits:  # advice only: the label says so, so nothing is appended to what may be a snippet
+        return Text.assemble(("  fix (by hand): ", "bold green"), printable(fix.description))
+    if fix.safe:
         note = "--fix applies it"
-    elif fix.edits:
-        note = "not applied by --fix: " + (fix.unsafe_reason or "unsafe")
     else:
-        note = "change it by hand"
+        note = "not applied by --fix: " + (fix.unsafe_reason or "unsafe")
     return Text.assemble(("  fix: ", "bold green"), printable(fix.description), (f" ({printable(note)})", "dim"))
 
 
