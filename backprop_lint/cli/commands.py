@@ -294,7 +294,8 @@ def run_check(args: argparse.Namespace) -> int:
     jobs = 1 if args.graph else args.jobs
     linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file, jobs)
     if "-" in args.paths:
-        linter.stdin = (str(Path(args.stdin_filename)) if args.stdin_filename else STDIN_NAME, sys.stdin.buffer.read())
+        stdin_name = str(Path(args.stdin_filename)) if args.stdin_filename else STDIN_NAME
+        linter.stdin = (stdin_name, sys.stdin.buffer.read())
     if args.fix or args.diff:
         return run_fix(args, linter)
     report = lint_with_progress(linter, args.paths, show=not args.no_progress and not args.quiet)
