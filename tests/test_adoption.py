@@ -175,6 +175,28 @@ def test_baseline_hides_a_key_at_most_count_times(tmp_path: Path) -> None:
     assert apply_baseline([], load_baseline(baseline), baseline, []).stale == 0  # not checked: not stale
 
 
+def test_baseline_applies_before_the_per_file_limit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    with_unknown_field = CLEAN.replace("num_output: 4", "num_output: 4 no_such_field: 1")
+    (tmp_path / "a.prototxt").write_text(with_unknown_field)
+    assert codes_of(capsys, "a.prototxt") == ["BL403"]
+    run(capsys, "a.prototxt", "--write-baseline", "b.json", "--max-findings-per-file", "1")
+    no_loss = with_unknown_field.replace(
+        'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "ip" bottom: "label" top: "loss" }\n', ""
+    )
+    (tmp_path / "a.prototxt").write_text(no_loss)
+    # the recorded error is the most severe finding: limited first, it would leave nothing to show
+    assert codes_of(capsys, "a.prototxt", "--baseline", "b.json", "--max-findings-per-file", "1") == ["BL201"]
+
+
+def test_write_baseline_and_statistics_ignore_the_per_file_limit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "a.prototxt").write_text(NO_LOSS.replace("num_output: 4", "num_output: 4 no_such_field: 1"))
+    run(capsys, "a.prototxt", "--write-baseline", "b.json", "--max-findings-per-file", "1")
+    recorded = json.loads((tmp_path / "b.json").read_text())["findings"]
+    assert sorted(entry["code"] for entry in recorded) == ["BL201", "BL403"]
+    _, out, _ = run(capsys, "a.prototxt", "--statistics", "--max-findings-per-file", "1")
+    assert len(out.splitlines()) == 2
+
+
 @pytest.mark.parametrize(
     "content, message",
     [

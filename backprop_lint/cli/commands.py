@@ -290,9 +290,12 @@ def run_check(args: argparse.Namespace) -> int:
     if problem:
         print(f"backprop-lint: error: {problem}", file=sys.stderr)
         return EXIT_ERROR
+    # suppressions, baselines and statistics need every finding; a baseline hides before the limit applies
+    sees_everything = args.add_suppressions or args.write_baseline or args.statistics or args.baseline
+    limit = 0 if sees_everything else args.max_findings_per_file
     # --graph draws the simulated nets, which forked workers do not send back: one process then
     jobs = 1 if args.graph else args.jobs
-    linter = Linter(ConfigFinder(args.config), overrides_from(args), args.max_findings_per_file, jobs)
+    linter = Linter(ConfigFinder(args.config), overrides_from(args), limit, jobs)
     if "-" in args.paths:
         stdin_name = str(Path(args.stdin_filename)) if args.stdin_filename else STDIN_NAME
         linter.stdin = (stdin_name, sys.stdin.buffer.read())
@@ -306,6 +309,9 @@ def run_check(args: argparse.Namespace) -> int:
     hidden = 0
     if args.baseline:
         hidden = hide_baselined(report, args.baseline)
+        if not args.statistics:
+            linter.max_findings_per_file = args.max_findings_per_file
+            linter.limit_findings(report)
     output = io.StringIO()
     if args.statistics:
         render_statistics(report, args.format, output)
