@@ -151,6 +151,13 @@ def test_baseline_hides_recorded_findings_even_after_lines_move(tmp_path: Path, 
     assert run(capsys, "broken.prototxt", "--baseline", "../baseline.json")[0] == 0
 
 
+def test_baselined_findings_do_not_fail_the_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "broken.prototxt").write_text(UNKNOWN_BOTTOM)
+    assert run(capsys, "broken.prototxt")[0] == 1
+    run(capsys, "broken.prototxt", "--write-baseline", "b.json")
+    assert run(capsys, "broken.prototxt", "--baseline", "b.json", "--fail-on", "info")[0] == 0
+
+
 def test_baseline_reports_new_findings(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     (tmp_path / "broken.prototxt").write_text(UNKNOWN_BOTTOM)
     run(capsys, "broken.prototxt", "--write-baseline", "b.json")
@@ -229,12 +236,12 @@ def test_statistics_counts_per_code(tmp_path: Path, capsys: pytest.CaptureFixtur
     code, out, _ = run(capsys, ".", "--statistics")
     assert code == 1
     assert out.splitlines() == [
-        "2  BL201  backward-does-nothing  warning  (2 fixable)",
+        "2  BL201  backward-does-nothing  info     (2 fixable)",
         "1  BL001  unknown-bottom-blob    error",
     ]
     _, out, _ = run(capsys, ".", "--statistics", "--format", "json")
     assert json.loads(out) == [
-        {"code": "BL201", "name": "backward-does-nothing", "severity": "warning", "count": 2, "fixable": 2},
+        {"code": "BL201", "name": "backward-does-nothing", "severity": "info", "count": 2, "fixable": 2},
         {"code": "BL001", "name": "unknown-bottom-blob", "severity": "error", "count": 1, "fixable": 0},
     ]
 
@@ -298,12 +305,12 @@ def test_stdin_with_a_name_and_its_configuration(
     tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (tmp_path / "zoo").mkdir()
-    (tmp_path / "zoo" / "backprop-lint.toml").write_text('[per-file-ignores]\n"deploy_*.prototxt" = ["BL201"]\n')
-    feed_stdin(monkeypatch, NO_LOSS)
-    assert run(capsys, "-", "--stdin-filename", "zoo/deploy_a.prototxt") == (0, "All checks passed (1 file).\n", "")
-    feed_stdin(monkeypatch, NO_LOSS)
+    (tmp_path / "zoo" / "backprop-lint.toml").write_text('[per-file-ignores]\n"legacy_*.prototxt" = ["BL001"]\n')
+    feed_stdin(monkeypatch, UNKNOWN_BOTTOM)
+    assert run(capsys, "-", "--stdin-filename", "zoo/legacy_a.prototxt") == (0, "All checks passed (1 file).\n", "")
+    feed_stdin(monkeypatch, UNKNOWN_BOTTOM)
     code, out, _ = run(capsys, "-", "--stdin-filename", "zoo/train.prototxt", "--format", "concise")
-    assert code == 1 and out.startswith("zoo/train.prototxt:1:1: BL201 ")
+    assert code == 1 and out.startswith("zoo/train.prototxt:3:1: BL001 ")
     feed_stdin(monkeypatch, UNKNOWN_BOTTOM)
     code, out, _ = run(capsys, "-", "--format", "concise")
     assert code == 1 and out.startswith("<stdin>:3:1: BL001 ")

@@ -381,6 +381,8 @@ def hide_baselined(report: LintReport, baseline: Path) -> int:
     errors = apply_baseline(report.errors, recorded, baseline, report.files)
     report.findings = findings.kept
     report.errors = errors.kept
+    hidden = {id(finding) for finding in findings.hidden}
+    report.failing = [finding for finding in report.failing if id(finding) not in hidden]
     return len(findings.hidden) + len(errors.hidden)
 
 
@@ -427,7 +429,7 @@ def run_add_suppressions(args: argparse.Namespace, linter: Linter, report: LintR
             print(printable(f"{finding.location}: {finding.code} not suppressed: {finding.message}"), file=sys.stderr)
     if after.internal_errors:
         return EXIT_ERROR
-    return EXIT_FINDINGS if left and not args.exit_zero else EXIT_CLEAN
+    return EXIT_FINDINGS if after.fails and not args.exit_zero else EXIT_CLEAN
 
 
 def group_by_file(findings: Sequence[Finding]) -> Dict[str, List[Finding]]:
@@ -546,7 +548,7 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
             report_what_diff_leaves(report, bool(current))
         if report.internal_errors:
             return EXIT_ERROR
-        changed_or_left = bool(current) or bool(report.findings or report.errors)
+        changed_or_left = bool(current) or report.fails
         return EXIT_FINDINGS if changed_or_left and not args.exit_zero else EXIT_CLEAN
     for line in refusal_lines:
         print(printable(line), file=sys.stderr)
