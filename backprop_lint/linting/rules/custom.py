@@ -188,7 +188,8 @@ def unreadable_field_finding(file: str, warning: Warning_, message: str, flavor:
 def _unreadable_field_advice(kind: str, flavor: str) -> str:
     """Suggest the other flavour only when the field belongs to it (never the flavour already in use)."""
     if kind != "fork-only-field":
-        return "remove or correct the field"
+        return ("remove or correct the field; if a Caffe fork defines it, lint with that fork's layer pack "
+                "(`--pack NAME`, see `backprop-lint packs`)")
     other = "ssd" if flavor == "bvlc" else "bvlc"
     return f"remove or correct the field, or lint with the flavour the net was written for (`--flavor {other}`)"
 
