@@ -15,7 +15,6 @@ undeclared custom layer whose behaviour cannot be known statically.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
@@ -47,6 +46,15 @@ def tri_or(values: Iterable[Tri]) -> Tri:
     return result
 
 
+def _or2(a: Tri, b: Tri) -> Tri:
+    """``tri_or([a, b])`` without building a list (it runs per bottom of every layer)."""
+    if a is True or b is True:
+        return True
+    if a is None or b is None:
+        return None
+    return False
+
+
 def tri_and(values: Iterable[Tri]) -> Tri:
     result: Tri = True
     for value in values:
@@ -62,33 +70,49 @@ def tri_and(values: Iterable[Tri]) -> Tri:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
 class BuiltLayer:
-    definition: LayerDef
-    info: Optional[LayerInfo]  # None: an undeclared custom layer
-    bottom_ids: List[int] = field(default_factory=list)
-    top_ids: List[int] = field(default_factory=list)
-    tops: List[str] = field(default_factory=list)
-    loss: List[float] = field(default_factory=list)
-    need_backward: Tri = False
-    bottom_need_backward: List[Tri] = field(default_factory=list)
-    param_propagate_down: Optional[List[Tri]] = None
-    need_backward_before_pruning: Tri = False
-    contributes_to_loss: bool = False
-    skip_pruned: Tri = False
-    forced: bool = False
+    """One layer as Net::Init builds it. Internal to this module, so a plain class with
+    slots rather than a dataclass: cheaper to define at start-up and to read and write."""
+
+    __slots__ = (
+        "definition", "info", "bottom_ids", "top_ids", "tops", "loss", "need_backward",
+        "bottom_need_backward", "param_propagate_down", "need_backward_before_pruning",
+        "contributes_to_loss", "skip_pruned", "forced",
+    )
+
+    def __init__(self, definition: LayerDef, info: Optional[LayerInfo]) -> None:
+        self.definition = definition
+        self.info = info  # None: an undeclared custom layer
+        self.bottom_ids: List[int] = []
+        self.top_ids: List[int] = []
+        self.tops: List[str] = []
+        self.loss: List[float] = []
+        self.need_backward: Tri = False
+        self.bottom_need_backward: List[Tri] = []
+        self.param_propagate_down: Optional[List[Tri]] = None
+        self.need_backward_before_pruning: Tri = False
+        self.contributes_to_loss = False
+        self.skip_pruned: Tri = False
+        self.forced = False
 
 
-@dataclass
 class BuiltNet:
-    blob_names: List[str] = field(default_factory=list)
-    blob_need_backward: List[Tri] = field(default_factory=list)
-    blob_loss_weights: List[float] = field(default_factory=list)
-    name_to_id: Dict[str, int] = field(default_factory=dict)
-    available: Dict[str, None] = field(default_factory=dict)  # insertion-ordered set
-    inputs: List[int] = field(default_factory=list)
-    layers: List[BuiltLayer] = field(default_factory=list)
-    unknown_layers: List[str] = field(default_factory=list)
+    """The net under construction (a plain class for the same reason as BuiltLayer)."""
+
+    __slots__ = (
+        "blob_names", "blob_need_backward", "blob_loss_weights", "name_to_id", "available",
+        "inputs", "layers", "unknown_layers",
+    )
+
+    def __init__(self) -> None:
+        self.blob_names: List[str] = []
+        self.blob_need_backward: List[Tri] = []
+        self.blob_loss_weights: List[float] = []
+        self.name_to_id: Dict[str, int] = {}
+        self.available: Dict[str, None] = {}  # insertion-ordered set
+        self.inputs: List[int] = []
+        self.layers: List[BuiltLayer] = []
+        self.unknown_layers: List[str] = []
 
     def new_blob(self, name: str) -> int:
         self.blob_names.append(name)
@@ -109,8 +133,15 @@ def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
 def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
     net = BuiltNet()
     shared_mults: Dict[str, Dict[str, float]] = {}
+    # Rows by type: the registry lookup and build check are the same for every layer of a type.
+    rows: Dict[str, Optional[LayerInfo]] = {}
     for definition in prepared.layers:
-        info = _info_for(definition, prepared.flavor, declared)
+        if definition.type in rows:
+            info = rows[definition.type]
+        else:
+            info = _info_for(definition, prepared.flavor, declared)
+            if definition.type != "Python":  # a Python layer's row depends on its module, not its type
+                rows[definition.type] = info
         layer = BuiltLayer(definition=definition, info=info)
         if definition.propagate_down and len(definition.propagate_down) != len(definition.bottoms):
             raise _refuse(
@@ -126,7 +157,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
             )
         need: Tri = False
         for j, name in enumerate(definition.bottoms):
-            need = tri_or([need, _append_bottom(net, layer, j, name)])
+            need = _or2(need, _append_bottom(net, layer, j, name))
         for j, name in enumerate(definition.tops):
             _append_top(net, layer, j, name)
         for j in range(len(definition.tops), _auto_top_count(info, definition)):
@@ -135,14 +166,15 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         _set_up(layer)
         for j, blob_id in enumerate(layer.top_ids):
             net.blob_loss_weights[blob_id] = layer.loss[j]
-        need = tri_or([need, _set_param_propagate_down(layer)])
+        need = _or2(need, _set_param_propagate_down(layer))
         _append_params(shared_mults, layer)
         layer.need_backward = need
         layer.need_backward_before_pruning = need
         if need is not False:
             for blob_id in layer.top_ids:
-                net.blob_need_backward[blob_id] = tri_or([net.blob_need_backward[blob_id], need])
-        if is_unknowable(info, definition):
+                net.blob_need_backward[blob_id] = _or2(net.blob_need_backward[blob_id], need)
+        # is_unknowable(info, definition), reusing the param count _set_param_propagate_down found
+        if not info.backward_known or layer.param_propagate_down is None:
             net.unknown_layers.append(definition.name)
         net.layers.append(layer)
     return net
@@ -401,12 +433,22 @@ def apply_force_backward(net: BuiltNet) -> None:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
 class BackwardResult:
-    blob_diff_nonzero: List[Tri]  # per blob id
-    param_diff_nonzero: Dict[int, List[Tri]]  # layer index -> per param blob
-    aborts: Dict[int, Tri]  # layer index -> True (aborts) or None (may abort), in execution order
-    ran: List[int]  # layer indexes whose Backward ran, in execution order
+    """What Net::Backward leaves behind (internal, a plain class like BuiltNet)."""
+
+    __slots__ = ("blob_diff_nonzero", "param_diff_nonzero", "aborts", "ran")
+
+    def __init__(
+        self,
+        blob_diff_nonzero: List[Tri],  # per blob id
+        param_diff_nonzero: Dict[int, List[Tri]],  # layer index -> per param blob
+        aborts: Dict[int, Tri],  # layer index -> True (aborts) or None (may abort), in execution order
+        ran: List[int],  # layer indexes whose Backward ran, in execution order
+    ) -> None:
+        self.blob_diff_nonzero = blob_diff_nonzero
+        self.param_diff_nonzero = param_diff_nonzero
+        self.aborts = aborts
+        self.ran = ran
 
 
 class _DiffStore:
