@@ -716,11 +716,13 @@ def _to_simulated(
                 name=layer.definition.name,
                 type=(layer.info.reported_type if layer.info else None) or layer.definition.type,
                 bottoms=[net.blob_names[b] for b in layer.bottom_ids],
-                tops=list(layer.tops),
+                # The built net is simulate()'s own and dropped after this: its per-layer
+                # lists (each made for one layer) are handed over rather than copied.
+                tops=layer.tops,
                 need_backward=layer.need_backward,
-                bottom_need_backward=list(layer.bottom_need_backward),
-                param_propagate_down=None if layer.param_propagate_down is None else list(layer.param_propagate_down),
-                loss=list(layer.loss),
+                bottom_need_backward=layer.bottom_need_backward,
+                param_propagate_down=layer.param_propagate_down,
+                loss=layer.loss,
                 location=layer.definition.location,
                 is_split=layer.definition.split_of is not None,
                 backward_aborts=result.aborts.get(i, False),
