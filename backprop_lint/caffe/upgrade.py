@@ -18,7 +18,6 @@ comments of the block they came from.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from backprop_lint.caffe.flavors import BatchNormUpgrade, Flavor
@@ -243,10 +242,14 @@ BOTH_LAYER_AND_LAYERS = (
 # ---------------------------------------------------------------------------
 
 
-@dataclass
 class _Context:
-    file: str
-    warnings: List[Warning_] = field(default_factory=list)
+    """One upgrade's file and the warnings it collects (a plain class: nothing compares or prints it)."""
+
+    __slots__ = ("file", "warnings")
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.warnings: List[Warning_] = []
 
     def where(self, message: Optional[Message], field_name: Optional[str] = None) -> Location:
         """The location of ``message`` (or of its field ``field_name``, when known)."""
