@@ -55,6 +55,15 @@ def _or2(a: Tri, b: Tri) -> Tri:
     return False
 
 
+def _and2(a: Tri, b: Tri) -> Tri:
+    """``tri_and([a, b])`` without building a list."""
+    if a is False or b is False:
+        return False
+    if a is None or b is None:
+        return None
+    return True
+
+
 def tri_and(values: Iterable[Tri]) -> Tri:
     result: Tri = True
     for value in values:
@@ -385,7 +394,7 @@ def prune_backward(net: BuiltNet) -> None:
             if layer.loss[j] != 0 or net.blob_names[blob_id] in under_loss:
                 contributes = True
         all_tops_skipped = tri_and(skipped.get(net.blob_names[b], False) for b in layer.top_ids)
-        prune = tri_and([layer.need_backward, all_tops_skipped])
+        prune = _and2(layer.need_backward, all_tops_skipped)
         if prune is True:
             layer.need_backward = False
             layer.bottom_need_backward = [False] * len(layer.bottom_ids)
@@ -423,7 +432,7 @@ def apply_force_backward(net: BuiltNet) -> None:
                 allowed = True  # Layer::AllowForceBackward's default; PythonLayer keeps it
             flag = tri_or([layer.bottom_need_backward[j], allowed])
             layer.bottom_need_backward[j] = flag
-            net.blob_need_backward[blob_id] = tri_or([net.blob_need_backward[blob_id], flag])
+            net.blob_need_backward[blob_id] = _or2(net.blob_need_backward[blob_id], flag)
         if layer.param_propagate_down is not None:
             layer.param_propagate_down = [True] * len(layer.param_propagate_down)
 
