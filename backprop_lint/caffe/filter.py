@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec
+from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec, from_fields
 
 
 def net_state_for(net: Message, phase: str, level: int, stages: Sequence[str]) -> NetState:
@@ -73,20 +73,22 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
         )
         for spec in layer.repeated("param")
     ]
-    return LayerDef(
-        name=layer.get("name"),
-        type=layer.get("type"),
-        bottoms=list(layer.repeated("bottom")),
-        tops=list(layer.repeated("top")),
-        loss_weights=[float(w) for w in layer.repeated("loss_weight")],
-        propagate_down=[bool(p) for p in layer.repeated("propagate_down")],
-        params=params,
-        phase=layer.fields.get("phase"),
-        location=location if location is not None else _layer_location(layer, file),
-        param=layer,
-        comments=list(layer.comments),
-        source_index=source_index,
-    )
+    return from_fields(LayerDef, {
+        "name": layer.get("name"),
+        "type": layer.get("type"),
+        "bottoms": list(layer.repeated("bottom")),
+        "tops": list(layer.repeated("top")),
+        "loss_weights": [float(w) for w in layer.repeated("loss_weight")],
+        "propagate_down": [bool(p) for p in layer.repeated("propagate_down")],
+        "params": params,
+        "phase": layer.fields.get("phase"),
+        "location": location if location is not None else _layer_location(layer, file),
+        "param": layer,
+        "comments": list(layer.comments),
+        "source_index": source_index,
+        "split_of": None,
+        "original_bottoms": [],
+    })
 
 
 def _layer_location(layer: Message, file: str) -> Location:

@@ -26,6 +26,7 @@ from backprop_lint.caffe.model import (
     SimLayer,
     SimulatedNet,
     Tri,
+    from_fields,
 )
 from backprop_lint.caffe.textproto import to_float32
 
@@ -720,31 +721,29 @@ def _to_simulated(
 ) -> SimulatedNet:
     layers: List[SimLayer] = []
     for i, layer in enumerate(net.layers):
-        layers.append(
-            SimLayer(
-                name=layer.definition.name,
-                type=(layer.info.reported_type if layer.info else None) or layer.definition.type,
-                bottoms=[net.blob_names[b] for b in layer.bottom_ids],
-                # The built net is simulate()'s own and dropped after this: its per-layer
-                # lists (each made for one layer) are handed over rather than copied.
-                tops=layer.tops,
-                need_backward=layer.need_backward,
-                bottom_need_backward=layer.bottom_need_backward,
-                param_propagate_down=layer.param_propagate_down,
-                loss=layer.loss,
-                location=layer.definition.location,
-                is_split=layer.definition.split_of is not None,
-                backward_aborts=result.aborts.get(i, False),
-                need_backward_before_pruning=layer.need_backward_before_pruning,
-                contributes_to_loss=layer.contributes_to_loss,
-                skip_pruned=layer.skip_pruned,
-                forced=layer.forced,
-                params=_param_specs(layer),
-                param_diff_nonzero=list(result.param_diff_nonzero[i]) if i in result.param_diff_nonzero else None,
-                definition=layer.definition,
-                row=layer.info,
-            )
-        )
+        layers.append(from_fields(SimLayer, {
+            "name": layer.definition.name,
+            "type": (layer.info.reported_type if layer.info else None) or layer.definition.type,
+            "bottoms": [net.blob_names[b] for b in layer.bottom_ids],
+            # The built net is simulate()'s own and dropped after this: its per-layer
+            # lists (each made for one layer) are handed over rather than copied.
+            "tops": layer.tops,
+            "need_backward": layer.need_backward,
+            "bottom_need_backward": layer.bottom_need_backward,
+            "param_propagate_down": layer.param_propagate_down,
+            "loss": layer.loss,
+            "location": layer.definition.location,
+            "is_split": layer.definition.split_of is not None,
+            "backward_aborts": result.aborts.get(i, False),
+            "need_backward_before_pruning": layer.need_backward_before_pruning,
+            "contributes_to_loss": layer.contributes_to_loss,
+            "skip_pruned": layer.skip_pruned,
+            "forced": layer.forced,
+            "params": _param_specs(layer),
+            "param_diff_nonzero": list(result.param_diff_nonzero[i]) if i in result.param_diff_nonzero else None,
+            "definition": layer.definition,
+            "row": layer.info,
+        }))
     blob_diff: Dict[str, Tri] = {}
     for blob_id, name in enumerate(net.blob_names):
         blob_diff[name] = result.blob_diff_nonzero[blob_id]
