@@ -104,9 +104,10 @@ def test_empty_and_blank_files_are_empty_nets(tmp_path: Path) -> None:
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_file(tmp_path / "nope.prototxt")
-    assert "cannot read the file" in str(caught.value)
-    with pytest.raises(InputError):
+    assert caught.value.message == "no such file or directory"
+    with pytest.raises(InputError) as caught:
         load_file(tmp_path)
+    assert caught.value.message == "is a directory, not a file"
 
 
 def test_size_limit_is_a_parameter(tmp_path: Path) -> None:

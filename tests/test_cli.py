@@ -396,7 +396,7 @@ def test_binary_net_is_linted(tmp_path: Path, capsys: pytest.CaptureFixture) -> 
     (tmp_path / "weights.caffemodel").write_bytes(net.SerializeToString())
     code, findings = json_findings(capsys, "weights.caffemodel")
     assert code == 1
-    assert [(f["code"], f["file"], f["line"]) for f in findings] == [("BL001", "weights.caffemodel", 0)]
+    assert [(f["code"], f["file"], f["line"]) for f in findings] == [("BL001", "weights.caffemodel", None)]
 
 
 def test_states_with_stage_lists_merge_without_mangling(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

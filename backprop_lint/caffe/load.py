@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
 
 from backprop_lint.caffe import textproto
+from backprop_lint.caffe.files import FileSnapshot, read_regular_file, too_big
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
 
 #: text files bigger than this are refused: real nets are under 1 MB, and a degenerate
@@ -100,25 +101,27 @@ def load_file(
 ) -> LoadedNet:
     """Read a .prototxt (text) or .caffemodel/.binaryproto (binary) file."""
     name = file if file is not None else os.fspath(path)
-    where = Location(name)
-    binary_by_name = Path(path).suffix.lower() in BINARY_SUFFIXES
-    try:
-        size = os.stat(path).st_size
-        with open(path, "rb") as handle:
-            head = handle.read(4096)
-            text_like = not binary_by_name and _looks_like_text(head)
-            limit = max_text_bytes if text_like else max_binary_bytes
-            if size > limit:
-                raise _too_big(name, size, limit, "bytes")
-            data = head + handle.read(limit + 1 - len(head))
-    except OSError as error:
-        raise InputError(f"cannot read the file: {error.strerror or error}", where) from None
-    if len(data) > limit:  # grew while we read it, or a device/pipe
-        raise _too_big(name, len(data), limit, "bytes")
-    if binary_by_name:
+    data, _ = read_net_file(path, name=name, max_text_bytes=max_text_bytes, max_binary_bytes=max_binary_bytes)
+    if Path(path).suffix.lower() in BINARY_SUFFIXES:
         return load_binary(data, flavor=flavor, strict=strict, file=name)
     return load_bytes(data, flavor=flavor, strict=strict, file=name, max_text_bytes=max_text_bytes,
                       max_binary_bytes=max_binary_bytes, max_depth=max_depth, packs=packs)
+
+
+def read_net_file(
+    path: Union[str, "os.PathLike[str]"],
+    *,
+    name: Optional[str] = None,
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
+) -> Tuple[bytes, FileSnapshot]:
+    """A net file's bytes, under the text or binary size limit, and its identity when read."""
+    binary_by_name = Path(path).suffix.lower() in BINARY_SUFFIXES
+
+    def limit_for(head: bytes) -> int:
+        return max_text_bytes if not binary_by_name and _looks_like_text(head) else max_binary_bytes
+
+    return read_regular_file(path, limit_for, name=name)
 
 
 def load_bytes(
@@ -213,12 +216,7 @@ def load_message(
 # --------------------------------------------------------------------------
 
 
-def _too_big(file: str, size: int, limit: int, unit: str) -> InputError:
-    return InputError(
-        f"the input is {size} {unit}, over the limit of {limit}; a Caffe net definition is far "
-        "smaller, so this is probably not one (raise the limit if it really is)",
-        Location(file),
-    )
+_too_big = too_big
 
 
 #: control bytes other than tab, newline and carriage return

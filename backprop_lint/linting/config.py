@@ -40,6 +40,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
+from backprop_lint.caffe.files import read_regular_file
+from backprop_lint.caffe.model import InputError
 from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES
 
 if sys.version_info >= (3, 11):
@@ -48,6 +50,8 @@ else:  # pragma: no cover - exercised on Python 3.9/3.10 only
     import tomli as tomllib
 
 TOOL_TABLE = "backprop-lint"
+#: a configuration file bigger than this is refused before it is read (real ones are a few KB)
+MAX_CONFIG_BYTES = 1024 * 1024
 STANDALONE_NAMES: Tuple[str, ...] = ("backprop-lint.toml", ".backprop-lint.toml")
 PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
 FLAVORS: Tuple[str, ...] = ("bvlc", "ssd")
@@ -212,11 +216,18 @@ def load_config_file(path: Path) -> Config:
 def _read_table(path: Path, *, required: bool) -> Optional[Dict[str, Any]]:
     """The backprop-lint table of ``path``; None when a pyproject.toml has none."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise ConfigError(f"cannot read: {err.strerror or err}", str(path)) from None
+        raw, _ = read_regular_file(path, lambda head: MAX_CONFIG_BYTES)
+        data = tomllib.loads(raw.decode("utf-8"))
+    except InputError as err:
+        raise ConfigError(err.message, str(path)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"not valid TOML: {err}", str(path)) from None
+    except RecursionError:  # the TOML reader recurses once per level of nested arrays or tables
+        raise ConfigError(
+            "nested too deeply to read (arrays or inline tables inside one another, thousands of levels); "
+            "no backprop-lint setting nests more than two levels",
+            str(path),
+        ) from None
     if path.name != "pyproject.toml":
         return data
     tool = data.get("tool", {})

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, 
 
 from backprop_lint.linting import suppress
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
+from backprop_lint.caffe.files import FileSnapshot, os_error_message, problem_with
 from backprop_lint.caffe.model import (
     BackpropLintError,
     InputError,
@@ -238,16 +239,14 @@ def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Findin
     errors: List[Finding] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir():
-            found, unreadable = _nets_under(path)
+        problem = problem_with(path)
+        if problem is not None:
+            errors.append(input_error_finding(problem, Location(str(raw))))
+        elif path.is_dir():
+            errors_before = len(errors)
+            found = _nets_under(path, errors)
             files.extend(found)
-            errors.extend(
-                input_error_finding(
-                    f"cannot read the folder: {err.strerror or err}", Location(err.filename or str(raw))
-                )
-                for err in unreadable
-            )
-            if not found and not unreadable:
+            if not found and len(errors) == errors_before:
                 errors.append(
                     input_error_finding(
                         f"no net found under '{raw}' (looked for *.prototxt and *.pbtxt, hidden folders skipped): "
@@ -255,22 +254,32 @@ def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Findin
                         Location(str(raw)),
                     )
                 )
-        elif path.is_file():
-            files.append(path)
         else:
-            errors.append(input_error_finding(f"no such file or directory: {raw}", Location(str(raw))))
+            files.append(path)
     return _unique(files), errors
 
 
-def _nets_under(directory: Path) -> Tuple[List[Path], List[OSError]]:
-    """The net files under ``directory``, and the folders that could not be listed."""
+def _nets_under(directory: Path, errors: List[Finding]) -> List[Path]:
+    """Net files under ``directory``; a directory that cannot be listed is an error, never skipped."""
     found: List[Path] = []
-    unreadable: List[OSError] = []
-    for root, subdirectories, names in os.walk(directory, onerror=unreadable.append):
+
+    def unreadable(error: OSError) -> None:
+        where = error.filename if error.filename is not None else directory
+        message = f"cannot search this directory: {os_error_message(where, error)}; its nets were not checked"
+        errors.append(input_error_finding(message, Location(str(where))))
+
+    for root, subdirectories, names in os.walk(directory, onerror=unreadable):
         subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
         base = Path(root)
-        found.extend(base / name for name in sorted(names) if Path(name).suffix in NET_SUFFIXES)
-    return found, unreadable
+        for name in sorted(names):
+            if Path(name).suffix not in NET_SUFFIXES:
+                continue
+            problem = problem_with(base / name)
+            if problem is None:
+                found.append(base / name)
+            else:
+                errors.append(input_error_finding(problem, Location(str(base / name))))
+    return found
 
 
 def _unique(paths: Iterable[Path]) -> List[Path]:
@@ -431,6 +440,14 @@ def solver_nets(text: str, solver_path: Path, flavor: str) -> Tuple[List[SolverN
 
 
 def resolve_solver_net_path(name: str, solver_path: Path) -> Optional[Path]:
+    """Where Caffe finds a solver's net; None when no candidate is a file (or none can name one)."""
+    try:
+        return _find_solver_net(name, solver_path)
+    except (OSError, ValueError):  # a name too long for the OS, a NUL byte: no file has it
+        return None
+
+
+def _find_solver_net(name: str, solver_path: Path) -> Optional[Path]:
     candidate = Path(name)
     if candidate.is_absolute():
         return candidate if candidate.is_file() else None
@@ -498,14 +515,21 @@ class Linter:
         self.replacement_texts: Dict[str, str] = {}
         #: (name, content) of the net read from stdin, linted where the path ``-`` is given
         self.stdin: Optional[Tuple[str, bytes]] = None
+        #: file (as displayed) -> its identity when it was read (--fix refuses to replace a file that changed)
+        self.snapshots: Dict[str, FileSnapshot] = {}
 
     def read(self, path: Path) -> bytes:
+        """The file's bytes (or its replacement text); raises ``InputError`` for anything but a sane file."""
         replacement = self.replacement_texts.get(str(path))
         if replacement is not None:
             return replacement.encode("utf-8")
         if self.stdin is not None and str(path) == self.stdin[0]:
             return self.stdin[1]
-        return path.read_bytes()
+        from backprop_lint.caffe.load import read_net_file
+
+        data, snapshot = read_net_file(path)
+        self.snapshots[str(path)] = snapshot
+        return data
 
     def config_for(self, path: Path) -> Config:
         return self.overrides.apply(self.finder.for_file(path))
@@ -592,8 +616,8 @@ class Linter:
     def _plan_file(self, path: Path, plans: Dict[str, _NetPlan], report: LintReport) -> None:
         try:
             data = self.read(path)
-        except OSError as err:
-            report.errors.append(input_error_finding(f"cannot read: {err.strerror or err}", Location(str(path))))
+        except InputError as err:
+            report.errors.append(input_error_finding(err.message, _error_location(err, str(path))))
             return
         config = self.config_for(path)
         if not is_binary(path, data):
@@ -635,8 +659,10 @@ class Linter:
                 if plan.data is None:
                     try:
                         plan.data = self.read(net.source)
-                    except OSError as err:
-                        report.errors.append(input_error_finding(f"cannot read: {err.strerror or err}", net.location))
+                    except InputError as err:
+                        report.errors.append(
+                            input_error_finding(f"cannot read the net {net.source}: {err.message}", net.location)
+                        )
                         continue
             else:
                 key = f"{path.resolve()}#net{index}"

@@ -10,7 +10,7 @@ Schema (``version`` 1; fields are only ever added, never renamed)::
       "findings": [
         {
           "code": "BL201", "name": "...", "severity": "error" | "warning" | "info",
-          "file": "nets/a.prototxt", "line": 12, "column": 1,   # 0: unknown
+          "file": "nets/a.prototxt", "line": 12, "column": 1,   # null: the whole file
           "layer": "conv1" | null,
           "state": "TRAIN, TEST",
           "message": "...",
@@ -66,8 +66,9 @@ def finding_to_json(finding: Finding) -> Dict[str, Any]:
         "name": finding.name,
         "severity": finding.severity,
         "file": finding.location.file,
-        "line": finding.location.line,
-        "column": finding.location.col,
+        # no position (the whole file: missing, too big, not a file...): null, as in `simulate`
+        "line": finding.location.line or None,
+        "column": finding.location.col if finding.location.line else None,
         "layer": finding.layer,
         "state": finding.state,
         "message": finding.message,
