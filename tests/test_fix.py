@@ -7,19 +7,13 @@ from pathlib import Path
 import pytest
 
 from backprop_lint.linting.fix import (
-
     EditOutOfRange,
-
     LineOffsets,
-
+    UnsafeWrite,
     apply_edits,
-
     plan_fixes,
-
     unified_diff,
-
-    write_atomically,
-
+    write_fixed_file,
 )
 from backprop_lint.caffe.model import Location
 from backprop_lint.linting.findings import Finding, Fix, TextEdit
@@ -86,7 +80,7 @@ def test_atomic_write_keeps_mode_and_leaves_no_temp_file(tmp_path: Path) -> None
     path = tmp_path / "net.prototxt"
     path.write_bytes(TEXT.encode())
     os.chmod(path, 0o640)
-    write_atomically(path, "new\r\n")
+    write_fixed_file(path, "new\r\n", None)
     assert path.read_bytes() == b"new\r\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert [p.name for p in tmp_path.iterdir()] == ["net.prototxt"]
@@ -100,8 +94,8 @@ def test_failed_write_leaves_the_original(tmp_path: Path, monkeypatch: pytest.Mo
         raise OSError("disk on fire")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(OSError):
-        write_atomically(path, "new")
+    with pytest.raises(UnsafeWrite, match="cannot rename the fixed copy over it"):
+        write_fixed_file(path, "new", None)
     assert path.read_text() == "original"
     assert [p.name for p in tmp_path.iterdir()] == ["net.prototxt"]
 

@@ -38,7 +38,9 @@ from backprop_lint.caffe.simulate import (
     BuiltLayer,
     BuiltNet,
     init_net,
+    is_unknowable,
     outputs_of,
+    python_layer_key,
     run_backward,
     sweep_backward,
 )
@@ -101,6 +103,8 @@ class CallFix:
     add_force_backward: bool = False  # True: add `force_backward: true` to the prototxt
     call: str = ""
     explanation: List[str] = field(default_factory=list)
+    #: not possible because an undeclared custom layer makes a requested diff unknown (declaring it may help)
+    unknown: bool = False
 
 
 @dataclass
@@ -424,11 +428,55 @@ def _explain_reader(run: SimulatedCall, blob_id: int, i: int, depth: int, seen: 
     tops = [t for t in layer.top_ids if t != blob_id or in_place]
     if in_place:
         return [indent + f"{who} works in place on '{name}' and its diff is zero when it runs"]
+    if any(run.value(top) is None for top in tops):
+        return [indent + f"{who} reads '{name}', and " + unknown_gradient_reason(net, blob_id)]
     lines = [indent + f"{who} runs, but the diffs of its tops {_names([net.blob_names[t] for t in tops])} are zero:"]
     for top in tops:
         if run.value(top) is not True:
             lines.extend(explain_zero(run, top, depth + 1, seen))
     return lines
+
+
+def unknown_gradient_reason(net: BuiltNet, blob_id: int) -> str:
+    """Why the diff of ``blob_id`` is unknown: the undeclared custom layers it flows back through."""
+    layers = _unknowable_layers_above(net, blob_id)
+    keys = [_declaration_key(net.layers[i]) for i in layers]
+    who = ", ".join(f"'{net.layers[i].definition.name}' (#{i}, {_type_text(net.layers[i])})" for i in layers)
+    tables = " and ".join(f'[tool.backprop-lint.layers."{key}"]' for key in dict.fromkeys(keys))
+    return (
+        f"the gradient of '{net.blob_names[blob_id]}' is unknown: it flows back through {who or 'a custom layer'}, "
+        "whose backward backprop-lint cannot know without running its code (it never imports your module); "
+        f"declare it with `params` and `backward` under {tables or 'its [tool.backprop-lint.layers] table'} "
+        "in pyproject.toml, and pass --config"
+    )
+
+
+def _unknowable_layers_above(net: BuiltNet, blob_id: int) -> List[int]:
+    """Undeclared custom layers between ``blob_id`` and the gradient sources (layers that read it, transitively)."""
+    found: Set[int] = set()
+    seen: Set[int] = set()
+    stack = [blob_id]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for i in consumer_indexes(net, current):
+            layer = net.layers[i]
+            if layer.info is None or is_unknowable(layer.info, layer.definition):
+                found.add(i)
+            stack.extend(top for top in layer.top_ids if top != current)
+    return sorted(found)
+
+
+def _declaration_key(layer: BuiltLayer) -> str:
+    return python_layer_key(layer.definition) if layer.definition.type == "Python" else layer.definition.type
+
+
+def _type_text(layer: BuiltLayer) -> str:
+    if layer.definition.type == "Python":
+        return f"Python layer {python_layer_key(layer.definition)}"
+    return layer.definition.type
 
 
 def _no_bottom_gradient(net: BuiltNet, layer: BuiltLayer, j: int) -> str:
@@ -778,7 +826,7 @@ def _verdict(run: SimulatedCall, name: str, blob_id: Optional[int]) -> ReadVerdi
     if value is True:
         return ReadVerdict(name, True)
     if value is None:
-        return ReadVerdict(name, None, ["it depends on an undeclared custom layer"])
+        return ReadVerdict(name, None, [unknown_gradient_reason(run.net, blob_id)])
     reasons = explain_zero(run, blob_id)
     read_instead, include_layer = _split_rename(run, blob_id)
     if include_layer is not None:
@@ -909,6 +957,10 @@ def _impossible(
     """Why no range, with or without force_backward, makes every read non-zero."""
     forced = net if prepared.force_backward else init_net(dataclasses.replace(prepared, force_backward=True), declared)
     run = simulate_call(forced, seed_ids, len(forced.layers) - 1, 0)
+    unknown = [blob_id for blob_id in read_ids if run.value(blob_id) is None]
+    if unknown:
+        explanation = [unknown_gradient_reason(forced, blob_id) for blob_id in unknown]
+        return CallFix(False, explanation=explanation, unknown=True)
     explanation = ["no start/end, even with `force_backward: true`, makes every requested diff non-zero:"]
     for blob_id in read_ids:
         if run.value(blob_id) is True:

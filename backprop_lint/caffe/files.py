@@ -10,6 +10,7 @@ in between), and at most ``limit + 1`` bytes are read.
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import stat
 from typing import Callable, NamedTuple, Optional, Tuple, Union
@@ -29,10 +30,12 @@ class FileSnapshot(NamedTuple):
     inode: int
     size: int
     mtime_ns: int
+    #: SHA-256 of the bytes read (catches a change that keeps size and mtime)
+    digest: bytes
 
     @classmethod
-    def of(cls, status: os.stat_result) -> "FileSnapshot":
-        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+    def of(cls, status: os.stat_result, data: bytes) -> "FileSnapshot":
+        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, hashlib.sha256(data).digest())
 
 
 def kind_of(mode: int) -> str:
@@ -122,7 +125,7 @@ def read_regular_file(
         os.close(descriptor)
     if len(data) > limit:  # it grew while we read it
         raise too_big(display, len(data), limit, "bytes")
-    return data, FileSnapshot.of(status)
+    return data, FileSnapshot.of(status, data)
 
 
 def _read_up_to(descriptor: int, count: int) -> bytes:

@@ -142,6 +142,11 @@ def render_text(plan: BackwardPlan, stream: TextIO) -> None:
 
 
 def _render_fix(console: Console, fix: CallFix) -> None:
+    if fix.unknown:
+        console.print("[bold yellow]Unknown whether any call makes every requested diff non-zero:[/]")
+        for line in fix.explanation:
+            console.print(f"  {escape(line)}")
+        return
     if not fix.possible:
         console.print("[bold red]No call makes every requested diff non-zero:[/]")
         for line in fix.explanation:

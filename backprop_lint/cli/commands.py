@@ -26,7 +26,7 @@ from backprop_lint.cli.guard import guarded
 from backprop_lint.cli.simulate import add_pack_argument
 from backprop_lint.linting.baseline import BaselineError, apply_baseline, baseline_text, load_baseline
 from backprop_lint.linting.config import ConfigError, ConfigFinder, unknown_code_problem
-from backprop_lint.linting.fix import plan_fixes, unified_diff, write_atomically
+from backprop_lint.linting.fix import UnsafeWrite, plan_fixes, unified_diff, write_atomically, write_fixed_file
 from backprop_lint.linting.linter import (
     MAX_FINDINGS_PER_FILE,
     Linter,
@@ -238,6 +238,12 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     fixing = parser.add_argument_group("fixing")
     fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what is left")
     fixing.add_argument("--diff", action="store_true", help="print the safe fixes as a unified diff; write nothing")
+    fixing.add_argument(
+        "--force",
+        action="store_true",
+        help="with --fix: also rewrite read-only files, and write in place (through every hard link, keeping the "
+        "owner) a file that cannot be replaced without losing them",
+    )
     parser.set_defaults(handler=run_check)
 
 
@@ -513,11 +519,11 @@ def lint_with_progress(linter: Linter, paths: Sequence[str], *, show: bool) -> L
 
 
 def run_fix(args: argparse.Namespace, linter: Linter) -> int:
-    """--fix / --diff: apply safe fixes (re-linting between passes), then report what is left."""
+    """--fix / --diff: apply safe fixes (re-linting between passes, in memory), write once, report what is left."""
     report = lint_with_progress(linter, args.paths, show=not args.no_progress and not args.quiet)
     originals: Dict[str, str] = {}
     current: Dict[str, str] = {}
-    fixed_count = 0
+    fixed_by_file: Dict[str, int] = {}
     refused: Dict[tuple, str] = {}
     for _ in range(MAX_FIX_PASSES):
         applied_this_pass = 0
@@ -531,11 +537,11 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
             if plan.new_text != text:
                 originals.setdefault(file, text)
                 current[file] = plan.new_text
+                fixed_by_file[file] = fixed_by_file.get(file, 0) + len(plan.applied)
                 applied_this_pass += len(plan.applied)
-        fixed_count += applied_this_pass
         if not applied_this_pass:
             break
-        report = relint_texts(linter, args.paths, current, write=not args.diff)
+        report = relint_texts(linter, args.paths, current)
     refusal_lines = [
         refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))
     ]
@@ -552,6 +558,12 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         return EXIT_FINDINGS if changed_or_left and not args.exit_zero else EXIT_CLEAN
     for line in refusal_lines:
         print(printable(line), file=sys.stderr)
+    unwritten = write_fixed_files(current, linter, force=args.force)
+    if unwritten:  # report those files as they still are on disk
+        for file in unwritten:
+            del current[file]
+        report = relint_texts(linter, args.paths, current)
+    fixed_count = sum(fixed_by_file[file] for file in current)
     if fixed_count and not args.quiet:
         files = len(current)
         print(
@@ -561,7 +573,23 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
     output = io.StringIO()
     render(report, args.format, output, color=output_color(args), quiet=args.quiet)
     write_output(output.getvalue(), args.output_file)
-    return exit_status(report, args.exit_zero)
+    status = exit_status(report, args.exit_zero)
+    return max(status, EXIT_FINDINGS) if unwritten else status
+
+
+def write_fixed_files(texts: Dict[str, str], linter: Linter, *, force: bool) -> List[str]:
+    """Write each fixed text over its file; the files left unwritten, each with its one-line reason on stderr."""
+    unwritten = []
+    for file in sorted(texts):
+        try:
+            note = write_fixed_file(Path(file), texts[file], linter.snapshots.get(file), force=force)
+        except UnsafeWrite as refusal:
+            print(printable(f"{file}: error: not fixed: {refusal.message}"), file=sys.stderr)
+            unwritten.append(file)
+            continue
+        if note:
+            print(printable(f"note: {note}"), file=sys.stderr)
+    return unwritten
 
 
 def report_what_diff_leaves(report: LintReport, changed: bool) -> None:
@@ -594,11 +622,8 @@ def findings_by_file(report: LintReport) -> Dict[str, List[Finding]]:
     return grouped
 
 
-def relint_texts(linter: Linter, paths: Sequence[str], texts: Dict[str, str], *, write: bool) -> LintReport:
-    """Lint again after a fixing pass, with the fixed texts in memory; ``write`` saves them too."""
-    if write:
-        for file, text in texts.items():
-            write_atomically(Path(file), text)
+def relint_texts(linter: Linter, paths: Sequence[str], texts: Dict[str, str]) -> LintReport:
+    """Lint again after a fixing pass, with the fixed texts in memory (nothing is written)."""
     linter.replacement_texts = dict(texts)
     return linter.lint_paths(paths)
 

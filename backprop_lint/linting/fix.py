@@ -2,19 +2,24 @@
 
 Edits are applied from the end of the file backwards so earlier positions stay
 valid; everything outside an edit, comments and line endings included, is kept
-byte for byte, and inserted lines end as the file's lines do (CRLF or LF). A fix whose edits overlap an already accepted fix is left for
-the next pass (the caller re-lints and fixes again). Files are replaced
-atomically: written to a temporary file in the same directory, then renamed.
+byte for byte, and inserted lines end as the file's lines do (CRLF or LF). A
+fix whose edits overlap an already accepted fix is left for the next pass (the
+caller re-lints and fixes again). ``write_fixed_file`` writes the result as
+careful editors do (see its docstring).
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Sequence, Tuple
+from typing import Iterable, List, Optional, Sequence, Tuple
+
+from backprop_lint.caffe.files import FileSnapshot, kind_of, os_error_message
 
 from backprop_lint.linting.findings import Finding, Fix, TextEdit
 
@@ -145,6 +150,166 @@ def read_source(path: Path) -> str:
     return path.read_bytes().decode("utf-8")
 
 
+class UnsafeWrite(Exception):
+    """``--fix`` will not (or cannot) write a file; the file is left exactly as it was."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def write_fixed_file(path: Path, text: str, read_as: Optional[FileSnapshot], *, force: bool = False) -> Optional[str]:
+    """Write ``text`` over the net at ``path``, which was read as ``read_as``; a note to show, or None.
+
+    What careful editors do, and what is refused (``UnsafeWrite``, nothing written):
+
+    * a symlink: its target is written (the link is kept) and the note says which file that is;
+    * a file that changed since it was read (identity, size, mtime or content): refused;
+    * a read-only file (no write permission bit, or not writable by you): refused unless ``force``;
+    * a file with several hard links: refused unless ``force``, which writes it in place, so
+      every link sees the fix (a rename would give this path a new file and leave the others);
+    * otherwise a new file is written next to it, fsynced, given the old mode, owner and group,
+      checked once more against ``read_as``, then renamed over it (atomic). When the owner or
+      group cannot be kept (it is not yours), refused unless ``force``, which writes in place.
+    """
+    note = None
+    target = path
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        note = f"{path} is a symlink: the fix was written to its target, {target}"
+    data = text.encode("utf-8")
+    status = _current_status(target)
+    _check_unchanged(target, status, read_as)
+    if not _is_writable(target, status) and not force:
+        raise UnsafeWrite(
+            f"is read-only (mode {stat.S_IMODE(status.st_mode):04o}), so --fix leaves it alone; "
+            "make it writable, or pass --force to rewrite it anyway (its mode is kept)"
+        )
+    if status.st_nlink > 1:
+        if not force:
+            raise UnsafeWrite(
+                f"has {status.st_nlink} hard links: replacing it would give this name a new file and leave "
+                "the other names with the old net; pass --force to write it in place, through every link"
+            )
+        _write_in_place(target, data, read_as)
+        return note
+    if not _replace_keeping_metadata(target, data, status, read_as):
+        if not force:
+            raise UnsafeWrite(
+                f"belongs to uid {status.st_uid} / gid {status.st_gid} and a new file cannot be given that owner "
+                "(you are not root): replacing it would change its owner; pass --force to write it in place"
+            )
+        _write_in_place(target, data, read_as)
+    return note
+
+
+def _current_status(target: Path) -> os.stat_result:
+    try:
+        status = os.stat(target)
+    except OSError as error:
+        raise UnsafeWrite(f"cannot look at it again before writing: {os_error_message(target, error)}") from None
+    if not stat.S_ISREG(status.st_mode):
+        raise UnsafeWrite(f"{kind_of(status.st_mode)} any more")
+    return status
+
+
+def _is_writable(target: Path, status: os.stat_result) -> bool:
+    # root may write anything: the permission bits say what the owner meant
+    return bool(status.st_mode & 0o222) and os.access(target, os.W_OK)
+
+
+def _check_unchanged(target: Path, status: os.stat_result, read_as: Optional[FileSnapshot]) -> None:
+    if read_as is None:
+        return
+    same = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns) == read_as[:4]
+    if same:
+        try:
+            with open(target, "rb") as stream:
+                same = hashlib.sha256(stream.read(read_as.size + 1)).digest() == read_as.digest
+        except OSError as error:
+            raise UnsafeWrite(f"cannot read it again before writing: {os_error_message(target, error)}") from None
+    if not same:
+        raise UnsafeWrite(
+            "changed on disk while backprop-lint was fixing it; the fix was not written, "
+            "so the other change is kept: run --fix again"
+        )
+
+
+def _replace_keeping_metadata(
+    target: Path, data: bytes, status: os.stat_result, read_as: Optional[FileSnapshot]
+) -> bool:
+    """Write a sibling temporary file and rename it over ``target``; False if the owner cannot be kept."""
+    directory = target.parent
+    try:
+        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(directory))
+    except OSError as error:
+        raise UnsafeWrite(
+            f"cannot create a temporary file in its directory {directory} to replace it atomically "
+            f"({error.strerror or error})"
+        ) from None
+    try:
+        try:
+            _write_all(handle, data)
+            os.fsync(handle)
+        except OSError as error:
+            raise UnsafeWrite(f"cannot write the fixed net ({error.strerror or error})") from None
+        os.fchmod(handle, stat.S_IMODE(status.st_mode))
+        if (status.st_uid, status.st_gid) != _owner_of(handle):
+            try:
+                os.fchown(handle, status.st_uid, status.st_gid)
+            except PermissionError:
+                os.close(handle)
+                handle = -1
+                os.unlink(temp_name)
+                return False
+        os.close(handle)
+        handle = -1
+        _check_unchanged(target, _current_status(target), read_as)
+        try:
+            os.replace(temp_name, target)
+        except OSError as error:
+            raise UnsafeWrite(f"cannot rename the fixed copy over it ({error.strerror or error})") from None
+    except BaseException:
+        if handle >= 0:
+            os.close(handle)
+        if os.path.exists(temp_name):
+            os.unlink(temp_name)
+        raise
+    return True
+
+
+def _write_all(descriptor: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(descriptor, view)
+        view = view[written:]
+
+
+def _owner_of(descriptor: int) -> Tuple[int, int]:
+    status = os.fstat(descriptor)
+    return status.st_uid, status.st_gid
+
+
+def _write_in_place(target: Path, data: bytes, read_as: Optional[FileSnapshot]) -> None:
+    """Overwrite ``target``'s own bytes (same inode: hard links and owner kept; not atomic)."""
+    _check_unchanged(target, _current_status(target), read_as)
+    try:
+        descriptor = os.open(target, os.O_WRONLY)
+    except OSError as error:
+        raise UnsafeWrite(f"cannot open it to write it in place ({error.strerror or error})") from None
+    try:
+        _write_all(descriptor, data)
+        os.ftruncate(descriptor, len(data))
+        os.fsync(descriptor)
+    except OSError as error:
+        raise UnsafeWrite(
+            f"writing it in place failed ({error.strerror or error}); it may be partly written: "
+            "check it (your version control has the original)"
+        ) from None
+    finally:
+        os.close(descriptor)
+
+
 def _new_file_mode() -> int:
     """The mode ``open()`` would give a new file (0o666 less the umask), not mkstemp's private 0o600."""
     umask = os.umask(0)
@@ -153,16 +318,21 @@ def _new_file_mode() -> int:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` by ``text`` in one rename, keeping its permission bits."""
+    """Create or replace an output file (a report, a baseline, a picture; not a net being fixed) in one rename.
+
+    An existing file keeps its mode, a new one gets ``open()``'s. Raises ``OSError`` on failure, written
+    through one raw descriptor so that a failed write raises once and leaves no temporary file.
+    """
     directory = path.resolve().parent
-    mode = path.stat().st_mode & 0o7777 if path.exists() else _new_file_mode()
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _new_file_mode()
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(directory))
     try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(text.encode("utf-8"))
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, mode)
+        try:
+            _write_all(handle, text.encode("utf-8"))
+            os.fsync(handle)
+            os.fchmod(handle, mode)
+        finally:
+            os.close(handle)
         os.replace(temp_name, str(path.resolve()))
     except BaseException:
         if os.path.exists(temp_name):
