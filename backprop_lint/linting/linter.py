@@ -264,7 +264,7 @@ def _nets_under(directory: Path, errors: List[Finding]) -> List[Path]:
     found: List[Path] = []
 
     def unreadable(error: OSError) -> None:
-        where = error.filename if error.filename is not None else directory
+        where = Path(error.filename) if error.filename is not None else directory
         message = f"cannot search this directory: {os_error_message(where, error)}; its nets were not checked"
         errors.append(input_error_finding(message, Location(str(where))))
 
