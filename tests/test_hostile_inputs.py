@@ -106,7 +106,19 @@ def test_solver_with_a_net_name_longer_than_the_os_allows(tmp_path: Path) -> Non
     result = run_cli("check", "solver.prototxt", "--format", "json", cwd=tmp_path)
     assert_no_crash(result)
     [error] = json.loads(result.stdout)["findings"]
-    assert "solver names a net that does not exist" in error["message"]
+    assert error["message"].startswith("solver names the net 'aaa")
+    shown = f"...{'a' * 40} (5000 characters)'"
+    assert f"{shown}, which cannot be read: the path (5000 characters) is longer" in error["message"]
+
+
+def test_solver_naming_a_device_says_so(tmp_path: Path) -> None:
+    (tmp_path / "solver.prototxt").write_text('train_net: "/dev/zero"\nbase_lr: 0.1\n')
+    result = run_cli("check", "solver.prototxt", "--format", "json", cwd=tmp_path)
+    [error] = json.loads(result.stdout)["findings"]
+    assert error["message"] == (
+        "solver names the net '/dev/zero', which cannot be read: it is a character device, not a file; "
+        "backprop-lint reads only regular files"
+    )
 
 
 def test_size_limit_is_checked_before_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

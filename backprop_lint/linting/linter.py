@@ -415,7 +415,7 @@ def solver_nets(text: str, solver_path: Path, flavor: str) -> Tuple[List[SolverN
             return
         resolved = resolve_solver_net_path(str(value), solver_path)
         if resolved is None:
-            errors.append(input_error_finding(f"solver names a net that does not exist: '{value}'", where(field_name)))
+            errors.append(input_error_finding(_missing_solver_net(str(value)), where(field_name)))
         else:
             nets.append(SolverNet(resolved, state, where(field_name)))
 
@@ -437,6 +437,18 @@ def solver_nets(text: str, solver_path: Path, flavor: str) -> Tuple[List[SolverN
     if not nets and not errors:
         errors.append(input_error_finding("solver names no net (net, train_net or net_param)", Location(file, 1, 1)))
     return nets, errors
+
+
+def _missing_solver_net(name: str) -> str:
+    """Why a solver's net path names no readable net file (as seen from the working directory)."""
+    shown = name if len(name) <= 200 else f"{name[:120]}...{name[-40:]} ({len(name)} characters)"
+    problem = problem_with(name)
+    if problem is None and os.path.isdir(name):
+        problem = "is a directory, not a file"
+    if problem is None or problem == "no such file or directory":
+        return f"solver names a net that does not exist: '{shown}'"
+    detail = f"it {problem}" if problem.startswith("is ") else problem
+    return f"solver names the net '{shown}', which cannot be read: {detail}"
 
 
 def resolve_solver_net_path(name: str, solver_path: Path) -> Optional[Path]:
