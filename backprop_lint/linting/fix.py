@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.files import FileSnapshot, kind_of, os_error_message
-
 from backprop_lint.linting.findings import Finding, Fix, TextEdit
 
 
