@@ -13,6 +13,7 @@ from backprop_lint.linting.fix import (
     apply_edits,
     plan_fixes,
     unified_diff,
+    write_atomically,
     write_fixed_file,
 )
 from backprop_lint.caffe.model import Location
@@ -111,3 +112,21 @@ def test_unified_diff_names_both_sides() -> None:
         "+c",
         "\\ No newline at end of file",
     ]
+
+
+def test_output_files_are_created_or_replaced_atomically(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """write_atomically is for outputs (graph pictures): a new file is created, an existing one keeps its mode."""
+    new = tmp_path / "picture.svg"
+    write_atomically(new, "<svg/>")
+    assert new.read_text() == "<svg/>"
+    os.chmod(new, 0o640)
+    write_atomically(new, "<svg></svg>")
+    assert new.read_text() == "<svg></svg>" and stat.S_IMODE(new.stat().st_mode) == 0o640
+
+    def broken_replace(src: str, dst: str) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        write_atomically(new, "lost")
+    assert new.read_text() == "<svg></svg>" and [p.name for p in tmp_path.iterdir()] == ["picture.svg"]
