@@ -350,7 +350,10 @@ def test_an_unreadable_folder_is_reported(
     monkeypatch.setattr(os, "scandir", scandir)
     code, out, _ = run(capsys, "locked", "--format", "concise")
     assert code == 1
-    assert out == "locked: BL000 [error] cannot read the folder: Permission denied\n"
+    assert out == (
+        "locked: BL000 [error] cannot search this directory: permission denied: you cannot read it "
+        "(or a directory on its path); its nets were not checked\n"
+    )
 
 
 # ---------------------------------------------------------------------------
