@@ -270,3 +270,15 @@ def test_diff_writes_nothing_and_needs_no_write_access(tmp_path: Path, capsys: p
     os.chmod(path, 0o444)
     code = main(["check", "--diff", "--no-progress", str(path)])
     assert code == 1 and "+force_backward: true" in capsys.readouterr().out and not is_fixed(path)
+
+
+def test_add_suppressions_writes_as_fix_does(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    path = net_in(tmp_path)
+    os.chmod(path, 0o444)
+    before = path.read_text()
+    code = main(["check", "--add-suppressions", "--no-progress", str(path)])
+    err = capsys.readouterr().err
+    assert code == 1 and path.read_text() == before
+    assert f"{path}: error: not fixed: is read-only (mode 0444)" in err and "Added 0 suppressions in 0 files." in err
+    code = main(["check", "--add-suppressions", "--force", "--no-progress", str(path)])
+    assert "backprop-lint: disable-file=BL201" in path.read_text() and stat.S_IMODE(os.stat(path).st_mode) == 0o444

@@ -241,7 +241,7 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     fixing.add_argument(
         "--force",
         action="store_true",
-        help="with --fix: also rewrite read-only files, and write in place (through every hard link, keeping the "
+        help="with --fix or --add-suppressions: also rewrite read-only files, and write in place (through every hard link, keeping the "
         "owner) a file that cannot be replaced without losing them",
     )
     parser.set_defaults(handler=run_check)
@@ -411,7 +411,7 @@ def run_write_baseline(args: argparse.Namespace, report: LintReport) -> int:
 def run_add_suppressions(args: argparse.Namespace, linter: Linter, report: LintReport) -> int:
     """Write a suppression for every finding, then check that each one now silences its finding."""
     texts: Dict[str, str] = {}
-    added = 0
+    added_in: Dict[str, int] = {}
     for file, findings in group_by_file(report.findings).items():
         text = report.sources.get(file)
         if text is None:  # a binary net: no comment can go into it
@@ -419,9 +419,12 @@ def run_add_suppressions(args: argparse.Namespace, linter: Linter, report: LintR
         result = add_suppressions(text, findings)
         if result.new_text != text:
             texts[file] = result.new_text
-            added += result.added
-    for file, text in texts.items():
-        write_atomically(Path(file), text)
+            added_in[file] = result.added
+    # written as --fix writes: read-only files, hard links and files changed meanwhile are refused
+    unwritten = write_fixed_files(texts, linter, force=args.force)
+    for file in unwritten:
+        del texts[file]
+    added = sum(added_in[file] for file in texts)
     linter.replacement_texts = dict(texts)
     after = linter.lint_paths(args.paths) if texts else report
     left = [finding for finding in after.all_findings if finding.code != UNUSED_SUPPRESSION_CODE]
@@ -435,6 +438,8 @@ def run_add_suppressions(args: argparse.Namespace, linter: Linter, report: LintR
             print(printable(f"{finding.location}: {finding.code} not suppressed: {finding.message}"), file=sys.stderr)
     if after.internal_errors:
         return EXIT_ERROR
+    if unwritten:
+        return EXIT_FINDINGS
     return EXIT_FINDINGS if after.fails and not args.exit_zero else EXIT_CLEAN
 
 
