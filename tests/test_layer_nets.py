@@ -12,7 +12,8 @@ import re
 from pathlib import Path
 from typing import Dict, Set
 
-from backprop_lint.caffe.layer_table import available_types, default_build
+from backprop_lint.caffe.build_options import ORACLE_BUILDS
+from backprop_lint.caffe.layer_table import available_types
 from backprop_lint.caffe.load import load_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -70,14 +71,14 @@ def test_every_golden_of_a_hand_made_net_has_its_net() -> None:
 
 
 def test_every_registered_type_has_a_golden_net_or_a_reason() -> None:
-    registered = set(available_types("ssd", default_build("ssd")))
+    registered = set(available_types("ssd", ORACLE_BUILDS["ssd"]))
     listed = listed_not_exercised()
     missing = sorted(registered - exercised_types() - set(listed))
     assert not missing, f"registered types with no accepted hand-made net and no reason in NOT_EXERCISED.md: {missing}"
 
 
 def test_not_exercised_lists_only_unexercised_registered_types_with_reasons() -> None:
-    registered = set(available_types("ssd", default_build("ssd")))
+    registered = set(available_types("ssd", ORACLE_BUILDS["ssd"]))
     listed = listed_not_exercised()
     assert listed, "NOT_EXERCISED.md has no table rows"
     assert not set(listed) - registered, f"not registered in the oracle build: {sorted(set(listed) - registered)}"

@@ -12,6 +12,7 @@ from typing import Any, Dict, List
 
 import pytest
 
+from backprop_lint.caffe.build_options import ORACLE_BUILDS
 from backprop_lint.caffe.layer_table import (
 
     BVLC,
@@ -20,7 +21,6 @@ from backprop_lint.caffe.layer_table import (
 
     MAX_DECLARED_COUNT,
 
-    ORACLE_BUILD,
 
     SSD,
 
@@ -102,11 +102,12 @@ def test_every_row_cites_source() -> None:
                 assert "L:" in row.citation, t
 
 
-def test_oracle_build_lacks_opencv_types_but_has_python() -> None:
-    available = available_types(SSD, ORACLE_BUILD)
-    assert "Python" in available and "HDF5Data" in available and "Data" in available
-    for t in ("ImageData", "WindowData", "VideoData"):
-        assert t not in available
+def test_oracle_builds_lack_opencv_and_python_types() -> None:
+    ssd = available_types(SSD, ORACLE_BUILDS[SSD])
+    bvlc = available_types(BVLC, ORACLE_BUILDS[BVLC])
+    assert "HDF5Data" in ssd and "Data" in ssd and "HDF5Data" in bvlc
+    for t in ("ImageData", "WindowData", "VideoData", "Python"):
+        assert t not in ssd and t not in bvlc
     assert "HDF5Data" not in available_types(BVLC, frozenset())
 
 

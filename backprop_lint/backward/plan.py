@@ -31,6 +31,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, 
 
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet, Tri
+from backprop_lint.caffe.build_options import BuildSetting
 from backprop_lint.caffe.pipeline import declared_layer_infos, prepare
 from backprop_lint.caffe.simulate import (
     AUTOMATIC_TOP,
@@ -187,11 +188,12 @@ def prepare_source(
     flavor: str = "bvlc",
     strict: bool = False,
     packs: Sequence[str] = (),
+    build: BuildSetting = None,
 ) -> PreparedNet:
     """``pipeline.prepare``, passing an already prepared net through."""
     if isinstance(source, PreparedNet):
         return source
-    return prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict, packs=packs)
+    return prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict, packs=packs, build=build)
 
 
 # ---------------------------------------------------------------------------
@@ -685,6 +687,7 @@ def plan_backward(
     strict: bool = False,
     declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
     packs: Sequence[str] = (),
+    build: BuildSetting = None,
 ) -> BackwardPlan:
     """Predict ``net.backward(start=start, end=end)`` on ``caffe.Net(source, phase)``.
 
@@ -695,7 +698,7 @@ def plan_backward(
     ``InputError``/``NetRefused`` when the net cannot be read or Caffe would refuse it.
     """
     prepared = prepare_source(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
-                              packs=packs)
+                              packs=packs, build=build)
     declared = declared_layer_infos(declared_layers, packs)
     net = init_net(prepared, declared)
     return plan_for_net(prepared, net, start, end, seeds, reads, declared)

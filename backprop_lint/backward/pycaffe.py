@@ -528,6 +528,7 @@ def verify_backward(
     seeds: Optional[Sequence[str]] = None,
     weights: Optional[str] = None,
     timeout: float = MEASURE_TIMEOUT,
+    build: Any = None,
 ) -> VerifyReport:
     """Predict, then measure with real pycaffe, one forward + ``net.backward(start, end)``.
 
@@ -539,7 +540,7 @@ def verify_backward(
 
     base_dir = Path(source).parent if isinstance(source, (str, Path)) and Path(str(source)).is_file() else None
     runnable = runnable_net(source, flavor=flavor, base_dir=base_dir)
-    prepared = prepare_source(runnable.text, phase=phase, level=level, stages=stages, flavor=flavor)
+    prepared = prepare_source(runnable.text, phase=phase, level=level, stages=stages, flavor=flavor, build=build)
     file = str(source) if base_dir is not None else prepared.file
     built = init_net(prepared, declared_layer_infos(None))
     n = len(built.layers)

@@ -15,8 +15,9 @@ How "unknown" is expressed (Python layers, undeclared custom layers):
 * ``LayerInfo.bottoms`` / ``tops`` are ``ANY`` when Caffe checks no counts.
 
 Build options (``needs``): a type is registered only when every option named
-in ``needs`` is ON in that build. ``ORACLE_BUILD`` lists the options the
-oracle build has; ``BVLC_DEFAULT_BUILD`` those of a default BVLC CMake build.
+in ``needs`` is ON in that build; ``engine_param`` names the sub-message whose
+``engine`` the type's factory reads (``engine: CUDNN`` needs ``USE_CUDNN``).
+Which options a build has is the user's setting (``build_options.py``).
 """
 from __future__ import annotations
 
@@ -35,14 +36,7 @@ BOTH: FrozenSet[str] = frozenset(FLAVORS)
 USE_OPENCV = "USE_OPENCV"
 USE_HDF5 = "USE_HDF5"
 WITH_PYTHON_LAYER = "WITH_PYTHON_LAYER"
-
-#: the oracle: brocolli-caffe 9.0.2 with CMake defaults (USE_OPENCV, USE_HDF5,
-#: USE_LMDB, USE_LEVELDB all default OFF, L:CMakeLists.txt:41-49) plus
-#: -DBUILD_python_layer=ON from build.sh (which defines WITH_PYTHON_LAYER,
-#: L:cmake/Dependencies.cmake:15-18). OpenCV is not installed there anyway.
-ORACLE_BUILD: FrozenSet[str] = frozenset({WITH_PYTHON_LAYER})
-#: BVLC's CMake defaults turn OpenCV, HDF5 and the Python layer on
-BVLC_DEFAULT_BUILD: FrozenSet[str] = frozenset({USE_OPENCV, USE_HDF5, WITH_PYTHON_LAYER})
+USE_CUDNN = "USE_CUDNN"
 
 
 class Backward(Enum):
@@ -170,6 +164,8 @@ class LayerInfo:
     reported_type: Optional[str] = None
     #: counts that depend on the layer's params (Pooling, RNN, LSTM); overrides bottoms/tops
     counts_of: Optional[CountsOf] = None
+    #: the sub-message whose ``engine`` the type's creator in layer_factory.cpp reads
+    engine_param: Optional[str] = None
 
     def blob_counts(self, layer_param: Message) -> Tuple[Count, Count]:
         """(bottoms, tops) constraints for this layer_param."""
@@ -520,15 +516,15 @@ _ROWS: Tuple[LayerInfo, ...] = (
           bottoms=Count(exact=3), no_force_backward=lambda j, n: j == 2),
     _row("Convolution", BOTH, AT_LEAST_ONE, AT_LEAST_ONE, _weights_and_bias("convolution_param"), RESPECTS,
          "U:include/caffe/layers/base_conv_layer.hpp:27-29; U:src/caffe/layers/base_conv_layer.cpp:140-181; U:src/caffe/layer_factory.cpp:39-77; L:src/caffe/layers/base_conv_layer.cpp:138-145; L:src/caffe/layer_factory.cpp:76",
-         equal_bottom_top=True, check=_conv_check),
+         equal_bottom_top=True, check=_conv_check, engine_param="convolution_param"),
     _row("Crop", BOTH, TWO, ONE, _NO_PARAMS, _ifj({1: Backward.NEVER}, Backward.RESPECTS_PD),
          "U:include/caffe/layers/crop_layer.hpp:31-32; U:src/caffe/layers/crop_layer.cpp:132-143; L:src/caffe/layers/crop_layer.cpp:141"),
     _row("Data", BOTH, ZERO, Count(min=1, max=2), _NO_PARAMS, NOOP,
          "U:include/caffe/layers/data_layer.hpp:24-26; U:include/caffe/layers/base_data_layer.hpp:35-38; L:include/caffe/layers/data_layer.hpp:27-29; L:src/caffe/layers/data_layer.cpp:1-3,108",
          notes="always registered (USE_OPENCV guards only an include); needs an LMDB/LevelDB backend at run time"),
     _row("Deconvolution", BOTH, AT_LEAST_ONE, AT_LEAST_ONE, _weights_and_bias("convolution_param"), RESPECTS,
-         "U:include/caffe/layers/deconv_layer.hpp:34; U:src/caffe/layers/deconv_layer.cpp:43-75; L:src/caffe/layers/deconv_layer.cpp:82",
-         equal_bottom_top=True, check=_conv_check),
+         "U:include/caffe/layers/deconv_layer.hpp:34; U:src/caffe/layers/deconv_layer.cpp:43-75; U:src/caffe/layer_factory.cpp:79-116; L:src/caffe/layers/deconv_layer.cpp:82",
+         equal_bottom_top=True, check=_conv_check, engine_param="convolution_param"),
     _neuron("Dropout", BOTH, "U:src/caffe/layers/dropout_layer.cpp:49-65; L:src/caffe/layers/dropout_layer.cpp:73"),
     _row("DummyData", BOTH, ZERO, AT_LEAST_ONE, _NO_PARAMS, NOOP,
          "U:include/caffe/layers/dummy_data_layer.hpp:30-31,36-39; L:include/caffe/layers/dummy_data_layer.hpp:32-33"),
@@ -585,7 +581,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          "L:include/caffe/layers/input_layer.hpp:32-33; L:src/caffe/layers/input_layer.cpp:12-15",
          check=_input_check),
     _row("LRN", BOTH, ONE, ONE, _NO_PARAMS, _lrn_backward,
-         "U:include/caffe/layers/lrn_layer.hpp:33-34; U:src/caffe/layers/lrn_layer.cpp:165-246; L:src/caffe/layer_factory.cpp:151"),
+         "U:include/caffe/layers/lrn_layer.hpp:33-34; U:src/caffe/layers/lrn_layer.cpp:165-246; U:src/caffe/layer_factory.cpp:156-192; L:src/caffe/layer_factory.cpp:151",
+         engine_param="lrn_param"),
     _row("LSTM", BOTH, Count(min=2, max=3), ONE, _recurrent_params(3, 2), _recurrent_backward(2),
          "U:include/caffe/layers/recurrent_layer.hpp:37-60; U:src/caffe/layers/recurrent_layer.cpp:143-164,204-227; U:src/caffe/layers/lstm_layer.cpp:112-113,126,185; L:src/caffe/layers/recurrent_layer.cpp:147,164",
          no_force_backward=lambda j, n: j == 1, counts_of=_recurrent_counts(2, 2),
@@ -609,7 +606,7 @@ _ROWS: Tuple[LayerInfo, ...] = (
          top_aliases_param=True),
     _row("Pooling", BOTH, ONE, Count(min=1, max=2), _NO_PARAMS, _pooling_backward,
          "U:include/caffe/layers/pooling_layer.hpp:28-35; U:src/caffe/layers/pooling_layer.cpp:243-320; L:include/caffe/layers/pooling_layer.hpp:28-32; L:src/caffe/layers/pooling_layer.cpp:14-75",
-         counts_of=_pooling_counts, check=_pooling_check, backward_reads_tops=_first_top,
+         counts_of=_pooling_counts, check=_pooling_check, backward_reads_tops=_first_top, engine_param="pooling_param",
          notes="STOCHASTIC: CPU Forward and Backward are NOT_IMPLEMENTED; the MAX mask top's diff is never read"),
     _row("Power", BOTH, ONE, ONE, _NO_PARAMS, _power_backward,
          "U:src/caffe/layers/power_layer.cpp:44-93; L:src/caffe/layers/power_layer.cpp:100",
@@ -622,7 +619,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          "U:src/caffe/layers/rnn_layer.cpp:103-104,116-117,176,210-211; U:include/caffe/layers/recurrent_layer.hpp:37-60; L:src/caffe/layers/rnn_layer.cpp:234",
          no_force_backward=lambda j, n: j == 1, counts_of=_recurrent_counts(1, 1),
          param_diff_ignores_propagate_down=_all_params),
-    _neuron("ReLU", BOTH, "U:src/caffe/layers/relu_layer.cpp:22-36; L:src/caffe/layer_factory.cpp:174"),
+    _neuron("ReLU", BOTH, "U:src/caffe/layers/relu_layer.cpp:22-36; U:src/caffe/layer_factory.cpp:194-216; L:src/caffe/layer_factory.cpp:174",
+            engine_param="relu_param"),
     _row("Reduction", BOTH, ONE, ONE, _NO_PARAMS, RESPECTS,
          "U:include/caffe/layers/reduction_layer.hpp:30-31; U:src/caffe/layers/reduction_layer.cpp:77-79; L:src/caffe/layers/reduction_layer.cpp:127"),
     _row("Reshape", BOTH, ONE, ONE, _NO_PARAMS, NOOP,
@@ -636,7 +634,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
     _row("Scale", {SSD}, Count(min=1, max=2), ONE, _scale_params_ssd, RESPECTS,
          "L:include/caffe/layers/scale_layer.hpp:35-37; L:src/caffe/layers/scale_layer.cpp:15-64 (bias blob always appended); L:src/caffe/layers/scale_layer.cpp Backward_cpu 'Hack: store big eltwise product in bottom[0] diff'",
          scratch=_scale_scratch),
-    _neuron("Sigmoid", BOTH, "U:src/caffe/layers/sigmoid_layer.cpp:25-38; L:src/caffe/layer_factory.cpp:197"),
+    _neuron("Sigmoid", BOTH, "U:src/caffe/layers/sigmoid_layer.cpp:25-38; U:src/caffe/layer_factory.cpp:218-240; L:src/caffe/layer_factory.cpp:197",
+            engine_param="sigmoid_param"),
     _loss("SigmoidCrossEntropyLoss", BOTH, _LABEL_ABORTS,
           "U:include/caffe/layers/sigmoid_cross_entropy_loss_layer.hpp:56; U:src/caffe/layers/sigmoid_cross_entropy_loss_layer.cpp:104-131; L:src/caffe/layers/sigmoid_cross_entropy_loss_layer.cpp:75"),
     _row("Silence", BOTH, AT_LEAST_ONE, ZERO, _NO_PARAMS, _same(Backward.ZEROES),
@@ -645,8 +644,9 @@ _ROWS: Tuple[LayerInfo, ...] = (
          "U:include/caffe/layers/slice_layer.hpp:29-30; U:src/caffe/layers/slice_layer.cpp:72-73,99-117; L:src/caffe/layers/slice_layer.cpp:13-14,43,99",
          aliases_diff=lambda p, nb, nt: nt == 1, check=_slice_check),
     _row("Softmax", BOTH, ONE, ONE, _NO_PARAMS, IGNORES,
-         "U:include/caffe/layers/softmax_layer.hpp:26-27; U:src/caffe/layers/softmax_layer.cpp:63-86; L:src/caffe/layer_factory.cpp:220",
-         notes="CPU Softmax writes the bottom diff whatever propagate_down says (cuDNN checks it)"),
+         "U:include/caffe/layers/softmax_layer.hpp:26-27; U:src/caffe/layers/softmax_layer.cpp:63-86; U:src/caffe/layer_factory.cpp:242-264; L:src/caffe/layer_factory.cpp:220",
+         notes="CPU Softmax writes the bottom diff whatever propagate_down says (cuDNN checks it)",
+         engine_param="softmax_param"),
     _loss("SoftmaxWithLoss", BOTH, _LABEL_ABORTS,
           "U:include/caffe/layers/softmax_loss_layer.hpp:61-64; U:src/caffe/layers/softmax_loss_layer.cpp:11-21,118-149; U:include/caffe/layer.hpp:389-403; L:include/caffe/layers/softmax_loss_layer.hpp:62-64; L:include/caffe/layer.hpp:418",
           tops=Count(min=1, max=2), check=_softmax_loss_check),
@@ -654,7 +654,8 @@ _ROWS: Tuple[LayerInfo, ...] = (
          "U:include/caffe/layers/split_layer.hpp:27-28; U:src/caffe/layers/split_layer.cpp:9-49; L:src/caffe/layers/split_layer.cpp:18",
          in_place_allowed=False),
     _neuron("Swish", {BVLC}, "U:src/caffe/layers/swish_layer.cpp:43-59"),
-    _neuron("TanH", BOTH, "U:src/caffe/layers/tanh_layer.cpp:22-36; L:src/caffe/layer_factory.cpp:243"),
+    _neuron("TanH", BOTH, "U:src/caffe/layers/tanh_layer.cpp:22-36; U:src/caffe/layer_factory.cpp:266-288; L:src/caffe/layer_factory.cpp:243",
+            engine_param="tanh_param"),
     _neuron("Threshold", BOTH, "U:include/caffe/layers/threshold_layer.hpp:54-57; L:src/caffe/layers/threshold_layer.cpp:30",
             backward=ABORTS),
     _row("Tile", BOTH, ONE, ONE, _NO_PARAMS, RESPECTS,
@@ -751,9 +752,25 @@ def available_types(flavor: str, build: FrozenSet[str]) -> List[str]:
     return sorted(t for t, row in _BY_FLAVOR[flavor].items() if row.available(build))
 
 
-def default_build(flavor: str) -> FrozenSet[str]:
-    """Build options of the reference build: BVLC CMake defaults, or the oracle for ssd."""
-    return BVLC_DEFAULT_BUILD if flavor == BVLC else ORACLE_BUILD
+def engine_refusal(info: LayerInfo, name: str, layer_param: Message, build: FrozenSet[str]) -> Optional[str]:
+    """Caffe's refusal when the layer's creator cannot make the engine it asks for, else None.
+
+    DEFAULT and CAFFE are always served; CUDNN only by a build with USE_CUDNN, and
+    there not for a dilated (de)convolution (U:src/caffe/layer_factory.cpp:39-116).
+    Any other engine is "unknown" (the ``else`` of every creator in layer_factory.cpp).
+    """
+    if info.engine_param is None:
+        return None
+    sub = layer_param.get(info.engine_param)
+    engine = sub.get("engine")
+    if engine in ("DEFAULT", "CAFFE"):
+        return None
+    if engine == "CUDNN" and USE_CUDNN in build:
+        if info.engine_param == "convolution_param" and any(int(d) > 1 for d in sub.repeated("dilation")):
+            what = "convolution" if info.type == "Convolution" else "deconvolution"
+            return f"CuDNN doesn't support the dilated {what} at Layer {name}"
+        return None
+    return f"Layer {name} has unknown engine."
 
 
 # ---------------------------------------------------------------------------

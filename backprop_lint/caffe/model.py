@@ -8,7 +8,7 @@ the next one these dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
 from backprop_lint.caffe.schema.packs import pack_enum
@@ -241,6 +241,8 @@ class PreparedNet:
     upgraded_from: Optional[str] = None  # "V0" | "V1" | None
     #: the upgraded (pre-filter) NetParameter, for rules that look at raw fields
     net: Optional[Message] = None
+    #: the Caffe macros ON in the user's build (build_options.resolve_build); None: the usual build
+    build: Optional[FrozenSet[str]] = None
 
 
 # ---------------------------------------------------------------------------

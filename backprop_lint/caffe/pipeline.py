@@ -13,6 +13,7 @@ import gc
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
+from backprop_lint.caffe.build_options import BuildSetting, resolve_build
 from backprop_lint.caffe.filter import layer_defs, net_state_for, select_layers
 from backprop_lint.caffe.flavors import Flavor, get_flavor
 from backprop_lint.caffe.layer_table import LayerInfo
@@ -41,14 +42,16 @@ def prepare(
     strict: bool = False,
     file: Optional[str] = None,
     packs: Sequence[str] = (),
+    build: BuildSetting = None,
 ) -> PreparedNet:
     """Load, upgrade, filter and insert splits, as ``caffe.Net(file, phase, level, stages)``.
 
     ``packs``: enabled layer packs (their fork's fields parse; ``simulate`` takes their rows).
+    ``build``: the Caffe build's options (``build_options.resolve_build``); None: the usual build.
     """
     loaded = (source if isinstance(source, LoadedNet)
               else _load(source, flavor=flavor, strict=strict, file=file, packs=tuple(packs)))
-    return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor)
+    return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor, build=build)
 
 
 def _load(source: Any, *, flavor: str, strict: bool, file: Optional[str], packs: Tuple[str, ...] = ()) -> LoadedNet:
@@ -64,8 +67,9 @@ def prepare_loaded(
     level: int = 0,
     stages: Sequence[str] = (),
     flavor: str = "bvlc",
+    build: BuildSetting = None,
 ) -> PreparedNet:
-    return NetStates(loaded, flavor).prepare(phase=phase, level=level, stages=stages)
+    return NetStates(loaded, flavor, build=build).prepare(phase=phase, level=level, stages=stages)
 
 
 class NetStates:
@@ -82,11 +86,14 @@ class NetStates:
         flavor: str = "bvlc",
         declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
         packs: Sequence[str] = (),
+        build: BuildSetting = None,
     ) -> None:
         self.loaded = loaded
         self.flavor = get_flavor(flavor)
         self.declared_layers = declared_layers
         self.packs = tuple(packs)
+        #: the Caffe macros ON in the user's build (build_options.resolve_build)
+        self.build = resolve_build(self.flavor.name, build)
         self._upgraded: Optional[Tuple[Message, List[Warning_], Optional[str]]] = None
         self._layers: Dict[Tuple[int, ...], List[LayerDef]] = {}
         self._simulated: Dict[Tuple[int, bool], Tuple[List[LayerDef], SimulatedNet]] = {}
@@ -112,6 +119,7 @@ class NetStates:
             warnings=list(self.loaded.warnings) + list(upgrade_warnings),
             upgraded_from=upgraded_from,
             net=net,
+            build=self.build,
         )
 
     def simulate(self, prepared: PreparedNet) -> SimulatedNet:
@@ -225,6 +233,7 @@ def run_simulate(
     strict: bool = False,
     declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
     packs: Sequence[str] = (),
+    build: BuildSetting = None,
 ) -> Dict[str, Any]:
     """Exactly what ``backprop-lint simulate`` prints, refusals included."""
     try:
@@ -233,7 +242,7 @@ def run_simulate(
             # (which would otherwise rescan all their objects once).
             return simulation_to_json(simulate(
                 prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
-                        packs=packs),
+                        packs=packs, build=build),
                 seeds=seeds,
                 declared_layers=declared_layers,
                 packs=packs,

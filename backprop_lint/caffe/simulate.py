@@ -15,9 +15,9 @@ undeclared custom layer whose behaviour cannot be known statically.
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
-from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, default_build, layer_info
+from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, engine_refusal, layer_info
 from backprop_lint.caffe.model import (
     LayerDef,
     NetRefused,
@@ -143,13 +143,14 @@ def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
 def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
     net = BuiltNet()
     shared_mults: Dict[str, Dict[str, float]] = {}
+    build = _build_of(prepared)
     # Rows by type: the registry lookup and build check are the same for every layer of a type.
     rows: Dict[str, Optional[LayerInfo]] = {}
     for definition in prepared.layers:
         if definition.type in rows:
             info = rows[definition.type]
         else:
-            info = _info_for(definition, prepared.flavor, declared)
+            info = _info_for(definition, prepared.flavor, build, declared)
             if definition.type != "Python":  # a Python layer's row depends on its module, not its type
                 rows[definition.type] = info
         layer = BuiltLayer(definition=definition, info=info)
@@ -162,9 +163,12 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         if info is None:
             raise _refuse(
                 definition,
-                f"Unknown layer type: {definition.type} (known types: {', '.join(_known(prepared.flavor))})",
+                f"Unknown layer type: {definition.type} (known types: {', '.join(_known(prepared.flavor, build))})",
                 "unknown-layer-type",
             )
+        refusal = engine_refusal(info, definition.name, definition.param, build)
+        if refusal is not None:
+            raise _refuse(definition, refusal, "unknown-engine")
         need: Tri = False
         for j, name in enumerate(definition.bottoms):
             need = _or2(need, _append_bottom(net, layer, j, name))
@@ -190,17 +194,26 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
     return net
 
 
-def _info_for(definition: LayerDef, flavor: str, declared: Dict[str, LayerInfo]) -> Optional[LayerInfo]:
+def _build_of(prepared: PreparedNet) -> FrozenSet[str]:
+    if prepared.build is not None:
+        return prepared.build
+    from backprop_lint.caffe.build_options import resolve_build
+
+    return resolve_build(prepared.flavor)
+
+
+def _info_for(definition: LayerDef, flavor: str, build: FrozenSet[str],
+              declared: Dict[str, LayerInfo]) -> Optional[LayerInfo]:
     """The table row for a layer: a user's declaration first, then the flavour's registry.
 
-    None when the flavour's Caffe (as built by default) does not register the type.
+    None when the flavour's Caffe, built with ``build``, does not register the type.
     """
     if definition.type == "Python" and python_layer_key(definition) in declared:
         return declared[python_layer_key(definition)]
     if definition.type in declared:
         return declared[definition.type]
     info = layer_info(definition.type, flavor)
-    if info is None or not info.available(default_build(flavor)):
+    if info is None or not info.available(build):
         return None
     return info
 
@@ -210,10 +223,10 @@ def is_unknowable(info: LayerInfo, definition: LayerDef) -> bool:
     return not info.backward_known or info.params(definition.param, len(definition.bottoms)) is None
 
 
-def _known(flavor: str) -> List[str]:
+def _known(flavor: str, build: FrozenSet[str]) -> List[str]:
     from backprop_lint.caffe.layer_table import available_types
 
-    return available_types(flavor, default_build(flavor))
+    return available_types(flavor, build)
 
 
 def python_layer_key(definition: LayerDef) -> str:

@@ -17,6 +17,7 @@ from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, CallFix, pl
 from backprop_lint.cli.simulate import (
     add_config_argument,
     add_state_arguments,
+    build_from,
     declared_layers_from,
     packs_from,
     write_json,
@@ -79,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
             strict=args.strict,
             declared_layers=declared_layers_from(args.config),
             packs=packs_from(args),
+            build=build_from(args.config, args.build),
         )
     except (InputError, NetRefused) as error:
         if args.format == "json":

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
+from backprop_lint.cli.simulate import add_build_argument
 from backprop_lint.cli.guard import guarded
 from backprop_lint.cli.simulate import add_pack_argument
 from backprop_lint.linting.baseline import BaselineError, apply_baseline, baseline_text, load_baseline
@@ -140,6 +141,7 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     state.add_argument("--stage", action="append", metavar="STAGE", help="a NetState stage (repeatable)")
     state.add_argument("--flavor", choices=("bvlc", "ssd"), help="which Caffe (default: bvlc)")
     add_pack_argument(state)
+    add_build_argument(state)
     state.add_argument(
         "--strict",
         action="store_true",
@@ -283,6 +285,7 @@ def overrides_from(args: argparse.Namespace) -> Overrides:
         fail_on=args.fail_on,
         need_diff=tuple(args.need_diff) if args.need_diff else None,
         flavor=args.flavor,
+        build=args.build,
         phase=args.phase,
         level=args.level,
         stages=tuple(args.stage) if args.stage else None,

@@ -32,6 +32,7 @@ def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional
     parser.add_argument("--strict", action="store_true",
                         help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
     add_pack_argument(parser)
+    add_build_argument(parser)
 
 
 def add_pack_argument(parser: Any) -> None:
@@ -49,6 +50,24 @@ def pack_name(value: str) -> str:
     except InputError as error:
         raise argparse.ArgumentTypeError(error.message) from None
     return value
+
+
+def build_flag(text: str) -> Dict[str, bool]:
+    """argparse type of --build: ``opencv,no-cudnn`` -> {"opencv": True, "cudnn": False}."""
+    from backprop_lint.caffe.build_options import parse_build_flag
+    from backprop_lint.caffe.model import InputError
+
+    try:
+        return parse_build_flag(text)
+    except InputError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def add_build_argument(parser: "argparse.ArgumentParser | argparse._ArgumentGroup") -> None:
+    parser.add_argument("--build", type=build_flag, default=None, metavar="OPTIONS",
+                        help="your Caffe build's options, comma-separated: opencv, hdf5, python, cudnn, "
+                             "each optionally prefixed with no- (default: opencv,hdf5,python,no-cudnn; "
+                             "options not named keep the default)")
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -98,15 +117,29 @@ def packs_from(args: argparse.Namespace) -> List[str]:
     return packs
 
 
+def build_from(config_file: Optional[str], flag: Optional[Dict[str, bool]]) -> Dict[str, bool]:
+    """The build options: the configuration file's ``build`` table, then --build over it."""
+    configured: Dict[str, bool] = {}
+    if config_file is not None:
+        from pathlib import Path
+
+        from backprop_lint.linting.config import load_config_file
+
+        configured = dict(load_config_file(Path(config_file)).build)
+    return {**configured, **(flag or {})}
+
+
 def run(args: argparse.Namespace) -> int:
     declared: Dict[str, Any] = {}
     packs: List[str] = list(args.pack or ())
+    build: Dict[str, bool] = dict(args.build or {})
     if args.config is not None:
         from backprop_lint.linting.config import ConfigError
 
         try:
             declared = declared_layers_from(args.config)
             packs = packs_from(args)
+            build = build_from(args.config, args.build)
         except ConfigError as error:
             sys.stderr.write(f"backprop-lint: {error}\n")
             return 2
@@ -120,6 +153,7 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
         declared_layers=declared,
         packs=packs,
+        build=build,
     )
     write_json(result, indent=args.indent)
     return 1 if "error" in result else 0

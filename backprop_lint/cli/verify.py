@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = verify_backward(
             args.net, phase=args.phase, level=args.level, stages=args.stage, flavor=flavor,
-            start=args.start, end=args.end, seeds=args.seed, weights=args.weights,
+            start=args.start, end=args.end, seeds=args.seed, weights=args.weights, build=args.build,
         )
     except (BackpropLintError, PycaffeUnavailable) as error:
         if args.format == "json":

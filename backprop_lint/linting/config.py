@@ -16,6 +16,8 @@ Keys (all optional)::
     fail-on = "warning"              # exit 1 when a shown finding is at or above this
     need-diff = ["data"]             # blobs whose gradient you need
     flavor = "bvlc"                  # or "ssd"
+    build = {opencv = true, cudnn = false}   # the Caffe build's options (see build_options.py);
+                                     # options not named keep the flavour's usual build
     phase = "TRAIN"                  # lint only this phase (default: TRAIN and TEST)
     level = 0
     stages = ["deploy"]
@@ -112,6 +114,8 @@ class Config:
     per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
     need_diff: Tuple[str, ...] = ()
     flavor: str = "bvlc"
+    #: build options the user set (option -> on); the others keep the flavour's usual build
+    build: Mapping[str, bool] = field(default_factory=dict)
     phase: Optional[str] = None
     level: int = 0
     stages: Tuple[str, ...] = ()
@@ -253,6 +257,7 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
         "per-file-ignores",
         "need-diff",
         "flavor",
+        "build",
         "phase",
         "level",
         "stages",
@@ -273,6 +278,7 @@ def parse_table(table: Mapping[str, Any], source: Optional[Path] = None) -> Conf
         per_file_ignores=reader.per_file_ignores(),
         need_diff=reader.strings("need-diff"),
         flavor=reader.choice("flavor", FLAVORS, "bvlc"),
+        build=reader.build(),
         phase=reader.optional_choice("phase", PHASES),
         level=reader.integer("level"),
         stages=reader.strings("stages"),
@@ -365,6 +371,18 @@ class _Reader:
             return checked_pack_names(self.strings("packs"))
         except InputError as error:
             raise self._error("packs", error.message) from None
+
+    def build(self) -> Dict[str, bool]:
+        from backprop_lint.caffe.build_options import check_build_table
+        from backprop_lint.caffe.model import InputError
+
+        table = self.table.get("build", {})
+        if not isinstance(table, dict):
+            raise self._error("build", "must be a table like {opencv = true, cudnn = false}")
+        try:
+            return check_build_table(table, "build")
+        except InputError as error:
+            raise self._error("build", str(error).split(": ", 1)[-1]) from None
 
     def layers(self) -> Dict[str, Dict[str, Any]]:
         table = self.table.get("layers", {})

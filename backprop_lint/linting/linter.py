@@ -198,6 +198,8 @@ class Overrides:
     fail_on: Optional[str] = None
     need_diff: Optional[Tuple[str, ...]] = None
     flavor: Optional[str] = None
+    #: build options set on the command line, laid over the configuration's
+    build: Optional[Mapping[str, bool]] = None
     phase: Optional[str] = None
     level: Optional[int] = None
     stages: Optional[Tuple[str, ...]] = None
@@ -216,6 +218,7 @@ class Overrides:
             level=self.level,
             stages=self.stages,
             strict=self.strict,
+            build={**config.build, **self.build} if self.build else None,
         )
         if self.extend_ignore:
             merged = replace(merged, ignore=merged.ignore + self.extend_ignore)
@@ -716,7 +719,8 @@ class Linter:
         per_state: List[Tuple[str, List[Finding]]] = []
         from backprop_lint.caffe.pipeline import NetStates
 
-        shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None, packs=config.packs)
+        shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None, packs=config.packs,
+                           build=config.build)
         for state in states:
             label = state_label(state)
             findings, simulated = lint_state(shared, state, config, text)
@@ -960,8 +964,12 @@ def lint(
     stages: Sequence[str] = (),
     config: Union[None, str, Path, Config, Mapping[str, Any]] = None,
     packs: Sequence[str] = (),
+    build: Union[None, str, Mapping[str, bool]] = None,
 ) -> LintReport:
     """Lint a net given as a path, its text, bytes, or a NetParameter (ours or pycaffe's).
+
+    ``build``: the Caffe build's options, ``"opencv,no-cudnn"`` or ``{"cudnn": True}``
+    (backprop_lint.caffe.build_options); options not named keep the flavour's usual build.
 
     ``config`` is a path to a pyproject.toml / backprop-lint.toml, a ``Config``,
     or a dict of the same keys as ``[tool.backprop-lint]``; without it, a path's
@@ -974,6 +982,7 @@ def lint(
     overrides = Overrides(
         need_diff=tuple(need_diff) or None,
         flavor=flavor,
+        build=_build_setting(build),
         phase=phase.upper() if phase else None,
         level=level,
         stages=tuple(stages) or None,
@@ -992,6 +1001,14 @@ def lint(
     linter._lint_plan(plan, report)
     linter.limit_findings(report)
     return report
+
+
+def _build_setting(build: Union[None, str, Mapping[str, bool]]) -> Optional[Dict[str, bool]]:
+    from backprop_lint.caffe.build_options import check_build_table, parse_build_flag
+
+    if build is None:
+        return None
+    return parse_build_flag(build) if isinstance(build, str) else check_build_table(build, "build")
 
 
 def check_before_training(

@@ -3,9 +3,14 @@
 
 Importable (``sys.path.insert(0, "tools/oracle"); import oracle``) and runnable:
 
-    python3 tools/oracle/oracle.py NET [--phase TEST] [--level N] [--stage S]...
+    python3 tools/oracle/oracle.py NET [--flavor ssd|bvlc] [--phase TEST] [--level N] [--stage S]...
         [--run] [--seed BLOB]... [--label BLOB]... [--start LAYER] [--end LAYER]
-    python3 tools/oracle/oracle.py --check
+    python3 tools/oracle/oracle.py --check [--flavor ssd|bvlc]
+    python3 tools/oracle/oracle.py --types [--flavor ssd|bvlc]
+
+There are two judges, one per Caffe flavour (build.sh builds both): ``ssd``,
+the SSD-lineage Caffe in $CAFFE_ORACLE_HOME, and ``bvlc``, BVLC Caffe master
+in $CAFFE_ORACLE_HOME/bvlc. Every function takes ``flavor`` (default ``ssd``).
 
 The CLI prints ``OracleResult.to_json()``; exit status 0 when Caffe accepted
 the net (and ran it), 1 when it refused the net or crashed while running it,
@@ -40,6 +45,21 @@ _GLOG_FATAL = re.compile(r"^F\d{8} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
 _GLOG_ERROR = re.compile(r"^E\d{8} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
 _PROTOBUF_ERROR = re.compile(r"^\[libprotobuf (?:ERROR|FATAL) [^\]]*\] (.*)$")
 _PYTHON_LAYER = re.compile(r"\btype\s*:\s*(?:\"Python\"|'Python'|PYTHON\b)")
+
+
+#: the Caffe flavours a real build judges, and each build's Caffe library
+JUDGES: Tuple[str, ...] = ("ssd", "bvlc")
+_CAFFE_LIBRARY = {"ssd": "_caffe.so", "bvlc": "libcaffe.so"}
+
+#: the build options each oracle was built with (build.sh), in backprop-lint's
+#: `build` setting: tests compare with an oracle using exactly these.
+#: ssd: brocolli-caffe's CMake defaults (OpenCV, HDF5, LMDB, LevelDB off) plus
+#: -DBUILD_python_layer=ON; bvlc: -DUSE_OPENCV=OFF -DBUILD_python_layer=OFF, HDF5 on
+#: (BVLC's default). Neither has cuDNN (CPU only).
+ORACLE_BUILD_OPTIONS: Dict[str, Dict[str, bool]] = {
+    "ssd": {"opencv": False, "hdf5": False, "python": True, "cudnn": False},
+    "bvlc": {"opencv": False, "hdf5": True, "python": False, "cudnn": False},
+}
 
 
 class OracleError(Exception):
@@ -82,33 +102,63 @@ class OracleResult:
         return asdict(self)
 
 
-def oracle_home() -> Path:
-    """$CAFFE_ORACLE_HOME, default ~/.cache/caffe-oracle."""
+def _check_flavor(flavor: str) -> str:
+    if flavor not in JUDGES:
+        raise OracleError(f"no oracle for flavour {flavor!r}: expected one of {', '.join(JUDGES)}")
+    return flavor
+
+
+def oracle_home(flavor: str = "ssd") -> Path:
+    """Where the flavour's build lives: $CAFFE_ORACLE_HOME (default ~/.cache/caffe-oracle), bvlc in its bvlc/."""
     configured = os.environ.get("CAFFE_ORACLE_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "caffe-oracle"
+    base = Path(configured).expanduser() if configured else Path.home() / ".cache" / "caffe-oracle"
+    return base / "bvlc" if _check_flavor(flavor) == "bvlc" else base
 
 
-def oracle_binary() -> Path:
-    return oracle_home() / "bin" / "caffe-oracle"
+def oracle_binary(flavor: str = "ssd") -> Path:
+    return oracle_home(flavor) / "bin" / "caffe-oracle"
+
+
+def layer_types_binary(flavor: str = "ssd") -> Path:
+    return oracle_home(flavor) / "bin" / "caffe-layer-types"
 
 
 def source_hash() -> str:
     return hashlib.sha256(ORACLE_SOURCE.read_bytes()).hexdigest()
 
 
-def oracle_available() -> Tuple[bool, str]:
-    """(True, "") when a caffe-oracle built from this oracle.cpp is ready, else (False, why)."""
-    binary = oracle_binary()
-    rebuild = f"run {BUILD_SCRIPT.relative_to(HERE.parent.parent)}"
+def oracle_available(flavor: str = "ssd") -> Tuple[bool, str]:
+    """(True, "") when the flavour's caffe-oracle, built from this oracle.cpp, is ready, else (False, why)."""
+    binary = oracle_binary(flavor)
+    home = oracle_home(flavor)
+    rebuild = f"run {BUILD_SCRIPT.relative_to(HERE.parent.parent)} {flavor}"
     if not binary.is_file() or not os.access(binary, os.X_OK):
-        return False, f"real Caffe oracle not built: no {binary} ({rebuild}, 10-15 min)"
-    if not (oracle_home() / "lib" / "_caffe.so").is_file():
-        return False, f"real Caffe oracle incomplete: no {oracle_home() / 'lib' / '_caffe.so'} ({rebuild})"
-    stamp = oracle_home() / "oracle.sha256"
+        return False, f"real Caffe oracle ({flavor}) not built: no {binary} ({rebuild}, 10-15 min)"
+    library = home / "lib" / _CAFFE_LIBRARY[flavor]
+    if not library.is_file():
+        return False, f"real Caffe oracle ({flavor}) incomplete: no {library} ({rebuild})"
+    stamp = home / "oracle.sha256"
     built_from = stamp.read_text().strip() if stamp.is_file() else ""
     if built_from != source_hash():
         return False, f"{binary} was built from another oracle.cpp ({rebuild}: recompiles in seconds)"
     return True, ""
+
+
+def registered_types(flavor: str = "ssd", timeout: float = 60) -> List[str]:
+    """The layer types the flavour's real build registers (LayerRegistry::LayerTypeList), sorted."""
+    binary = layer_types_binary(flavor)
+    if not binary.is_file():
+        raise OracleError(f"no {binary} (run {BUILD_SCRIPT.relative_to(HERE.parent.parent)} {flavor})")
+    try:
+        process = subprocess.run([str(binary)], capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise OracleError(f"{binary} timed out") from None
+    if process.returncode != 0:
+        raise OracleError(f"{binary} {describe_death(process.returncode)}: {process.stderr.strip()}")
+    types = json.loads(process.stdout)
+    if not isinstance(types, list) or not all(isinstance(name, str) for name in types):
+        raise OracleError(f"{binary} printed something other than a list of names")
+    return sorted(types)
 
 
 def strip_comments(text: str) -> str:
@@ -175,10 +225,11 @@ def oracle_arguments(
     start: Optional[str],
     end: Optional[str],
     fill_zero_weights: bool = False,
+    flavor: str = "ssd",
 ) -> List[str]:
     if phase not in ("TRAIN", "TEST"):
         raise OracleError(f"phase must be TRAIN or TEST, not {phase!r}")
-    args = [str(oracle_binary()), net_file, phase, "--level", str(int(level))]
+    args = [str(oracle_binary(flavor)), net_file, phase, "--level", str(int(level))]
     for stage in stages:
         args += ["--stage", stage]
     if run:
@@ -218,8 +269,9 @@ def run_oracle(
     timeout: float = 60,
     labels: Sequence[str] = (),
     fill_zero_weights: bool = False,
+    flavor: str = "ssd",
 ) -> OracleResult:
-    """Load ``net_path`` with real Caffe in the given state (and with ``run``, run it).
+    """Load ``net_path`` with the flavour's real Caffe in the given state (and with ``run``, run it).
 
     The net is copied into a fresh temporary directory that is also the working
     directory, so Caffe's messages name only the file's base name and relative
@@ -228,7 +280,7 @@ def run_oracle(
     all-zero weight blobs random values before the run (see oracle.cpp). Nets with Python layers
     are refused (PythonLayerRefused) before Caffe is started.
     """
-    available, reason = oracle_available()
+    available, reason = oracle_available(flavor)
     if not available:
         raise OracleError(reason)
     source = Path(net_path)
@@ -240,7 +292,8 @@ def run_oracle(
         raise PythonLayerRefused(f"{source}: has a Python layer; the oracle does not run user Python code")
     with tempfile.TemporaryDirectory(prefix="caffe-oracle-") as workdir:
         shutil.copyfile(source, Path(workdir) / source.name)
-        args = oracle_arguments(source.name, phase, level, stages, run, seeds, labels, start, end, fill_zero_weights)
+        args = oracle_arguments(source.name, phase, level, stages, run, seeds, labels, start, end, fill_zero_weights,
+                                flavor)
         environment = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
         environment["PYTHONNOUSERSITE"] = "1"
         try:
@@ -282,6 +335,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run real Caffe on a net and print its decisions as JSON.")
     parser.add_argument("net", nargs="?", help="NetParameter text file")
     parser.add_argument("--check", action="store_true", help="only say whether the oracle is ready")
+    parser.add_argument("--types", action="store_true", help="list the layer types the build registers")
+    parser.add_argument("--flavor", default="ssd", choices=JUDGES, help="which real Caffe judges (default ssd)")
     parser.add_argument("--phase", default="TRAIN", choices=("TRAIN", "TEST"))
     parser.add_argument("--level", type=int, default=0)
     parser.add_argument("--stage", action="append", default=[])
@@ -293,15 +348,22 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--fill-zero-weights", action="store_true", help="random values for all-zero weights")
     parser.add_argument("--timeout", type=float, default=60)
     options = parser.parse_args(argv)
+    if options.types:
+        try:
+            print("\n".join(registered_types(options.flavor)))
+        except OracleError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return 0
     if options.check or not options.net:
-        available, reason = oracle_available()
-        print(f"caffe-oracle ready in {oracle_home()}" if available else reason)
+        available, reason = oracle_available(options.flavor)
+        print(f"caffe-oracle ({options.flavor}) ready in {oracle_home(options.flavor)}" if available else reason)
         return 0 if available else 2
     try:
         result = run_oracle(
             options.net, options.phase, options.level, options.stage, options.run,
             options.seed, options.start, options.end, options.timeout, options.label,
-            options.fill_zero_weights,
+            options.fill_zero_weights, options.flavor,
         )
     except OracleError as error:
         print(f"error: {error}", file=sys.stderr)
