@@ -1,8 +1,12 @@
 """Golden tests: our simulation against real Caffe's recorded decisions.
 
-Each ``fixtures/golden/*.json`` was recorded by ``tools/record_goldens.py``
-from the real-Caffe oracle (the SSD-lineage build, hence ``flavor="ssd"``).
-These run always, with or without the oracle on the machine.
+Two judges: each ``fixtures/golden/*.json`` was recorded by
+``tools/record_goldens.py`` / ``tools/record_layer_goldens.py`` from the
+SSD-lineage oracle (``"flavor": "ssd"``), each ``fixtures/golden/bvlc/*.json``
+from real BVLC Caffe (``"flavor": "bvlc"``). A golden is compared with our
+simulation of its own flavour, with the build options of the Caffe that
+recorded it (``build_options.ORACLE_BUILDS``). These run always, with or
+without the oracles on the machine.
 """
 from __future__ import annotations
 
@@ -12,10 +16,12 @@ from typing import Any, Dict, List
 
 import pytest
 
+from backprop_lint.caffe.build_options import ORACLE_BUILDS, build_setting_of
 from backprop_lint.caffe.pipeline import run_simulate
 
 REPO = Path(__file__).resolve().parent.parent
-GOLDEN_FILES = sorted((REPO / "fixtures" / "golden").glob("*.json"))
+GOLDEN_DIR = REPO / "fixtures" / "golden"
+GOLDEN_FILES = sorted(GOLDEN_DIR.glob("*.json")) + sorted((GOLDEN_DIR / "bvlc").glob("*.json"))
 
 STRUCTURE_KEYS = ("blobs", "inputs", "outputs")
 LAYER_KEYS = ("name", "type", "bottoms", "tops", "need_backward", "bottom_need_backward",
@@ -54,6 +60,8 @@ def run_differences(ours: Dict[str, Any], measured: Dict[str, Any]) -> List[str]
 #: Refusals that depend on blob shapes, which only running Reshape reveals. The
 #: issue scopes the simulation to refusals "that can be known without shapes";
 #: a golden whose refusal matches one of these is compared on nothing else.
+JUDGE_NAMES = {"ssd": "SSD-lineage Caffe", "bvlc": "BVLC Caffe"}
+
 SHAPE_DEPENDENT_REFUSALS = (
     "shape mismatch.  Owner layer param shape is",  # Net::AppendParam, shared params (net.cpp)
 )
@@ -61,9 +69,10 @@ SHAPE_DEPENDENT_REFUSALS = (
 
 def compare_with_golden(golden: Dict[str, Any]) -> List[str]:
     net = REPO / golden["net"]
+    flavor = golden.get("flavor", "ssd")
     ours = run_simulate(str(net), phase=golden["phase"], level=golden.get("level", 0),
-                        stages=golden.get("stages", ()), flavor=golden.get("flavor", "ssd"),
-                        seeds=golden.get("seeds"), strict=True)
+                        stages=golden.get("stages", ()), flavor=flavor,
+                        seeds=golden.get("seeds"), strict=True, build=build_setting_of(ORACLE_BUILDS[flavor]))
     if golden.get("refusal") is not None:
         if any(pattern in golden["refusal"] for pattern in SHAPE_DEPENDENT_REFUSALS):
             pytest.skip(f"Caffe's refusal depends on blob shapes: {golden['refusal']}")
@@ -84,9 +93,11 @@ def compare_with_golden(golden: Dict[str, Any]) -> List[str]:
 
 
 @pytest.mark.skipif(not GOLDEN_FILES, reason="no golden files recorded (tools/record_goldens.py)")
-@pytest.mark.parametrize("golden_path", GOLDEN_FILES, ids=[p.stem for p in GOLDEN_FILES])
+@pytest.mark.parametrize("golden_path", GOLDEN_FILES,
+                         ids=[p.relative_to(GOLDEN_DIR).with_suffix("").as_posix() for p in GOLDEN_FILES])
 def test_agrees_with_real_caffe(golden_path: Path, differential_tally: Any) -> None:
     golden = json.loads(golden_path.read_text())
     problems = compare_with_golden(golden)
-    differential_tally.record("golden (recorded real Caffe)", not problems)
+    flavor = golden.get("flavor", "ssd")
+    differential_tally.record(f"golden, --flavor {flavor} judged by real {JUDGE_NAMES[flavor]} (recorded)", not problems)
     assert not problems, "\n".join(problems[:20])

@@ -21,7 +21,13 @@ A golden file holds:
 loadable (Python layers, unknown data shapes) are listed with the reason in
 fixtures/golden/SKIPPED.md.
 
-usage: record_goldens.py [--corpus DIR] [--experiments DIR] [--only FILE]... [--timeout S]
+That is the SSD-lineage judge (``--flavor ssd``, the default). With ``--flavor
+bvlc``, real BVLC Caffe judges the very same inputs: every golden above is
+replayed on the same ``fixtures/oracle_inputs/nets/<file>`` (same labels) and
+written to ``fixtures/golden/bvlc/<file stem>.<PHASE>.json`` with
+``"flavor": "bvlc"``.
+
+usage: record_goldens.py [--flavor ssd|bvlc] [--corpus DIR] [--experiments DIR] [--only FILE]... [--timeout S]
 Needs the oracle (tools/oracle/build.sh). Takes a few minutes.
 """
 from __future__ import annotations
@@ -48,6 +54,8 @@ SHARED = Path(os.environ.get("BACKPROP_LINT_SHARED", REPO.parent / "shared"))
 DEFAULT_CORPUS = SHARED / "corpus" / "nets"
 DEFAULT_EXPERIMENTS = SHARED / "spec" / "experiments"
 GOLDEN_DIR = REPO / "fixtures" / "golden"
+#: goldens judged by real BVLC Caffe (the same inputs as the SSD-lineage goldens in GOLDEN_DIR)
+BVLC_GOLDEN_DIR = GOLDEN_DIR / "bvlc"
 NETS_DIR = REPO / "fixtures" / "oracle_inputs" / "nets"
 SKIPPED_FILE = GOLDEN_DIR / "SKIPPED.md"
 PHASES = ("TRAIN", "TEST")
@@ -104,14 +112,19 @@ def record_phase(net_file: Path, origin: str, phase: str, prepared: PreparedInpu
     return golden
 
 
-def oracle_outcome(net_file: Path, phase: str, timeout: float, labels: Sequence[str] = ()) -> Dict[str, Any]:
+def golden_dir(flavor: str) -> Path:
+    return BVLC_GOLDEN_DIR if flavor == "bvlc" else GOLDEN_DIR
+
+
+def oracle_outcome(net_file: Path, phase: str, timeout: float, labels: Sequence[str] = (),
+                   flavor: str = FLAVOR) -> Dict[str, Any]:
     """What real Caffe did with ``net_file``: refusal, or structure plus run (or crash), as golden keys."""
     outcome: Dict[str, Any] = {}
     try:
         result = oracle.run_oracle(net_file, phase, run=True, labels=labels, timeout=timeout,
-                                   fill_zero_weights=True)
+                                   fill_zero_weights=True, flavor=flavor)
     except oracle.OracleError as error:  # e.g. a run too slow for the timeout: keep the structure
-        result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout)
+        result = oracle.run_oracle(net_file, phase, run=False, timeout=timeout, flavor=flavor)
         outcome["run_skipped"] = str(error)
     if result.refusal is not None:
         outcome["refusal"] = result.refusal
@@ -263,13 +276,47 @@ def summary(golden_files: Sequence[Path]) -> str:
     return ", ".join(f"{key}: {value}" for key, value in counts.items())
 
 
+def record_bvlc(only: Sequence[str], timeout: float) -> int:
+    """Replay every SSD-judge golden's input on real BVLC Caffe into fixtures/golden/bvlc/."""
+    available, reason = oracle.oracle_available("bvlc")
+    if not available:
+        print(f"error: {reason}", file=sys.stderr)
+        return 2
+    BVLC_GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+    sources = sorted(path for path in GOLDEN_DIR.glob("*.json") if recorded_here(path))
+    if only:
+        sources = [path for path in sources if Path(json.loads(path.read_text())["net"]).name in only]
+    written: List[Path] = []
+    for number, source in enumerate(sources, 1):
+        judged_by_ssd = json.loads(source.read_text(encoding="utf-8"))
+        golden = {key: judged_by_ssd[key] for key in
+                  ("net", "source", "phase", "level", "stages", "replaced_layers", "labels", "fill_zero_weights")}
+        golden["flavor"] = "bvlc"
+        golden.update(oracle_outcome(REPO / golden["net"], golden["phase"], timeout, golden["labels"], "bvlc"))
+        target = BVLC_GOLDEN_DIR / source.name
+        target.write_text(golden_text(golden), encoding="utf-8")
+        written.append(target)
+        print(f"[{number}/{len(sources)}] {source.name}: {'refused' if 'refusal' in golden else 'loaded'}", flush=True)
+    if not only:
+        kept = {path.resolve() for path in written}
+        for path in BVLC_GOLDEN_DIR.glob("*.json"):
+            if path.resolve() not in kept and recorded_here(path):
+                path.unlink()
+    print(summary(written))
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Record real Caffe's decisions as golden files.")
+    parser.add_argument("--flavor", default="ssd", choices=("ssd", "bvlc"),
+                        help="which real Caffe judges (bvlc replays the ssd goldens' inputs)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--experiments", type=Path, default=DEFAULT_EXPERIMENTS)
     parser.add_argument("--only", action="append", default=[], help="only this file name (repeatable)")
     parser.add_argument("--timeout", type=float, default=300, help="seconds per oracle run")
     options = parser.parse_args(argv)
+    if options.flavor == "bvlc":
+        return record_bvlc(options.only, options.timeout)
     available, reason = oracle.oracle_available()
     if not available:
         print(f"error: {reason}", file=sys.stderr)

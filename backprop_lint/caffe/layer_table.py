@@ -166,6 +166,8 @@ class LayerInfo:
     counts_of: Optional[CountsOf] = None
     #: the sub-message whose ``engine`` the type's creator in layer_factory.cpp reads
     engine_param: Optional[str] = None
+    #: the same, for an inner layer its LayerSetUp creates through the registry (SoftmaxWithLoss)
+    setup_engine_param: Optional[str] = None
 
     def blob_counts(self, layer_param: Message) -> Tuple[Count, Count]:
         """(bottoms, tops) constraints for this layer_param."""
@@ -522,9 +524,14 @@ _ROWS: Tuple[LayerInfo, ...] = (
     _row("Data", BOTH, ZERO, Count(min=1, max=2), _NO_PARAMS, NOOP,
          "U:include/caffe/layers/data_layer.hpp:24-26; U:include/caffe/layers/base_data_layer.hpp:35-38; L:include/caffe/layers/data_layer.hpp:27-29; L:src/caffe/layers/data_layer.cpp:1-3,108",
          notes="always registered (USE_OPENCV guards only an include); needs an LMDB/LevelDB backend at run time"),
-    _row("Deconvolution", BOTH, AT_LEAST_ONE, AT_LEAST_ONE, _weights_and_bias("convolution_param"), RESPECTS,
-         "U:include/caffe/layers/deconv_layer.hpp:34; U:src/caffe/layers/deconv_layer.cpp:43-75; U:src/caffe/layer_factory.cpp:79-116; L:src/caffe/layers/deconv_layer.cpp:82",
+    _row("Deconvolution", {BVLC}, AT_LEAST_ONE, AT_LEAST_ONE, _weights_and_bias("convolution_param"), RESPECTS,
+         "U:include/caffe/layers/deconv_layer.hpp:34; U:src/caffe/layers/deconv_layer.cpp:43-75; U:src/caffe/layer_factory.cpp:79-116",
          equal_bottom_top=True, check=_conv_check, engine_param="convolution_param"),
+    # The SSD lineage registers the class itself (no engine creator): `engine` is ignored,
+    # as fixtures/layer_nets/layer__engine_cudnn_deconvolution shows.
+    _row("Deconvolution", {SSD}, AT_LEAST_ONE, AT_LEAST_ONE, _weights_and_bias("convolution_param"), RESPECTS,
+         "U:include/caffe/layers/deconv_layer.hpp:34; U:src/caffe/layers/deconv_layer.cpp:43-75; L:src/caffe/layers/deconv_layer.cpp:82 (REGISTER_LAYER_CLASS)",
+         equal_bottom_top=True, check=_conv_check),
     _neuron("Dropout", BOTH, "U:src/caffe/layers/dropout_layer.cpp:49-65; L:src/caffe/layers/dropout_layer.cpp:73"),
     _row("DummyData", BOTH, ZERO, AT_LEAST_ONE, _NO_PARAMS, NOOP,
          "U:include/caffe/layers/dummy_data_layer.hpp:30-31,36-39; L:include/caffe/layers/dummy_data_layer.hpp:32-33"),
@@ -649,7 +656,7 @@ _ROWS: Tuple[LayerInfo, ...] = (
          engine_param="softmax_param"),
     _loss("SoftmaxWithLoss", BOTH, _LABEL_ABORTS,
           "U:include/caffe/layers/softmax_loss_layer.hpp:61-64; U:src/caffe/layers/softmax_loss_layer.cpp:11-21,118-149; U:include/caffe/layer.hpp:389-403; L:include/caffe/layers/softmax_loss_layer.hpp:62-64; L:include/caffe/layer.hpp:418",
-          tops=Count(min=1, max=2), check=_softmax_loss_check),
+          tops=Count(min=1, max=2), check=_softmax_loss_check, setup_engine_param="softmax_param"),
     _row("Split", BOTH, ONE, AT_LEAST_ONE, _NO_PARAMS, RESPECTS,
          "U:include/caffe/layers/split_layer.hpp:27-28; U:src/caffe/layers/split_layer.cpp:9-49; L:src/caffe/layers/split_layer.cpp:18",
          in_place_allowed=False),
@@ -752,21 +759,25 @@ def available_types(flavor: str, build: FrozenSet[str]) -> List[str]:
     return sorted(t for t, row in _BY_FLAVOR[flavor].items() if row.available(build))
 
 
-def engine_refusal(info: LayerInfo, name: str, layer_param: Message, build: FrozenSet[str]) -> Optional[str]:
+def engine_refusal(info: LayerInfo, name: str, layer_param: Message, build: FrozenSet[str],
+                   at_setup: bool = False) -> Optional[str]:
     """Caffe's refusal when the layer's creator cannot make the engine it asks for, else None.
 
     DEFAULT and CAFFE are always served; CUDNN only by a build with USE_CUDNN, and
     there not for a dilated (de)convolution (U:src/caffe/layer_factory.cpp:39-116).
     Any other engine is "unknown" (the ``else`` of every creator in layer_factory.cpp).
+    ``at_setup``: the inner layer LayerSetUp creates (SoftmaxWithLoss's Softmax,
+    U:src/caffe/layers/softmax_loss_layer.cpp:11-21), which gets the outer layer's name.
     """
-    if info.engine_param is None:
+    param_name = info.setup_engine_param if at_setup else info.engine_param
+    if param_name is None:
         return None
-    sub = layer_param.get(info.engine_param)
+    sub = layer_param.get(param_name)
     engine = sub.get("engine")
     if engine in ("DEFAULT", "CAFFE"):
         return None
     if engine == "CUDNN" and USE_CUDNN in build:
-        if info.engine_param == "convolution_param" and any(int(d) > 1 for d in sub.repeated("dilation")):
+        if param_name == "convolution_param" and any(int(d) > 1 for d in sub.repeated("dilation")):
             what = "convolution" if info.type == "Convolution" else "deconvolution"
             return f"CuDNN doesn't support the dilated {what} at Layer {name}"
         return None

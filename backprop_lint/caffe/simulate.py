@@ -177,7 +177,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         for j in range(len(definition.tops), _auto_top_count(info, definition)):
             layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
             layer.tops.append(AUTOMATIC_TOP)
-        _set_up(layer)
+        _set_up(layer, build)
         for j, blob_id in enumerate(layer.top_ids):
             net.blob_loss_weights[blob_id] = layer.loss[j]
         need = _or2(need, _set_param_propagate_down(layer))
@@ -280,13 +280,16 @@ def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
     return max(tops.min, tops.exact)
 
 
-def _set_up(layer: BuiltLayer) -> None:
+def _set_up(layer: BuiltLayer, build: FrozenSet[str]) -> None:
     """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
     definition, info = layer.definition, layer.info
     n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
     explicit_loss = [to_float32(w) for w in definition.loss_weights]
     if info is not None:
         _check_blob_counts(layer, info, n_bottoms, n_tops)
+        inner_refusal = engine_refusal(info, definition.name, definition.param, build, at_setup=True)
+        if inner_refusal is not None:
+            raise _refuse(definition, inner_refusal, "unknown-engine")
         if not info.in_place_allowed and any(
             j < n_bottoms and name == definition.bottoms[j] for j, name in enumerate(definition.tops)
         ):

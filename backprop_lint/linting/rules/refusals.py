@@ -138,6 +138,15 @@ REFUSALS: Tuple[Refusal, ...] = (
         "give every `param { name: ... }` of the shared blob the same `lr_mult` and `decay_mult`, "
         "or write them only on the first layer",
     ),
+    Refusal(
+        "BL017", "engine-not-in-build", "unknown-engine",
+        "A layer asks for `engine: CUDNN`, which a Caffe built without cuDNN cannot create.",
+        "the layer factory serves `engine: CUDNN` only when Caffe was built with cuDNN (USE_CUDNN), "
+        "and even then not for a dilated convolution; a CPU-only build stops at this layer",
+        "remove the `engine:` line (DEFAULT picks cuDNN when the build has it and Caffe's own code "
+        "otherwise), or write `engine: CAFFE`; if your Caffe has cuDNN, say so with `--build cudnn` "
+        "or `build = {cudnn = true}`",
+    ),
 )
 
 _BY_KIND: Dict[str, Refusal] = {r.kind: r for r in REFUSALS}
