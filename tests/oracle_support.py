@@ -37,9 +37,9 @@ OracleError = oracle.OracleError
 run_oracle = oracle.run_oracle
 
 
-def oracle_status() -> Tuple[bool, str]:
-    """(ready, reason it is not) for the real-Caffe oracle."""
-    return oracle.oracle_available()
+def oracle_status(flavor: str = "ssd") -> Tuple[bool, str]:
+    """(ready, reason it is not) for the flavour's real-Caffe oracle (ssd: the SSD lineage, bvlc: BVLC)."""
+    return oracle.oracle_available(flavor)
 
 
 def require_oracle() -> None:

@@ -10,8 +10,12 @@ bottom, a top with two producers, a wrong ``propagate_down`` count, ...).
 ``RandomNet.refusal`` then holds substrings of the message Caffe is expected
 to die with, so the generator itself can be validated against the oracle.
 
-Validity is judged against the SSD-lineage Caffe the oracle is built from
-(e.g. a BatchNorm statistics spec with ``lr_mult`` 1 loads there).
+Validity is judged against the Caffe of the flavour asked for: ``flavor="ssd"``
+(the default) the SSD-lineage oracle (e.g. a BatchNorm statistics spec with
+``lr_mult`` 1 loads there), ``flavor="bvlc"`` real BVLC Caffe, whose nets use
+only BVLC's types (Clip and Swish instead of Normalize, Permute and
+SmoothL1Loss) and BatchNorm specs BVLC accepts. The ssd nets are the same for
+the same seed whatever the bvlc generator does.
 
 About one net in ten is written in the V1 format (``layers { type: RELU }``
 with ``blobs_lr``/``weight_decay``), which Caffe upgrades as it reads the file;
@@ -135,6 +139,8 @@ def _count(shape: Shape) -> int:
 
 _GAUSSIAN = 'weight_filler { type: "gaussian" std: 0.5 }'
 _NEURONS: Tuple[str, ...] = ("ReLU", "Sigmoid", "TanH", "Power", "ELU", "BNLL", "Dropout", "AbsVal", "PReLU")
+#: neurons only BVLC registers (U:src/caffe/layers/clip_layer.cpp, swish_layer.cpp); never in place here
+_BVLC_NEURONS: Tuple[str, ...] = ("Clip", "Swish")
 _IN_PLACE_OK: FrozenSet[str] = frozenset(
     {"ReLU", "Sigmoid", "TanH", "Power", "ELU", "BNLL", "Dropout", "PReLU", "BatchNorm", "Scale", "Bias", "Threshold"}
 )
@@ -143,9 +149,10 @@ _IN_PLACE_OK: FrozenSet[str] = frozenset(
 class _Builder:
     """Grows one net layer by layer, keeping shapes and split-relevant facts per blob."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, flavor: str = "ssd") -> None:
         self.rng = random.Random(seed)
         self.seed = seed
+        self.flavor = flavor
         self.layers: List[Layer] = []
         self.blobs: Dict[str, Blob] = {}
         self.features: Set[str] = set()
@@ -311,7 +318,8 @@ class _Builder:
 
     # -- operations (each adds at most a couple of layers; None: nothing fitted) ----
     def op_neuron(self) -> Optional[str]:
-        kind = self.rng.choice(tuple(n for n in _NEURONS if n in _V1_TYPES) if self.v1_only else _NEURONS)
+        neurons = _NEURONS + _BVLC_NEURONS if self.flavor == "bvlc" else _NEURONS
+        kind = self.rng.choice(tuple(n for n in neurons if n in _V1_TYPES) if self.v1_only else neurons)
         bottom = self.float_blob()
         if bottom is None:
             return None
@@ -319,7 +327,9 @@ class _Builder:
         in_place = kind in _IN_PLACE_OK and self.can_write_in_place(bottom) and self.rng.random() < 0.6
         top = bottom if in_place else self.new_blob()
         body = {"Power": ["power_param { power: 2 scale: 0.5 shift: 1 }"],
-                "Dropout": ["dropout_param { dropout_ratio: 0.5 }"]}.get(kind, [])
+                "Dropout": ["dropout_param { dropout_ratio: 0.5 }"],
+                "Clip": ["clip_param { min: -0.5 max: 0.5 }"],
+                "Swish": ["swish_param { beta: 1.5 }"]}.get(kind, [])
         layer = Layer(self.new_layer_name(kind), kind, [bottom], [top], body,
                       param_blobs=1 if kind == "PReLU" else 0)
         self.add(layer, [shape])
@@ -349,8 +359,12 @@ class _Builder:
         top = bottom if self.can_write_in_place(bottom) and self.rng.random() < 0.7 else self.new_blob()
         spec_count = self.rng.choice((0, 0, 1, 2, 3))
         layer = Layer(self.new_layer_name("BatchNorm"), "BatchNorm", [bottom], [top], param_blobs=3)
-        layer.params = [self.rng.choice(("param { lr_mult: 0 }", "param { lr_mult: 0 decay_mult: 0 }", "param {}"))
-                        for _ in range(spec_count)]
+        # BVLC CHECKs lr_mult 0 on explicit statistics specs, unless there are exactly 3
+        # (the upgrade zeroes those); the SSD lineage accepts any
+        specs = ("param { lr_mult: 0 }", "param { lr_mult: 0 decay_mult: 0 }", "param {}")
+        if self.flavor == "bvlc" and spec_count != 3:
+            specs = specs[:2]
+        layer.params = [self.rng.choice(specs) for _ in range(spec_count)]
         self.add(layer, [shape])
         self.features.add(f"batchnorm-{spec_count}")
         return top
@@ -451,6 +465,8 @@ class _Builder:
         """Layers with their own backward habits: bottom diffs written whatever propagate_down says
         (MVN, LRN across channels, Im2col), a bottom never written (Crop's second), SSD's extras."""
         kinds = ("MVN", "LRN", "Im2col", "Exp", "Tile", "Reduction", "Deconvolution", "Crop", "Normalize", "Permute")
+        if self.flavor == "bvlc":
+            kinds = kinds[:-2]
         kind = self.rng.choice(tuple(k for k in kinds if k in _V1_TYPES) if self.v1_only else kinds)
         # (this MVN reshapes its top to 4 axes, so it gets 4-axis bottoms only)
         spatial = kind in ("MVN", "LRN", "Im2col", "Deconvolution", "Crop", "Normalize", "Permute")
@@ -603,6 +619,8 @@ class _Builder:
     def op_loss(self) -> Optional[str]:
         kinds = ("EuclideanLoss", "SoftmaxWithLoss", "SigmoidCrossEntropyLoss", "EuclideanLoss", "SoftmaxWithLoss",
                  "MultinomialLogisticLoss", "HingeLoss", "ContrastiveLoss", "InfogainLoss", "SmoothL1Loss")
+        if self.flavor == "bvlc":
+            kinds = kinds[:-1]
         kind = self.rng.choice(tuple(k for k in kinds if k in _V1_TYPES) if self.v1_only else kinds)
         if kind in ("SoftmaxWithLoss", "MultinomialLogisticLoss", "HingeLoss", "InfogainLoss"):
             prediction = self.vector()
@@ -1021,9 +1039,9 @@ def _random_state(rng: random.Random) -> Tuple[str, int, Tuple[str, ...]]:
     return phase, level, stages
 
 
-def generate(seed: int, *, invalid_rate: float = 0.2) -> RandomNet:
-    """One random net, the same for the same seed."""
-    builder = _Builder(seed)
+def generate(seed: int, *, invalid_rate: float = 0.2, flavor: str = "ssd") -> RandomNet:
+    """One random net, the same for the same seed and flavour."""
+    builder = _Builder(seed, flavor)
     _build_valid(builder)
     phase, level, stages = _random_state(builder.rng)
     if phase == "TEST":

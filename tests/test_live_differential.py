@@ -1,7 +1,9 @@
 """The simulation against real Caffe on random nets (tests/randnet.py).
 
-For each net, real Caffe (the SSD-lineage oracle, tools/oracle/) loads it and
-runs one Forward/Backward; backprop-lint simulates it with ``flavor="ssd"``.
+Two judges, one per flavour: for each net, real Caffe (the SSD-lineage oracle
+for ``flavor="ssd"``, real BVLC Caffe for ``flavor="bvlc"``, tools/oracle/)
+loads it and runs one Forward/Backward; backprop-lint simulates it with that
+flavour and that oracle's build options.
 They must agree: refusal for refusal, every structure field, Backward aborts,
 and every diff we claim stays zero must be zero in the measurement. Nets
 without a loss are compared a second time with a random subset of their
@@ -10,7 +12,7 @@ outputs seeded (``--seed`` / ``seeds=``).
 ``BACKPROP_LINT_LIVE_NETS`` sets how many nets (default 1000: 1-2 minutes on
 2 busy cores, two oracle processes at a time; 3000 nets took 4.3 minutes). Skipped, with the reason,
 when the oracle is not built. Disagreeing nets are saved under pytest's
-temporary directory, and ``python tools/fuzz_differential.py --start-seed S
+temporary directory, and ``python tools/fuzz_differential.py --flavor F --start-seed S
 --count 1`` replays one.
 """
 from __future__ import annotations
@@ -26,7 +28,7 @@ from oracle_support import oracle_status  # also puts tools/ and tools/oracle/ o
 import fuzz_differential as fuzz  # noqa: E402  (tools/fuzz_differential.py)
 
 DEFAULT_NETS = 1000
-SUITE = "live differential (random nets)"
+JUDGE_NAMES = {"ssd": "SSD-lineage Caffe", "bvlc": "BVLC Caffe"}
 SHOWN_FAILURES = 3
 
 
@@ -50,10 +52,11 @@ def _report(request: pytest.FixtureRequest, line: str) -> None:
         reporter.write_line(line)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["ssd", "bvlc"])
 def live_outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                   differential_tally: Any) -> List["fuzz.Outcome"]:
-    ready, reason = oracle_status()
+    flavor: str = request.param
+    ready, reason = oracle_status(flavor)
     if not ready:
         print(f"SKIPPED (real Caffe not available): {reason}")
         pytest.skip(reason)
@@ -62,13 +65,14 @@ def live_outcomes(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     workdir = tmp_path_factory.mktemp("live_differential")
     failures_dir = tmp_path_factory.mktemp("live_differential_failures")
     summary = fuzz.Summary()
-    outcomes = list(fuzz.compare_seeds(range(_net_count()), workdir, jobs=2, simulate=run_simulate))
+    outcomes = list(fuzz.compare_seeds(range(_net_count()), workdir, jobs=2, simulate=run_simulate, flavor=flavor))
+    suite = f"live differential (random nets), --flavor {flavor} judged by real {JUDGE_NAMES[flavor]}"
     for outcome in outcomes:
         summary.add(outcome)
-        differential_tally.record(SUITE, outcome.agreed)
+        differential_tally.record(suite, outcome.agreed)
         if not outcome.agreed or outcome.generator_problem:
             fuzz.save(outcome, failures_dir)
-    _report(request, summary.line())
+    _report(request, f"[{flavor} judge] {summary.line()}")
     if summary.agreed != summary.compared or summary.generator_problems:
         _report(request, f"live differential: disagreeing nets saved in {failures_dir}")
     return outcomes
@@ -80,7 +84,7 @@ def _explain(failures: List["fuzz.Outcome"], what: str, generator: bool = False)
         for outcome in failures[:SHOWN_FAILURES])
     seeds = ", ".join(str(outcome.seed) for outcome in failures[:50])
     return (f"{len(failures)} random nets where {what} (seeds {seeds}); replay one with "
-            f"`python tools/fuzz_differential.py --start-seed SEED --count 1 --show-text`. First ones:\n\n{shown}")
+            f"`python tools/fuzz_differential.py --flavor FLAVOR --start-seed SEED --count 1 --show-text`. First ones:\n\n{shown}")
 
 
 def test_simulation_agrees_with_real_caffe(live_outcomes: List["fuzz.Outcome"]) -> None:

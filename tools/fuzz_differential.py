@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Compare backprop-lint's simulation with real Caffe on random nets.
 
-    python tools/fuzz_differential.py --count 200 --start-seed 0 [--jobs 2] [--save DIR]
+    python tools/fuzz_differential.py --count 200 --start-seed 0 [--flavor ssd|bvlc] [--jobs 2] [--save DIR]
 
-Each seed gives one net from ``tests/randnet.py``. Real Caffe (the oracle of
-``tools/oracle/``, built by ``tools/oracle/build.sh``) loads and runs it; the
-simulation (``backprop_lint.caffe.pipeline.run_simulate``, SSD flavour, because the
-oracle is the SSD-lineage Caffe) predicts it. They agree when:
+Each seed gives one net from ``tests/randnet.py`` (generated for the flavour).
+The flavour's real Caffe (the oracles of ``tools/oracle/``, built by
+``tools/oracle/build.sh``: the SSD-lineage build judges ``ssd``, BVLC Caffe
+judges ``bvlc``) loads and runs it; the simulation
+(``backprop_lint.caffe.pipeline.run_simulate`` with that flavour and that
+oracle's build options) predicts it. They agree when:
 
 * both refuse the net, or neither does;
 * every structure field is equal: layers (every key), blobs, inputs, outputs;
@@ -46,7 +48,7 @@ STRUCTURE_KEYS: Tuple[str, ...] = ("layers", "blobs", "inputs", "outputs")
 LAYER_KEYS: Tuple[str, ...] = (
     "name", "type", "bottoms", "tops", "need_backward", "bottom_need_backward", "param_propagate_down", "loss",
 )
-FLAVOR = "ssd"  # the oracle is the SSD-lineage Caffe
+FLAVOR = "ssd"  # the default judge: the SSD-lineage Caffe
 
 Simulator = Callable[..., Dict[str, Any]]
 OracleRunner = Callable[..., "oracle.OracleResult"]
@@ -184,18 +186,22 @@ def _default_simulator() -> Simulator:
 
 
 def _simulate(simulate: Simulator, path: Path, net: "randnet.RandomNet",
-              seeds: Optional[Sequence[str]] = None) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+              seeds: Optional[Sequence[str]] = None, flavor: str = FLAVOR) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
     """(our JSON, None) or (None, the traceback) when the simulation itself blew up."""
+    from backprop_lint.caffe.build_options import ORACLE_BUILDS, build_setting_of
+
     try:
         return simulate(str(path), phase=net.phase, level=net.level, stages=net.stages,
-                        flavor=FLAVOR, seeds=list(seeds) if seeds is not None else None), None
+                        flavor=flavor, seeds=list(seeds) if seeds is not None else None,
+                        build=build_setting_of(ORACLE_BUILDS[flavor])), None
     except Exception:  # a traceback is itself a finding: bad input must never give one
         return None, traceback.format_exc(limit=6)
 
 
 def _oracle(run_oracle: OracleRunner, path: Path, net: "randnet.RandomNet",
-            seeds: Sequence[str] = ()) -> "oracle.OracleResult":
-    return run_oracle(path, phase=net.phase, level=net.level, stages=net.stages, run=True, seeds=seeds)
+            seeds: Sequence[str] = (), flavor: str = FLAVOR) -> "oracle.OracleResult":
+    return run_oracle(path, phase=net.phase, level=net.level, stages=net.stages, run=True, seeds=seeds,
+                      flavor=flavor)
 
 
 def _generator_problem(net: "randnet.RandomNet", result: "oracle.OracleResult") -> Optional[str]:
@@ -215,16 +221,17 @@ def compare_net(
     workdir: Path,
     simulate: Optional[Simulator] = None,
     run_oracle: OracleRunner = oracle.run_oracle,
+    flavor: str = FLAVOR,
 ) -> Outcome:
-    """Run one net through real Caffe and the simulation and compare them."""
+    """Run one net through the flavour's real Caffe and the simulation and compare them."""
     simulate = simulate or _default_simulator()
-    path = workdir / f"randnet_{net.seed}.prototxt"
+    path = workdir / (f"randnet_{net.seed}.prototxt" if flavor == FLAVOR else f"randnet_{flavor}_{net.seed}.prototxt")
     path.write_text(net.text)
     try:
-        result = _oracle(run_oracle, path, net)
+        result = _oracle(run_oracle, path, net, flavor=flavor)
     except oracle.OracleError as error:  # e.g. a timeout: nothing to compare with
         return Outcome(seed=net.seed, net=net, kind="mismatch", disagreement=f"the oracle could not answer: {error}")
-    ours, blew_up = _simulate(simulate, path, net)
+    ours, blew_up = _simulate(simulate, path, net, flavor=flavor)
     outcome = Outcome(seed=net.seed, net=net, kind="mismatch", oracle_refusal=result.refusal,
                       generator_problem=_generator_problem(net, result))
     if ours is None:
@@ -249,17 +256,17 @@ def compare_net(
     outcome.disagreement = outcome.run.disagreement
     if outcome.disagreement is None and not _has_loss(result.structure) and result.structure.get("outputs"):
         outcome.seeds = pick_seeds(net.seed, result.structure["outputs"])
-        outcome.seeded_run = _compare_seeded(net, path, outcome.seeds, simulate, run_oracle)
+        outcome.seeded_run = _compare_seeded(net, path, outcome.seeds, simulate, run_oracle, flavor)
     return outcome
 
 
 def _compare_seeded(net: "randnet.RandomNet", path: Path, seeds: Sequence[str],
-                    simulate: Simulator, run_oracle: OracleRunner) -> RunCheck:
+                    simulate: Simulator, run_oracle: OracleRunner, flavor: str = FLAVOR) -> RunCheck:
     try:
-        result = _oracle(run_oracle, path, net, seeds)
+        result = _oracle(run_oracle, path, net, seeds, flavor)
     except oracle.OracleError as error:
         return RunCheck(disagreement=f"the oracle could not answer the seeded run: {error}")
-    ours, blew_up = _simulate(simulate, path, net, seeds)
+    ours, blew_up = _simulate(simulate, path, net, seeds, flavor)
     if ours is None:
         return RunCheck(disagreement=f"the simulation raised:\n{blew_up}")
     if "error" in ours:
@@ -277,11 +284,13 @@ def compare_seeds(
     workdir: Path,
     jobs: int = 2,
     simulate: Optional[Simulator] = None,
+    flavor: str = FLAVOR,
 ) -> Iterator[Outcome]:
     """Outcomes for the given generator seeds, in order, ``jobs`` oracle processes at a time."""
     simulate = simulate or _default_simulator()
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(lambda seed: compare_net(randnet.generate(seed), workdir, simulate), seeds)
+        yield from pool.map(lambda seed: compare_net(randnet.generate(seed, flavor=flavor), workdir, simulate,
+                                                     flavor=flavor), seeds)
 
 
 # ---------------------------------------------------------------------------
@@ -356,15 +365,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="oracle processes at a time (default 2)")
     parser.add_argument("--save", type=Path, help="write each disagreeing net (and a .json note) here")
     parser.add_argument("--show-text", action="store_true", help="print each disagreeing net's text")
+    parser.add_argument("--flavor", default=FLAVOR, choices=oracle.JUDGES,
+                        help="which real Caffe judges, and which flavour we simulate (default ssd)")
     options = parser.parse_args(argv)
-    available, reason = oracle.oracle_available()
+    available, reason = oracle.oracle_available(options.flavor)
     if not available:
         print(f"error: {reason}", file=sys.stderr)
         return 2
     summary = Summary()
     with tempfile.TemporaryDirectory(prefix="fuzz-differential-") as workdir:
         seeds = range(options.start_seed, options.start_seed + options.count)
-        for outcome in compare_seeds(seeds, Path(workdir), options.jobs):
+        for outcome in compare_seeds(seeds, Path(workdir), options.jobs, flavor=options.flavor):
             summary.add(outcome)
             if outcome.generator_problem:
                 print(f"seed {outcome.seed}: generator surprise: {outcome.generator_problem}")
