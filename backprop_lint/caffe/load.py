@@ -21,7 +21,7 @@ import os
 from pathlib import Path
 from typing import Any, List, Optional, Tuple, Union
 
-from backprop_lint.caffe import textproto
+from backprop_lint.caffe import text_bytes, textproto
 from backprop_lint.caffe.files import FileSnapshot, read_regular_file, too_big
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
 
@@ -83,6 +83,13 @@ def load_text(
     """Parse prototxt text. An empty text is an empty net, as in Caffe."""
     if len(text) > max_text_bytes:
         raise _too_big(file, len(text), max_text_bytes, "characters")
+    nul = text.find("\x00")
+    if nul >= 0:  # protobuf's tokenizer stops at a NUL even inside a comment
+        line = text.count("\n", 0, nul) + 1
+        col = nul - (text.rfind("\n", 0, nul) + 1) + 1
+        raise InputError("Invalid control characters encountered in text: a NUL byte, which protobuf's "
+                         "text parser (and so Caffe) refuses even inside a comment; remove it",
+                         Location(file, line, col))
     net, warnings = textproto.parse(text, file=file, flavor=flavor, strict=strict, max_depth=max_depth,
                                     packs=packs)
     return LoadedNet(net=net, file=file, source_format="text", text=text, warnings=warnings)
@@ -135,12 +142,18 @@ def load_bytes(
     max_depth: int = textproto.DEFAULT_MAX_DEPTH,
     packs: Tuple[str, ...] = (),
 ) -> LoadedNet:
-    """Text or binary NetParameter bytes: text when they decode as UTF-8 and parse."""
+    """Text or binary NetParameter bytes: text when they look like text and parse.
+
+    Text need not be UTF-8: Caffe keeps any bytes in comments and strings (text_bytes.py).
+    """
     try:
         text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
+    except UnicodeDecodeError:
         if _looks_like_text(data):
-            raise _utf8_error(data, error, file) from None
+            if len(data) > max_text_bytes:
+                raise _too_big(file, len(data), max_text_bytes, "bytes") from None
+            return load_text(text_bytes.decode(data), flavor=flavor, strict=strict, file=file,
+                             max_text_bytes=max_text_bytes, max_depth=max_depth, packs=packs)
         if len(data) > max_binary_bytes:
             raise _too_big(file, len(data), max_binary_bytes, "bytes") from None
         return load_binary(data, flavor=flavor, strict=strict, file=file)
@@ -219,27 +232,7 @@ def load_message(
 _too_big = too_big
 
 
-#: control bytes other than tab, newline and carriage return
-_CONTROL_BYTES = bytes(byte for byte in range(32) if byte not in (9, 10, 13))
-
-
-def _looks_like_text(data: bytes) -> bool:
-    """Mostly printable bytes in the first 4 KB: a (maybe broken) text file, not a binary one."""
-    head = data[:4096]
-    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
-    return control * 20 <= len(head)
-
-
-def _utf8_error(data: bytes, error: UnicodeDecodeError, file: str) -> InputError:
-    start = error.start
-    line = data.count(b"\n", 0, start) + 1
-    line_start = data.rfind(b"\n", 0, start) + 1
-    col = len(data[line_start:start].decode("utf-8", errors="replace")) + 1
-    return InputError(
-        f"byte 0x{data[start]:02x} is not valid UTF-8 ({error.reason}); protobuf's text parser, and "
-        "so Caffe, reads prototxt as UTF-8: re-save the file as UTF-8",
-        Location(file, line, col),
-    )
+_looks_like_text = text_bytes.looks_like_text
 
 
 def _drop_weight_values(pb: Any) -> None:

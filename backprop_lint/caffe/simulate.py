@@ -703,7 +703,7 @@ def init_net(prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = N
 
 def outputs_of(net: BuiltNet) -> List[str]:
     """Net outputs: names never consumed, in std::set (byte-wise) order."""
-    return sorted(net.available, key=lambda name: name.encode("utf-8"))
+    return sorted(net.available, key=lambda name: name.encode("utf-8", "surrogateescape"))
 
 
 def simulate(

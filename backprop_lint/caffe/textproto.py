@@ -169,13 +169,13 @@ def to_float32(value: float) -> float:
 def unescape_string(body: str) -> bytes:
     """The bytes of a quoted literal's body, with C escapes resolved as text_format does."""
     if "\\" not in body:
-        return body.encode("utf-8")
+        return body.encode("utf-8", "surrogateescape")  # bytes that were not UTF-8 stay as they were
     padded = _SHORT_HEX_ESCAPE.sub(_pad_short_hex, body)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # '\z' is kept as is, as protobuf does
             resolved = padded.encode("raw_unicode_escape").decode("raw_unicode_escape")
-            return resolved.encode("utf-8").decode("unicode_escape").encode("latin-1")
+            return resolved.encode("utf-8", "surrogateescape").decode("unicode_escape").encode("latin-1")
     except (UnicodeError, ValueError) as error:
         raise _BadValue(f"invalid escape sequence in string: {error}") from None
 
@@ -894,10 +894,8 @@ class _Parser:
 
 
 def _utf8(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise _BadValue(f"string is not valid UTF-8 ({error.reason} at byte {error.start})") from None
+    """A string field's value: Caffe keeps bytes that are not UTF-8 (see text_bytes.py)."""
+    return raw.decode("utf-8", "surrogateescape")
 
 
 def _comments_before(text: str, blank_pos: int, name_pos: int) -> List[str]:

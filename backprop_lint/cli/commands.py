@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
+from backprop_lint.caffe import text_bytes
 from backprop_lint.cli.simulate import add_build_argument
 from backprop_lint.cli.guard import guarded
 from backprop_lint.cli.simulate import add_pack_argument
@@ -373,7 +374,11 @@ def output_color(args: argparse.Namespace) -> Optional[bool]:
 
 
 def write_output(text: str, output_file: Optional[Path]) -> None:
-    """The report on stdout, or into ``output_file`` in one rename (never half-written)."""
+    """The report on stdout, or into ``output_file`` in one rename (never half-written).
+
+    Bytes of the net that were not UTF-8 are shown as ``\\xNN`` (text_bytes.py), in JSON too.
+    """
+    text = text_bytes.printable(text_bytes.printable_json(text))
     if output_file is None:
         sys.stdout.write(text)
         return

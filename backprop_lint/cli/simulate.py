@@ -13,6 +13,7 @@ import sys
 from typing import Any, Dict, List, Optional
 
 from backprop_lint.caffe.pipeline import run_simulate
+from backprop_lint.caffe.text_bytes import printable_json
 
 
 def help_text(docstring: str) -> str:
@@ -162,7 +163,7 @@ def run(args: argparse.Namespace) -> int:
 def write_json(document: Any, indent: Optional[int] = None) -> None:
     """One JSON document on stdout (the machine-readable output of simulate, backward, verify)."""
     # dumps, not dump: only the one-shot encoder is C, and one write beats thousands
-    sys.stdout.write(json.dumps(document, indent=indent) + "\n")
+    sys.stdout.write(printable_json(json.dumps(document, indent=indent)) + "\n")
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence, Tuple
 
+from backprop_lint.caffe import text_bytes
 from backprop_lint.caffe.files import FileSnapshot, kind_of, os_error_message
 from backprop_lint.linting.findings import Finding, Fix, TextEdit
 
@@ -146,7 +147,7 @@ class LineOffsets:
 
 def read_source(path: Path) -> str:
     """A text file exactly as stored (no newline translation)."""
-    return path.read_bytes().decode("utf-8")
+    return text_bytes.decode(path.read_bytes())
 
 
 class UnsafeWrite(Exception):
@@ -327,7 +328,7 @@ def write_atomically(path: Path, text: str) -> None:
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(directory))
     try:
         try:
-            _write_all(handle, text.encode("utf-8"))
+            _write_all(handle, text_bytes.encode(text))
             os.fsync(handle)
             os.fchmod(handle, mode)
         finally:

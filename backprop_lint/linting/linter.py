@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
+from backprop_lint.caffe import text_bytes
 from backprop_lint.linting import suppress
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
 from backprop_lint.caffe.files import FileSnapshot, os_error_message, problem_with
@@ -347,11 +348,7 @@ def _top_level_field_names(text: str) -> Iterable[str]:
 def is_binary(path: Path, data: bytes) -> bool:
     if path.suffix in BINARY_SUFFIXES:
         return True
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return True
-    return b"\x00" in data[:4096]
+    return b"\x00" in data[:4096] or not text_bytes.looks_like_text(data)
 
 
 def state_label(state: NetState) -> str:
@@ -537,7 +534,7 @@ class Linter:
         """The file's bytes (or its replacement text); raises ``InputError`` for anything but a sane file."""
         replacement = self.replacement_texts.get(str(path))
         if replacement is not None:
-            return replacement.encode("utf-8")
+            return text_bytes.encode(replacement)
         if self.stdin is not None and str(path) == self.stdin[0]:
             return self.stdin[1]
         from backprop_lint.caffe.load import read_net_file
@@ -636,7 +633,7 @@ class Linter:
             return
         config = self.config_for(path)
         if not is_binary(path, data):
-            text = data.decode("utf-8")
+            text = text_bytes.decode(data)
             if looks_like_solver(text):
                 self._plan_solver(path, text, config, plans, report)
                 return
@@ -700,7 +697,7 @@ class Linter:
     def _lint_net(self, plan: _NetPlan, report: LintReport) -> None:
         config = plan.config
         if isinstance(plan.source, Path) and plan.data is not None and not is_binary(plan.source, plan.data):
-            report.sources[plan.display] = plan.data.decode("utf-8")  # code frames even for unreadable nets
+            report.sources[plan.display] = text_bytes.decode(plan.data)  # code frames even for unreadable nets
         try:
             loaded = load_net(plan.source, plan.display, config, plan.data)
         except BackpropLintError as err:
@@ -840,7 +837,7 @@ def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = 
     if isinstance(source, Path) and data is not None:
         if is_binary(source, data):
             return load_bytes(data, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)
-        return load_text(data.decode("utf-8"), flavor=config.flavor, strict=config.strict, file=display,
+        return load_text(text_bytes.decode(data), flavor=config.flavor, strict=config.strict, file=display,
                          packs=config.packs)
     if isinstance(source, str):  # text given to the library API
         return load_text(source, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)

@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 
 #: C0 controls, DEL, C1 controls, Unicode line/paragraph separators and bidirectional overrides
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: and the bytes of the file that were not UTF-8 (kept as surrogateescape characters, caffe/text_bytes.py)
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -24,6 +25,8 @@ def _escaped(match: "re.Match[str]") -> str:
     if named is not None:
         return named
     code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
