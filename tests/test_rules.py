@@ -100,7 +100,7 @@ def test_every_refusal_kind_has_its_own_rule() -> None:
     kinds = {"unknown-bottom", "multiple-sources", "multiple-sources-split", "propagate-down-count",
              "loss-weight-count", "too-many-params", "include-and-exclude", "unknown-layer-type",
              "bottom-count", "top-count", "batchnorm-stats-lr", "softmax-loss-two-tops",
-             "in-place-forbidden", "layer-setup", "upgrade", "shared-param-mismatch"}
+             "in-place-forbidden", "layer-setup", "upgrade", "shared-param-mismatch", "unknown-engine"}
     assert {refusal.kind for refusal in REFUSALS} == kinds
     for refusal in REFUSALS:
         assert rule_by_code(refusal.code).refusal_kind == refusal.kind
