@@ -1,6 +1,6 @@
 """The hand-made golden nets (fixtures/layer_nets/) cover every registered layer type.
 
-Each type the oracle build registers must appear in a net that real Caffe
+Each type either oracle build registers must appear in a net that its real Caffe
 accepted (a golden with a ``structure``), or be listed with a reason in
 ``fixtures/layer_nets/NOT_EXERCISED.md``. The comparison itself is
 tests/test_golden.py, which picks up the ``layer__*`` and ``subtle__*`` goldens.
@@ -11,6 +11,8 @@ import json
 import re
 from pathlib import Path
 from typing import Dict, Set
+
+import pytest
 
 from backprop_lint.caffe.build_options import ORACLE_BUILDS
 from backprop_lint.caffe.layer_table import available_types
@@ -32,15 +34,16 @@ def declared_types(net: Path) -> Set[str]:
     return {layer.get("type") for layer in load_file(net, flavor="ssd").net.repeated("layer")}
 
 
-def golden(net: Path, phase: str) -> Dict:
-    return json.loads((GOLDEN_DIR / f"{net.stem}.{phase}.json").read_text(encoding="utf-8"))
+def golden(net: Path, phase: str, flavor: str = "ssd") -> Dict:
+    directory = GOLDEN_DIR / "bvlc" if flavor == "bvlc" else GOLDEN_DIR
+    return json.loads((directory / f"{net.stem}.{phase}.json").read_text(encoding="utf-8"))
 
 
-def exercised_types() -> Set[str]:
-    """Types of the layers in nets that real Caffe built in at least one phase."""
+def exercised_types(flavor: str = "ssd") -> Set[str]:
+    """Types of the layers in nets that the flavour's real Caffe built in at least one phase."""
     found: Set[str] = set()
     for net in hand_made_nets():
-        if any("structure" in golden(net, phase) for phase in PHASES):
+        if any("structure" in golden(net, phase, flavor) for phase in PHASES):
             found |= declared_types(net)
     return found
 
@@ -57,6 +60,8 @@ def test_nets_are_named_for_their_goldens_and_have_both_phases() -> None:
     for net in nets:
         assert net.stem.startswith(("layer__", "subtle__")), f"{net.name}: name it layer__* or subtle__*"
         for phase in PHASES:
+            judged_by_bvlc = golden(net, phase, "bvlc")
+            assert judged_by_bvlc["net"] == net.relative_to(REPO).as_posix() and judged_by_bvlc["flavor"] == "bvlc"
             recorded = golden(net, phase)
             assert recorded["net"] == net.relative_to(REPO).as_posix()
             assert recorded["phase"] == phase and recorded["flavor"] == "ssd"
@@ -70,10 +75,11 @@ def test_every_golden_of_a_hand_made_net_has_its_net() -> None:
         assert stem in stems, f"{path.name}: no fixtures/layer_nets/{stem}.prototxt"
 
 
-def test_every_registered_type_has_a_golden_net_or_a_reason() -> None:
-    registered = set(available_types("ssd", ORACLE_BUILDS["ssd"]))
+@pytest.mark.parametrize("flavor", ["ssd", "bvlc"])
+def test_every_registered_type_has_a_golden_net_or_a_reason(flavor: str) -> None:
+    registered = set(available_types(flavor, ORACLE_BUILDS[flavor]))
     listed = listed_not_exercised()
-    missing = sorted(registered - exercised_types() - set(listed))
+    missing = sorted(registered - exercised_types(flavor) - set(listed))
     assert not missing, f"registered types with no accepted hand-made net and no reason in NOT_EXERCISED.md: {missing}"
 
 
