@@ -61,7 +61,7 @@ def build_flag(text: str) -> Dict[str, bool]:
     try:
         return parse_build_flag(text)
     except InputError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
+        raise argparse.ArgumentTypeError(error.message) from None
 
 
 def add_build_argument(parser: "argparse.ArgumentParser | argparse._ArgumentGroup") -> None:
