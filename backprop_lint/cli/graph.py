@@ -25,7 +25,7 @@ from typing import List, Optional, Sequence
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, plan_backward
 from backprop_lint.caffe.model import BackpropLintError
-from backprop_lint.cli.simulate import add_config_argument
+from backprop_lint.cli.simulate import add_build_argument, add_config_argument
 from backprop_lint.linting.config import ConfigFinder
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.fix import write_atomically
@@ -58,6 +58,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     state.add_argument("--level", type=int, help="NetState level (default: 0)")
     state.add_argument("--stage", action="append", metavar="STAGE", help="a NetState stage (repeatable)")
     state.add_argument("--flavor", choices=("bvlc", "ssd"), help="which Caffe (default: bvlc)")
+    add_build_argument(state)
     state.add_argument("--strict", action="store_true", default=None,
                        help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
     state.add_argument("--need-diff", action="append", metavar="BLOB",
@@ -96,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     overrides = Overrides(
         need_diff=tuple(args.need_diff) if args.need_diff else None,
         flavor=args.flavor,
+        build=args.build,
         phase=phase,
         level=args.level,
         stages=tuple(args.stage) if args.stage else None,
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
             plan = plan_backward(
                 args.net, start=args.start, end=args.end, seeds=args.seed, reads=args.read,
                 phase=phase, level=config.level, stages=config.stages, flavor=config.flavor,
-                strict=config.strict, declared_layers=dict(config.declared_layers) or None,
+                strict=config.strict, declared_layers=dict(config.declared_layers) or None, build=config.build,
             )
         except BackpropLintError as error:
             print(f"backprop-lint: {error}", file=sys.stderr)
