@@ -17,7 +17,8 @@ import pytest
 
 from backprop_lint import lint
 from backprop_lint.caffe.flavors import get_flavor
-from backprop_lint.caffe.layer_table import Backward, LayerInfo, available_types, default_build
+from backprop_lint.caffe.build_options import resolve_build
+from backprop_lint.caffe.layer_table import Backward, LayerInfo, available_types
 from backprop_lint.caffe.load import load
 from backprop_lint.caffe.model import BackpropLintError, InputError, Message
 from backprop_lint.caffe.packs import PACKS, checked_pack_names, get_pack, pack_names, pack_rows, packs_providing
@@ -382,7 +383,7 @@ UNREADABLE: Dict[str, str] = {
 
 
 def _corpus_types() -> Tuple[Dict[str, Set[str]], Dict[str, str]]:
-    known = set(available_types("bvlc", default_build("bvlc")))
+    known = set(available_types("bvlc", resolve_build("bvlc")))  # the usual build
     uncovered: Dict[str, Set[str]] = {}
     unreadable: Dict[str, str] = {}
     for path in corpus_nets():
