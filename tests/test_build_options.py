@@ -122,3 +122,13 @@ def test_our_table_registers_what_the_oracle_build_registers(flavor: str) -> Non
         print(f"SKIPPED (real Caffe not available): {reason}")
         pytest.skip(reason)
     assert available_types(flavor, ORACLE_BUILDS[flavor]) == oracle.registered_types(flavor)
+
+
+def test_unknown_type_that_the_build_leaves_out_names_the_option(tmp_path: Path) -> None:
+    net = _net(tmp_path, V0_IMAGES_NET)
+    (finding,) = [f for f in lint(net, phase="TRAIN", flavor="ssd", build="no-opencv").findings if f.code == "BL008"]
+    assert "registered only by a Caffe built with opencv" in finding.message
+    assert finding.fix is not None and "`--build opencv`" in finding.fix.description
+    video = _net(tmp_path, 'layer { name: "v" type: "VideoData" top: "data" top: "label" }\n')
+    (unknown,) = [f for f in lint(video, phase="TRAIN", flavor="bvlc").findings if f.code == "BL008"]
+    assert "built with" not in unknown.message  # BVLC has no VideoData in any build

@@ -65,11 +65,14 @@ class NetRefused(BackpropLintError):
         layer: Optional[str] = None,
         location: Optional[Location] = None,
         kind: str = "refused",
+        missing_build_options: Tuple[str, ...] = (),
     ) -> None:
         super().__init__(message)
         self.message = message
         self.layer = layer
         self.location = location
+        #: for an unknown type this flavour registers in other builds: the options (build_options names) it needs
+        self.missing_build_options = missing_build_options
         #: a stable refusal class, e.g. "unknown-bottom"; rules map it to a code
         self.kind = kind
 

@@ -161,11 +161,13 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
                 "propagate-down-count",
             )
         if info is None:
-            raise _refuse(
+            refusal = _refuse(
                 definition,
                 f"Unknown layer type: {definition.type} (known types: {', '.join(_known(prepared.flavor, build))})",
                 "unknown-layer-type",
             )
+            refusal.missing_build_options = _missing_options(definition.type, prepared.flavor, build)
+            raise refusal
         refusal = engine_refusal(info, definition.name, definition.param, build)
         if refusal is not None:
             raise _refuse(definition, refusal, "unknown-engine")
@@ -221,6 +223,16 @@ def _info_for(definition: LayerDef, flavor: str, build: FrozenSet[str],
 def is_unknowable(info: LayerInfo, definition: LayerDef) -> bool:
     """Whether the layer's parameter count or backward behaviour cannot be known statically."""
     return not info.backward_known or info.params(definition.param, len(definition.bottoms)) is None
+
+
+def _missing_options(type_name: str, flavor: str, build: FrozenSet[str]) -> Tuple[str, ...]:
+    """The build options (by their user names) the flavour's row of ``type_name`` needs and ``build`` lacks."""
+    from backprop_lint.caffe.build_options import OPTIONS
+
+    row = layer_info(type_name, flavor)
+    if row is None:
+        return ()
+    return tuple(name for name, macro in OPTIONS.items() if macro in row.needs and macro not in build)
 
 
 def _known(flavor: str, build: FrozenSet[str]) -> List[str]:

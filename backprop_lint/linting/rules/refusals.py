@@ -192,6 +192,16 @@ def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
         extra = ()
         advice = (f"Enable the pack: `--pack {providers[0]}`, or `packs = [\"{providers[0]}\"]` under "
                   f"[tool.backprop-lint].")
+    options = list(error.missing_build_options) if refusal.kind == "unknown-layer-type" and not providers else []
+    if options:
+        type_name = _unknown_type(error) or ""
+        message += (f". `{type_name}` is registered only by a Caffe built with {' and '.join(options)}, "
+                    "and your build setting leaves that out")
+        extra = ()
+        flag = ",".join(options)
+        table = ", ".join(f"{option} = true" for option in options)
+        advice = (f"If your Caffe was built with {' and '.join(options)}, say so: `--build {flag}`, or "
+                  f"`build = {{{table}}}` under [tool.backprop-lint]; otherwise use a type your build has.")
     return Finding(
         code=refusal.code,
         name=refusal.name,
