@@ -177,7 +177,7 @@ def write_fixed_file(path: Path, text: str, read_as: Optional[FileSnapshot], *, 
     if path.is_symlink():
         target = Path(os.path.realpath(path))
         note = f"{path} is a symlink: the fix was written to its target, {target}"
-    data = text.encode("utf-8")
+    data = text_bytes.encode(text)  # bytes that were not UTF-8 go back as they were
     status = _current_status(target)
     _check_unchanged(target, status, read_as)
     if not _is_writable(target, status) and not force:
