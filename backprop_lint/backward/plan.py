@@ -146,6 +146,15 @@ class BackwardPlan:
             return False
         return all(r.nonzero is True for r in self.reads)
 
+    def user_call(self) -> str:
+        """The call as the user asked for it, e.g. ``net.backward(start='conv1', end='data')``."""
+        arguments = []
+        if self.start is not None:
+            arguments.append(f"start={self.start!r}")
+        if self.end is not None:
+            arguments.append(f"end={self.end!r}")
+        return f"net.backward({', '.join(arguments)})"
+
     def to_json(self) -> Dict[str, Any]:
         return {
             "net": self.net_name,

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 def render_text(plan: BackwardPlan, stream: TextIO) -> None:
     console = Console(file=stream, highlight=False, soft_wrap=True)
-    call = _user_call(plan)
+    call = plan.user_call()
     console.print(f"[bold]{shown(plan.file)}[/] ({shown(plan.net_name or 'unnamed')}), phase {plan.phase}, "
                   f"force_backward: {'true' if plan.force_backward else 'false'}")
     console.print(f"  {shown(call)}")
@@ -161,15 +161,6 @@ def _render_fix(console: Console, fix: CallFix) -> None:
         console.print("  prototxt, top level:  [bold]force_backward: true[/]")
     for line in fix.call.splitlines():
         console.print(f"  [bold]{shown(line)}[/]")
-
-
-def _user_call(plan: BackwardPlan) -> str:
-    arguments = []
-    if plan.start is not None:
-        arguments.append(f"start={plan.start!r}")
-    if plan.end is not None:
-        arguments.append(f"end={plan.end!r}")
-    return f"net.backward({', '.join(arguments)})"
 
 
 def main(argv: Optional[List[str]] = None) -> int:

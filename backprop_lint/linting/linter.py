@@ -36,7 +36,6 @@ from backprop_lint.caffe.model import (
     Message,
     NetRefused,
     NetState,
-    PreparedNet,
     SimulatedNet,
 )
 from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES, Finding

@@ -347,7 +347,7 @@ def _attach_findings(findings: Sequence[Finding], layers: List[LayerNode], blobs
 
 def _apply_plan(view: GraphView, plan: BackwardPlan, latest: Dict[str, str], blob_by_id: Dict[str, BlobNode]) -> None:
     steps = {step.index: step for step in plan.steps}
-    call = _call_text(plan)
+    call = plan.user_call()
     for node in view.layers:
         step = steps.get(node.index)
         if step is None:
@@ -378,12 +378,3 @@ def _apply_plan(view: GraphView, plan: BackwardPlan, latest: Dict[str, str], blo
             view.call_summary.extend(f"fix: {line}" for line in plan.fix.call.splitlines())
         else:
             view.call_summary.extend(f"no call fixes it: {line}" for line in plan.fix.explanation)
-
-
-def _call_text(plan: BackwardPlan) -> str:
-    arguments = []
-    if plan.start is not None:
-        arguments.append(f"start={plan.start!r}")
-    if plan.end is not None:
-        arguments.append(f"end={plan.end!r}")
-    return f"net.backward({', '.join(arguments)})"
