@@ -207,6 +207,8 @@ _SAMPLES: Dict[str, str] = {
              'loss_param { pre_fixed_normalizer: 128 }',
     "deeplab-v2": 'interp_param { zoom_factor: 8 } seg_accuracy_param { metric: PixelIOU ignore_label: 255 } '
                   'image_data_param { label_type: PIXEL ignore_label: 255 }',
+    "deep-hashing-pr5757": 'multi_label_data_param { source: "x" batch_size: 64 label_num: 81 new_width: 256 } '
+                           'pairwise_param { threshold: 15 } quantization_param { threshold: 15 }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -350,10 +352,7 @@ NOT_COVERED: Dict[str, Set[str]] = {
     "DetectNetTransformation": {"BVLC__caffe__examples__kitti__detectnet_network.prototxt"},
     "L1Loss": {"BVLC__caffe__examples__kitti__detectnet_network.prototxt"},
     "LabelsequenceAccuracy": {"BVLC__caffe__examples__warpctc_captcha__crnn__crnn.prototxt"},
-    "MultiLabelData": {"BVLC__caffe__models__DHN__nus_wide__train_val.prototxt"},
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
-    "PairwiseLoss": {"BVLC__caffe__models__DHN__nus_wide__train_val.prototxt"},
-    "QuantizationLoss": {"BVLC__caffe__models__DHN__nus_wide__train_val.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
     "RandVec": {"BVLC__caffe__examples__cifar_gan__generator.prototxt"},
     "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},

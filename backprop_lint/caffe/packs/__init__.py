@@ -31,6 +31,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         caffe_face,
         caffe_mobilenet,
         caffe_priv,
+        deep_hashing_pr5757,
         deeplab_v2,
         hed,
         intel_caffe,
@@ -53,6 +54,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         caffe_priv.PACK,
         caffe_face.PACK,
         intel_caffe.PACK,
+        deep_hashing_pr5757.PACK,
     )
 
 

@@ -265,6 +265,35 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "axis": (3, "int32", False, None, 1, False),
         },
     },
+    # BVLC/caffe (PR #5757) @ 56f70e81e45df59551c7ab8c95ca88136f536262, src/caffe/proto/caffe.proto
+    "deep-hashing-pr5757": {
+        "LayerParameter": {
+            "multi_label_data_param": (147, "message", False, "deep-hashing-pr5757.MultiLabelDataParameter", None, False),  # :387
+            "pairwise_param": (148, "message", False, "deep-hashing-pr5757.PairwiseParameter", None, False),  # :389
+            "quantization_param": (149, "message", False, "deep-hashing-pr5757.QuantizationParameter", None, False),  # :395
+        },
+        "deep-hashing-pr5757.MultiLabelDataParameter": {  # :870-900
+            "source": (1, "string", False, None, None, False),
+            "batch_size": (4, "uint32", False, None, 1, False),
+            "rand_skip": (7, "uint32", False, None, 0, False),
+            "shuffle": (8, "bool", False, None, False, False),
+            "new_height": (9, "uint32", False, None, 0, False),
+            "new_width": (10, "uint32", False, None, 0, False),
+            "is_color": (11, "bool", False, None, True, False),
+            "scale": (2, "float", False, None, 1.0, False),
+            "mean_file": (3, "string", False, None, None, False),
+            "crop_size": (5, "uint32", False, None, 0, False),
+            "mirror": (6, "bool", False, None, False, False),
+            "root_folder": (12, "string", False, None, "", False),
+            "label_num": (13, "uint32", False, None, 1, False),
+        },
+        "deep-hashing-pr5757.PairwiseParameter": {  # :914-916
+            "threshold": (1, "float", False, None, -1.0, False),
+        },
+        "deep-hashing-pr5757.QuantizationParameter": {  # :973-975
+            "threshold": (1, "float", False, None, -1.0, False),
+        },
+    },
     # intel/caffe @ 44d536385dc41804a673c527b4c2df2675770dff, src/caffe/proto/caffe.proto
     "intel-caffe": {
         "LayerParameter": {
