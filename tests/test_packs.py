@@ -195,6 +195,18 @@ def test_image_seg_data_creates_its_missing_top() -> None:
     assert result["layers"][0]["tops"] == ["data", "label", "(automatic)"]
 
 
+def test_randvec_is_a_noise_source_without_bottoms() -> None:
+    text = ('layer { name: "in" type: "Input" top: "t" input_param { shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "z" type: "RandVec" top: "z" randvec_param { batch_size: 2 dim: 4 } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "z" top: "g" inner_product_param { num_output: 3 } }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "g" bottom: "t" top: "l" }\n')
+    assert run_simulate(text)["error"]["kind"] in {"unknown-type", "unknown-layer-type"}
+    result = run_simulate(text, packs=["cifar-gan-pr6660"])
+    assert result["blob_diff_nonzero"]["g"] is True and result["blob_diff_nonzero"]["z"] is False
+    with_bottom = text.replace('top: "z" randvec_param', 'bottom: "t" top: "z" randvec_param', 1)
+    assert run_simulate(with_bottom, packs=["cifar-gan-pr6660"])["error"]["kind"] == "bottom-count"
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -209,6 +221,7 @@ _SAMPLES: Dict[str, str] = {
                   'image_data_param { label_type: PIXEL ignore_label: 255 }',
     "deep-hashing-pr5757": 'multi_label_data_param { source: "x" batch_size: 64 label_num: 81 new_width: 256 } '
                            'pairwise_param { threshold: 15 } quantization_param { threshold: 15 }',
+    "cifar-gan-pr6660": 'randvec_param { batch_size: 64 dim: 100 lower: -1 upper: 1 height: 1 width: 1 }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -354,7 +367,6 @@ NOT_COVERED: Dict[str, Set[str]] = {
     "LabelsequenceAccuracy": {"BVLC__caffe__examples__warpctc_captcha__crnn__crnn.prototxt"},
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
-    "RandVec": {"BVLC__caffe__examples__cifar_gan__generator.prototxt"},
     "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},
     "TripletLoss": {
         "BVLC__caffe__examples__triplet__mnist_triplet_train_test.prototxt",

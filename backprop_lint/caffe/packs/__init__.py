@@ -32,6 +32,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         caffe_mobilenet,
         caffe_priv,
         deep_hashing_pr5757,
+        cifar_gan_pr6660,
         deeplab_v2,
         hed,
         intel_caffe,
@@ -55,6 +56,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         caffe_face.PACK,
         intel_caffe.PACK,
         deep_hashing_pr5757.PACK,
+        cifar_gan_pr6660.PACK,
     )
 
 

@@ -331,6 +331,20 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "class_map": (18, "string", False, None, None, False),
         },
     },
+    # BVLC/caffe @ 5c2e37c5781b04b6b48de267ed9429e2514e50c0 (PR #6660), src/caffe/proto/caffe.proto
+    "cifar-gan-pr6660": {
+        "LayerParameter": {
+            "randvec_param": (150, "message", False, "cifar-gan-pr6660.RandVecParameter", None, False),  # :424
+        },
+        "cifar-gan-pr6660.RandVecParameter": {  # :427-434
+            "batch_size": (1, "uint32", False, None, 1, False),
+            "dim": (2, "uint32", False, None, 128, False),
+            "lower": (3, "float", False, None, -1.0, False),
+            "upper": (4, "float", False, None, 1.0, False),
+            "height": (6, "uint32", False, None, 1, False),
+            "width": (7, "uint32", False, None, 1, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
