@@ -222,6 +222,9 @@ _SAMPLES: Dict[str, str] = {
     "deep-hashing-pr5757": 'multi_label_data_param { source: "x" batch_size: 64 label_num: 81 new_width: 256 } '
                            'pairwise_param { threshold: 15 } quantization_param { threshold: 15 }',
     "cifar-gan-pr6660": 'randvec_param { batch_size: 64 dim: 100 lower: -1 upper: 1 height: 1 width: 1 }',
+    "warpctc-crnn-pr6354": 'ctc_loss_param { alphabet_size: 11 time_step: 24 blank_label: 10 } '
+                           'continuation_indicator_param { time_step: 24 axis: 1 } '
+                           'labelsequence_accuracy_param { blank_label: 10 }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -360,11 +363,8 @@ def test_packs_command_lists_and_details() -> None:
 #: corpus types that no pack covers yet (each from a one-off fork or an unmerged BVLC pull request),
 #: type -> files; the test fails when this list is out of date in either direction
 NOT_COVERED: Dict[str, Set[str]] = {
-    "ContinuationIndicator": {"BVLC__caffe__examples__warpctc_captcha__crnn__crnn.prototxt"},
-    "CtcLoss": {"BVLC__caffe__examples__warpctc_captcha__crnn__crnn.prototxt"},
     "DetectNetTransformation": {"BVLC__caffe__examples__kitti__detectnet_network.prototxt"},
     "L1Loss": {"BVLC__caffe__examples__kitti__detectnet_network.prototxt"},
-    "LabelsequenceAccuracy": {"BVLC__caffe__examples__warpctc_captcha__crnn__crnn.prototxt"},
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
     "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},

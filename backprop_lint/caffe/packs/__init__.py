@@ -31,8 +31,8 @@ def _all_packs() -> Tuple[Pack, ...]:
         caffe_face,
         caffe_mobilenet,
         caffe_priv,
-        deep_hashing_pr5757,
         cifar_gan_pr6660,
+        deep_hashing_pr5757,
         deeplab_v2,
         hed,
         intel_caffe,
@@ -41,6 +41,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         r_fcn_matlab,
         segnet,
         ssd,
+        warpctc_crnn_pr6354,
     )
 
     return (
@@ -57,6 +58,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         intel_caffe.PACK,
         deep_hashing_pr5757.PACK,
         cifar_gan_pr6660.PACK,
+        warpctc_crnn_pr6354.PACK,
     )
 
 

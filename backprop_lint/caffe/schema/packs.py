@@ -294,6 +294,26 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "threshold": (1, "float", False, None, -1.0, False),
         },
     },
+    # BVLC/caffe (PR #6354) @ 45b564edcb062049f8bc66ef70e09c65c60ff7d5, src/caffe/proto/caffe.proto
+    "warpctc-crnn-pr6354": {
+        "LayerParameter": {
+            "ctc_loss_param": (157, "message", False, "warpctc-crnn-pr6354.CtcLossParameter", None, False),  # :566
+            "continuation_indicator_param": (158, "message", False, "warpctc-crnn-pr6354.ContinuationIndicatorParameter", None, False),  # :567
+            "labelsequence_accuracy_param": (159, "message", False, "warpctc-crnn-pr6354.LabelsequenceAccuracyParameter", None, False),  # :568
+        },
+        "warpctc-crnn-pr6354.CtcLossParameter": {  # :2083-2087
+            "alphabet_size": (1, "uint32", False, None, 0, False),
+            "time_step": (3, "uint32", False, None, 0, False),
+            "blank_label": (4, "int32", False, None, 0, False),
+        },
+        "warpctc-crnn-pr6354.ContinuationIndicatorParameter": {  # :2089-2092
+            "time_step": (1, "uint32", False, None, 0, False),
+            "axis": (2, "int32", False, None, 0, False),
+        },
+        "warpctc-crnn-pr6354.LabelsequenceAccuracyParameter": {  # :2094-2096
+            "blank_label": (1, "int32", False, None, 0, False),
+        },
+    },
     # intel/caffe @ 44d536385dc41804a673c527b4c2df2675770dff, src/caffe/proto/caffe.proto
     "intel-caffe": {
         "LayerParameter": {
