@@ -207,6 +207,22 @@ def test_randvec_is_a_noise_source_without_bottoms() -> None:
     assert run_simulate(with_bottom, packs=["cifar-gan-pr6660"])["error"]["kind"] == "bottom-count"
 
 
+def test_xcov_loss_has_no_default_loss_weight_and_writes_both_bottoms() -> None:
+    text = ('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 4 dim: 3 } } }\n'
+            'layer { name: "a" type: "InnerProduct" bottom: "x" top: "a" inner_product_param { num_output: 2 } }\n'
+            'layer { name: "b" type: "InnerProduct" bottom: "x" top: "b" inner_product_param { num_output: 2 } }\n'
+            'layer { name: "xcov" type: "XCovLoss" bottom: "a" bottom: "b" %s }\n')
+    unweighted = run_simulate(text % 'top: "l"', packs=["xcov-loss-pr2126"])
+    assert unweighted["layers"][-1]["loss"] == [0.0]
+    assert unweighted["blob_diff_nonzero"]["a"] is False and unweighted["blob_diff_nonzero"]["b"] is False
+    weighted = run_simulate(text % 'top: "l" loss_weight: 1 propagate_down: true propagate_down: false',
+                            packs=["xcov-loss-pr2126"])
+    assert weighted["blob_diff_nonzero"]["a"] is True
+    assert weighted["blob_diff_nonzero"]["b"] is True  # Backward ignores propagate_down
+    # a LossLayer: the missing top is created (AutoTopBlobs)
+    assert run_simulate(text % "loss_weight: 1", packs=["xcov-loss-pr2126"])["layers"][-1]["tops"] == ["(automatic)"]
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -373,7 +389,6 @@ NOT_COVERED: Dict[str, Set[str]] = {
         "BVLC__caffe__examples__triplet_loss__lrfacenet-definition-32.prototxt",
     },
     "Unpooling": {"BVLC__caffe__examples__deconv_deploy.prototxt"},
-    "XCovLoss": {"BVLC__caffe__examples__mnist__mnist_semisupervised.prototxt"},
     "YoloDetectionOutput": {"BVLC__caffe__models__yolo__yolo416__yolo_deploy.prototxt"},
 }
 

@@ -42,6 +42,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         segnet,
         ssd,
         warpctc_crnn_pr6354,
+        xcov_loss_pr2126,
     )
 
     return (
@@ -59,6 +60,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         deep_hashing_pr5757.PACK,
         cifar_gan_pr6660.PACK,
         warpctc_crnn_pr6354.PACK,
+        xcov_loss_pr2126.PACK,
     )
 
 
