@@ -241,6 +241,9 @@ _SAMPLES: Dict[str, str] = {
     "warpctc-crnn-pr6354": 'ctc_loss_param { alphabet_size: 11 time_step: 24 blank_label: 10 } '
                            'continuation_indicator_param { time_step: 24 axis: 1 } '
                            'labelsequence_accuracy_param { blank_label: 10 }',
+    "detectnet-pr4780": 'detectnet_groundtruth_param { stride: 16 gridbox_type: GRIDBOX_MIN '
+                        'coverage_type: RECTANGULAR object_class { src: 1 dst: 0 } } '
+                        'detectnet_augmentation_param { crop_prob: 1 shift_x: 32 hue_rotation: 30 }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -379,8 +382,6 @@ def test_packs_command_lists_and_details() -> None:
 #: corpus types that no pack covers yet (each from a one-off fork or an unmerged BVLC pull request),
 #: type -> files; the test fails when this list is out of date in either direction
 NOT_COVERED: Dict[str, Set[str]] = {
-    "DetectNetTransformation": {"BVLC__caffe__examples__kitti__detectnet_network.prototxt"},
-    "L1Loss": {"BVLC__caffe__examples__kitti__detectnet_network.prototxt"},
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
     "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},

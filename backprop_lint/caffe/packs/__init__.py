@@ -34,6 +34,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         cifar_gan_pr6660,
         deep_hashing_pr5757,
         deeplab_v2,
+        detectnet_pr4780,
         hed,
         intel_caffe,
         py_faster_rcnn,
@@ -61,6 +62,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         cifar_gan_pr6660.PACK,
         warpctc_crnn_pr6354.PACK,
         xcov_loss_pr2126.PACK,
+        detectnet_pr4780.PACK,
     )
 
 

@@ -314,6 +314,45 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "blank_label": (1, "int32", False, None, 0, False),
         },
     },
+    # BVLC/caffe (PR #4780, NVIDIA's Caffe) @ aff10a010299caf2b7535abd827ad8b72d35a4f4, src/caffe/proto/caffe.proto
+    "detectnet-pr4780": {
+        "LayerParameter": {
+            "detectnet_groundtruth_param": (6801, "message", False, "detectnet-pr4780.DetectNetGroundTruthParameter", None, False),  # :418
+            "detectnet_augmentation_param": (6802, "message", False, "detectnet-pr4780.DetectNetAugmentationParameter", None, False),  # :419
+        },
+        "detectnet-pr4780.DetectNetGroundTruthParameter": {  # :445-482
+            "stride": (1, "uint32", False, None, 4, False),
+            "scale_cvg": (2, "float", False, None, 0.5, False),
+            "gridbox_type": (3, "enum", False, "detectnet-pr4780.GridboxType", "GRIDBOX_MAX", False),
+            "max_cvg_len": (4, "uint32", False, None, 50, False),
+            "min_cvg_len": (5, "uint32", False, None, 50, False),
+            "coverage_type": (7, "enum", False, "detectnet-pr4780.CoverageType", "RECTANGULAR", False),
+            "image_size_x": (8, "uint32", False, None, 1248, False),
+            "image_size_y": (9, "uint32", False, None, 384, False),
+            "obj_norm": (11, "bool", False, None, False, False),
+            "crop_bboxes": (12, "bool", False, None, True, False),
+            "object_class": (13, "message", True, "detectnet-pr4780.ClassMapping", None, False),
+        },
+        "detectnet-pr4780.ClassMapping": {  # :477-480 (both fields are `required`)
+            "src": (1, "uint32", False, None, None, False),
+            "dst": (2, "uint32", False, None, None, False),
+        },
+        "detectnet-pr4780.DetectNetAugmentationParameter": {  # :486-516
+            "crop_prob": (1, "float", False, None, 1.0, False),
+            "shift_x": (2, "uint32", False, None, 0, False),
+            "shift_y": (3, "uint32", False, None, 0, False),
+            "scale_prob": (4, "float", False, None, 0.33, False),
+            "scale_min": (5, "float", False, None, 0.7, False),
+            "scale_max": (6, "float", False, None, 1.0, False),
+            "flip_prob": (7, "float", False, None, 0.33, False),
+            "rotation_prob": (8, "float", False, None, 0.33, False),
+            "max_rotate_degree": (9, "float", False, None, 1.0, False),
+            "hue_rotation_prob": (10, "float", False, None, 0.33, False),
+            "hue_rotation": (11, "float", False, None, 15.0, False),
+            "desaturation_prob": (12, "float", False, None, 0.33, False),
+            "desaturation_max": (13, "float", False, None, 0.5, False),
+        },
+    },
     # intel/caffe @ 44d536385dc41804a673c527b4c2df2675770dff, src/caffe/proto/caffe.proto
     "intel-caffe": {
         "LayerParameter": {
@@ -376,6 +415,10 @@ ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
     },
     "segnet": {
         "segnet.BNMode": {"LEARN": 0, "INFERENCE": 1},  # :427-430
+    },
+    "detectnet-pr4780": {
+        "detectnet-pr4780.GridboxType": {"GRIDBOX_MAX": 0, "GRIDBOX_MIN": 1},  # :450-453
+        "detectnet-pr4780.CoverageType": {"RECTANGULAR": 0},  # :462-464
     },
     "deeplab-v2": {
         "deeplab-v2.LabelType": {"NONE": 0, "IMAGE": 1, "PIXEL": 2},  # :829-833
