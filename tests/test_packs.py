@@ -223,6 +223,19 @@ def test_xcov_loss_has_no_default_loss_weight_and_writes_both_bottoms() -> None:
     assert run_simulate(text % "loss_weight: 1", packs=["xcov-loss-pr2126"])["layers"][-1]["tops"] == ["(automatic)"]
 
 
+def test_triplet_loss_pr3422_takes_three_bottoms_and_never_forces_the_negative() -> None:
+    text = ('%slayer { name: "in" type: "Input" top: "x" top: "y" top: "z" top: "w" '
+            'input_param { shape { dim: 4 dim: 3 } } }\n'
+            'layer { name: "loss" type: "TripletLoss" bottom: "x" bottom: "y" bottom: "z" %s top: "l" '
+            'triplet_loss_param { margin: 1 } }\n')
+    forced = run_simulate(text % ("force_backward: true\n", ""), packs=["triplet-loss-pr3422"])
+    assert forced["layers"][-1]["loss"] == [1.0]
+    assert forced["blob_diff_nonzero"]["x"] is True and forced["blob_diff_nonzero"]["y"] is True
+    assert forced["blob_diff_nonzero"]["z"] is False  # AllowForceBackward(2) is false
+    four = run_simulate(text % ("", 'bottom: "w"'), packs=["triplet-loss-pr3422"])
+    assert four["error"]["kind"] == "bottom-count"  # PR #2603's four-bottom form is not this layer
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -244,6 +257,7 @@ _SAMPLES: Dict[str, str] = {
     "detectnet-pr4780": 'detectnet_groundtruth_param { stride: 16 gridbox_type: GRIDBOX_MIN '
                         'coverage_type: RECTANGULAR object_class { src: 1 dst: 0 } } '
                         'detectnet_augmentation_param { crop_prob: 1 shift_x: 32 hue_rotation: 30 }',
+    "triplet-loss-pr3422": 'triplet_loss_param { margin: 0.5 }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -385,10 +399,6 @@ NOT_COVERED: Dict[str, Set[str]] = {
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
     "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},
-    "TripletLoss": {
-        "BVLC__caffe__examples__triplet__mnist_triplet_train_test.prototxt",
-        "BVLC__caffe__examples__triplet_loss__lrfacenet-definition-32.prototxt",
-    },
     "Unpooling": {"BVLC__caffe__examples__deconv_deploy.prototxt"},
     "YoloDetectionOutput": {"BVLC__caffe__models__yolo__yolo416__yolo_deploy.prototxt"},
 }

@@ -42,6 +42,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         r_fcn_matlab,
         segnet,
         ssd,
+        triplet_loss_pr3422,
         warpctc_crnn_pr6354,
         xcov_loss_pr2126,
     )
@@ -63,6 +64,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         warpctc_crnn_pr6354.PACK,
         xcov_loss_pr2126.PACK,
         detectnet_pr4780.PACK,
+        triplet_loss_pr3422.PACK,
     )
 
 

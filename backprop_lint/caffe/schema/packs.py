@@ -404,6 +404,15 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "width": (7, "uint32", False, None, 1, False),
         },
     },
+    # BVLC/caffe @ 95b75eff15d7410236d8d0d0b7ffe01d2e08e76a (PR #3422), src/caffe/proto/caffe.proto
+    "triplet-loss-pr3422": {
+        "LayerParameter": {
+            "triplet_loss_param": (140, "message", False, "triplet-loss-pr3422.TripletLossParameter", None, False),  # :393
+        },
+        "triplet-loss-pr3422.TripletLossParameter": {  # :495-498
+            "margin": (1, "float", False, None, 0.2, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
