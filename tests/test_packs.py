@@ -236,6 +236,19 @@ def test_triplet_loss_pr3422_takes_three_bottoms_and_never_forces_the_negative()
     assert four["error"]["kind"] == "bottom-count"  # PR #2603's four-bottom form is not this layer
 
 
+def test_unpooling_pr3376_runs_forward_only() -> None:
+    text = ('%slayer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\n'
+            'layer { name: "pool" type: "Pooling" bottom: "x" top: "p" top: "mask" '
+            'pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n'
+            'layer { name: "unpool" type: "Unpooling" bottom: "p" bottom: "mask" top: "u" '
+            'pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n')
+    deploy = run_simulate(text % "", packs=["unpooling-pr3376"])
+    assert "error" not in deploy and deploy["backward_aborts"] == []
+    assert run_simulate(text % "force_backward: true\n", packs=["unpooling-pr3376"])["backward_aborts"] == ["unpool"]
+    one_bottom = (text % "").replace(' bottom: "mask" top: "u"', ' top: "u"')
+    assert run_simulate(one_bottom, packs=["unpooling-pr3376"])["error"]["kind"] == "bottom-count"
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -399,7 +412,6 @@ NOT_COVERED: Dict[str, Set[str]] = {
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
     "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},
-    "Unpooling": {"BVLC__caffe__examples__deconv_deploy.prototxt"},
     "YoloDetectionOutput": {"BVLC__caffe__models__yolo__yolo416__yolo_deploy.prototxt"},
 }
 

@@ -43,6 +43,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         segnet,
         ssd,
         triplet_loss_pr3422,
+        unpooling_pr3376,
         warpctc_crnn_pr6354,
         xcov_loss_pr2126,
     )
@@ -65,6 +66,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         xcov_loss_pr2126.PACK,
         detectnet_pr4780.PACK,
         triplet_loss_pr3422.PACK,
+        unpooling_pr3376.PACK,
     )
 
 
