@@ -249,6 +249,19 @@ def test_unpooling_pr3376_runs_forward_only() -> None:
     assert run_simulate(one_bottom, packs=["unpooling-pr3376"])["error"]["kind"] == "bottom-count"
 
 
+def test_saliency_pooling_gives_the_saliency_map_no_gradient() -> None:
+    conv = 'convolution_param { num_output: 2 kernel_size: 1 }'
+    text = ('layer { name: "in" type: "Input" top: "x" top: "s" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\n'
+            f'layer {{ name: "cx" type: "Convolution" bottom: "x" top: "cx" {conv} }}\n'
+            f'layer {{ name: "cs" type: "Convolution" bottom: "s" top: "cs" {conv} }}\n'
+            'layer { name: "sal" type: "SaliencyPooling" bottom: "cx" bottom: "cs" top: "p" loss_weight: 1 '
+            'pooling_param { kernel_size: 2 stride: 2 } }\n')
+    result = run_simulate(text, packs=["saliency-pooling-pr6194"])
+    assert result["blob_diff_nonzero"]["cx"] is True and result["blob_diff_nonzero"]["cs"] is False
+    no_top = text.replace(' top: "p" loss_weight: 1', '')
+    assert run_simulate(no_top, packs=["saliency-pooling-pr6194"])["error"]["kind"] == "top-count"
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -271,6 +284,8 @@ _SAMPLES: Dict[str, str] = {
                         'coverage_type: RECTANGULAR object_class { src: 1 dst: 0 } } '
                         'detectnet_augmentation_param { crop_prob: 1 shift_x: 32 hue_rotation: 30 }',
     "triplet-loss-pr3422": 'triplet_loss_param { margin: 0.5 }',
+    "saliency-pooling-pr6194": 'saliency_pooling_param { engine: CAFFE kernel_size: 3 stride: 2 '
+                               'global_pooling: false }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -411,7 +426,6 @@ def test_packs_command_lists_and_details() -> None:
 NOT_COVERED: Dict[str, Set[str]] = {
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
-    "SaliencyPooling": {"BVLC__caffe__proto__gpu_saliency_alexnet_train_test.prototxt"},
     "YoloDetectionOutput": {"BVLC__caffe__models__yolo__yolo416__yolo_deploy.prototxt"},
 }
 

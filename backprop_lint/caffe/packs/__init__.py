@@ -40,6 +40,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         py_faster_rcnn,
         r_fcn,
         r_fcn_matlab,
+        saliency_pooling_pr6194,
         segnet,
         ssd,
         triplet_loss_pr3422,
@@ -67,6 +68,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         detectnet_pr4780.PACK,
         triplet_loss_pr3422.PACK,
         unpooling_pr3376.PACK,
+        saliency_pooling_pr6194.PACK,
     )
 
 

@@ -407,10 +407,31 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
     # BVLC/caffe @ 95b75eff15d7410236d8d0d0b7ffe01d2e08e76a (PR #3422), src/caffe/proto/caffe.proto
     "triplet-loss-pr3422": {
         "LayerParameter": {
-            "triplet_loss_param": (140, "message", False, "triplet-loss-pr3422.TripletLossParameter", None, False),  # :393
+            "triplet_loss_param": (140, "message", False, "triplet-loss-pr3422.TripletLossParameter",
+                                   None, False),  # :393
         },
         "triplet-loss-pr3422.TripletLossParameter": {  # :495-498
             "margin": (1, "float", False, None, 0.2, False),
+        },
+    },
+    # BVLC/caffe @ 86f5cc0fd0497cbf347aa08bcd304be8e7014d6d (PR #6194), src/caffe/proto/caffe.proto
+    "saliency-pooling-pr6194": {
+        "LayerParameter": {
+            "saliency_pooling_param": (147, "message", False, "saliency-pooling-pr6194.SaliencyPoolingParameter",
+                                       None, False),  # :399
+        },
+        "saliency-pooling-pr6194.SaliencyPoolingParameter": {  # :1420-1441
+            "engine": (1, "enum", False, "saliency-pooling-pr6194.Engine", "DEFAULT", False),
+            "kernel_size": (2, "uint32", False, None, None, False),
+            "stride": (3, "uint32", False, None, 1, False),
+            "pad": (4, "uint32", False, None, 0, False),
+            "kernel_h": (5, "uint32", False, None, None, False),
+            "kernel_w": (6, "uint32", False, None, None, False),
+            "stride_h": (7, "uint32", False, None, None, False),
+            "stride_w": (8, "uint32", False, None, None, False),
+            "pad_h": (9, "uint32", False, None, 0, False),
+            "pad_w": (10, "uint32", False, None, 0, False),
+            "global_pooling": (12, "bool", False, None, False, False),
         },
     },
 }
@@ -432,6 +453,9 @@ ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
     "deeplab-v2": {
         "deeplab-v2.LabelType": {"NONE": 0, "IMAGE": 1, "PIXEL": 2},  # :829-833
         "deeplab-v2.AccuracyMetric": {"PixelAccuracy": 0, "ClassAccuracy": 1, "PixelIOU": 2},  # :1139-1143
+    },
+    "saliency-pooling-pr6194": {
+        "saliency-pooling-pr6194.Engine": {"DEFAULT": 0, "CAFFE": 1, "CUDNN": 2},  # :1432-1436
     },
 }
 
