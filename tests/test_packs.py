@@ -72,6 +72,7 @@ def test_first_listed_pack_wins_a_shared_type() -> None:
 _REQUIRED_PARAMS: Dict[str, str] = {
     "MultiBoxLoss": " multibox_loss_param { num_classes: 2 }",
     "Reorg": " reorg_param { stride: 2 }",
+    "YoloDetectionOutput": " yolo_detection_output_param { num_classes: 2 }",
 }
 
 
@@ -262,6 +263,19 @@ def test_saliency_pooling_gives_the_saliency_map_no_gradient() -> None:
     assert run_simulate(no_top, packs=["saliency-pooling-pr6194"])["error"]["kind"] == "top-count"
 
 
+def test_yolo_detection_output_is_inference_only_and_needs_num_classes() -> None:
+    text = ('%slayer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 125 dim: 13 dim: 13 } } }\n'
+            'layer { name: "conv" type: "Convolution" bottom: "x" top: "region" '
+            'convolution_param { num_output: 125 kernel_size: 1 } }\n'
+            'layer { name: "det" type: "YoloDetectionOutput" bottom: "region" top: "det" %s }\n')
+    param = "yolo_detection_output_param { num_classes: 20 biases: 1.08 biases: 1.19 }"
+    deploy = run_simulate(text % ("", param), packs=["yolo-pr5906"])
+    assert "error" not in deploy and deploy["backward_aborts"] == []
+    assert run_simulate(text % ("force_backward: true\n", param), packs=["yolo-pr5906"])["backward_aborts"] == ["det"]
+    missing = run_simulate(text % ("", "yolo_detection_output_param { side: 13 }"), packs=["yolo-pr5906"])
+    assert "Must specify num_classes" in missing["error"]["message"]
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -286,6 +300,8 @@ _SAMPLES: Dict[str, str] = {
     "triplet-loss-pr3422": 'triplet_loss_param { margin: 0.5 }',
     "saliency-pooling-pr6194": 'saliency_pooling_param { engine: CAFFE kernel_size: 3 stride: 2 '
                                'global_pooling: false }',
+    "yolo-pr5906": 'yolo_detection_output_param { side: 13 num_classes: 20 biases: 1.08 biases: 1.19 '
+                   'confidence_threshold: 0.24 visualize: false }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -426,7 +442,6 @@ def test_packs_command_lists_and_details() -> None:
 NOT_COVERED: Dict[str, Set[str]] = {
     "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
-    "YoloDetectionOutput": {"BVLC__caffe__models__yolo__yolo416__yolo_deploy.prototxt"},
 }
 
 #: files that cannot be read at all, with why: forks' legacy V0/V1 layer-type enum values

@@ -47,6 +47,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         unpooling_pr3376,
         warpctc_crnn_pr6354,
         xcov_loss_pr2126,
+        yolo_pr5906,
     )
 
     return (
@@ -69,6 +70,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         triplet_loss_pr3422.PACK,
         unpooling_pr3376.PACK,
         saliency_pooling_pr6194.PACK,
+        yolo_pr5906.PACK,
     )
 
 

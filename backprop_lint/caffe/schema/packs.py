@@ -434,6 +434,26 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "global_pooling": (12, "bool", False, None, False, False),
         },
     },
+    # BVLC/caffe @ 27d3a38ed99861474443202f63abbb6717693854 (PR #5906), src/caffe/proto/caffe.proto
+    "yolo-pr5906": {
+        "LayerParameter": {
+            "yolo_detection_output_param": (204, "message", False, "yolo-pr5906.YoloDetectionOutputParameter",
+                                            None, False),  # :491
+        },
+        "yolo-pr5906.YoloDetectionOutputParameter": {  # :862-875
+            "side": (1, "uint32", False, None, 13, False),
+            "num_classes": (2, "uint32", False, None, 20, False),
+            "num_box": (3, "uint32", False, None, 5, False),
+            "coords": (4, "uint32", False, None, 4, False),
+            "confidence_threshold": (5, "float", False, None, 0.01, False),
+            "nms_threshold": (6, "float", False, None, 0.45, False),
+            "biases": (7, "float", True, None, None, False),
+            "label_map_file": (8, "string", False, None, None, False),
+            "visualize": (9, "bool", False, None, False, False),
+            "visualize_threshold": (10, "float", False, None, 0.4, False),
+            "save_file": (11, "string", False, None, None, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
