@@ -72,6 +72,7 @@ def test_first_listed_pack_wins_a_shared_type() -> None:
 _REQUIRED_PARAMS: Dict[str, str] = {
     "MultiBoxLoss": " multibox_loss_param { num_classes: 2 }",
     "Reorg": " reorg_param { stride: 2 }",
+    "MultiStageMeanfield": " multi_stage_meanfield_param { num_iterations: 5 }",
     "YoloDetectionOutput": " yolo_detection_output_param { num_classes: 2 }",
 }
 
@@ -276,6 +277,24 @@ def test_yolo_detection_output_is_inference_only_and_needs_num_classes() -> None
     assert "Must specify num_classes" in missing["error"]["message"]
 
 
+def test_multi_stage_meanfield_writes_unaries_and_q_but_not_the_image() -> None:
+    conv = 'convolution_param { num_output: 3 kernel_size: 1 }'
+    text = ('layer { name: "in" type: "Input" top: "x" top: "rgb" '
+            'input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } } }\n'
+            f'layer {{ name: "score" type: "Convolution" bottom: "x" top: "score" {conv} }}\n'
+            f'layer {{ name: "img" type: "Convolution" bottom: "rgb" top: "img" {conv} }}\n'
+            'layer { name: "split" type: "Split" bottom: "score" top: "u" top: "q" }\n'
+            'layer { name: "crf" type: "MultiStageMeanfield" bottom: "u" bottom: "q" bottom: "img" top: "out" '
+            'loss_weight: 1 propagate_down: true propagate_down: false propagate_down: true %s }\n')
+    result = run_simulate(text % "multi_stage_meanfield_param { num_iterations: 5 }", packs=["crf-rnn-pr5630"])
+    assert result["blob_diff_nonzero"]["u"] is True
+    assert result["blob_diff_nonzero"]["q"] is True  # written though propagate_down is false
+    assert result["blob_diff_nonzero"]["img"] is False
+    assert len(result["layers"][-1]["param_propagate_down"]) == 3
+    default = run_simulate(text % "", packs=["crf-rnn-pr5630"])
+    assert "Number of iterations must be greater than 1" in default["error"]["message"]
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -302,6 +321,8 @@ _SAMPLES: Dict[str, str] = {
                                'global_pooling: false }',
     "yolo-pr5906": 'yolo_detection_output_param { side: 13 num_classes: 20 biases: 1.08 biases: 1.19 '
                    'confidence_threshold: 0.24 visualize: false }',
+    "crf-rnn-pr5630": 'multi_stage_meanfield_param { num_iterations: 10 compatibility_mode: POTTS '
+                      'theta_alpha: 160 theta_beta: 3 theta_gamma: 3 spatial_filter_weights_str: "3 3" }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -440,7 +461,6 @@ def test_packs_command_lists_and_details() -> None:
 #: corpus types that no pack covers yet (each from a one-off fork or an unmerged BVLC pull request),
 #: type -> files; the test fails when this list is out of date in either direction
 NOT_COVERED: Dict[str, Set[str]] = {
-    "MultiStageMeanfield": {"BVLC__caffe__examples__crfasrnn_segmentation__TVG_CRFRNN_new_traintest.prototxt"},
     "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
 }
 

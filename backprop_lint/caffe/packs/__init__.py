@@ -32,6 +32,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         caffe_mobilenet,
         caffe_priv,
         cifar_gan_pr6660,
+        crf_rnn_pr5630,
         deep_hashing_pr5757,
         deeplab_v2,
         detectnet_pr4780,
@@ -71,6 +72,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         unpooling_pr3376.PACK,
         saliency_pooling_pr6194.PACK,
         yolo_pr5906.PACK,
+        crf_rnn_pr5630.PACK,
     )
 
 

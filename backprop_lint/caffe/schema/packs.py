@@ -454,6 +454,24 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "save_file": (11, "string", False, None, None, False),
         },
     },
+    # BVLC/caffe @ 5ab03d3d1f80be6657e457a7ebfb917e32161944 (PR #5630), src/caffe/proto/caffe.proto
+    "crf-rnn-pr5630": {
+        "LayerParameter": {
+            "multi_stage_meanfield_param": (1000, "message", False, "crf-rnn-pr5630.MultiStageMeanfieldParameter",
+                                            None, False),  # :408
+        },
+        "crf-rnn-pr5630.MultiStageMeanfieldParameter": {  # :464-481 (theta_* and num_iterations are `required`)
+            "compatibility_mode": (1, "enum", False, "crf-rnn-pr5630.Mode", "POTTS", False),
+            "threshold": (2, "float", False, None, None, False),
+            "theta_alpha": (3, "float", False, None, 10.0, False),
+            "theta_beta": (4, "float", False, None, 10.0, False),
+            "theta_gamma": (5, "float", False, None, 10.0, False),
+            "num_iterations": (6, "uint32", False, None, 1, False),
+            "spatial_filter_weights_str": (19, "string", False, None, "", False),
+            "bilateral_filter_weights_str": (20, "string", False, None, "", False),
+            "force_cpu": (29, "bool", False, None, False, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
@@ -476,6 +494,9 @@ ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
     },
     "saliency-pooling-pr6194": {
         "saliency-pooling-pr6194.Engine": {"DEFAULT": 0, "CAFFE": 1, "CUDNN": 2},  # :1432-1436
+    },
+    "crf-rnn-pr5630": {
+        "crf-rnn-pr5630.Mode": {"POTTS": 0},  # :465-467
     },
 }
 
