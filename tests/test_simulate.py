@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 import pytest
 
+from backprop_lint.caffe.model import NetRefused
 from backprop_lint.caffe.pipeline import run_simulate
 
 INPUT = 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 } } }\n'
@@ -204,3 +206,51 @@ def test_cli_reads_declared_layers_from_a_config(tmp_path: Path) -> None:
     config.write_text('[tool.backprop-lint.layers.ROIPooling]\nparams = "many"\n')
     broken = run_cli(str(net), "--config", str(config))
     assert broken.returncode == 2 and "pyproject.toml" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def _nets_with_and_without_a_loss() -> List[Path]:
+    from shared_data import corpus_nets
+
+    return [path for path in corpus_nets() if "resnet" in path.name.lower() or "lenet" in path.name.lower()][:6]
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_a_reused_forward_build_simulates_as_a_fresh_one(seed: int) -> None:
+    """`check` re-simulates with force_backward from the first run's build_layers:
+    the later stages must leave that build as it was, whatever order the runs take."""
+    import randnet
+
+    from backprop_lint.caffe.pipeline import prepare
+    from backprop_lint.caffe.simulate import build_layers, simulate
+
+    try:
+        net = randnet.generate(seed)
+        prepared = prepare(net.text, phase=net.phase, level=net.level, stages=net.stages, flavor="ssd")
+        built = build_layers(prepared, {})
+    except NetRefused:
+        pytest.skip("this random net is refused before the backward stages")
+    for force in (False, True, True, False, True):
+        variant = replace(prepared, force_backward=force)
+        assert simulate(variant, built=built) == simulate(variant)
+
+
+def test_check_reuses_one_build_for_the_force_backward_run_on_corpus_nets() -> None:
+    from shared_data import MISSING_REASON
+
+    from backprop_lint.caffe.load import load
+    from backprop_lint.caffe.pipeline import NetStates, simulate
+
+    paths = _nets_with_and_without_a_loss()
+    if not paths:
+        pytest.skip(MISSING_REASON)
+    for path in paths:
+        states = NetStates(load(path, flavor="ssd"), "ssd")
+        for phase in ("TRAIN", "TEST"):
+            try:
+                prepared = states.prepare(phase=phase)
+                first = states.simulate(prepared)
+            except NetRefused:
+                continue
+            forced = replace(prepared, force_backward=True)
+            assert states.simulate(forced) == simulate(forced), path.name
+            assert first == simulate(prepared), path.name

@@ -28,6 +28,7 @@ from backprop_lint.caffe.model import (
     SimulatedNet,
     Warning_,
 )
+from backprop_lint.caffe.simulate import BuiltNet, build_layers
 from backprop_lint.caffe.simulate import simulate as _simulate
 from backprop_lint.caffe.splits import insert_splits
 
@@ -97,6 +98,8 @@ class NetStates:
         self._upgraded: Optional[Tuple[Message, List[Warning_], Optional[str]]] = None
         self._layers: Dict[Tuple[int, ...], List[LayerDef]] = {}
         self._simulated: Dict[Tuple[int, bool], Tuple[List[LayerDef], SimulatedNet]] = {}
+        self._built: Dict[Tuple[Any, ...], Tuple[List[LayerDef], BuiltNet]] = {}
+        self._declared: Optional[Dict[str, LayerInfo]] = None
 
     def prepare(self, *, phase: str = "TRAIN", level: int = 0, stages: Sequence[str] = ()) -> PreparedNet:
         if self._upgraded is None:
@@ -128,9 +131,21 @@ class NetStates:
         cached = self._simulated.get(key)
         if cached is not None and cached[0] is prepared.layers:
             return dataclasses.replace(cached[1], prepared=prepared)
-        simulated = simulate(prepared, declared_layers=self.declared_layers, packs=self.packs)
+        declared = self._declared_infos()
+        built_key = (id(prepared.layers), prepared.flavor, prepared.build)
+        built = self._built.get(built_key)
+        if built is None or built[0] is not prepared.layers:
+            # the forward construction pass does not read force_backward: the
+            # force_backward re-simulation a fix asks for starts from this build
+            built = self._built[built_key] = (prepared.layers, build_layers(prepared, declared))
+        simulated = _simulate(prepared, declared=declared, built=built[1])
         self._simulated[key] = (prepared.layers, simulated)  # holding the list keeps its id unique
         return simulated
+
+    def _declared_infos(self) -> Dict[str, LayerInfo]:
+        if self._declared is None:
+            self._declared = declared_layer_infos(self.declared_layers, self.packs)
+        return self._declared
 
 
 def upgrade(net: Message, flavor: Flavor, file: str) -> Tuple[Message, List[Warning_], Optional[str]]:

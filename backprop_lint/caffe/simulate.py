@@ -704,9 +704,48 @@ def _share_param_diffs(net: BuiltNet, param_cells: Dict[int, List[Tri]]) -> None
 # ---------------------------------------------------------------------------
 
 
-def init_net(prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = None) -> BuiltNet:
-    """Net::Init's need-backward decisions for ``prepared``."""
-    net = build_layers(prepared, declared or {})
+def copy_built(built: BuiltNet) -> BuiltNet:
+    """A fresh copy of ``build_layers``' result, to run the later stages on: they
+    (and ``_to_simulated``, which hands lists over) change only the copied parts;
+    the ids, names and the definitions are shared."""
+    net = BuiltNet()
+    net.blob_names = built.blob_names
+    net.blob_need_backward = list(built.blob_need_backward)
+    net.blob_loss_weights = built.blob_loss_weights
+    net.name_to_id = built.name_to_id
+    net.available = built.available
+    net.inputs = built.inputs
+    net.unknown_layers = built.unknown_layers
+    layers = net.layers
+    for original in built.layers:
+        layer = BuiltLayer.__new__(BuiltLayer)
+        layer.definition = original.definition
+        layer.info = original.info
+        layer.bottom_ids = original.bottom_ids
+        layer.top_ids = original.top_ids
+        layer.tops = list(original.tops)
+        layer.loss = list(original.loss)
+        layer.need_backward = original.need_backward
+        layer.bottom_need_backward = list(original.bottom_need_backward)
+        ppd = original.param_propagate_down
+        layer.param_propagate_down = None if ppd is None else list(ppd)
+        layer.need_backward_before_pruning = original.need_backward_before_pruning
+        layer.contributes_to_loss = original.contributes_to_loss
+        layer.skip_pruned = original.skip_pruned
+        layer.forced = original.forced
+        layers.append(layer)
+    return net
+
+
+def init_net(
+    prepared: PreparedNet, declared: Optional[Dict[str, LayerInfo]] = None, built: Optional[BuiltNet] = None
+) -> BuiltNet:
+    """Net::Init's need-backward decisions for ``prepared``.
+
+    ``built``: ``build_layers`` of the same layers, flavour and build, left
+    unchanged (the forward pass does not depend on ``force_backward``).
+    """
+    net = build_layers(prepared, declared or {}) if built is None else copy_built(built)
     prune_backward(net)
     if prepared.force_backward:
         apply_force_backward(net)
@@ -722,14 +761,15 @@ def simulate(
     prepared: PreparedNet,
     seeds: Optional[Sequence[str]] = None,
     declared: Optional[Dict[str, LayerInfo]] = None,
+    built: Optional[BuiltNet] = None,
 ) -> SimulatedNet:
     """The simulated net: Caffe's flags, and the diffs one Backward() leaves non-zero.
 
     ``seeds`` are the blobs whose diff the caller writes before backward; they
     count only for a net with no loss (as when the oracle or a user seeds a
-    deploy net). By default every output is seeded.
+    deploy net). By default every output is seeded. ``built``: as in ``init_net``.
     """
-    net = init_net(prepared, declared)
+    net = init_net(prepared, declared, built)
     outputs = outputs_of(net)
     has_loss = any(w != 0 for w in net.blob_loss_weights)
     seed_names: List[str] = [] if has_loss else list(outputs if seeds is None else seeds)
