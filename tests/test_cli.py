@@ -507,3 +507,26 @@ def test_jobs_must_be_one_or_more(capsys: pytest.CaptureFixture) -> None:
         main(["check", "--jobs", "0", "x.prototxt"])
     assert caught.value.code == 2
     assert "give 1 or more" in capsys.readouterr().err
+
+
+def test_the_static_command_names_are_the_registered_ones() -> None:
+    """`check` command lines are parsed with a parser that does not import the other
+    commands' modules; the names that decide it must be the ones those modules register."""
+    from backprop_lint.cli.commands import EXTERNAL_COMMANDS, OWN_COMMANDS, _subcommand_names, build_parser
+
+    assert list(_subcommand_names(build_parser())) == [*OWN_COMMANDS, *EXTERNAL_COMMANDS]
+    assert list(_subcommand_names(build_parser(check_only=True))) == ["check"]
+
+
+def test_a_check_command_line_imports_no_other_command(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    net = tmp_path / "net.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n')
+    probe = ("import sys; from backprop_lint.cli.commands import main; code = main(sys.argv[1:]); "
+             "print(sorted(m for m in sys.modules if m.startswith('backprop_lint.cli.')))")
+    for argv in (["check", str(net)], [str(net)]):
+        done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "backprop_lint.cli.graph" not in done.stdout and "backprop_lint.cli.backward" not in done.stdout
