@@ -191,6 +191,35 @@ def test_caffe_priv_interp_takes_a_size_bottom_that_gets_no_gradient() -> None:
     assert "another blob to supply size" in run_simulate(one_bottom, packs=["caffe-priv"])["error"]["message"]
 
 
+def test_l1_loss_lets_force_backward_reach_both_bottoms_unlike_a_label_loss() -> None:
+    text = ('force_backward: true\n'
+            'layer { name: "in" type: "Input" top: "a" top: "b" input_param { shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "loss" type: "%s" bottom: "a" bottom: "b" top: "loss" }\n')
+    l1 = run_simulate(text % "L1Loss", packs=["detectnet-pr4780"])
+    assert l1["blob_diff_nonzero"]["a"] is True and l1["blob_diff_nonzero"]["b"] is True
+    pairwise = run_simulate(text % "PairwiseLoss", packs=["deep-hashing-pr5757"])
+    assert pairwise["blob_diff_nonzero"]["a"] is True and pairwise["blob_diff_nonzero"]["b"] is False
+    assert pairwise["backward_aborts"] == []  # force_backward never asks for the label, so no LOG(FATAL)
+
+
+def test_continuation_indicator_on_a_learned_blob_makes_the_lstm_abort() -> None:
+    """The CRNN pattern: the indicator's bottom needs a gradient, so its top does too (its empty
+    Backward does not matter to Net::Init), and LSTM's CHECK on the indicator bottom fires."""
+    text = ('layer { name: "lab" type: "Input" top: "labels" input_param { shape { dim: 2 dim: 3 } } }\n'
+            'layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 8 dim: 2 dim: 5 } } }\n'
+            'layer { name: "proj" type: "InnerProduct" bottom: "x" top: "seq" '
+            'inner_product_param { num_output: 6 axis: 2 } }\n'
+            'layer { name: "indicator" type: "ContinuationIndicator" bottom: "%s" top: "cont" '
+            'continuation_indicator_param { time_step: 8 axis: 1 } }\n'
+            'layer { name: "lstm" type: "LSTM" bottom: "seq" bottom: "cont" top: "h" '
+            'recurrent_param { num_output: 4 } }\n'
+            'layer { name: "loss" type: "CtcLoss" bottom: "h" bottom: "labels" top: "loss" '
+            'ctc_loss_param { alphabet_size: 4 time_step: 8 } }\n')
+    assert run_simulate(text % "seq", packs=["warpctc-crnn-pr6354"])["backward_aborts"] == ["lstm"]
+    from_input = run_simulate(text % "x", packs=["warpctc-crnn-pr6354"])
+    assert from_input["backward_aborts"] == [] and from_input["blob_diff_nonzero"]["seq"] is True
+
+
 def test_image_seg_data_creates_its_missing_top() -> None:
     text = 'layer { name: "data" type: "ImageSegData" top: "data" top: "label" }\n'
     result = run_simulate(text, packs=["deeplab-v2"])
