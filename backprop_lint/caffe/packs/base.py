@@ -109,6 +109,15 @@ def params_always_written(indexes: Iterable[int]) -> Any:
     return lambda layer_param: fixed
 
 
+def smooth_l1_weights_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:
+    """SmoothL1Loss's setup CHECK in py-faster-rcnn and the forks that copied it (R-FCN, caffe-priv):
+    with weights, both inside and outside weights (4 bottoms); each pack's row cites its own copy."""
+    if n_bottoms >= 3 and n_bottoms != 4:
+        return (f"Check failed: bottom.size() == 4 ({n_bottoms} vs. 4) "
+                "If weights are used, must specify both inside and outside weights")
+    return None
+
+
 def sub_value(layer_param: Message, sub: str, field: str, default: Any) -> Any:
     """``layer_param.<sub>.<field>`` as set in the file, else the fork's default."""
     sub_message = layer_param.fields.get(sub)

@@ -22,6 +22,7 @@ from backprop_lint.caffe.packs.base import (
     preloaded_or,
     row,
     same,
+    smooth_l1_weights_check,
     sub_value,
     weights_and_bias,
 )
@@ -31,13 +32,6 @@ def interp_size_blob_check(layer_param: Message, n_bottoms: int, n_tops: int) ->
     if sub_value(layer_param, "interp_param", "use_blob_size", False) and n_bottoms <= 1:
         return (f"Check failed: bottom.size() > 1 ({n_bottoms} vs. 1) "
                 "use blob size should have another blob to supply size")
-    return None
-
-
-def smooth_l1_weights_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:
-    if n_bottoms >= 3 and n_bottoms != 4:
-        return (f"Check failed: bottom.size() == 4 ({n_bottoms} vs. 4) "
-                "If weights are used, must specify both inside and outside weights")
     return None
 
 

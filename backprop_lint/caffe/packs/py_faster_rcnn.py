@@ -6,9 +6,6 @@ Backward, the build this fork is used with.
 """
 from __future__ import annotations
 
-from typing import Optional
-
-from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     LOSS_TOPS,
     Backward,
@@ -20,14 +17,8 @@ from backprop_lint.caffe.packs.base import (
     per_bottom,
     preloaded_or,
     row,
+    smooth_l1_weights_check,
 )
-
-
-def smooth_l1_weights_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:
-    if n_bottoms >= 3 and n_bottoms != 4:
-        return (f"Check failed: bottom.size() == 4 ({n_bottoms} vs. 4) "
-                "If weights are used, must specify both inside and outside weights")
-    return None
 
 
 PACK = Pack(

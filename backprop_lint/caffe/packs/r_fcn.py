@@ -7,9 +7,6 @@ OHEM layers and SmoothL1Loss have only a GPU Backward (the CPU one is
 """
 from __future__ import annotations
 
-from typing import Optional
-
-from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     LOSS_TOPS,
     Backward,
@@ -23,14 +20,8 @@ from backprop_lint.caffe.packs.base import (
     preloaded_or,
     row,
     same,
+    smooth_l1_weights_check,
 )
-
-
-def smooth_l1_weights_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:
-    if n_bottoms >= 3 and n_bottoms != 4:
-        return (f"Check failed: bottom.size() == 4 ({n_bottoms} vs. 4) "
-                "If weights are used, must specify both inside and outside weights")
-    return None
 
 
 PACK = Pack(
