@@ -234,12 +234,16 @@ def _bool_converter(token: str) -> bool:
     return value
 
 
-def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
+def _enum_converter(enum: str, fork_values: FrozenSet[str], added: Optional[Dict[str, int]] = None) -> Converter:
+    """``added``: values enabled layer packs add to this base enum (a base number keeps its base name)."""
     if enum in tables.ENUMS:
         by_name, by_number = tables.ENUMS[enum], tables.ENUM_NAMES[enum]
     else:  # a layer pack's own enum
         by_name = pack_tables.pack_enum(enum) or {}
         by_number = {number: name for name, number in reversed(list(by_name.items()))}
+    if added:
+        by_name = {**by_name, **{name: number for name, number in added.items() if name not in by_name}}
+        by_number = {**{number: name for name, number in reversed(list(added.items()))}, **by_number}
     names = list(by_name)
     choices = ", ".join(names) if len(names) <= 12 else ", ".join(names[:12]) + ", ..."
 
@@ -251,8 +255,13 @@ def _enum_converter(enum: str, fork_values: FrozenSet[str]) -> Converter:
         try:
             number = int(token, 0)
         except ValueError:
+            never = pack_tables.NEVER_PUBLISHED.get((enum, token))
+            if never is not None:
+                raise _BadValue(never) from None
+            packs = pack_tables.packs_adding_value(enum, token)
+            hint = f"; the `{packs[0]}` layer pack adds it (--pack {packs[0]})" if packs else ""
             raise _BadValue(
-                f"Enum type \"caffe.{enum}\" has no value named {shorten(token)} (it has: {choices})"
+                f"Enum type \"caffe.{enum}\" has no value named {shorten(token)} (it has: {choices}){hint}"
             ) from None
         name = by_number.get(number)
         if name is None:
@@ -282,13 +291,14 @@ class FieldSpec:
         type_name: Optional[str],
         fork_only: bool,
         fork_values: FrozenSet[str],
+        added_values: Optional[Dict[str, int]] = None,
     ) -> None:
         self.name = name
         self.kind = kind
         self.repeated = repeated
         self.message = type_name if kind == "message" else None
         self.enum = type_name if kind == "enum" else None
-        self.convert: Optional[Converter] = _converter(kind, type_name, fork_values)
+        self.convert: Optional[Converter] = _converter(kind, type_name, fork_values, added_values)
         #: the field exists only in the other Caffe fork than the flavour being read
         self.fork_only = fork_only
         #: enum values that exist only in the other fork
@@ -297,7 +307,9 @@ class FieldSpec:
         self.known: Dict[str, object] = {}
 
 
-def _converter(kind: str, type_name: Optional[str], fork_values: FrozenSet[str]) -> Optional[Converter]:
+def _converter(
+    kind: str, type_name: Optional[str], fork_values: FrozenSet[str], added_values: Optional[Dict[str, int]] = None
+) -> Optional[Converter]:
     if kind in _INT_RANGES:
         return _int_converter(kind)
     if kind == "float":
@@ -308,7 +320,7 @@ def _converter(kind: str, type_name: Optional[str], fork_values: FrozenSet[str])
         return _bool_converter
     if kind == "enum":
         assert type_name is not None
-        return _enum_converter(type_name, fork_values)
+        return _enum_converter(type_name, fork_values, added_values)
     return None  # message, string, bytes: handled by the parser
 
 
@@ -377,7 +389,7 @@ def compiled_schema(flavor: str, packs: Tuple[str, ...] = ()) -> Schema:
 
 
 def _with_packs(base: Schema, packs: Tuple[str, ...]) -> Schema:
-    """``base`` plus the packs' fields and messages; ``base`` itself is left as it is."""
+    """``base`` plus the packs' fields, messages and enum values; ``base`` itself is left as it is."""
     schema = dict(base)
     for pack in packs:
         for message, fields in pack_tables.FIELDS.get(pack, {}).items():
@@ -385,6 +397,15 @@ def _with_packs(base: Schema, packs: Tuple[str, ...]) -> Schema:
             for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
                 specs[name] = FieldSpec(name, kind, repeated, type_name, False, frozenset())
             schema[message] = specs
+    added = pack_tables.enum_values_added(packs)
+    if added:
+        for message, specs in list(schema.items()):
+            if any(spec.enum in added for spec in specs.values()):
+                schema[message] = {
+                    name: spec if spec.enum not in added else FieldSpec(
+                        name, spec.kind, spec.repeated, spec.enum, spec.fork_only, spec.fork_values, added[spec.enum])
+                    for name, spec in specs.items()
+                }
     return schema
 
 
@@ -888,8 +909,9 @@ class _Parser:
         variable = match.group(0) if match else "$"
         return self.error(
             pos,
-            f"unsubstituted template variable '{variable}': this file is a template; replace it "
-            "with a value (as the script that generates the real net does) before linting",
+            f"unsubstituted template variable '{variable}' (it looks like a shell variable): this file is a "
+            "template, and Caffe's parser stops here too; run it through the script that fills it in "
+            "(or `envsubst`) and lint the result",
         )
 
 

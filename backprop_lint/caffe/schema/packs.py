@@ -14,6 +14,15 @@ Layout, per pack:
   forks' ``ROIPoolingParameter`` (or SegNet's ``BNParameter`` and the SSD
   fork's) never meet: with the pack off, the base schema is untouched.
 * ``ENUMS[pack][enum]``: value name -> number.
+* ``ENUM_VALUES[pack][enum]``: values the fork adds to an enum of the base
+  schema (IQA-CNN's ``pool: MIN``, DeepLab v1's V1 layer types). In text, a
+  number the base enum already uses keeps its base meaning.
+* ``V1_LAYER_TYPES[pack]``: for a fork whose V1 ``layers`` enum has its own
+  values, the type name each upgrades to (the name the pack's rows use), and
+  ``V1_CARRIED_FIELDS[pack]``: the fork's own V1 layer fields, which the V1 ->
+  V2 step keeps instead of dropping.
+* ``NEVER_PUBLISHED``: enum values that nets use but no published Caffe ever
+  had, with what to write instead (the parser's error says it).
 
 Forks reuse field numbers differently (py-faster-rcnn's ``roi_pooling_param``
 is 8266711, R-FCN's is 147), which matters only for binary files: the text
@@ -22,7 +31,7 @@ parser goes by name, and binary nets are read with the base schema.
 # fmt: off
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
 
@@ -472,6 +481,56 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "force_cpu": (29, "bool", False, None, False, False),
         },
     },
+    # BVLC/caffe (PR #5779) @ 3c47898f7263c35385d7f0c153fda8f3352d5a02, src/caffe/proto/caffe.proto
+    "iqa-cnn-pr5779": {
+        "DropoutParameter": {
+            "scale_test": (2, "bool", False, None, False, False),  # :671
+        },
+    },
+    # corenel/deeplab-public @ ad566e9a4d3b1c4ea8a23cf8f2f4430c57f65e43, src/caffe/proto/caffe.proto. The fork's
+    # LayerParameter is V1-shaped (`layers`, enum types); its own sub-messages are kept under both names
+    "deeplab-v1": {
+        "V1LayerParameter": {
+            "interp_param": (43, "message", False, "deeplab-v1.InterpParameter", None, False),  # :348
+            "seg_accuracy_param": (42, "message", False, "deeplab-v1.SegAccuracyParameter", None, False),  # :359
+            "softmaxloss_param": (44, "message", False, "deeplab-v1.SoftmaxLossParameter", None, False),  # :362
+            "strict_dim": (1003, "bool", False, None, True, False),  # :310
+        },
+        "LayerParameter": {
+            "interp_param": (43, "message", False, "deeplab-v1.InterpParameter", None, False),
+            "seg_accuracy_param": (42, "message", False, "deeplab-v1.SegAccuracyParameter", None, False),
+            "softmaxloss_param": (44, "message", False, "deeplab-v1.SoftmaxLossParameter", None, False),
+            "strict_dim": (1003, "bool", False, None, True, False),
+        },
+        "ConvolutionParameter": {  # :520-522 (what BVLC later called dilation)
+            "hole": (17, "uint32", False, None, 1, False),
+            "hole_h": (18, "uint32", False, None, 1, False),
+            "hole_w": (19, "uint32", False, None, 1, False),
+        },
+        "ImageDataParameter": {  # :683-689,702-703
+            "has_label": (13, "bool", False, None, True, False),
+            "max_labels": (14, "int32", False, None, 1, False),
+            "ignore_label": (15, "int32", False, None, 255, False),
+            "label_type": (16, "enum", False, "deeplab-v1.LabelType", "IMAGE", False),
+        },
+        "deeplab-v1.InterpParameter": {  # :713-720
+            "height": (1, "int32", False, None, 0, False),
+            "width": (2, "int32", False, None, 0, False),
+            "zoom_factor": (3, "int32", False, None, 1, False),
+            "shrink_factor": (4, "int32", False, None, 1, False),
+            "pad_beg": (5, "int32", False, None, 0, False),
+            "pad_end": (6, "int32", False, None, 0, False),
+        },
+        "deeplab-v1.SegAccuracyParameter": {  # :405-414
+            "metric": (1, "enum", False, "deeplab-v1.AccuracyMetric", "PixelAccuracy", False),
+            "ignore_label": (2, "int32", True, None, None, False),
+            "reset": (3, "bool", False, None, True, False),
+        },
+        "deeplab-v1.SoftmaxLossParameter": {  # :418-423
+            "weight_source": (16, "string", False, None, None, False),
+            "ignore_label": (2, "int32", True, None, None, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
@@ -498,6 +557,53 @@ ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
     "crf-rnn-pr5630": {
         "crf-rnn-pr5630.Mode": {"POTTS": 0},  # :465-467
     },
+    "deeplab-v1": {
+        "deeplab-v1.LabelType": {"NONE": 0, "IMAGE": 1, "PIXEL": 2},  # :684-688
+        "deeplab-v1.AccuracyMetric": {"PixelAccuracy": 0, "ClassAccuracy": 1, "PixelIOU": 2},  # :406-410
+    },
+}
+
+ENUM_VALUES: Dict[str, Dict[str, Dict[str, int]]] = {
+    # BVLC/caffe (PR #5779) @ 3c47898f7263c35385d7f0c153fda8f3352d5a02, src/caffe/proto/caffe.proto:896
+    "iqa-cnn-pr5779": {
+        "PoolingParameter.PoolMethod": {"MIN": 3},
+    },
+    # corenel/deeplab-public @ ad566e9a4d3b1c4ea8a23cf8f2f4430c57f65e43, src/caffe/proto/caffe.proto:264,267,280
+    # (39 is BVLC's DECONVOLUTION, which this fork lacks: by number, text keeps BVLC's meaning)
+    "deeplab-v1": {
+        "LayerType": {"IMAGE_SEG_DATA": 39, "INTERP": 41, "SEG_ACCURACY": 40},
+    },
+}
+
+#: The fork has no V1 -> V2 upgrade (V1 is its native format: its layer factory maps each enum value to a
+#: class, REGISTER_LAYER_CLASS(INTERP, InterpLayer)); we upgrade to the names DeepLab v2 gave the same classes.
+V1_LAYER_TYPES: Dict[str, Dict[str, str]] = {
+    "deeplab-v1": {"IMAGE_SEG_DATA": "ImageSegData", "INTERP": "Interp", "SEG_ACCURACY": "SegAccuracy"},
+}
+
+V1_CARRIED_FIELDS: Dict[str, Tuple[str, ...]] = {
+    "deeplab-v1": ("interp_param", "seg_accuracy_param", "softmaxloss_param", "strict_dim"),
+}
+
+_FRCNN = "rbgirshick/caffe-fast-rcnn"
+#: (enum, value) -> why no Caffe reads it and what to write instead; one line each
+NEVER_PUBLISHED: Dict[Tuple[str, str], str] = {
+    # `git log --all -S ROI_POOLING` over all 4,114 commits of the fork finds nothing
+    ("LayerType", "ROI_POOLING"): (
+        f"no published caffe-fast-rcnn ({_FRCNN}, all branches) ever had the V1 layer type ROI_POOLING: "
+        "ROI pooling came as the string type \"ROIPooling\" (512ea33457a7552ed60ec13bc31b2b6543f6e880, "
+        "2015-03-09), so no Caffe reads this V1 layer; rewrite it in the `layer {}` format as "
+        "type: \"ROIPooling\" with roi_pooling_param { pooled_h pooled_w spatial_scale } "
+        "(and --pack py-faster-rcnn)"
+    ),
+    # cae9aaced2228b12f0ca17b27537d6ab2e7622e7 src/caffe/proto/caffe.proto:812 adds it, its
+    # src/caffe/util/upgrade_proto.cpp:920-921 has no case for it (LOG(FATAL)); 512ea334 removes it
+    ("LayerType", "SMOOTH_L1_LOSS"): (
+        f"the V1 layer type SMOOTH_L1_LOSS existed only in {_FRCNN}@cae9aace, whose V1 upgrade has no "
+        "case for it (\"Unknown V1LayerParameter layer type\"), and was removed the same day by 512ea334, "
+        "so no Caffe reads this V1 layer; rewrite it in the `layer {}` format as type: \"SmoothL1Loss\" "
+        "(and --pack py-faster-rcnn)"
+    ),
 }
 
 
@@ -505,6 +611,21 @@ def pack_message(name: str) -> Optional[Dict[str, FieldInfo]]:
     """The fields of a pack's own message (``<pack>.<Name>``), or None."""
     pack = name.split(".", 1)[0]
     return FIELDS.get(pack, {}).get(name) if "." in name else None
+
+
+def enum_values_added(packs: Tuple[str, ...]) -> Dict[str, Dict[str, int]]:
+    """Base enum -> the values ``packs`` add to it (the first pack listed wins a name)."""
+    added: Dict[str, Dict[str, int]] = {}
+    for pack in packs:
+        for enum, values in ENUM_VALUES.get(pack, {}).items():
+            for name, number in values.items():
+                added.setdefault(enum, {}).setdefault(name, number)
+    return added
+
+
+def packs_adding_value(enum: str, value: str) -> List[str]:
+    """The packs that add ``value`` to the base enum ``enum``."""
+    return [pack for pack, enums in ENUM_VALUES.items() if value in enums.get(enum, {})]
 
 
 def pack_enum(name: str) -> Optional[Dict[str, int]]:
