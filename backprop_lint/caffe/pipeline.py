@@ -52,7 +52,7 @@ def prepare(
     """
     loaded = (source if isinstance(source, LoadedNet)
               else _load(source, flavor=flavor, strict=strict, file=file, packs=tuple(packs)))
-    return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor, build=build)
+    return prepare_loaded(loaded, phase=phase, level=level, stages=stages, flavor=flavor, build=build, packs=packs)
 
 
 def _load(source: Any, *, flavor: str, strict: bool, file: Optional[str], packs: Tuple[str, ...] = ()) -> LoadedNet:
@@ -69,8 +69,9 @@ def prepare_loaded(
     stages: Sequence[str] = (),
     flavor: str = "bvlc",
     build: BuildSetting = None,
+    packs: Sequence[str] = (),
 ) -> PreparedNet:
-    return NetStates(loaded, flavor, build=build).prepare(phase=phase, level=level, stages=stages)
+    return NetStates(loaded, flavor, build=build, packs=packs).prepare(phase=phase, level=level, stages=stages)
 
 
 class NetStates:
@@ -103,7 +104,7 @@ class NetStates:
 
     def prepare(self, *, phase: str = "TRAIN", level: int = 0, stages: Sequence[str] = ()) -> PreparedNet:
         if self._upgraded is None:
-            self._upgraded = upgrade(self.loaded.net, self.flavor, self.loaded.file)
+            self._upgraded = upgrade(self.loaded.net, self.flavor, self.loaded.file, self.packs)
         net, upgrade_warnings, upgraded_from = self._upgraded
         state = net_state_for(net, phase, level, stages)
         kept, dropped = select_layers(net, state, self.loaded.file)
@@ -148,13 +149,16 @@ class NetStates:
         return self._declared
 
 
-def upgrade(net: Message, flavor: Flavor, file: str) -> Tuple[Message, List[Warning_], Optional[str]]:
-    """``UpgradeNetAsNeeded``; its module is imported only for a net that may need it."""
+def upgrade(
+    net: Message, flavor: Flavor, file: str, packs: Sequence[str] = ()
+) -> Tuple[Message, List[Warning_], Optional[str]]:
+    """``UpgradeNetAsNeeded``; its module is imported only for a net that may need it.
+    ``packs``: the enabled layer packs (a fork's own V1 layer types upgrade with them)."""
     if not may_need_upgrade(net):
         return net, [], None
     from backprop_lint.caffe.upgrade import upgrade_net_as_needed
 
-    return upgrade_net_as_needed(net, flavor, file)
+    return upgrade_net_as_needed(net, flavor, file, tuple(packs))
 
 
 def may_need_upgrade(net: Message) -> bool:

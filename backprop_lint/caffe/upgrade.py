@@ -67,6 +67,22 @@ V0_LAYER_TYPES: Dict[str, str] = {
     "window_data": "WINDOW_DATA",
 }
 
+#: V0 type strings that nets use but no Caffe whose source we have registers (BVLC/caffe's branches and
+#: its 2,267 stored pull requests, the forks of caffe/packs): why, and what to write instead
+V0_TYPES_NO_CAFFE_HAS: Dict[str, Tuple[str, str]] = {
+    # `git log --all -S locally_connected` over BVLC/caffe (3,284 pull refs) finds it only in PR #216's
+    # examples/deepface/deepface_train.prototxt (c95fc4d63cb8cca4a8596e33f2900568412e3294), whose
+    # src/caffe/layer_factory.cpp:21-66 has no such name
+    "locally_connected": (
+        "no Caffe in BVLC/caffe's history or its pull requests registers the V0 type `locally_connected`: "
+        "PR #216 (c95fc4d) shipped this DeepFace net without the layer",
+        "No stored fork has a fully unshared (locally connected) convolution either; the closest is BVLC PR "
+        "#6302's `LocalConvolution` (91401bc, a separate kernel bank per input region), which no layer pack "
+        "describes. Rewrite the layer in the `layer {}` format for the Caffe that implements it, or use "
+        "`Convolution` if shared weights will do",
+    ),
+}
+
 #: UpgradeV1LayerType (L:885-971): V1 LayerType enum name -> V2 type string
 V1_LAYER_TYPES: Dict[str, str] = {
     "NONE": "",
@@ -245,11 +261,23 @@ BOTH_LAYER_AND_LAYERS = (
 class _Context:
     """One upgrade's file and the warnings it collects (a plain class: nothing compares or prints it)."""
 
-    __slots__ = ("file", "warnings")
+    __slots__ = ("file", "warnings", "v1_types", "v1_carried")
 
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, packs: Tuple[str, ...] = ()) -> None:
         self.file = file
         self.warnings: List[Warning_] = []
+        #: V1 enum value -> type name, Caffe's table plus the enabled packs' (a fork's own V1 values)
+        self.v1_types: Dict[str, str] = V1_LAYER_TYPES
+        #: V1 layer fields the enabled packs' forks have, kept by the V1 -> V2 step
+        self.v1_carried: Tuple[str, ...] = ()
+        if packs:
+            from backprop_lint.caffe.schema import packs as pack_schema
+
+            self.v1_types = dict(V1_LAYER_TYPES)
+            for pack in packs:
+                for v1_type, type_name in pack_schema.V1_LAYER_TYPES.get(pack, {}).items():
+                    self.v1_types.setdefault(v1_type, type_name)
+                self.v1_carried += pack_schema.V1_CARRIED_FIELDS.get(pack, ())
 
     def where(self, message: Optional[Message], field_name: Optional[str] = None) -> Location:
         """The location of ``message`` (or of its field ``field_name``, when known)."""
@@ -323,16 +351,17 @@ def _layer_name(layer: Message) -> Optional[str]:
 
 
 def upgrade_net_as_needed(
-    net: Message, flavor: Flavor, file: str
+    net: Message, flavor: Flavor, file: str, packs: Tuple[str, ...] = ()
 ) -> Tuple[Message, List[Warning_], Optional[str]]:
     """Upgrade a parsed NetParameter as Caffe does when it reads a net from a file.
 
     Returns the upgraded NetParameter, the warnings Caffe would log (and a few
     about what it drops silently), and "V0" / "V1" when the file used that
     deprecated layer format (None otherwise). Raises ``NetRefused`` where
-    Caffe aborts.
+    Caffe aborts. ``packs``: enabled layer packs, whose forks' own V1 layer
+    types (``schema.packs.V1_LAYER_TYPES``) upgrade to the packs' type names.
     """
-    ctx = _Context(file)
+    ctx = _Context(file, packs)
     upgraded_from: Optional[str] = None
     if net_needs_v0_to_v1_upgrade(net):
         problems_before = ctx.problem_count()
@@ -465,9 +494,11 @@ def upgrade_v0_layer_type(v0_type: str, connection: Message, ctx: _Context) -> s
     try:
         return V0_LAYER_TYPES[v0_type]
     except KeyError:
-        raise ctx.refuse(
+        refusal = ctx.refuse(
             f"Unknown layer name: {v0_type}", _v0_name(connection), ctx.where(connection.fields["layer"], "type")
-        ) from None
+        )
+        refusal.explanation, refusal.instead = V0_TYPES_NO_CAFFE_HAS.get(v0_type, ("", ""))
+        raise refusal from None
 
 
 def upgrade_v0_layer_parameter(connection: Message, ctx: _Context) -> Message:
@@ -616,8 +647,9 @@ def upgrade_v1_net(net: Message, ctx: _Context) -> Message:
 def upgrade_v1_layer_parameter(index: int, v1_layer: Message, ctx: _Context) -> Message:
     """UpgradeV1LayerParameter (L:700-883): one V1 layer -> a LayerParameter."""
     fields: Dict[str, Any] = {}
-    positions = _kept_positions(v1_layer, {name: name for name in _V1_COPIED_FIELDS + ("type",)})
-    for name in _V1_COPIED_FIELDS:
+    copied = _V1_COPIED_FIELDS + ctx.v1_carried
+    positions = _kept_positions(v1_layer, {name: name for name in copied + ("type",)})
+    for name in copied:
         if v1_layer.has(name):
             fields[name] = v1_layer.fields[name]
     if v1_layer.has("type"):
@@ -642,7 +674,7 @@ def upgrade_v1_layer_parameter(index: int, v1_layer: Message, ctx: _Context) -> 
 def upgrade_v1_layer_type(v1_layer: Message, ctx: _Context) -> str:
     """UpgradeV1LayerType (L:885-971): the V1 enum -> the type string; FATAL on anything else."""
     v1_type = v1_layer.fields["type"]
-    if v1_type not in V1_LAYER_TYPES:
+    if v1_type not in ctx.v1_types:
         raise ctx.refuse(
             f"Unknown V1LayerParameter layer type: {v1_type}", _layer_name(v1_layer), ctx.where(v1_layer, "type")
         )
@@ -653,7 +685,7 @@ def upgrade_v1_layer_type(v1_layer: Message, ctx: _Context) -> str:
             ctx.where(v1_layer, "type"),
             HAZARD_KIND,
         )
-    return V1_LAYER_TYPES[v1_type]
+    return ctx.v1_types[v1_type]
 
 
 def synthesize_param_specs(v1_layer: Message, ctx: _Context) -> List[Message]:
@@ -689,7 +721,7 @@ def _upgrade_share_mode(value: Any, v1_layer: Message, ctx: _Context) -> str:
 
 def _warn_dropped_v1_fields(v1_layer: Message, ctx: _Context) -> None:
     """Fields a V1 layer may hold (e.g. the SSD fork's V1 ``batch_norm_param``) that the upgrade ignores."""
-    handled = set(_V1_COPIED_FIELDS) | {"type", "layer"} | {source for source, _ in V1_PARAM_SOURCES}
+    handled = set(_V1_COPIED_FIELDS + ctx.v1_carried) | {"type", "layer"} | {source for source, _ in V1_PARAM_SOURCES}
     for name in v1_layer.fields:
         if name not in handled:
             ctx.warn(

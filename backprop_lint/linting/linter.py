@@ -777,7 +777,7 @@ def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], 
 
     defaults = default_states(config)
     try:
-        upgraded, _, _ = upgrade(loaded.net, get_flavor(config.flavor), loaded.file)
+        upgraded, _, _ = upgrade(loaded.net, get_flavor(config.flavor), loaded.file, config.packs)
     except NetRefused:
         return defaults, None  # the upgrade refusal is reported in every state
     if not any("include" in layer.fields or "exclude" in layer.fields for layer in upgraded.repeated("layer")):

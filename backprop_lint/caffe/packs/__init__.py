@@ -34,10 +34,12 @@ def _all_packs() -> Tuple[Pack, ...]:
         cifar_gan_pr6660,
         crf_rnn_pr5630,
         deep_hashing_pr5757,
+        deeplab_v1,
         deeplab_v2,
         detectnet_pr4780,
         hed,
         intel_caffe,
+        iqa_cnn_pr5779,
         py_faster_rcnn,
         r_fcn,
         r_fcn_matlab,
@@ -57,6 +59,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         r_fcn_matlab.PACK,
         ssd.PACK,
         deeplab_v2.PACK,
+        deeplab_v1.PACK,
         segnet.PACK,
         hed.PACK,
         caffe_mobilenet.PACK,
@@ -73,6 +76,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         saliency_pooling_pr6194.PACK,
         yolo_pr5906.PACK,
         crf_rnn_pr5630.PACK,
+        iqa_cnn_pr5779.PACK,
     )
 
 
