@@ -66,6 +66,8 @@ class NetRefused(BackpropLintError):
         location: Optional[Location] = None,
         kind: str = "refused",
         missing_build_options: Tuple[str, ...] = (),
+        explanation: str = "",
+        instead: str = "",
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -75,11 +77,15 @@ class NetRefused(BackpropLintError):
         self.missing_build_options = missing_build_options
         #: a stable refusal class, e.g. "unknown-bottom"; rules map it to a code
         self.kind = kind
+        #: what we know beyond Caffe's words (why no Caffe reads this), and what to write instead
+        self.explanation = explanation
+        self.instead = instead
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
         who = f" (layer '{self.layer}')" if self.layer else ""
-        return f"{where}error: Caffe refuses this net: {self.message}{who}"
+        more = f"; {self.explanation}" if self.explanation else ""
+        return f"{where}error: Caffe refuses this net: {self.message}{who}{more}"
 
 
 class UnsupportedInput(BackpropLintError):

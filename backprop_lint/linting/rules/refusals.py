@@ -184,6 +184,10 @@ def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
     advice = refusal.fix[0].upper() + refusal.fix[1:] + "."
     words, extra = _caffe_words(error)
     message = f"Caffe refuses this net{who}: \"{words}\""
+    if error.explanation:
+        message += f". {error.explanation[0].upper()}{error.explanation[1:]}"
+    if error.instead:
+        advice = error.instead + "."
     providers = _providing_packs(error) if refusal.kind == "unknown-layer-type" else []
     if providers:
         type_name = _unknown_type(error) or ""
