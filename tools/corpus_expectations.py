@@ -44,6 +44,17 @@ DEFECTS: Dict[str, str] = {
     ),
 }
 
+#: nets that no Caffe whose source we have reads (tests/test_packs.py REFUSED_BY_EVERY_CAFFE says how that
+#: was checked): why, followed in the reason by the refusal both oracles recorded (fixtures/golden/)
+NO_CAFFE_READS: Dict[str, str] = {
+    "BVLC__caffe__examples__deepface__deepface_train.prototxt":
+        "no Caffe reads it: no BVLC branch or pull request registers the V0 type locally_connected",
+    "rbgirshick__py-faster-rcnn__model-defs__vgg16.prototxt":
+        "no Caffe reads it: no caffe-fast-rcnn commit has the V1 type ROI_POOLING",
+    "rbgirshick__py-faster-rcnn__models__caffenet_bbox_reg.prototxt":
+        "no Caffe reads it: no caffe-fast-rcnn commit has the V1 type ROI_POOLING (nor reads V1 SMOOTH_L1_LOSS)",
+}
+
 #: what an info- or warning-only code says about a net real Caffe loads
 CODE_REASONS: Dict[str, str] = {
     "BL201": "no loss: an inference net (BL201 info)",
@@ -104,7 +115,24 @@ def golden_refusal(file: str, states: Set[str]) -> Optional[str]:
     return None
 
 
+def golden_refusal_detail(file: str, state: str) -> str:
+    """The refusal both oracles recorded for ``file`` in ``state`` (its first error line too), the same in both."""
+    details = []
+    for folder in (GOLDEN_DIR, GOLDEN_DIR / "bvlc"):
+        golden = json.loads((folder / f"{Path(file).stem}.{state}.json").read_text(encoding="utf-8"))
+        detail = golden["refusal"]
+        if golden.get("refusal_errors"):
+            detail = golden["refusal_errors"][0]
+        details.append(detail)
+    if details[0] != details[1]:
+        raise ValueError(f"{file}: the two oracles refuse it differently: {details}")
+    return details[0]
+
+
 def caffe_verdict(file: str, notes: str, states: Set[str], skipped: Set[str]) -> Tuple[str, str]:
+    if file in NO_CAFFE_READS:
+        return "refuses", f"{NO_CAFFE_READS[file]}; BVLC and SSD-lineage Caffe refuse it: " + \
+            golden_refusal_detail(file, "TRAIN")
     parts = [part.strip() for part in notes.split(" | ")]
     for part in parts:
         if part.startswith("stock BVLC caffe.proto text parse: FAIL"):
