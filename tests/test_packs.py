@@ -626,6 +626,10 @@ def test_packs_command_lists_and_details() -> None:
     assert detail["commit"] == get_pack("r-fcn").commit
     smooth = next(row for row in detail["rows"] if row["type"] == "SmoothL1Loss")
     assert smooth["backward"][:2] == ["respects-pd"] * 2 and smooth["loss"] is True
+    iqa = json.loads(_cli("packs", "iqa-cnn-pr5779", "--format", "json").stdout)
+    assert iqa["enum_values"] == {"PoolingParameter.PoolMethod": ["MIN"]} and iqa["types"] == ["Pooling", "SVRLoss"]
+    deeplab_v1 = _cli("packs", "deeplab-v1")
+    assert "INTERP -> Interp" in deeplab_v1.stdout and "LayerType: IMAGE_SEG_DATA, INTERP, SEG_ACCURACY" in deeplab_v1.stdout
 
 
 # ---------------------------------------------------------------------------

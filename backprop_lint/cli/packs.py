@@ -62,6 +62,8 @@ def _pack_detail(pack: Pack) -> Dict[str, Any]:
     detail = _pack_summary(pack)
     detail["rows"] = [_row_json(row) for row in pack.rows]
     detail["schema_fields"] = pack.schema_fields()
+    detail["enum_values"] = pack.enum_values()
+    detail["v1_layer_types"] = pack.v1_layer_types()
     return detail
 
 
@@ -116,6 +118,16 @@ def _print_detail(pack: Pack) -> None:
         print("\n  caffe.proto fields:")
         for message, names in fields.items():
             print(f"    {message}: {', '.join(names)}")
+    enums = pack.enum_values()
+    if enums:
+        print("\n  caffe.proto enum values added:")
+        for enum, values in enums.items():
+            print(f"    {enum}: {', '.join(values)}")
+    v1_types = pack.v1_layer_types()
+    if v1_types:
+        print("\n  V1 layer types (`layers { type: ... }`), upgraded to:")
+        for v1_type, type_name in v1_types.items():
+            print(f"    {v1_type} -> {type_name}")
 
 
 def _write_json(document: Any) -> None:

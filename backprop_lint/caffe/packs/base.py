@@ -43,6 +43,14 @@ class Pack:
         """The fork's caffe.proto additions this pack knows: message -> field names."""
         return {message: sorted(fields) for message, fields in pack_schema.FIELDS.get(self.name, {}).items()}
 
+    def enum_values(self) -> Dict[str, List[str]]:
+        """The values the fork adds to enums of Caffe's caffe.proto: enum -> value names."""
+        return {enum: list(values) for enum, values in pack_schema.ENUM_VALUES.get(self.name, {}).items()}
+
+    def v1_layer_types(self) -> Dict[str, str]:
+        """The fork's own V1 layer-type enum values -> the type names they upgrade to with the pack on."""
+        return dict(pack_schema.V1_LAYER_TYPES.get(self.name, {}))
+
 
 
 def row(type_name: str, bottoms: Count, tops: Count, params: ParamCount, backward: BottomBackward,
