@@ -326,7 +326,8 @@ def test_multi_stage_meanfield_writes_unaries_and_q_but_not_the_image() -> None:
 
 
 def _pooling_net(pool: str, tops: str = 'top: "p"', extra: str = "") -> str:
-    return ('layer { name: "in" type: "Input" top: "x" top: "t" input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\n'
+    return ('layer { name: "in" type: "Input" top: "x" top: "t" '
+            'input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\n'
             'layer { name: "conv" type: "Convolution" bottom: "x" top: "c" '
             'convolution_param { num_output: 2 kernel_size: 1 } }\n'
             f'layer {{ name: "pool" type: "Pooling" bottom: "c" {tops} '
@@ -456,6 +457,8 @@ def test_the_deepface_locally_connected_refusal_says_no_caffe_has_it() -> None:
     assert finding.message.startswith('Caffe refuses this net in `lc`: "Unknown layer name: locally_connected". ')
     assert "PR #216 (c95fc4d)" in finding.message and "\n" not in finding.message
     assert "`LocalConvolution`" in finding.fix.description and "no layer pack" in finding.fix.description
+    simulated = run_simulate(text)["error"]
+    assert simulated["message"] == "Unknown layer name: locally_connected" and "PR #216" in simulated["explanation"]
     other = next(f for f in lint(text.replace("locally_connected", "lolcat"), phase="TRAIN").findings
                  if f.code == "BL015")
     assert other.message == 'Caffe refuses this net in `lc`: "Unknown layer name: lolcat"'
@@ -629,7 +632,8 @@ def test_packs_command_lists_and_details() -> None:
     iqa = json.loads(_cli("packs", "iqa-cnn-pr5779", "--format", "json").stdout)
     assert iqa["enum_values"] == {"PoolingParameter.PoolMethod": ["MIN"]} and iqa["types"] == ["Pooling", "SVRLoss"]
     deeplab_v1 = _cli("packs", "deeplab-v1")
-    assert "INTERP -> Interp" in deeplab_v1.stdout and "LayerType: IMAGE_SEG_DATA, INTERP, SEG_ACCURACY" in deeplab_v1.stdout
+    assert "INTERP -> Interp" in deeplab_v1.stdout
+    assert "LayerType: IMAGE_SEG_DATA, INTERP, SEG_ACCURACY" in deeplab_v1.stdout
 
 
 # ---------------------------------------------------------------------------

@@ -230,15 +230,17 @@ def caffe_float(value: float) -> float:
 
 def error_to_json(error: BackpropLintError) -> Dict[str, Any]:
     location = getattr(error, "location", None)
-    return {
-        "error": {
-            "message": getattr(error, "message", str(error)),
-            "layer": getattr(error, "layer", None),
-            "line": location.line if location and location.line else None,
-            "column": location.col if location and location.line else None,
-            "kind": getattr(error, "kind", "input"),
-        }
+    fields = {
+        "message": getattr(error, "message", str(error)),
+        "layer": getattr(error, "layer", None),
+        "line": location.line if location and location.line else None,
+        "column": location.col if location and location.line else None,
+        "kind": getattr(error, "kind", "input"),
     }
+    if getattr(error, "explanation", ""):  # beyond Caffe's words: why no Caffe reads it, what to write
+        fields["explanation"] = error.explanation  # type: ignore[attr-defined]
+        fields["instead"] = error.instead  # type: ignore[attr-defined]
+    return {"error": fields}
 
 
 def run_simulate(
