@@ -179,7 +179,7 @@ def test_backward_spot_checks() -> None:
     assert bw("LSTM", 1, 2) is Backward.ABORTS_IF_PD and bw("LSTM", 0, 2) is Backward.IGNORES_PD
     assert bw("MultiBoxLoss", 2, 4, SSD) is Backward.ABORTS_IF_PD
     assert layer_info("LSTMUnit", BVLC).written_together == frozenset({0, 1})
-    assert layer_info("HingeLoss", BVLC).forward_writes_diff == frozenset({0})
+    assert layer_info("HingeLoss", BVLC).forward_writes_diff(Message("LayerParameter")) == frozenset({0})
     assert not layer_info("BatchNorm", SSD).writes_param_diff
 
 

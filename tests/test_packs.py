@@ -73,6 +73,9 @@ _REQUIRED_PARAMS: Dict[str, str] = {
     "MultiBoxLoss": " multibox_loss_param { num_classes: 2 }",
     "Reorg": " reorg_param { stride: 2 }",
     "MultiStageMeanfield": " multi_stage_meanfield_param { num_iterations: 5 }",
+    # no update in Forward, no visible bias: the bottom diff comes from Backward and top 0 alone
+    "RBMInnerProduct": ' rbm_inner_product_param { forward_is_update: false visible_bias_term: false '
+                       'connection_layer_param { type: "InnerProduct" inner_product_param { num_output: 2 } } }',
     "YoloDetectionOutput": " yolo_detection_output_param { num_classes: 2 }",
     "Pooling": " pooling_param { pool: MIN kernel_size: 2 }",
 }
@@ -464,6 +467,125 @@ def test_the_deepface_locally_connected_refusal_says_no_caffe_has_it() -> None:
     assert other.message == 'Caffe refuses this net in `lc`: "Unknown layer name: lolcat"'
 
 
+_RBM_CORPUS_NET = "BVLC__caffe__examples__mnist__mnist_rbm.prototxt"
+
+
+@pytest.mark.skipif(not corpus_nets(), reason=MISSING_REASON)
+def test_rbm_corpus_net_learns_in_forward_and_its_loss_reaches_no_parameter() -> None:
+    """PR #3568's own example, mnist_rbm.prototxt, in TRAIN, decided by hand from the PR's C++
+    (BVLC/caffe@8676239, src/caffe/layers/rbm_inner_product_layer.cpp):
+
+    * `fc_rbm_1_layer` has 3 blobs: its connection InnerProduct's weights and hidden bias
+      (bias_term: true), then the visible bias (visible_bias_term: true; cpp:163-181). No `param`
+      specs: lr_mult 1, so param_propagate_down is true for all three and the layer needs backward.
+    * Its bottom is Split top 0 of `flat_data`, which comes from Data through Flatten: nothing
+      below needs a gradient, so propagate_down[0] is false and Backward_cpu (cpp:312-331) does
+      nothing at all: it never writes a parameter diff.
+    * The EuclideanLoss on `reconstruction` keeps the RBM in the backward pass and writes the
+      `reconstruction` diff, but the RBM's Backward reads only top 0 (`fc_rbm_1`, cpp:322), and
+      Silence leads to no loss: the loss gives no parameter a gradient.
+    * forward_is_update (the default) makes Forward (cpp:287-305) run contrastive divergence:
+      update_diffs (cpp:356-406) writes the weight, hidden and visible bias diffs, so all three are
+      non-zero; its Gibbs step writes the visible pre-activation into the diff of the RBM's bottom
+      (`pre_activation_v1_blob_->ShareDiff(*bottom[0])`, cpp:119; cpp:467-477), Split top 0.
+    """
+    path = next(net for net in corpus_nets() if net.name == _RBM_CORPUS_NET)
+    result = run_simulate(path, phase="TRAIN", packs=["rbm-pr3568"])
+    assert "error" not in result, result
+    layers = {layer["name"]: layer for layer in result["layers"]}
+    rbm = layers["fc_rbm_1_layer"]
+    assert rbm["param_propagate_down"] == [True, True, True]
+    assert rbm["need_backward"] is True and rbm["bottom_need_backward"] == [False]
+    assert layers["reconstruction error"]["bottom_need_backward"] == [False, True]
+    assert [name for name, layer in layers.items() if layer["need_backward"]] == ["fc_rbm_1_layer", "reconstruction error"]
+    assert result["param_diff_nonzero"] == {"fc_rbm_1_layer": [True, True, True]}
+    assert result["blob_diff_nonzero"] == {
+        "data": False, "label": False, "flat_data": False,
+        "flat_data_flatten_layer_0_split_0": True,  # the update's Gibbs step, in Forward
+        "flat_data_flatten_layer_0_split_1": False,
+        "fc_rbm_1": False, "reconstruction": True, "(automatic)": True,
+    }
+    assert result["backward_aborts"] == []
+    # the same net without the update in Forward: nothing writes a parameter diff any more
+    text = path.read_text(encoding="utf-8").replace("forward_is_update: true", "forward_is_update: false")
+    sampling = run_simulate(text, phase="TRAIN", packs=["rbm-pr3568"])
+    assert sampling["param_diff_nonzero"] == {"fc_rbm_1_layer": [False, False, False]}
+    assert sampling["blob_diff_nonzero"]["flat_data_flatten_layer_0_split_0"] is False
+    report = lint(path, packs=["rbm-pr3568"])
+    assert [f.code for f in report.findings] == []
+
+
+_RBM_NET = ('layer { name: "in" type: "Input" top: "x" top: "t" '
+            'input_param { shape { dim: 2 dim: 6 } shape { dim: 2 dim: 6 } } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "v" inner_product_param { num_output: 6 } }\n'
+            'layer { name: "rbm" type: "RBMInnerProduct" bottom: "v" top: "h" top: "recon" %s '
+            'rbm_inner_product_param { loss_measure: RECONSTRUCTION %s '
+            'connection_layer_param { type: "%s" inner_product_param { num_output: 3 %s } } } }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "recon" bottom: "t" }\n'
+            'layer { name: "quiet" type: "Silence" bottom: "h" }\n')
+
+
+def _rbm(options: str = "", specs: str = "", connection: str = "InnerProduct", inner: str = "",
+         prefix: str = "") -> Dict[str, object]:
+    return run_simulate(prefix + _RBM_NET % (specs, options, connection, inner), packs=["rbm-pr3568"])
+
+
+def test_rbm_backward_reads_top_0_only_and_adds_the_visible_bias() -> None:
+    # propagate_down[0] is set (v comes from a learned layer); top 0 `h` only reaches a Silence, so
+    # its diff is zero; the loss is on `recon`, which Backward never reads (cpp:316-331)
+    plain = _rbm("forward_is_update: false visible_bias_term: false")
+    assert plain["blob_diff_nonzero"]["v"] is False
+    assert plain["param_diff_nonzero"] == {"ip": [False, False], "rbm": [False, False]}
+    # with the visible bias, sample_v_given_h adds it to the bottom diff: non-zero from a zero top diff
+    biased = _rbm("forward_is_update: false")
+    assert biased["blob_diff_nonzero"]["v"] is True
+    assert biased["param_diff_nonzero"] == {"ip": [True, True], "rbm": [False, False, False]}
+
+
+def test_rbm_update_writes_param_diffs_whatever_lr_mult_says() -> None:
+    frozen = "param { lr_mult: 0 } param { lr_mult: 0 } param { lr_mult: 0 }"
+    result = _rbm(specs=frozen)
+    rbm = next(layer for layer in result["layers"] if layer["name"] == "rbm")
+    assert rbm["param_propagate_down"] == [False, False, False]
+    assert result["param_diff_nonzero"]["rbm"] == [True, True, True]
+    no_hidden_bias = _rbm(specs="param { lr_mult: 0 } param { lr_mult: 0 }", inner="bias_term: false")
+    assert no_hidden_bias["param_diff_nonzero"]["rbm"] == [True, True]  # weights, visible bias
+    # BL306 blames force_backward for frozen diffs; here Forward writes them with or without it
+    report = lint("force_backward: true\n" + _RBM_NET % (frozen, "", "InnerProduct", ""), packs=["rbm-pr3568"])
+    assert "BL306" not in {f.code for f in report.findings}
+    # a frozen InnerProduct beside it is still BL306's: only the RBM's own update is exempt
+    frozen_ip = (_RBM_NET % (frozen, "", "InnerProduct", "")).replace(
+        'top: "v" inner_product_param', 'top: "v" param { lr_mult: 0 } inner_product_param')
+    report = lint("force_backward: true\n" + frozen_ip, packs=["rbm-pr3568"])
+    assert [f.layer for f in report.findings if f.code == "BL306"] == ["ip"]
+
+
+def test_rbm_refusals_and_what_stays_unknown() -> None:
+    missing = run_simulate(_RBM_NET.replace("connection_layer_param", "hidden_activation_layer_param")
+                           % ("", "", "Sigmoid", ""), packs=["rbm-pr3568"])
+    assert "a connection layer must be specified" in missing["error"]["message"]
+    too_few = _rbm("loss_measure: RECONSTRUCTION loss_measure: RECONSTRUCTION")  # 3 measures, 2 tops
+    assert "top.size() >= num_error_ (2 vs. 3)" in too_few["error"]["message"]
+    embedded = _rbm(specs="blobs { shape { dim: 1 } }")
+    assert "segmentation fault" in embedded["error"]["message"]
+    # only an InnerProduct connection is read: another makes the blob count and Backward unknown
+    other = _rbm(connection="Convolution")
+    assert "error" not in other and "rbm" not in other["param_diff_nonzero"]
+    assert other["blob_diff_nonzero"]["v"] is None
+    # with a FREE_ENERGY measure the update's Forward stops (LOG(FATAL), cpp:435-436)
+    assert _rbm("loss_measure: FREE_ENERGY")["backward_aborts"] == ["rbm"]
+    assert _rbm("loss_measure: FREE_ENERGY forward_is_update: false")["backward_aborts"] == []
+
+
+def test_bernoulli_sample_backward_aborts() -> None:
+    text = ('layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 2 dim: 6 } } }\n'
+            'layer { name: "ip" type: "InnerProduct" bottom: "x" top: "p" inner_product_param { num_output: 6 } }\n'
+            'layer { name: "sample" type: "BernoulliSample" bottom: "p" top: "s" loss_weight: 1 %s }\n')
+    assert run_simulate(text % "", packs=["rbm-pr3568"])["backward_aborts"] == ["sample"]
+    # even when it is not asked for a gradient: its loop runs past propagate_down (cpp:40-44)
+    assert run_simulate(text % "propagate_down: false", packs=["rbm-pr3568"])["backward_aborts"] == ["sample"]
+
+
 # ---------------------------------------------------------------------------
 # Schema: the fork's fields parse with the pack on, and only then
 # ---------------------------------------------------------------------------
@@ -496,6 +618,11 @@ _SAMPLES: Dict[str, str] = {
     "deeplab-v1": 'interp_param { shrink_factor: 8 pad_beg: 0 } seg_accuracy_param { ignore_label: 255 } '
                   'softmaxloss_param { ignore_label: 255 weight_source: "w.txt" } convolution_param { hole: 2 } '
                   'image_data_param { label_type: PIXEL has_label: true }',
+    "rbm-pr3568": 'rbm_inner_product_param { forward_is_update: true loss_measure: RECONSTRUCTION '
+                  'sample_steps_in_update: 1 visible_bias_term: true visible_bias_filler { type: "constant" } '
+                  'connection_layer_param { type: "InnerProduct" inner_product_param { num_output: 100 } } '
+                  'hidden_activation_layer_param { type: "Sigmoid" } '
+                  'visible_sampling_layer_param { type: "BernoulliSample" } }',
     "segnet": 'bn_param { bn_mode: INFERENCE scale_filler { type: "constant" value: 1 } } '
               'upsample_param { scale: 2 upsample_h: 45 } dense_image_data_param { source: "x" crop_width: 3 } '
               'loss_param { weight_by_label_freqs: true class_weighting: 0.2 class_weighting: 0.8 }',
@@ -641,13 +768,10 @@ def test_packs_command_lists_and_details() -> None:
 # ---------------------------------------------------------------------------
 
 #: corpus types that no pack covers yet (each from a one-off fork or an unmerged BVLC pull request),
-#: type -> files; the test fails when this list is out of date in either direction
-NOT_COVERED: Dict[str, Set[str]] = {
-    # PR #3568 (8676239): with forward_is_update (the default) Forward_cpu runs contrastive divergence and
-    # writes the parameter diffs itself (rbm_inner_product_layer.cpp:282-305,364-389), and its blob count
-    # is that of a nested connection_layer_param layer; a pack row cannot express either yet
-    "RBMInnerProduct": {"BVLC__caffe__examples__mnist__mnist_rbm.prototxt"},
-}
+#: type -> files; the test fails when this list is out of date in either direction (a new corpus
+#: type no pack covers makes ``uncovered`` non-empty)
+NOT_COVERED: Dict[str, Set[str]] = {}
+
 
 #: corpus files that every Caffe whose source we have refuses (BVLC, the SSD lineage, every fork of a pack,
 #: BVLC's pull requests), with all packs on: file -> (the start of our error, why no Caffe reads it). The test

@@ -147,8 +147,16 @@ class LayerInfo:
     #: scratch(j, ctx): Backward may leave a non-zero value in bottom j's diff though
     #: the backward rule says it is not written (Scale's product buffer)
     scratch: Callable[[int, ScratchContext], bool] = _no_scratch
-    #: bottoms whose diff Forward overwrites as scratch, whether or not Backward runs (HingeLoss)
-    forward_writes_diff: FrozenSet[int] = frozenset()
+    #: forward_writes_diff(layer_param): bottoms whose diff Forward overwrites, whether or not
+    #: Backward runs (HingeLoss's scratch; RBMInnerProduct's update pass)
+    forward_writes_diff: Callable[[Message], FrozenSet[int]] = lambda p: frozenset()
+    #: forward_writes_param_diff(layer_param): parameter blobs whose diff Forward itself writes
+    #: (non-zero), whether or not Backward runs and whatever param_propagate_down (lr_mult) says:
+    #: RBMInnerProduct's contrastive-divergence update with forward_is_update
+    forward_writes_param_diff: Callable[[Message], FrozenSet[int]] = lambda p: frozenset()
+    #: backward_adds_learned_term(layer_param): Backward adds a learned blob's data to every bottom
+    #: diff it writes (RBMInnerProduct's visible bias), so that diff is non-zero even from a zero top diff
+    backward_adds_learned_term: Callable[[Message], bool] = _never
     #: in_place_backward_garbles(layer_param): run in place, Backward overwrites the top diff
     #: (the same memory) before multiplying by it, so every bottom diff it writes comes out
     #: non-zero even from a zero top diff (Power, Log, Eltwise PROD: found by the differential
@@ -567,7 +575,7 @@ _ROWS: Tuple[LayerInfo, ...] = (
          "L:include/caffe/layers/hdf5_output_layer.hpp:39-40; L:src/caffe/layers/hdf5_output_layer.cpp:72 (no USE_HDF5 guard)"),
     _loss("HingeLoss", BOTH, _LABEL_ABORTS,
           "U:include/caffe/layers/hinge_loss_layer.hpp:63; U:src/caffe/layers/hinge_loss_layer.cpp:10-41,43-73; L:src/caffe/layers/hinge_loss_layer.cpp:10-20",
-          forward_writes_diff=frozenset({0})),
+          forward_writes_diff=lambda p: frozenset({0})),
     _row("Im2col", BOTH, ONE, ONE, _NO_PARAMS, IGNORES,
          "U:include/caffe/layers/im2col_layer.hpp:30-31; U:src/caffe/layers/im2col_layer.cpp:162-184; L:src/caffe/layers/im2col_layer.cpp:191"),
     _row("ImageData", BOTH, ZERO, TWO, _NO_PARAMS, NOOP,

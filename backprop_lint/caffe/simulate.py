@@ -537,6 +537,11 @@ def _fresh_diffs(
             continue
         for j in _forward_scratch_bottoms(info, layer):
             store.set(layer.bottom_ids[j], True)
+        if i in param_cells:
+            cells = param_cells[i]
+            for p in info.forward_writes_param_diff(layer.definition.param):
+                if p < len(cells):
+                    cells[p] = True
     for blob_id in seeds:
         store.set(blob_id, True)
     return store, param_cells, param_alias
@@ -606,8 +611,8 @@ def sweep_backward(
 
 
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
-    """Bottoms whose diff Forward writes as scratch space (HingeLoss)."""
-    return [j for j in sorted(info.forward_writes_diff) if j < len(layer.bottom_ids)]
+    """Bottoms whose diff Forward writes (HingeLoss's scratch, RBMInnerProduct's update pass)."""
+    return [j for j in sorted(info.forward_writes_diff(layer.definition.param)) if j < len(layer.bottom_ids)]
 
 
 def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore, param_cells: Dict[int, List[Tri]]) -> Tri:
@@ -647,7 +652,9 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
     for j in range(n_bottoms):
         if info.scratch(j, context):
             write(layer.bottom_ids[j], signal)
-    garbled = any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
+    # the bottom diffs it writes are non-zero even from a zero top diff
+    nonzero_anyway = (any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
+                      or info.backward_adds_learned_term(param))
     together = [j for j in sorted(info.written_together) if j < n_bottoms]
     together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
     for j, blob_id in enumerate(layer.bottom_ids):
@@ -660,7 +667,7 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
         elif behaviour is Backward.IGNORES_PD:
             write(blob_id, signal)
         elif behaviour is Backward.RESPECTS_PD and asked is not False:
-            value = True if garbled else signal
+            value = True if nonzero_anyway else signal
             write(blob_id, value if asked else tri_or([store.get(blob_id), None]))
         elif behaviour is Backward.UNKNOWN and asked is not False:
             store.set(blob_id, None)

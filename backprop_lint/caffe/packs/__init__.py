@@ -43,6 +43,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         py_faster_rcnn,
         r_fcn,
         r_fcn_matlab,
+        rbm_pr3568,
         saliency_pooling_pr6194,
         segnet,
         ssd,
@@ -77,6 +78,7 @@ def _all_packs() -> Tuple[Pack, ...]:
         yolo_pr5906.PACK,
         crf_rnn_pr5630.PACK,
         iqa_cnn_pr5779.PACK,
+        rbm_pr3568.PACK,
     )
 
 

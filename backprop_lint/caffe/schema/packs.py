@@ -531,6 +531,25 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "ignore_label": (2, "int32", True, None, None, False),
         },
     },
+    # BVLC/caffe @ 8676239736d6079c48a75d08771e7b1f6197ee4b (PR #3568), src/caffe/proto/caffe.proto
+    "rbm-pr3568": {
+        "LayerParameter": {
+            "rbm_inner_product_param": (145, "message", False, "rbm-pr3568.RBMInnerProductParameter",
+                                        None, False),  # :392
+        },
+        "rbm-pr3568.RBMInnerProductParameter": {  # :927-958
+            "forward_is_update": (1, "bool", False, None, True, False),
+            "connection_layer_param": (2, "message", False, "LayerParameter", None, False),
+            "hidden_activation_layer_param": (3, "message", False, "LayerParameter", None, False),
+            "hidden_sampling_layer_param": (4, "message", False, "LayerParameter", None, False),
+            "visible_activation_layer_param": (5, "message", False, "LayerParameter", None, False),
+            "visible_sampling_layer_param": (6, "message", False, "LayerParameter", None, False),
+            "visible_bias_term": (7, "bool", False, None, True, False),
+            "sample_steps_in_update": (8, "uint32", False, None, 1, False),
+            "visible_bias_filler": (9, "message", False, _FILLER, None, False),
+            "loss_measure": (10, "enum", True, "rbm-pr3568.LossMeasure", None, False),
+        },
+    },
 }
 
 ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
@@ -560,6 +579,9 @@ ENUMS: Dict[str, Dict[str, Dict[str, int]]] = {
     "deeplab-v1": {
         "deeplab-v1.LabelType": {"NONE": 0, "IMAGE": 1, "PIXEL": 2},  # :684-688
         "deeplab-v1.AccuracyMetric": {"PixelAccuracy": 0, "ClassAccuracy": 1, "PixelIOU": 2},  # :406-410
+    },
+    "rbm-pr3568": {
+        "rbm-pr3568.LossMeasure": {"RECONSTRUCTION": 0, "FREE_ENERGY": 1},  # :952-955
     },
 }
 
