@@ -1,8 +1,11 @@
 """The upgrade stage against Caffe's UpgradeNetAsNeeded (upgrade_proto.cpp), step by step.
 
 Hand-made trees pin each step and refusal; the last section compares the whole
-upgraded NetParameter with real Caffe's on ~170 nets (a few seconds: parsing
-the corpus dominates; Caffe's own results are cached after the first run).
+upgraded NetParameter with real Caffe's on ~170 nets, per flavour with its own
+Caffe (``--flavor ssd``: the SSD-lineage oracle; ``--flavor bvlc``: BVLC Caffe
+9b89154), each skipped with the reason printed when its build is absent (a few
+seconds: parsing the corpus dominates; Caffe's own results are cached after
+the first run).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import struct
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 from shared_data import CORPUS_DIR, EXPERIMENTS_DIR
@@ -522,8 +525,10 @@ def test_e11_file_keeps_the_v1_blocks_positions_and_maps_blobs_lr() -> None:
 
 # ---------------------------------------------------------------------------
 # Golden check: the whole upgraded NetParameter against real Caffe's own
-# UpgradeNetAsNeeded (the oracle's libcaffe, SSD lineage), on the corpus, the
-# spec's experiments and edge cases of each step. Caffe's result is cached per
+# UpgradeNetAsNeeded, on the corpus, the spec's experiments and edge cases of
+# each step. Each flavour is judged by its own Caffe: `--flavor ssd` by the
+# oracle's SSD-lineage libcaffe, `--flavor bvlc` by BVLC Caffe 9b89154
+# (tools/oracle/build.sh builds both). Caffe's result is cached per judge and
 # input, so only the first run pays for the C++ compile and the processes.
 # ---------------------------------------------------------------------------
 
@@ -622,9 +627,18 @@ EDGE_NETS: Dict[str, str] = {
 _GLOG_LINE = re.compile(r"^([EWF])\d{8} [\d:.]+\s+\d+ [^\]]*\] (.*)$")
 
 
-def _oracle_home() -> Path:
+JUDGES = ("ssd", "bvlc")
+JUDGE_NAMES = {"ssd": "SSD-lineage Caffe", "bvlc": "BVLC Caffe"}
+#: the library each build links the dump program against: the SSD build has libcaffe inside pycaffe's
+#: _caffe.so (which needs libpython), the BVLC build (no pycaffe) a plain libcaffe.so
+_JUDGE_LIBRARY = {"ssd": "_caffe.so", "bvlc": "libcaffe.so"}
+
+
+def _oracle_home(flavor: str) -> Path:
+    """Where tools/oracle/build.sh puts the flavour's Caffe: $CAFFE_ORACLE_HOME, BVLC in its bvlc/."""
     configured = os.environ.get("CAFFE_ORACLE_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "caffe-oracle"
+    base = Path(configured).expanduser() if configured else Path.home() / ".cache" / "caffe-oracle"
+    return base / "bvlc" if flavor == "bvlc" else base
 
 
 def _skip(reason: str) -> None:
@@ -643,37 +657,59 @@ class CaffeUpgrade:
         return [match.group(2) for match in found if match and match.group(1) == severity]
 
 
-@pytest.fixture(scope="module")
-def caffe_upgrade_dump() -> Path:
-    """The compiled dump program (cached beside the oracle build), or a skip saying why."""
-    home = _oracle_home()
-    library = home / "lib" / "_caffe.so"
+@dataclass
+class UpgradeJudge:
+    flavor: str
+    binary: Path
+
+    @property
+    def suite(self) -> str:
+        return f"upgrade (UpgradeNetAsNeeded), --flavor {self.flavor} judged by real {JUDGE_NAMES[self.flavor]}"
+
+
+def _dump_program(flavor: str) -> Tuple[Optional[Path], str]:
+    """(the dump program compiled against the flavour's real Caffe, "") or (None, why not).
+    Cached in ~/.cache/backprop-lint, keyed by the source and that library."""
+    home = _oracle_home(flavor)
+    library = home / "lib" / _JUDGE_LIBRARY[flavor]
     if not library.is_file() or not (home / "include" / "caffe" / "proto" / "caffe.pb.h").is_file():
-        _skip(f"real Caffe is not built in {home} (tools/oracle/build.sh, 10-15 min)")
+        return None, f"real {JUDGE_NAMES[flavor]} is not built in {home} (tools/oracle/build.sh {flavor}, 10-15 min)"
     if shutil.which("g++") is None:
-        _skip("no g++ to compile the upgrade dump program against real Caffe")
+        return None, "no g++ to compile the upgrade dump program against real Caffe"
     stamp = library.stat()
-    key = hashlib.sha256(f"{UPGRADE_DUMP_SOURCE}|{stamp.st_size}|{stamp.st_mtime_ns}".encode()).hexdigest()[:16]
-    cache = Path.home() / ".cache" / "backprop-lint" / f"caffe-upgrade-dump-{key}"
+    key = hashlib.sha256(
+        f"{UPGRADE_DUMP_SOURCE}|{library}|{stamp.st_size}|{stamp.st_mtime_ns}".encode()).hexdigest()[:16]
+    cache = Path.home() / ".cache" / "backprop-lint" / f"caffe-upgrade-dump-{flavor}-{key}"
     binary = cache / "caffe-upgrade-dump"
     if binary.is_file():
-        return binary
+        return binary, ""
     cache.mkdir(parents=True, exist_ok=True)
     source = cache / "upgrade_dump.cpp"
     source.write_text(UPGRADE_DUMP_SOURCE)
-    python_flags = subprocess.run(
-        ["python3-config", "--ldflags", "--embed"], capture_output=True, text=True, check=False
-    ).stdout.split()
+    python_flags: List[str] = []
+    if flavor == "ssd":
+        python_flags = subprocess.run(
+            ["python3-config", "--ldflags", "--embed"], capture_output=True, text=True, check=False
+        ).stdout.split()
     command = [
         "g++", "-O0", "-std=c++14", "-DCPU_ONLY=1", "-w", f"-I{home / 'include'}", "-I/usr/include/hdf5/serial",
-        str(source), "-o", f"{binary}.new", str(library), "-lglog", "-lgflags", "-lprotobuf", "-lboost_system",
-        *python_flags, f"-Wl,-rpath,{home / 'lib'}",
+        str(source), "-o", f"{binary}.new", "-Wl,--no-as-needed", str(library), "-Wl,--as-needed",
+        "-lglog", "-lgflags", "-lprotobuf", "-lboost_system", *python_flags, f"-Wl,-rpath,{home / 'lib'}",
     ]
     built = subprocess.run(command, capture_output=True, text=True, check=False)
     if built.returncode != 0:
-        _skip(f"could not compile the upgrade dump program: {built.stderr[-400:]}")
+        return None, f"could not compile the upgrade dump program against {library}: {built.stderr[-400:]}"
     os.replace(f"{binary}.new", binary)
-    return binary
+    return binary, ""
+
+
+@pytest.fixture(scope="module", params=JUDGES)
+def upgrade_judge(request: pytest.FixtureRequest) -> UpgradeJudge:
+    """The flavour's real Caffe as the upgrade judge, or a skip saying why."""
+    binary, reason = _dump_program(request.param)
+    if binary is None:
+        _skip(reason)
+    return UpgradeJudge(request.param, binary)
 
 
 def run_caffe_upgrade(binary: Path, text: str) -> CaffeUpgrade:
@@ -700,56 +736,57 @@ def _float32(value: float) -> float:
     return struct.unpack("<f", struct.pack("<f", value))[0]
 
 
-def _decoded_differently(message_type: str, number: int) -> bool:
-    """Field numbers the SSD fork uses for another field than BVLC (our descriptor pool has BVLC's)."""
-    return (message_type, number) in SSD_VARIANTS
+def _decoded_differently(flavor: str, message_type: str, number: int) -> bool:
+    """Field numbers the SSD fork uses for another field than BVLC (our descriptor pool has BVLC's):
+    in the SSD judge's output they mean the fork's field, which the pool cannot decode."""
+    return flavor == "ssd" and (message_type, number) in SSD_VARIANTS
 
 
-def plain_from_message(message: Message) -> Dict[str, Any]:
+def plain_from_message(message: Message, flavor: str) -> Dict[str, Any]:
     """Our tree as nested dicts (floats rounded to float32, empty lists left out)."""
     out: Dict[str, Any] = {}
     for name, value in message.fields.items():
         if name not in MESSAGES[message.type]:
             continue  # a fork's meaning of a field number (see _decoded_differently)
         number, kind, repeated, _type, _default, _packed = MESSAGES[message.type][name]
-        if _decoded_differently(message.type, number):
+        if _decoded_differently(flavor, message.type, number):
             continue
         if not repeated:
-            out[name] = _plain_value(kind, value)
+            out[name] = _plain_value(kind, value, flavor)
         elif value:
-            out[name] = [_plain_value(kind, item) for item in value]
+            out[name] = [_plain_value(kind, item, flavor) for item in value]
     return out
 
 
-def _plain_value(kind: str, value: Any) -> Any:
+def _plain_value(kind: str, value: Any, flavor: str) -> Any:
     if kind == "message":
-        return plain_from_message(value)
+        return plain_from_message(value, flavor)
     return _float32(value) if kind == "float" else value
 
 
-def plain_from_protobuf(pb: Any) -> Dict[str, Any]:
+def plain_from_protobuf(pb: Any, flavor: str) -> Dict[str, Any]:
     """A protobuf message as the same nested dicts (enum values by name)."""
     from google.protobuf.descriptor import FieldDescriptor
 
     out: Dict[str, Any] = {}
     for descriptor, value in pb.ListFields():
-        if _decoded_differently(descriptor.containing_type.name, descriptor.number):
+        if _decoded_differently(flavor, descriptor.containing_type.name, descriptor.number):
             continue
         repeated = getattr(descriptor, "is_repeated", None)
         if repeated is None:
             repeated = descriptor.label == FieldDescriptor.LABEL_REPEATED
         if repeated:
-            out[descriptor.name] = [_plain_protobuf_value(descriptor, item) for item in value]
+            out[descriptor.name] = [_plain_protobuf_value(descriptor, item, flavor) for item in value]
         else:
-            out[descriptor.name] = _plain_protobuf_value(descriptor, value)
+            out[descriptor.name] = _plain_protobuf_value(descriptor, value, flavor)
     return out
 
 
-def _plain_protobuf_value(descriptor: Any, value: Any) -> Any:
+def _plain_protobuf_value(descriptor: Any, value: Any, flavor: str) -> Any:
     from google.protobuf.descriptor import FieldDescriptor
 
     if descriptor.type == FieldDescriptor.TYPE_MESSAGE:
-        return plain_from_protobuf(value)
+        return plain_from_protobuf(value, flavor)
     if descriptor.type == FieldDescriptor.TYPE_ENUM:
         return descriptor.enum_type.values_by_number[value].name
     return _float32(value) if descriptor.type == FieldDescriptor.TYPE_FLOAT else value
@@ -764,21 +801,21 @@ def _golden_cases() -> List[Any]:
 
 
 @pytest.mark.parametrize("source", _golden_cases())
-def test_upgrade_matches_real_caffe(source: Any, caffe_upgrade_dump: Path, differential_tally) -> None:
-    try:
-        from backprop_lint.caffe.textproto import parse
-    except ImportError as missing:
-        _skip(f"the text parser is not available yet: {missing}")
+def test_upgrade_matches_real_caffe(source: Any, upgrade_judge: UpgradeJudge, differential_tally) -> None:
+    """Our upgrade with ``--flavor F`` against real Caffe F's: the same NetParameter, the same
+    logged errors and deprecation warnings, or the same refusal."""
     from backprop_lint.caffe import schema
     from backprop_lint.caffe.model import InputError
+    from backprop_lint.caffe.textproto import parse
 
+    flavor = get_flavor(upgrade_judge.flavor)
     text = source.read_text(encoding="utf-8", errors="replace") if isinstance(source, Path) else source
-    caffe = run_caffe_upgrade(caffe_upgrade_dump, text)
+    caffe = run_caffe_upgrade(upgrade_judge.binary, text)
     fatal = caffe.logged("F")
     if caffe.returncode != 0 and any("Failed to parse NetParameter file" in line for line in fatal):
-        _skip("real Caffe cannot parse this file (a parser matter, not an upgrade one)")
+        _skip(f"real {JUDGE_NAMES[flavor.name]} cannot parse this file (a parser matter, not an upgrade one)")
     try:
-        parsed, _ = parse(text, file="net.prototxt", flavor="ssd")
+        parsed, _ = parse(text, file="net.prototxt", flavor=flavor.name)
     except InputError as error:
         _skip(f"our parser refuses this file: {error}")
 
@@ -787,17 +824,48 @@ def test_upgrade_matches_real_caffe(source: Any, caffe_upgrade_dump: Path, diffe
         if caffe.returncode != 0:
             assert fatal, f"real Caffe died without a FATAL line:\n{caffe.stderr[-600:]}"
             with pytest.raises(NetRefused) as refusal:
-                upgrade_net_as_needed(parsed, SSD, "net.prototxt")
+                upgrade_net_as_needed(parsed, flavor, "net.prototxt")
             caffe_wording = refusal.value.message.split(" (found ")[0]
             assert any(caffe_wording in line for line in fatal), (caffe_wording, fatal)
             assert refusal.value.kind == "upgrade"
         else:
-            upgraded, warnings, _ = upgrade_net_as_needed(parsed, SSD, "net.prototxt")
+            upgraded, warnings, _ = upgrade_net_as_needed(parsed, flavor, "net.prototxt")
             theirs = schema.net_parameter_class()()
             theirs.ParseFromString(caffe.stdout)
-            assert plain_from_message(upgraded) == plain_from_protobuf(theirs)
+            assert plain_from_message(upgraded, flavor.name) == plain_from_protobuf(theirs, flavor.name)
             assert [w.message for w in warnings if w.kind == "upgrade"] == caffe.logged("E")
             assert [w.message for w in warnings if w.kind == "deprecated"] == caffe.logged("W")
         agreed = True
     finally:
-        differential_tally.record("upgrade (UpgradeNetAsNeeded)", agreed)
+        differential_tally.record(upgrade_judge.suite, agreed)
+
+
+def test_the_judges_differ_on_batchnorm_and_each_flavour_follows_its_own() -> None:
+    """The two Caffes' UpgradeNetBatchNorm differ (BVLC zeroes lr_mult and decay_mult of a
+    three-spec BatchNorm, keeping the rest; the SSD lineage clears the specs), so the comparison
+    above tells the flavours apart: each flavour agrees with its own Caffe and not with the other."""
+    from backprop_lint.caffe import schema
+    from backprop_lint.caffe.textproto import parse
+
+    binaries = {}
+    for judge in JUDGES:
+        binaries[judge], reason = _dump_program(judge)
+        if binaries[judge] is None:
+            _skip(reason)
+    text = EDGE_NETS["batchnorm_param_counts"]
+    theirs = {}
+    for judge, binary in binaries.items():
+        result = run_caffe_upgrade(binary, text)
+        assert result.returncode == 0, result.stderr[-600:]
+        decoded = schema.net_parameter_class()()
+        decoded.ParseFromString(result.stdout)
+        theirs[judge] = plain_from_protobuf(decoded, judge)
+    bn3 = {judge: tree["layer"][1] for judge, tree in theirs.items()}
+    assert bn3["bvlc"]["param"] == [{"name": "m", "lr_mult": 0.0, "decay_mult": 0.0},
+                                    {"lr_mult": 0.0, "decay_mult": 0.0}, {"lr_mult": 0.0, "decay_mult": 0.0}]
+    assert "param" not in bn3["ssd"]
+    for flavor in (BVLC, SSD):
+        parsed, _ = parse(text, file="net.prototxt", flavor=flavor.name)
+        ours = plain_from_message(upgrade(parsed, flavor)[0], flavor.name)
+        other = "ssd" if flavor.name == "bvlc" else "bvlc"
+        assert ours == theirs[flavor.name] and ours != theirs[other], flavor.name
