@@ -132,6 +132,26 @@ def _view(path: Path, phase: str = "TRAIN", show_splits: bool = False, need_diff
 # ---------------------------------------------------------------------------
 
 
+def test_a_layer_that_learns_in_forward_says_so() -> None:
+    """RBMInnerProduct (pack rbm-pr3568) writes its param diffs in Forward; other layers say nothing of it."""
+    text = ('layer { name: "in" type: "Input" top: "x" top: "t" '
+            'input_param { shape { dim: 2 dim: 6 } shape { dim: 2 dim: 6 } } }\n'
+            'layer { name: "rbm" type: "RBMInnerProduct" bottom: "x" top: "h" top: "recon" '
+            'rbm_inner_product_param { loss_measure: RECONSTRUCTION '
+            'connection_layer_param { type: "InnerProduct" inner_product_param { num_output: 3 } } } }\n'
+            'layer { name: "loss" type: "EuclideanLoss" bottom: "recon" bottom: "t" }\n'
+            'layer { name: "quiet" type: "Silence" bottom: "h" }\n')
+    report = lint(text, phase="TRAIN", packs=["rbm-pr3568"])
+    view = build_view(report.states[0].simulated, report.findings)
+    said = {node.name: " ".join(node.reasons) for node in view.layers}
+    assert "writes its parameters' diffs in Forward" in said["rbm"]
+    assert "in Forward" not in said["loss"]
+    sampling = text.replace("loss_measure: RECONSTRUCTION", "loss_measure: RECONSTRUCTION forward_is_update: false")
+    report = lint(sampling, phase="TRAIN", packs=["rbm-pr3568"])
+    view = build_view(report.states[0].simulated, report.findings)
+    assert not any("in Forward" in reason for node in view.layers for reason in node.reasons)
+
+
 def test_every_state_is_read_from_the_simulation() -> None:
     net = simulate(prepare(str(ALL_STATES), phase="TRAIN"))
     states = {layer.name: layer_state(net, layer) for layer in net.layers if not layer.is_split}

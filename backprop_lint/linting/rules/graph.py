@@ -7,7 +7,7 @@ can name the user's own layers and blobs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
 
 from backprop_lint.caffe.layer_table import LayerInfo, layer_info
 from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
@@ -27,6 +27,15 @@ def row_of(net: SimulatedNet, layer: SimLayer) -> Optional[LayerInfo]:
     if layer.row is not None:
         return layer.row  # type: ignore[no-any-return]
     return layer_info(layer.type, net.prepared.flavor)
+
+
+def params_written_by_forward(net: SimulatedNet, layer: SimLayer) -> FrozenSet[int]:
+    """Parameter blobs whose diff the layer's own Forward writes (RBMInnerProduct's update pass):
+    non-zero whatever lr_mult, force_backward or the backward pass say."""
+    info = row_of(net, layer)
+    if info is None or layer.definition is None:
+        return frozenset()
+    return info.forward_writes_param_diff(layer.definition.param)
 
 
 def index_of(net: SimulatedNet, layer: SimLayer) -> int:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import replace
-from typing import Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
@@ -12,6 +12,7 @@ from backprop_lint.linting.rules.base import Rule, RuleContext
 from backprop_lint.linting.rules.explain import describe, names, why_no_backward, zeroes_its_bottom
 from backprop_lint.linting.rules.fixes import resimulate
 from backprop_lint.linting.rules.graph import (
+    params_written_by_forward,
     row_of,
     Reader,
     direct_readers,
@@ -346,7 +347,7 @@ def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
         frozen = [
             p for p, spec in enumerate(specs)
             if spec.explicit and spec.lr_mult == 0 and p < len(cells) and cells[p] is True
-            and p not in _written_by_forward(net, layer)
+            and p not in params_written_by_forward(net, layer)  # Forward writes these anyway
         ]
         if not frozen:
             continue
@@ -364,15 +365,6 @@ def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
             fix=Fix("remove `force_backward: true` (the loss already gives every learning layer its gradient); "
                     "if you read input gradients, keep it and name those blobs with `need-diff`"),
         )
-
-
-def _written_by_forward(net: SimulatedNet, layer: SimLayer) -> FrozenSet[int]:
-    """Parameter blobs whose diff the layer's own Forward writes (RBMInnerProduct's update):
-    non-zero with or without force_backward, so not its price."""
-    info = row_of(net, layer)
-    if info is None or layer.definition is None:
-        return frozenset()
-    return info.forward_writes_param_diff(layer.definition.param)
 
 
 FROZEN_PARAMS_GET_GRADIENTS = Rule(

@@ -20,7 +20,13 @@ from backprop_lint.backward.plan import BackwardPlan
 from backprop_lint.caffe.model import SimLayer, SimulatedNet, Tri
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.rules.explain import describe, why_no_backward, why_no_gradient_reaches
-from backprop_lint.linting.rules.graph import explicit_propagate_down, quote, user_blob_name, user_readers
+from backprop_lint.linting.rules.graph import (
+    explicit_propagate_down,
+    params_written_by_forward,
+    quote,
+    user_blob_name,
+    user_readers,
+)
 
 
 @dataclass(frozen=True)
@@ -178,6 +184,10 @@ def layer_reasons(net: SimulatedNet, index: int, state: str) -> List[str]:
     else:
         lines.append(f"{describe(layer)} does not run Backward")
         lines.extend(why_no_backward(net, index))
+    if params_written_by_forward(net, layer):
+        lines.append(f"{describe(layer)} writes its parameters' diffs in Forward (an update pass, such as "
+                     f"RBMInnerProduct's `forward_is_update`), whatever `lr_mult` says and whether or not "
+                     f"Backward runs; its Backward writes none")
     if layer.is_split and layer.bottoms:
         source = user_blob_name(net, layer.bottoms[0], index)
         lines.append(f"Caffe inserted this Split because several layers read {quote(source)}; "
