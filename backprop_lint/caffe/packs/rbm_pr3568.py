@@ -177,8 +177,10 @@ PACK = Pack(
                   "sample. Other connection types: unknown"),
         row("BernoulliSample", ONE, ONE, preloaded_or(0), same(Backward.ABORTS),
             "include/caffe/layers/bernoulli_sample_layer.hpp:24-26; src/caffe/layers/bernoulli_sample_layer.cpp:36-45; "
-            "src/caffe/layers/bernoulli_sample_layer.cu:33-38",
+            "src/caffe/layers/bernoulli_sample_layer.cu:33-38; src/caffe/util/math_functions.cpp:289-293",
             notes="Backward loops `for (i = 0; propagate_down.size(); ++i)`: LOG(FATAL) when propagate_down[0] "
-                  "is set, otherwise it reads past the vector until a set bit (LOG(FATAL)) or a crash"),
+                  "is set, otherwise it reads past the vector until a set bit (LOG(FATAL)) or a crash. "
+                  "Forward CHECKs that every input is a probability in [0, 1] (math_functions.cpp:289-293 "
+                  "on CPU; data, so not modelled)"),
     ),
 )
