@@ -653,8 +653,8 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
         if info.scratch(j, context):
             write(layer.bottom_ids[j], signal)
     # the bottom diffs it writes are non-zero even from a zero top diff
-    nonzero_anyway = (any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
-                      or info.backward_adds_learned_term(param))
+    garbled = any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
+    nonzero_anyway = garbled or info.backward_adds_learned_term(param)
     together = [j for j in sorted(info.written_together) if j < n_bottoms]
     together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
     for j, blob_id in enumerate(layer.bottom_ids):
