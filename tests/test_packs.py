@@ -497,7 +497,8 @@ def test_rbm_corpus_net_learns_in_forward_and_its_loss_reaches_no_parameter() ->
     assert rbm["param_propagate_down"] == [True, True, True]
     assert rbm["need_backward"] is True and rbm["bottom_need_backward"] == [False]
     assert layers["reconstruction error"]["bottom_need_backward"] == [False, True]
-    assert [name for name, layer in layers.items() if layer["need_backward"]] == ["fc_rbm_1_layer", "reconstruction error"]
+    running = [name for name, layer in layers.items() if layer["need_backward"]]
+    assert running == ["fc_rbm_1_layer", "reconstruction error"]
     assert result["param_diff_nonzero"] == {"fc_rbm_1_layer": [True, True, True]}
     assert result["blob_diff_nonzero"] == {
         "data": False, "label": False, "flat_data": False,
