@@ -38,6 +38,7 @@ from backprop_lint.caffe.simulate import (
     BackwardResult,
     BuiltLayer,
     BuiltNet,
+    build_layers,
     init_net,
     is_unknowable,
     outputs_of,
@@ -584,17 +585,19 @@ def search_fix(
     user_start: Optional[int],
     user_end: Optional[int],
     declared: Optional[Dict[str, Any]] = None,
+    built: Optional[BuiltNet] = None,
 ) -> Tuple[Optional[_Candidate], Optional[BuiltNet]]:
     """The cheapest (force_backward, start, end) whose simulation makes every read non-zero.
 
     Cost: first whether force_backward must be switched on, then how many of
     start/end change, then the width of the range (narrower is closer to what
-    was asked). Configurations where Backward aborts are rejected.
+    was asked). Configurations where Backward aborts are rejected. ``built``:
+    as in ``plan_for_net``.
     """
     configurations: List[Tuple[bool, BuiltNet]] = [(prepared.force_backward, net)]
     if not prepared.force_backward:
         forced = dataclasses.replace(prepared, force_backward=True)
-        configurations.append((True, init_net(forced, declared)))
+        configurations.append((True, init_net(forced, declared, built)))
     n = len(net.layers)
     default_start, default_end = n - 1, 0
     want_start = default_start if user_start is None else user_start
@@ -709,8 +712,11 @@ def plan_backward(
     prepared = prepare_source(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
                               packs=packs, build=build)
     declared = declared_layer_infos(declared_layers, packs)
-    net = init_net(prepared, declared)
-    return plan_for_net(prepared, net, start, end, seeds, reads, declared)
+    # the forward construction pass does not read force_backward: the corrected
+    # call's force_backward run starts from the same build
+    built = build_layers(prepared, declared)
+    net = init_net(prepared, declared, built)
+    return plan_for_net(prepared, net, start, end, seeds, reads, declared, built)
 
 
 def plan_for_net(
@@ -721,8 +727,13 @@ def plan_for_net(
     seeds: Sequence[str],
     reads: Sequence[str],
     declared: Optional[Dict[str, Any]] = None,
+    built: Optional[BuiltNet] = None,
 ) -> BackwardPlan:
-    """``plan_backward`` on a net already built by ``simulate.init_net``."""
+    """``plan_backward`` on a net already built by ``simulate.init_net``.
+
+    ``built``: ``simulate.build_layers`` of ``prepared``, unchanged (``init_net``
+    runs the force_backward variant from a copy of it instead of building again).
+    """
     names = layer_names_of(net)
     n = len(names)
     if n == 0:
@@ -765,7 +776,7 @@ def plan_for_net(
     if any(v.nonzero is not True for v in verdicts) or any(issue.fatal for issue in issues):
         fix = _fix(prepared, net, seed_ids, read_ids, start_name if start is not None else None,
                    end_name if end is not None else None, start, end, start_index, end_index,
-                   resolved_seeds, outputs, declared)
+                   resolved_seeds, outputs, declared, built)
         unresolved = [name for name, blob_id in read_pairs if blob_id is None]
         if unresolved and fix.possible:
             fix.explanation.append(f"left out: {_names(unresolved)} name no blob of the net")
@@ -903,6 +914,7 @@ def _fix(
     seeds: List[str],
     outputs: List[str],
     declared: Optional[Dict[str, Any]],
+    built: Optional[BuiltNet] = None,
 ) -> CallFix:
     """The cheapest call that works; every argument that differs from the user's is named and explained.
 
@@ -917,9 +929,9 @@ def _fix(
         return CallFix(False, explanation=["nothing is seeded and the net has no loss: seed a blob's diff"])
     user_start = start_index if start is not None else None
     user_end = end_index if end is not None else None
-    best, best_net = search_fix(prepared, net, seed_ids, read_ids, user_start, user_end, declared)
+    best, best_net = search_fix(prepared, net, seed_ids, read_ids, user_start, user_end, declared, built)
     if best is None or best_net is None:
-        return _impossible(prepared, net, seed_ids, read_ids, declared)
+        return _impossible(prepared, net, seed_ids, read_ids, declared, built)
     explanation: List[str] = []
     if best.forced and not prepared.force_backward:
         explanation.append("add `force_backward: true` at the top level of the prototxt (no loss prunes every backward)")
@@ -964,10 +976,16 @@ def _argument(net: BuiltNet, index: int, default: int, given: bool) -> Optional[
 
 
 def _impossible(
-    prepared: PreparedNet, net: BuiltNet, seed_ids: List[int], read_ids: List[int], declared: Optional[Dict[str, Any]]
+    prepared: PreparedNet,
+    net: BuiltNet,
+    seed_ids: List[int],
+    read_ids: List[int],
+    declared: Optional[Dict[str, Any]],
+    built: Optional[BuiltNet] = None,
 ) -> CallFix:
     """Why no range, with or without force_backward, makes every read non-zero."""
-    forced = net if prepared.force_backward else init_net(dataclasses.replace(prepared, force_backward=True), declared)
+    forced = (net if prepared.force_backward
+              else init_net(dataclasses.replace(prepared, force_backward=True), declared, built))
     run = simulate_call(forced, seed_ids, len(forced.layers) - 1, 0)
     unknown = [blob_id for blob_id in read_ids if run.value(blob_id) is None]
     if unknown:

@@ -4,12 +4,12 @@ Owns argument parsing, exit statuses and one-line errors; may import every
 other part (``caffe``, ``linting``, ``backward``, ``report``), and nothing imports it.
 
 ``main`` is a thin dispatcher in front of ``cli.commands``: ``backprop-lint
-simulate`` goes straight to ``cli.simulate``, so it does not
-pay for importing what only the other commands use (rich, the rules, the
-configuration, the backward planner...): on a small net, start-up costs as much
-as the work itself. Every other command line goes to ``cli.commands`` unchanged.
-The simulate path behaves as ``cli.commands`` does for it: the same parser, exit
-statuses and one-line errors.
+simulate`` goes straight to ``cli.simulate`` and ``backprop-lint backward`` to
+``cli.backward``, so they do not pay for importing what only the other commands
+use (rich, the rules, the configuration, the linter...): on a small net, start-up
+costs as much as the work itself. Every other command line goes to
+``cli.commands`` unchanged. The direct paths behave as ``cli.commands`` does for
+them: the same parser, exit statuses and one-line errors.
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["simulate"]:
         return run_simulate_command(args)
+    if args[:1] == ["backward"]:
+        return run_backward_command(args)
     from backprop_lint.cli.commands import main as cli_main
 
     return cli_main(args)
@@ -33,6 +35,13 @@ def run_simulate_command(args: Sequence[str]) -> int:
     from backprop_lint.cli.simulate import main as simulate_main
 
     return guarded(lambda: simulate_main(list(args)))
+
+
+def run_backward_command(args: Sequence[str]) -> int:
+    """``backprop-lint backward ...`` (``args`` starts with ``backward``)."""
+    from backprop_lint.cli.backward import main as backward_main
+
+    return guarded(lambda: backward_main(list(args)))
 
 
 if __name__ == "__main__":

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, TextIO
-
-from rich.console import Console
-from rich.markup import escape
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
 from backprop_lint.cli.simulate import (
@@ -25,6 +22,7 @@ from backprop_lint.cli.simulate import (
 from backprop_lint.caffe.model import InputError, NetRefused
 from backprop_lint.caffe.pipeline import error_to_json
 from backprop_lint.report.escape import printable
+from backprop_lint.report.plain import Piece, plain_lines, rich_styles, unchanged_by_rich
 
 
 DESCRIPTION = """\
@@ -36,11 +34,6 @@ exit status: 0 every requested diff is non-zero; 1 some diff stays zero, no
 layer of the range runs, nothing is read, a name is wrong, or Caffe would
 refuse the net; 2 usage errors.
 """
-
-
-def shown(text: str) -> str:
-    """Text from the net, safe for the terminal (control characters escaped) and for rich markup."""
-    return escape(printable(text))
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -66,6 +59,19 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
+    declared: Dict[str, Any] = {}
+    packs: List[str] = list(args.pack or ())
+    build: Dict[str, bool] = dict(args.build or {})
+    if args.config is not None:
+        from backprop_lint.linting.config import ConfigError
+
+        try:
+            declared = declared_layers_from(args.config)
+            packs = packs_from(args)
+            build = build_from(args.config, args.build)
+        except ConfigError as error:  # as `cli.commands` reports it for every command
+            print(f"backprop-lint: {printable(str(error))}", file=sys.stderr)
+            return 2
     try:
         plan = plan_backward(
             args.net,
@@ -78,9 +84,9 @@ def run(args: argparse.Namespace) -> int:
             stages=args.stage,
             flavor=args.flavor,
             strict=args.strict,
-            declared_layers=declared_layers_from(args.config),
-            packs=packs_from(args),
-            build=build_from(args.config, args.build),
+            declared_layers=declared,
+            packs=packs,
+            build=build,
         )
     except (InputError, NetRefused) as error:
         if args.format == "json":
@@ -99,68 +105,93 @@ def run(args: argparse.Namespace) -> int:
 # Text (for people)
 # ---------------------------------------------------------------------------
 
+#: a line of the report: (text, rich style) pieces; the text is already printable
+Line = List[Piece]
+
 
 def render_text(plan: BackwardPlan, stream: TextIO) -> None:
+    """The report, plain when rich would print it unstyled (a pipe, a file), else through rich."""
+    lines = report_lines(plan)
+    # (whole lines: rich's emoji codes may run across pieces)
+    if not rich_styles(stream, None) and unchanged_by_rich(("".join(text for text, _ in line) for line in lines),
+                                                            markup=True):
+        stream.write(plain_lines(lines))
+        return
+    from rich.console import Console
+
     console = Console(file=stream, highlight=False, soft_wrap=True)
+    # one print: rich's per-call cost is large on long nets
+    console.print("\n".join(_markup(line) for line in lines))
+
+
+def _markup(line: Sequence[Piece]) -> str:
+    """A line as rich console markup: every piece escaped, styled pieces in their tags."""
+    from rich.markup import escape
+
+    return "".join(f"[{style}]{escape(text)}[/]" if style else escape(text) for text, style in line)
+
+
+def report_lines(plan: BackwardPlan) -> List[Line]:
+    lines: List[Line] = []
     call = plan.user_call()
-    console.print(f"[bold]{shown(plan.file)}[/] ({shown(plan.net_name or 'unnamed')}), phase {plan.phase}, "
-                  f"force_backward: {'true' if plan.force_backward else 'false'}")
-    console.print(f"  {shown(call)}")
+    lines.append([(printable(plan.file), "bold"), (f" ({printable(plan.net_name or 'unnamed')}), phase {plan.phase}, "
+                  f"force_backward: {'true' if plan.force_backward else 'false'}", "")])
+    lines.append([(f"  {printable(call)}", "")])
     for issue in plan.name_issues:
         style = "red" if issue.fatal else "yellow"
-        hint = f" → use [bold]{shown(repr(issue.suggestion))}[/]" if issue.suggestion else ""
-        console.print(f"[{style}]{issue.option}=[/] {shown(issue.problem)}{hint}")
-    console.print()
-    console.print(f"[bold]Layers #{plan.start_index} down to #{plan.end_index}[/] (BackwardFromTo order):")
-    step_lines = []
+        line: Line = [(f"{printable(issue.option)}=", style), (f" {printable(issue.problem)}", "")]
+        if issue.suggestion:
+            line += [(" → use ", ""), (printable(repr(issue.suggestion)), "bold")]
+        lines.append(line)
+    lines.append([])
+    lines.append([(f"Layers #{plan.start_index} down to #{plan.end_index}", "bold"), (" (BackwardFromTo order):", "")])
+    marks = {True: ("runs   ", "green"), False: ("skipped", "red"), None: ("unknown", "yellow")}
     for step in plan.steps:
-        mark = {True: "[green]runs   [/]", False: "[red]skipped[/]", None: "[yellow]unknown[/]"}[step.runs]
         why = step.why.replace("skipped: ", "").replace("runs backward", "").strip()
-        why = f"  {shown(why)}" if why else ""
-        step_lines.append(f"  {mark} #{step.index:<3} {shown(step.name)} ({shown(step.type)}){why}")
-    if not step_lines:
-        console.print("  (none: start comes before end)")
-    else:
-        if plan.runs_nothing:
-            step_lines.append("  [red](no layer of the range runs backward: the call changes no diff)[/]")
-        console.print("\n".join(step_lines))  # one print: rich's per-call cost is large on long nets
-    console.print()
-    console.print(f"[bold]Gradient sources:[/] {shown(', '.join(plan.seeds + plan.loss_blobs) or 'none')}")
+        lines.append([("  ", ""), marks[step.runs],
+                      (f" #{step.index:<3} {printable(step.name)} ({printable(step.type)})"
+                       + (f"  {printable(why)}" if why else ""), "")])
+    if not plan.steps:
+        lines.append([("  (none: start comes before end)", "")])
+    elif plan.runs_nothing:
+        lines.append([("  ", ""), ("(no layer of the range runs backward: the call changes no diff)", "red")])
+    lines.append([])
+    lines.append([("Gradient sources:", "bold"), (f" {printable(', '.join(plan.seeds + plan.loss_blobs) or 'none')}", "")])
     for seed_note in plan.seed_notes:
-        console.print(f"  [red]seed '{shown(seed_note.blob)}':[/] {shown(seed_note.message)}")
-    console.print("[bold]Diffs you read:[/]" + (" [red](none)[/]" if not plan.reads else ""))
+        lines.append([("  ", ""), (f"seed '{printable(seed_note.blob)}':", "red"), (f" {printable(seed_note.message)}", "")])
+    line = [("Diffs you read:", "bold")]
+    if not plan.reads:
+        line += [(" ", ""), ("(none)", "red")]
+    lines.append(line)
+    verdicts = {True: ("non-zero", "green"), False: ("ZERO", "red"), None: ("unknown", "yellow")}
     for read in plan.reads:
-        verdict = {True: "[green]non-zero[/]", False: "[red]ZERO[/]", None: "[yellow]unknown[/]"}[read.nonzero]
-        console.print(f"  {shown(read.blob)}: {verdict}")
-        for reason in read.reasons:
-            console.print(f"      {shown(reason)}")
-    console.print(f"[bold]net.backward returns:[/] {shown(', '.join(plan.returned_keys) or '{}')}")
-    console.print()
-    for note in plan.notes:
-        console.print(f"[dim]note:[/] {shown(note)}")
+        lines.append([(f"  {printable(read.blob)}: ", ""), verdicts[read.nonzero]])
+        lines.extend([(f"      {printable(reason)}", "")] for reason in read.reasons)
+    lines.append([("net.backward returns:", "bold"), (f" {printable(', '.join(plan.returned_keys) or '{}')}", "")])
+    lines.append([])
+    lines.extend([("note:", "dim"), (f" {printable(note)}", "")] for note in plan.notes)
     if plan.fix is not None:
-        console.print()
-        _render_fix(console, plan.fix)
+        lines.append([])
+        lines.extend(_fix_lines(plan.fix))
+    return lines
 
 
-def _render_fix(console: Console, fix: CallFix) -> None:
+def _fix_lines(fix: CallFix) -> List[Line]:
     if fix.unknown:
-        console.print("[bold yellow]Unknown whether any call makes every requested diff non-zero:[/]")
-        for line in fix.explanation:
-            console.print(f"  {escape(line)}")
-        return
+        # these lines are shown as they are (they name the configuration tables to write)
+        return [[("Unknown whether any call makes every requested diff non-zero:", "bold yellow")]] + [
+            [(f"  {line}", "")] for line in fix.explanation
+        ]
     if not fix.possible:
-        console.print("[bold red]No call makes every requested diff non-zero:[/]")
-        for line in fix.explanation:
-            console.print(f"  {shown(line)}")
-        return
-    console.print("[bold green]Fix:[/]")
-    for line in fix.explanation:
-        console.print(f"  - {shown(line)}")
+        return [[("No call makes every requested diff non-zero:", "bold red")]] + [
+            [(f"  {printable(line)}", "")] for line in fix.explanation
+        ]
+    lines: List[Line] = [[("Fix:", "bold green")]]
+    lines.extend([(f"  - {printable(line)}", "")] for line in fix.explanation)
     if fix.add_force_backward:
-        console.print("  prototxt, top level:  [bold]force_backward: true[/]")
-    for line in fix.call.splitlines():
-        console.print(f"  [bold]{shown(line)}[/]")
+        lines.append([("  prototxt, top level:  ", ""), ("force_backward: true", "bold")])
+    lines.extend([("  ", ""), (printable(line), "bold")] for line in fix.call.splitlines())
+    return lines
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -528,6 +528,9 @@ class Linter:
         self.stdin: Optional[Tuple[str, bytes]] = None
         #: file (as displayed) -> its identity when it was read (--fix refuses to replace a file that changed)
         self.snapshots: Dict[str, FileSnapshot] = {}
+        #: keep each state's simulated net in ``LintReport.states`` (False: None there, and a net's
+        #: objects are freed as soon as it is linted rather than rescanned by the garbage collector)
+        self.keep_simulated = True
 
     def read(self, path: Path) -> bytes:
         """The file's bytes (or its replacement text); raises ``InputError`` for anything but a sane file."""
@@ -727,7 +730,8 @@ class Linter:
             label = state_label(state)
             findings, simulated = lint_state(shared, state, config, text)
             stamped = [finding if finding.state else replace(finding, state=label) for finding in findings]
-            report.states.append(StateResult(plan.display, label, tuple(stamped), simulated))
+            kept_net = simulated if self.keep_simulated else None
+            report.states.append(StateResult(plan.display, label, tuple(stamped), kept_net))
             per_state.append((label, stamped))
         merged = file_findings + merge_states(per_state)
         kept, suppressed = configure_findings(merged, config, plan.display, text)

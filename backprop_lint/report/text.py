@@ -16,14 +16,16 @@ Colour only on a terminal, and never when NO_COLOR is set (rich's own rules).
 from __future__ import annotations
 
 from itertools import groupby
-from typing import Dict, List, Optional, TextIO, Tuple
-
-from rich.console import Console
-from rich.text import Text
+from typing import TYPE_CHECKING, Dict, List, Optional, TextIO, Tuple, Union
 
 from backprop_lint.linting.linter import LintReport
 from backprop_lint.linting.findings import SEVERITIES, Finding
 from backprop_lint.report.escape import printable
+from backprop_lint.report.plain import Piece, rich_styles, unchanged_by_rich
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 FRAME_BEFORE = 1
@@ -35,8 +37,35 @@ FRAME_CONTEXT_BEFORE = 40
 ELLIPSIS = "…"
 
 
-def make_console(stream: TextIO, color: Optional[bool] = None) -> Console:
+class Line:
+    """One line of the report as styled pieces (a rich ``Text`` without importing rich).
+
+    ``style`` applies to the whole line, as ``Text(..., style=)`` does.
+    """
+
+    __slots__ = ("pieces", "style")
+
+    def __init__(self, *pieces: Union[str, Piece], style: str = "") -> None:
+        self.pieces: List[Piece] = [(piece, "") if isinstance(piece, str) else piece for piece in pieces]
+        self.style = style
+
+    def append(self, text: str, style: str = "") -> None:
+        self.pieces.append((text, style))
+
+    @property
+    def plain(self) -> str:
+        return "".join(text for text, _ in self.pieces)
+
+    def to_rich(self) -> "Text":
+        from rich.text import Text
+
+        return Text.assemble(*self.pieces, style=self.style)
+
+
+def make_console(stream: TextIO, color: Optional[bool] = None) -> "Console":
     """A console on ``stream``; ``color=None`` lets rich decide (TTY, NO_COLOR, TERM)."""
+    from rich.console import Console
+
     if color is None:
         return Console(file=stream, highlight=False, soft_wrap=True, emoji=False)
     return Console(
@@ -58,28 +87,39 @@ def render(
     show_fixes: bool = True,
     show_summary: bool = True,
 ) -> None:
+    lines = report_lines(report, show_fixes, show_summary)
+    if not rich_styles(stream, color) and unchanged_by_rich(text for line in lines for text, _ in line.pieces):
+        stream.write("".join(line.plain + "\n" for line in lines))
+        return
     console = make_console(stream, color)
+    for line in lines:
+        console.print(line.to_rich())
+
+
+def report_lines(report: LintReport, show_fixes: bool = True, show_summary: bool = True) -> List[Line]:
+    lines: List[Line] = []
     findings = report.all_findings
     lines_by_file: Dict[str, List[str]] = {file: text.split("\n") for file, text in report.sources.items()}
     for file, group in groupby(findings, key=lambda finding: finding.location.file):
-        console.print(Text(printable(file), style="bold underline"))
+        lines.append(Line(printable(file), style="bold underline"))
         for finding in group:
-            render_finding(console, finding, lines_by_file.get(file), show_fixes)
-        console.print()
+            lines.extend(finding_lines(finding, lines_by_file.get(file), show_fixes))
+        lines.append(Line())
     for file, error in report.internal_errors:
-        console.print(
-            Text.assemble(
+        lines.append(
+            Line(
                 (f"{printable(file)}: ", "bold"),
                 ("internal error: ", "bold red"),
                 f"{printable(error)} (this is a bug in backprop-lint, please report it)",
             )
         )
     if show_summary:
-        console.print(summary(report))
+        lines.append(summary(report))
+    return lines
 
 
-def render_finding(console: Console, finding: Finding, lines: Optional[List[str]], show_fixes: bool) -> None:
-    header = Text.assemble(
+def finding_lines(finding: Finding, lines: Optional[List[str]], show_fixes: bool) -> List[Line]:
+    header = Line(
         (f"{printable(str(finding.location))}: ", "bold"),
         (finding.severity, SEVERITY_STYLES[finding.severity]),
         " ",
@@ -89,33 +129,31 @@ def render_finding(console: Console, finding: Finding, lines: Optional[List[str]
     )
     if finding.state:
         header.append(f" [{printable(finding.state)}]", style="magenta")
-    console.print(header)
-    console.print(Text("  " + printable(finding.message)))
+    shown = [header, Line("  " + printable(finding.message))]
     if lines is not None and finding.location.line:
-        for frame_line in code_frame(lines, finding.location.line, finding.location.col):
-            console.print(frame_line)
+        shown.extend(code_frame(lines, finding.location.line, finding.location.col))
     if finding.reasons:
         first, *rest = finding.reasons
-        console.print(Text.assemble(("  because ", "italic"), printable(first)))
-        for reason in rest:
-            console.print(Text.assemble(("       → ", "dim"), printable(reason)))
+        shown.append(Line(("  because ", "italic"), printable(first)))
+        shown.extend(Line(("       → ", "dim"), printable(reason)) for reason in rest)
     if show_fixes and finding.fix is not None:
-        console.print(fix_line(finding))
+        shown.append(fix_line(finding))
+    return shown
 
 
-def fix_line(finding: Finding) -> Text:
+def fix_line(finding: Finding) -> Line:
     fix = finding.fix
     assert fix is not None
     if not fix.edits:  # advice only: the label says so, so nothing is appended to what may be a snippet
-        return Text.assemble(("  fix (by hand): ", "bold green"), printable(fix.description))
+        return Line(("  fix (by hand): ", "bold green"), printable(fix.description))
     if fix.safe:
         note = "--fix applies it"
     else:
         note = "not applied by --fix: " + (fix.unsafe_reason or "unsafe")
-    return Text.assemble(("  fix: ", "bold green"), printable(fix.description), (f" ({printable(note)})", "dim"))
+    return Line(("  fix: ", "bold green"), printable(fix.description), (f" ({printable(note)})", "dim"))
 
 
-def code_frame(lines: List[str], line: int, col: int) -> List[Text]:
+def code_frame(lines: List[str], line: int, col: int) -> List[Line]:
     """A few numbered lines around ``line``, the line itself marked, a caret at ``col``.
 
     Long lines (a whole net on one line) show a window around ``col``; control
@@ -124,17 +162,15 @@ def code_frame(lines: List[str], line: int, col: int) -> List[Text]:
     first = max(1, line - FRAME_BEFORE)
     last = min(len(lines), line + FRAME_AFTER)
     width = len(str(last))
-    frame: List[Text] = []
+    frame: List[Line] = []
     for number in range(first, last + 1):
         source = lines[number - 1].rstrip("\r").expandtabs(4)
         shown, caret = frame_window(source, col if number == line else 1)
         marker = ">" if number == line else " "
         style = "bold" if number == line else "dim"
-        frame.append(
-            Text.assemble((f"  {marker} {number:>{width}} │ ", style), (shown, "" if number == line else "dim"))
-        )
+        frame.append(Line((f"  {marker} {number:>{width}} │ ", style), (shown, "" if number == line else "dim")))
         if number == line and col > 0:
-            frame.append(Text(" " * (width + 7 + caret - 1) + "^", style="bold red"))
+            frame.append(Line(" " * (width + 7 + caret - 1) + "^", style="bold red"))
     return frame
 
 
@@ -151,12 +187,12 @@ def frame_window(source: str, col: int) -> Tuple[str, int]:
     return shown, len(prefix) + len(printable(source[start:index])) + 1
 
 
-def summary(report: LintReport) -> Text:
+def summary(report: LintReport) -> Line:
     findings = report.all_findings
     files = len(report.files)
     files_text = f"{files} file" + ("" if files == 1 else "s")
     if not findings and not report.internal_errors:
-        return Text(f"All checks passed ({files_text}).", style="bold green")
+        return Line(f"All checks passed ({files_text}).", style="bold green")
     counts = [(severity, sum(1 for f in findings if f.severity == severity)) for severity in reversed(SEVERITIES)]
     parts = [
         f"{count} {severity}" + ("s" if count != 1 and severity != "info" else "")
@@ -164,7 +200,7 @@ def summary(report: LintReport) -> Text:
         if count
     ]
     fixable = sum(1 for f in findings if f.fix and f.fix.safe and f.fix.edits)
-    text = Text(f"Found {len(findings)} problem" + ("" if len(findings) == 1 else "s"), style="bold")
+    text = Line(f"Found {len(findings)} problem" + ("" if len(findings) == 1 else "s"), style="bold")
     if parts:
         text.append(f" ({', '.join(parts)})")
     text.append(f" in {files_text}.")
