@@ -144,3 +144,58 @@ def test_a_linter_that_keeps_no_simulated_net_reports_the_same() -> None:
             (s.file, s.state, s.findings) for s in kept.states
         ]
         assert all(state.simulated is None for state in dropped.states)
+
+
+TOP_LEVEL_CASES = (
+    'name: "n"\nlayer { name: "a" type: "Input" top: "x" input_param { shape { dim: 1 } } }\n',
+    '# a comment { with a brace\nlayer { name: "a" type: "Input" top: "x" }\nname: "late"\nforce_backward: false\n',
+    'layer { name: "name" type: "Input" top: "x" } name : "spaced"   # trailing\n',
+    'name: "tab\there"\r\nforce_backward:true\r\n',
+    'name: "a" "b"\nforce_backward: true\n',
+    "layer { name: 'x' } force_backward: false name: 'one line'",
+)
+
+
+def test_top_level_fields_read_where_the_parser_found_them_are_the_scanned_ones() -> None:
+    from backprop_lint.caffe.load import load_text
+    from backprop_lint.linting.rules.textpos import TextIndex
+
+    texts = list(TOP_LEVEL_CASES) + [path.read_text(errors="surrogateescape") for path in _sample_nets()]
+    for source in texts:
+        loaded = load_text(source)
+        assert loaded.text is not None
+        for name in ("name", "force_backward", "layer", "input"):
+            hinted = TextIndex(loaded.text).top_level(name, loaded.net.positions)
+            scanned = TextIndex(loaded.text).top_level(name)
+            assert (hinted and (hinted.name, hinted.start, hinted.end)) == (
+                scanned and (scanned.name, scanned.start, scanned.end)
+            ), (source[:60], name)
+
+
+def test_checking_a_plain_net_imports_neither_rich_nor_what_other_options_need(tmp_path: Path) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text('name: "n"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n')
+    probe = (
+        "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('rich', 'tomllib', 'tomli', 'multiprocessing') "
+        "or m in ('backprop_lint.linting.baseline', 'backprop_lint.linting.suppress', 'backprop_lint.caffe.states')))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe, "check", str(net), "--color", "never", "--no-progress"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+@pytest.mark.parametrize("source, solver", [
+    ('net: "train.prototxt"\nbase_lr: 0.01\n', True),
+    ('train_net : "a.prototxt" # comment\ntest_net: "b.prototxt"\n', True),
+    ('net_param { layer { name: "d" type: "Input" } }\n', True),
+    ('name: "n"\nlayer { name: "net" type: "Input" top: "net" }\n', False),
+    ('name: "n"\n# net: "x"\nlayer { name: "d" type: "Input" top: "x" }\n', False),
+    ('name: "subnet"\nsubnet: 3\n', False),
+    ('  display: 10\nlayer { name: "d" }\n', False),
+])
+def test_solver_detection(source: str, solver: bool) -> None:
+    from backprop_lint.linting.linter import looks_like_solver
+
+    assert looks_like_solver(source) is solver

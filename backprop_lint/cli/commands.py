@@ -26,7 +26,6 @@ from backprop_lint.caffe import text_bytes
 from backprop_lint.cli.simulate import add_build_argument
 from backprop_lint.cli.guard import guarded
 from backprop_lint.cli.simulate import add_pack_argument
-from backprop_lint.linting.baseline import BaselineError, apply_baseline, baseline_text, load_baseline
 from backprop_lint.linting.config import ConfigError, ConfigFinder, unknown_code_problem
 from backprop_lint.linting.fix import UnsafeWrite, plan_fixes, unified_diff, write_atomically, write_fixed_file
 from backprop_lint.linting.linter import (
@@ -37,8 +36,7 @@ from backprop_lint.linting.linter import (
     rule_catalogue,
     rule_doc_path,
 )
-from backprop_lint.linting.suppress import UNUSED_SUPPRESSION_CODE, add_suppressions
-from backprop_lint.linting.findings import SEVERITIES, Finding
+from backprop_lint.linting.findings import SEVERITIES, UNUSED_SUPPRESSION_CODE, Finding
 from backprop_lint.report import FORMATS
 from backprop_lint.report.escape import printable
 
@@ -397,6 +395,8 @@ def write_output(text: str, output_file: Optional[Path]) -> None:
 
 def hide_baselined(report: LintReport, baseline: Path) -> int:
     """Drop the findings the baseline records from ``report``; how many were hidden."""
+    from backprop_lint.linting.baseline import apply_baseline, load_baseline
+
     recorded = load_baseline(baseline)
     findings = apply_baseline(report.findings, recorded, baseline, report.files)
     errors = apply_baseline(report.errors, recorded, baseline, report.files)
@@ -408,6 +408,8 @@ def hide_baselined(report: LintReport, baseline: Path) -> int:
 
 
 def run_write_baseline(args: argparse.Namespace, report: LintReport) -> int:
+    from backprop_lint.linting.baseline import baseline_text
+
     path: Path = args.write_baseline
     try:
         write_atomically(path, baseline_text(report.all_findings, path))
@@ -425,6 +427,8 @@ def run_write_baseline(args: argparse.Namespace, report: LintReport) -> int:
 
 def run_add_suppressions(args: argparse.Namespace, linter: Linter, report: LintReport) -> int:
     """Write a suppression for every finding, then check that each one now silences its finding."""
+    from backprop_lint.linting.suppress import add_suppressions
+
     texts: Dict[str, str] = {}
     added_in: Dict[str, int] = {}
     for file, findings in group_by_file(report.findings).items():
@@ -719,7 +723,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 def _run_handler(args: argparse.Namespace) -> int:
     try:
         return int(args.handler(args))
-    except (ConfigError, OutputError, BaselineError) as err:
+    except (ConfigError, OutputError) as err:
+        print(f"backprop-lint: {printable(str(err))}", file=sys.stderr)
+        return EXIT_ERROR
+    except Exception as err:
+        # a baseline error can only come from the baseline module, imported only for --baseline
+        baseline = sys.modules.get("backprop_lint.linting.baseline")
+        if baseline is None or not isinstance(err, baseline.BaselineError):
+            raise
         print(f"backprop-lint: {printable(str(err))}", file=sys.stderr)
         return EXIT_ERROR
 

@@ -34,8 +34,6 @@ Keys (all optional)::
 
 from __future__ import annotations
 
-import difflib
-import fnmatch
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -45,11 +43,6 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from backprop_lint.caffe.files import read_regular_file
 from backprop_lint.caffe.model import InputError
 from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on Python 3.9/3.10 only
-    import tomli as tomllib
 
 TOOL_TABLE = "backprop-lint"
 #: a configuration file bigger than this is refused before it is read (real ones are a few KB)
@@ -82,6 +75,8 @@ def unknown_code_problem(code: str) -> Optional[str]:
         what = f"no rule has the code '{code}'" if len(code) == 5 else f"no rule code starts with '{code}'"
     else:
         what = f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)"
+    import difflib
+
     closest = difflib.get_close_matches(code, codes, n=3, cutoff=0.5)
     hint = f"; did you mean {' or '.join(closest)}?" if closest else " (see `backprop-lint rules`)"
     return what + hint
@@ -161,6 +156,8 @@ def glob_matches(pattern: str, relative: str, name: str) -> bool:
     matches ``net.prototxt`` beside the config). ``*`` matches across ``/``, as
     in Python's fnmatch.
     """
+    import fnmatch
+
     anchored = pattern.startswith("./")
     while pattern.startswith("./"):
         pattern = pattern[2:]
@@ -219,6 +216,12 @@ def load_config_file(path: Path) -> Config:
 
 def _read_table(path: Path, *, required: bool) -> Optional[Dict[str, Any]]:
     """The backprop-lint table of ``path``; None when a pyproject.toml has none."""
+    # imported here: most runs find no configuration file to read
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.9/3.10 only
+        import tomli as tomllib
+
     try:
         raw, _ = read_regular_file(path, lambda head: MAX_CONFIG_BYTES)
         data = tomllib.loads(raw.decode("utf-8"))

@@ -13,6 +13,9 @@ from backprop_lint.caffe.model import Location
 SEVERITIES: Tuple[str, ...] = ("info", "warning", "error")
 #: the code of an input that cannot be read at all (not a rule of the rules package: the linter emits it)
 INPUT_ERROR_CODE = "BL000"
+#: the code of an inline suppression that silences nothing (``suppress.py`` emits it)
+UNUSED_SUPPRESSION_CODE = "BL901"
+UNUSED_SUPPRESSION_NAME = "unused-suppression"
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,13 @@ finds ``examples/mnist/lenet_train_test.prototxt`` from anywhere).
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import re
-import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from backprop_lint.caffe import text_bytes
-from backprop_lint.linting import suppress
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
 from backprop_lint.caffe.files import FileSnapshot, os_error_message, problem_with
 from backprop_lint.caffe.model import (
@@ -38,7 +35,13 @@ from backprop_lint.caffe.model import (
     NetState,
     SimulatedNet,
 )
-from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES, Finding
+from backprop_lint.linting.findings import (
+    INPUT_ERROR_CODE,
+    SEVERITIES,
+    UNUSED_SUPPRESSION_CODE,
+    UNUSED_SUPPRESSION_NAME,
+    Finding,
+)
 
 if TYPE_CHECKING:
     from backprop_lint.caffe.pipeline import NetStates
@@ -76,8 +79,8 @@ SHELL_RULES: Tuple[RuleInfo, ...] = (
         "The file cannot be read as a Caffe net or solver (malformed text, unknown field, missing file).",
     ),
     RuleInfo(
-        suppress.UNUSED_SUPPRESSION_CODE,
-        suppress.UNUSED_SUPPRESSION_NAME,
+        UNUSED_SUPPRESSION_CODE,
+        UNUSED_SUPPRESSION_NAME,
         "info",
         "A `# backprop-lint: disable=` comment silences nothing.",
     ),
@@ -323,10 +326,17 @@ SOLVER_ONLY_FIELDS = frozenset(
 )
 NET_ONLY_FIELDS = frozenset({"layer", "layers", "input", "input_shape", "input_dim", "force_backward"})
 _TOP_LEVEL_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*[:{]")
+#: a solver-only field name written as a field anywhere in the text (at any depth, in comments too):
+#: without one, no top-level field can be solver-only, and the line-by-line scan is skipped
+_ANY_SOLVER_FIELD = re.compile(
+    r"(?<![A-Za-z0-9_])(?:" + "|".join(sorted(SOLVER_ONLY_FIELDS, key=len, reverse=True)) + r")\s*[:{]"
+)
 
 
 def looks_like_solver(text: str) -> bool:
     """Whether ``text`` is a SolverParameter rather than a NetParameter (by its top-level fields)."""
+    if not _ANY_SOLVER_FIELD.search(text):
+        return False
     names = set(_top_level_field_names(text))
     return bool(names & SOLVER_ONLY_FIELDS) and not names & NET_ONLY_FIELDS
 
@@ -570,8 +580,11 @@ class Linter:
     def _lint_plans(self, plans: List[_NetPlan], report: LintReport, progress: Optional[ProgressCallback]) -> None:
         """Lint every plan into ``report``, in plan order whatever the number of processes."""
         done = 0
-        if min(self.jobs, len(plans)) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            done = self._lint_plans_forked(plans, report, progress)
+        if min(self.jobs, len(plans)) > 1:
+            import multiprocessing  # only here: one net needs no other process
+
+            if "fork" in multiprocessing.get_all_start_methods():
+                done = self._lint_plans_forked(plans, report, progress)
         for index in range(done, len(plans)):
             if progress:
                 progress(plans[index].display, index, len(plans))
@@ -587,6 +600,7 @@ class Linter:
         the caller lints the rest itself.
         """
         global _FORKED_WORK
+        import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
@@ -698,6 +712,8 @@ class Linter:
             with gc_paused():
                 self._lint_net(plan, report)
         except Exception as err:  # a bug of ours: say so in one line, keep going
+            import traceback
+
             frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
             where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
             report.internal_errors.append((plan.display, f"{type(err).__name__}: {err}{where}"))
@@ -777,7 +793,6 @@ def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], 
     """
     from backprop_lint.caffe.flavors import get_flavor
     from backprop_lint.caffe.pipeline import upgrade
-    from backprop_lint.caffe.states import survey_states
 
     defaults = default_states(config)
     try:
@@ -786,6 +801,8 @@ def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], 
         return defaults, None  # the upgrade refusal is reported in every state
     if not any("include" in layer.fields or "exclude" in layer.fields for layer in upgraded.repeated("layer")):
         return defaults, None  # every layer is in every state
+    from backprop_lint.caffe.states import survey_states
+
     survey = survey_states(upgraded, level=config.level)
     chosen: List[NetState] = []
     for states in survey.buildable_as.values():
@@ -931,7 +948,9 @@ def configure_findings(
     adjusted = [replace(f, severity=config.severity_of(f.code, f.severity)) for f in findings]
     selected = [finding for finding in adjusted if enabled(finding.code)]
     suppressed: List[Finding] = []
-    if text is not None:
+    if text is not None and "backprop-lint" in text:  # every directive names the tool; most nets have none
+        from backprop_lint.linting import suppress
+
         directives = suppress.parse_suppressions(text, file)
         result = suppress.apply_suppressions(
             selected, directives, code_enabled=lambda prefix: _prefix_enabled(prefix, enabled)

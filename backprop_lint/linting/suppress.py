@@ -17,15 +17,12 @@ from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence,
 from backprop_lint.caffe.model import Location
 
 from backprop_lint.linting.config import unknown_code_problem
-from backprop_lint.linting.findings import Finding
+from backprop_lint.linting.findings import UNUSED_SUPPRESSION_CODE, UNUSED_SUPPRESSION_NAME, Finding
 
 DIRECTIVE = re.compile(r"#\s*backprop-lint:\s*(disable-file|disable)\s*=\s*([A-Za-z0-9_,\s]*)")
 LAYER_OPENING = re.compile(r"^\s*layers?\s*\{")
 COMMENT_ONLY = re.compile(r"^\s*#")
 CODE = re.compile(r"^(ALL|BL\d{0,3})$")
-
-UNUSED_SUPPRESSION_CODE = "BL901"
-UNUSED_SUPPRESSION_NAME = "unused-suppression"
 
 
 @dataclass

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import BackpropLintError, PreparedNet, SimulatedNet
 
@@ -10,6 +10,15 @@ from backprop_lint.linting.findings import Fix, TextEdit
 from backprop_lint.linting.rules.base import RuleContext
 from backprop_lint.linting.rules.graph import quote
 from backprop_lint.linting.rules.textpos import force_backward_edit, insert_lines_after, text_index
+
+
+def parsed_top_level(ctx: RuleContext) -> Optional[Mapping[str, Tuple[int, int]]]:
+    """Where the parser found the net's top-level fields in ``ctx.text`` (None when it is
+    not known: no text, or a net the upgrade rewrote)."""
+    net = ctx.net
+    if net is None or ctx.text is None or net.prepared.upgraded_from is not None or net.prepared.net is None:
+        return None
+    return net.prepared.net.positions
 
 
 def resimulate(ctx: RuleContext, prepared: PreparedNet) -> Optional[SimulatedNet]:
@@ -53,7 +62,7 @@ def new_aborts(before: SimulatedNet, after: SimulatedNet) -> List[str]:
 def force_backward_fix(ctx: RuleContext, description: str, after: Optional[SimulatedNet]) -> Fix:
     """``force_backward: true`` as an edit; safe only when re-simulation shows no new abort."""
     assert ctx.net is not None
-    edits = (force_backward_edit(ctx.text, ctx.file),) if ctx.text is not None else ()
+    edits = (force_backward_edit(ctx.text, ctx.file, parsed_top_level(ctx)),) if ctx.text is not None else ()
     if after is None:
         return Fix(description, edits, safe=False,
                    unsafe_reason="backprop-lint could not re-simulate the changed net to check it")

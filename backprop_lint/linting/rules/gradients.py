@@ -11,6 +11,7 @@ from backprop_lint.linting.rules.base import Rule, RuleContext
 from backprop_lint.linting.rules.explain import describe, why_no_backward, why_no_gradient_reaches
 from backprop_lint.linting.rules.fixes import (
     force_backward_fix,
+    parsed_top_level,
     propagate_down_edits,
     with_force_backward,
     with_propagate_down,
@@ -37,7 +38,7 @@ def net_location(ctx: RuleContext) -> Location:
     """Where a net-level finding points: the net's ``name:`` line, else the file."""
     if ctx.text is not None:
         index = text_index(ctx.text)
-        name = index.top_level("name")
+        name = index.top_level("name", parsed_top_level(ctx))
         if name is not None:
             line, col = index.position(name.start)
             return Location(ctx.file, line, col)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from functools import lru_cache
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 from backprop_lint.caffe.model import Location
 
@@ -181,8 +181,15 @@ class TextIndex:
     def __init__(self, text: str) -> None:
         self.text = text
         self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.fields = _Scanner(text, lazy=True).fields(closer="")
+        self._fields: Optional[List[TextField]] = None
         self._blocks_by_line: Optional[Dict[int, List[Tuple[int, TextField]]]] = None
+
+    @property
+    def fields(self) -> List[TextField]:
+        """The top-level fields, scanned the first time they are asked for (a scan of the whole file)."""
+        if self._fields is None:
+            self._fields = _Scanner(self.text, lazy=True).fields(closer="")
+        return self._fields
 
     def position(self, offset: int) -> Tuple[int, int]:
         """1-based (line, column) of ``offset``."""
@@ -192,8 +199,31 @@ class TextIndex:
     def offset(self, line: int, col: int) -> int:
         return self.line_starts[line - 1] + col - 1
 
-    def top_level(self, name: str) -> Optional[TextField]:
+    def top_level(self, name: str, parsed: Optional[Mapping[str, Tuple[int, int]]] = None) -> Optional[TextField]:
+        """The first top-level field ``name``.
+
+        ``parsed``: the top-level message's ``positions`` from the parser, for this
+        very text: the field is then read where the parser found it, without
+        scanning the file (a singular field appears once in a text Caffe reads).
+        """
+        if parsed is not None:
+            where = parsed.get(name)
+            if where is None:
+                return None
+            found = self._field_at(self.offset(*where))
+            if found is not None and found.name == name:
+                return found
         return next((f for f in self.fields if f.name == name), None)
+
+    def _field_at(self, offset: int) -> Optional[TextField]:
+        if not 0 <= offset < len(self.text):
+            return None
+        scanner = _Scanner(self.text, lazy=True)
+        match = _IDENT.match(self.text, offset)
+        if match is None:
+            return None
+        scanner.pos = match.end()
+        return scanner.value(match.group(0), offset)
 
     def layer_block(self, location: Optional[Location]) -> Optional[TextField]:
         """The top-level ``layer {}`` / ``layers {}`` block that starts at ``location``."""
@@ -251,14 +281,17 @@ def insert_lines_after(index: TextIndex, file: str, item: TextField, lines: List
     return TextEdit(file, end_line + 1, 1, end_line + 1, 1, text)
 
 
-def force_backward_edit(text: str, file: str) -> TextEdit:
-    """Set ``force_backward: true``: rewrite an existing field, or add one after ``name:``."""
+def force_backward_edit(text: str, file: str, parsed: Optional[Mapping[str, Tuple[int, int]]] = None) -> TextEdit:
+    """Set ``force_backward: true``: rewrite an existing field, or add one after ``name:``.
+
+    ``parsed``: as in ``TextIndex.top_level``.
+    """
     index = text_index(text)
-    existing = index.top_level("force_backward")
+    existing = index.top_level("force_backward", parsed)
     if existing is not None:
         (sl, sc), (el, ec) = index.position(existing.start), index.position(existing.end)
         return TextEdit(file, sl, sc, el, ec, "force_backward: true")
-    name = index.top_level("name")
+    name = index.top_level("name", parsed)
     if name is not None:
         edit = insert_lines_after(index, file, name, ["force_backward: true"])
         if edit is not None:
