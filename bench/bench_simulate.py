@@ -1,10 +1,18 @@
 #!/usr/bin/env python3
 """Wall time and peak memory: `backprop-lint simulate` against real Caffe loading the same net.
 
-    python3 bench/bench_simulate.py [--repeat 5] [--chains 1000,10000,100000]
+    python3 bench/bench_simulate.py [--repeat 5] [--chains 1000,10000,100000] [--in-repo]
+
+What is timed is what a user runs: the ``backprop-lint`` console script of a
+wheel of this checkout installed (with pip's compiled bytecode) in a venv
+outside the repo (bench/installed.py; rebuilt when the wheel's content
+changes), run with no PYTHONPATH, PYTHONPYCACHEPREFIX or
+PYTHONDONTWRITEBYTECODE. ``--in-repo`` times ``python3 -m backprop_lint`` from
+the checkout instead (this interpreter, its site-packages, this environment).
+The first row is that interpreter's bare ``python -c pass``, for context.
 
 Each measurement is a whole process (start-up included), median of --repeat
-runs, peak memory from the kernel (ru_maxrss of the child). Real Caffe is the
+runs, peak memory from ``/usr/bin/time``. Real Caffe is the
 oracle binary (tools/oracle/build.sh); without it only our side is measured.
 Nets: the three largest corpus nets real Caffe loads, and synthetic chains of
 Convolution/ReLU layers. Prints a Markdown table (the README's figures).
@@ -19,12 +27,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools" / "oracle"))
+sys.path.insert(0, str(REPO / "bench"))
 
 import oracle  # noqa: E402
+from installed import clean_env, installed_venv  # noqa: E402
 
 CORPUS = Path(os.environ.get("BACKPROP_LINT_CORPUS", REPO.parent / "shared" / "corpus" / "nets"))
 LARGE_NETS = (
@@ -34,7 +44,7 @@ LARGE_NETS = (
 )
 
 
-def measure(command: Sequence[str]) -> Tuple[float, float]:
+def measure(command: Sequence[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float]:
     """(wall seconds, peak MiB) of one run of ``command``.
 
     The peak comes from ``/usr/bin/time``: a child's ru_maxrss seen from this
@@ -43,7 +53,7 @@ def measure(command: Sequence[str]) -> Tuple[float, float]:
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
         done = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         wall = time.perf_counter() - started
         if done.returncode not in (0, 1):
             raise RuntimeError(f"{command[0]} failed on {command[-1]}")
@@ -51,8 +61,8 @@ def measure(command: Sequence[str]) -> Tuple[float, float]:
     return wall, peak_kib / 1024.0
 
 
-def median_of(command: Sequence[str], repeat: int) -> Tuple[float, float]:
-    runs = [measure(command) for _ in range(repeat)]
+def median_of(command: Sequence[str], repeat: int, env: Optional[Dict[str, str]] = None) -> Tuple[float, float]:
+    runs = [measure(command, env) for _ in range(repeat)]
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
@@ -72,8 +82,24 @@ def chain_net(n_layers: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def ours(path: Path, phase: str) -> List[str]:
-    return [sys.executable, "-m", "backprop_lint", "simulate", str(path), "--phase", phase, "--flavor", "ssd"]
+class Ours:
+    """How our side is run: the installed console script (default) or the checkout."""
+
+    def __init__(self, in_repo: bool) -> None:
+        if in_repo:
+            self.python = Path(sys.executable)
+            self.prefix = [sys.executable, "-m", "backprop_lint"]
+            self.env = dict(os.environ, PYTHONPATH=str(REPO))
+            self.label = f"{sys.executable} -m backprop_lint, from the checkout"
+        else:
+            venv = installed_venv()
+            self.python = venv.python
+            self.prefix = [str(venv.script)]
+            self.env = clean_env()
+            self.label = f"{venv.script} (wheel {venv.wheel_hash}, compiled bytecode)"
+
+    def simulate(self, path: Path, phase: str) -> List[str]:
+        return [*self.prefix, "simulate", str(path), "--phase", phase, "--flavor", "ssd"]
 
 
 def caffe(path: Path, phase: str) -> Optional[List[str]]:
@@ -85,8 +111,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--chains", default="1000,10000,100000")
+    parser.add_argument("--in-repo", action="store_true",
+                        help="time python3 -m backprop_lint from the checkout instead of the installed wheel")
     args = parser.parse_args()
-    rows = []
+    ours = Ours(args.in_repo)
+    print(f"ours: {ours.label}", file=sys.stderr)
+    bare_time, bare_mem = median_of([str(ours.python), "-c", "pass"], args.repeat, ours.env)
+    rows: List[Tuple[str, float, float, Optional[float], Optional[float]]] = [
+        (f"(bare `{ours.python.name} -c pass` of that interpreter)", bare_time, bare_mem, None, None)]
     with tempfile.TemporaryDirectory() as tmp:
         cases = [(name.split("__")[-1], CORPUS / name) for name in LARGE_NETS]
         for n in (int(x) for x in args.chains.split(",") if x):
@@ -94,7 +126,7 @@ def main() -> int:
             path.write_text(chain_net(n))
             cases.append((f"chain of {n} layers", path))
         for label, path in cases:
-            our_time, our_mem = median_of(ours(path, "TEST"), args.repeat)
+            our_time, our_mem = median_of(ours.simulate(path, "TEST"), args.repeat, ours.env)
             caffe_command = caffe(path, "TEST")
             if caffe_command is not None:
                 caffe_time, caffe_mem = median_of(caffe_command, max(1, min(args.repeat, 3)))
@@ -105,7 +137,7 @@ def main() -> int:
     print("| net | backprop-lint wall | peak | real Caffe wall | peak | time ratio | memory ratio |")
     print("|---|---|---|---|---|---|---|")
     for label, t, m, ct, cm in rows:
-        if ct is None:
+        if ct is None or cm is None:
             print(f"| {label} | {t:.3f} s | {m:.0f} MiB | n/a | n/a | | |")
         else:
             print(f"| {label} | {t:.3f} s | {m:.0f} MiB | {ct:.3f} s | {cm:.0f} MiB | {t / ct:.2f} | {m / cm:.2f} |")

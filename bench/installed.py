@@ -1,0 +1,82 @@
+"""The installed package, as a user runs it: a wheel of this checkout in a throwaway venv.
+
+``installed_venv()`` builds a wheel of the checkout, and installs it (with its
+dependencies, bytecode compiled by pip) into a venv kept outside the repo,
+``~/.cache/backprop-lint-bench/venv`` by default (``BACKPROP_LINT_BENCH_HOME``
+moves it). The venv is rebuilt only when the wheel's content changes: the
+content hash (each member's name and bytes, not the zip's timestamps) is
+stored next to it. ``clean_env()`` is the environment its programs run in: no
+PYTHONPATH (the checkout would shadow the installed copy), no
+PYTHONPYCACHEPREFIX or PYTHONDONTWRITEBYTECODE (both would make Python ignore
+the venv's compiled bytecode).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Dict, NamedTuple
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_HOME = Path(os.environ.get("BACKPROP_LINT_BENCH_HOME", Path.home() / ".cache" / "backprop-lint-bench"))
+
+
+class InstalledVenv(NamedTuple):
+    python: Path  # the venv's interpreter
+    script: Path  # its ``backprop-lint`` console script
+    wheel_hash: str  # content hash of the installed wheel (first 12 hex digits)
+
+
+def clean_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    for name in ("PYTHONPATH", "PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE", "PYTHONHOME"):
+        env.pop(name, None)
+    return env
+
+
+def wheel_content_hash(wheel: Path) -> str:
+    digest = hashlib.sha256()
+    with zipfile.ZipFile(wheel) as archive:
+        for name in sorted(archive.namelist()):
+            digest.update(name.encode("utf-8") + b"\0")
+            digest.update(archive.read(name))
+    return digest.hexdigest()
+
+
+def build_wheel(out_dir: Path) -> Path:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out_dir), str(REPO)],
+        capture_output=True, text=True, env=clean_env(),
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"building the wheel failed: {done.stderr.strip()[-400:]}")
+    return next(out_dir.glob("backprop_lint-*.whl"))
+
+
+def installed_venv(home: Path = BENCH_HOME) -> InstalledVenv:
+    """The bench venv with this checkout's wheel installed (built or reused)."""
+    venv = home / "venv"
+    stamp = home / "wheel.sha256"
+    python = venv / "bin" / "python"
+    script = venv / "bin" / "backprop-lint"
+    home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = build_wheel(Path(scratch))
+        content = wheel_content_hash(wheel)
+        if stamp.exists() and stamp.read_text().strip() == content and script.exists():
+            return InstalledVenv(python, script, content[:12])
+        print(f"bench: installing the wheel ({content[:12]}) into {venv}", file=sys.stderr)
+        shutil.rmtree(venv, ignore_errors=True)
+        stamp.unlink(missing_ok=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=clean_env())
+        done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--compile", str(wheel)],
+                              capture_output=True, text=True, env=clean_env(), cwd=str(home))
+        if done.returncode != 0:
+            raise RuntimeError(f"installing the wheel failed: {done.stderr.strip()[-400:]}")
+    stamp.write_text(content + "\n")
+    return InstalledVenv(python, script, content[:12])
