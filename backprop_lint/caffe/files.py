@@ -10,7 +10,6 @@ in between), and at most ``limit + 1`` bytes are read.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from typing import Callable, NamedTuple, Optional, Tuple, Union
@@ -35,6 +34,8 @@ class FileSnapshot(NamedTuple):
 
     @classmethod
     def of(cls, status: os.stat_result, data: bytes) -> "FileSnapshot":
+        import hashlib  # only `check` keeps snapshots (for --fix); `simulate` never imports it
+
         return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, hashlib.sha256(data).digest())
 
 
@@ -98,6 +99,14 @@ def read_regular_file(
 
     Raises ``InputError`` (no position: the problem is the whole file) for anything else.
     """
+    data, status = read_regular_bytes(path, limit_for, name=name)
+    return data, FileSnapshot.of(status, data)
+
+
+def read_regular_bytes(
+    path: PathArg, limit_for: Callable[[bytes], int], *, name: Optional[str] = None
+) -> Tuple[bytes, os.stat_result]:
+    """``read_regular_file`` without the snapshot: the bytes and the file's status when read."""
     display = name if name is not None else os.fspath(path)
     where = Location(display)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
@@ -125,7 +134,7 @@ def read_regular_file(
         os.close(descriptor)
     if len(data) > limit:  # it grew while we read it
         raise too_big(display, len(data), limit, "bytes")
-    return data, FileSnapshot.of(status, data)
+    return data, status
 
 
 def _read_up_to(descriptor: int, count: int) -> bytes:

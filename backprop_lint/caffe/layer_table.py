@@ -108,6 +108,8 @@ def _no_scratch(j: int, ctx: ScratchContext) -> bool:
 
 @dataclass(frozen=True)
 class LayerInfo:
+    """One row of the table: what Caffe does with one layer type in some flavours."""
+
     type: str
     flavors: FrozenSet[str]
     bottoms: Count

@@ -18,11 +18,10 @@ Which reader ``load(source)`` uses:
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Callable, List, Optional, Tuple, Union
 
 from backprop_lint.caffe import text_bytes, textproto
-from backprop_lint.caffe.files import FileSnapshot, read_regular_file, too_big
+from backprop_lint.caffe.files import FileSnapshot, read_regular_bytes, read_regular_file, too_big
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
 
 #: text files bigger than this are refused: real nets are under 1 MB, and a degenerate
@@ -108,8 +107,9 @@ def load_file(
 ) -> LoadedNet:
     """Read a .prototxt (text) or .caffemodel/.binaryproto (binary) file."""
     name = file if file is not None else os.fspath(path)
-    data, _ = read_net_file(path, name=name, max_text_bytes=max_text_bytes, max_binary_bytes=max_binary_bytes)
-    if Path(path).suffix.lower() in BINARY_SUFFIXES:
+    binary_by_name = _binary_by_name(path)
+    data, _ = read_regular_bytes(path, _size_limit(binary_by_name, max_text_bytes, max_binary_bytes), name=name)
+    if binary_by_name:
         return load_binary(data, flavor=flavor, strict=strict, file=name)
     return load_bytes(data, flavor=flavor, strict=strict, file=name, max_text_bytes=max_text_bytes,
                       max_binary_bytes=max_binary_bytes, max_depth=max_depth, packs=packs)
@@ -123,12 +123,20 @@ def read_net_file(
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
 ) -> Tuple[bytes, FileSnapshot]:
     """A net file's bytes, under the text or binary size limit, and its identity when read."""
-    binary_by_name = Path(path).suffix.lower() in BINARY_SUFFIXES
+    return read_regular_file(path, _size_limit(_binary_by_name(path), max_text_bytes, max_binary_bytes), name=name)
+
+
+def _binary_by_name(path: Union[str, "os.PathLike[str]"]) -> bool:
+    return os.path.splitext(os.fspath(path))[1].lower() in BINARY_SUFFIXES
+
+
+def _size_limit(binary_by_name: bool, max_text_bytes: int, max_binary_bytes: int) -> Callable[[bytes], int]:
+    """The size limit of a net file, chosen from its name and first bytes."""
 
     def limit_for(head: bytes) -> int:
         return max_text_bytes if not binary_by_name and _looks_like_text(head) else max_binary_bytes
 
-    return read_regular_file(path, limit_for, name=name)
+    return limit_for
 
 
 def load_bytes(

@@ -204,6 +204,8 @@ def from_fields(cls: type, fields: Dict[str, Any]) -> Any:
 
 @dataclass
 class ParamSpec:
+    """One parameter blob's ParamSpec as Net::Init reads it (lr_mult, decay_mult, sharing)."""
+
     name: str = ""
     lr_mult: float = 1.0
     decay_mult: float = 1.0
@@ -264,6 +266,8 @@ Tri = Optional[bool]
 
 @dataclass
 class SimLayer:
+    """One layer as Net::Init left it: its need-backward decisions and what Backward() does."""
+
     name: str
     type: str
     bottoms: List[str]

@@ -6,14 +6,17 @@ protobuf's default pool.  protobuf is imported only when a class is asked for.
 """
 from __future__ import annotations
 
-import threading
-from pathlib import Path
+import _thread
+import os
 from typing import Any, Dict, Optional
 
-FDS_PATH = Path(__file__).with_name("caffe_fds.bin")
+#: the compiled schema (a str path; ``FDS_PATH`` is the same as a ``pathlib.Path``)
+FDS_FILE = os.path.join(os.path.dirname(__file__), "caffe_fds.bin")
 PACKAGE = "caffe"
 
-_lock = threading.Lock()
+# _thread, not threading, and no pathlib at import: the text path never builds a pool,
+# and those two modules cost `backprop-lint simulate` several milliseconds of start-up
+_lock = _thread.allocate_lock()
 _pool: Optional[Any] = None
 _classes: Dict[str, Any] = {}
 
@@ -26,7 +29,7 @@ def descriptor_pool() -> Any:
             from google.protobuf import descriptor_pb2, descriptor_pool as pool_module
 
             pool = pool_module.DescriptorPool()
-            file_set = descriptor_pb2.FileDescriptorSet.FromString(FDS_PATH.read_bytes())
+            file_set = descriptor_pb2.FileDescriptorSet.FromString(_read_fds())
             for file_proto in file_set.file:
                 pool.Add(file_proto)
             _pool = pool
@@ -50,3 +53,16 @@ def message_class(name: str) -> Any:
 def net_parameter_class() -> Any:
     """The class of caffe.NetParameter from the private pool."""
     return message_class("NetParameter")
+
+
+def _read_fds() -> bytes:
+    with open(FDS_FILE, "rb") as stream:
+        return stream.read()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FDS_PATH":
+        from pathlib import Path
+
+        return Path(FDS_FILE)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
