@@ -7,8 +7,12 @@ the next one these dataclasses.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    from array import array
 
 from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
 from backprop_lint.caffe.schema.packs import pack_enum
@@ -99,6 +103,33 @@ class UnsupportedInput(BackpropLintError):
 Scalar = Union[int, float, bool, str, bytes]
 
 
+class SourceLines:
+    """Turns offsets into a text into 1-based (line, column) pairs.
+
+    The start of every line is found on first use (one pass over the text) and
+    kept as an array of integers: a parse records offsets only, and most runs
+    (``simulate``) never ask for most of them.
+    """
+
+    __slots__ = ("text", "_starts")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._starts: Optional["array[int]"] = None
+
+    def line_col(self, offset: int) -> Tuple[int, int]:
+        starts = self._starts
+        if starts is None:
+            from array import array
+            from itertools import accumulate
+
+            # starts[k] is where line k + 1 starts (one past the k-th newline)
+            starts = self._starts = array("q", accumulate((len(line) + 1 for line in self.text.split("\n")),
+                                                          initial=0))
+        line = bisect_right(starts, offset)
+        return line, offset - starts[line - 1] + 1
+
+
 class Message:
     """One protobuf message as plain data, with source positions.
 
@@ -106,9 +137,13 @@ class Message:
     maps to its value, a repeated field to a list. Scalars are Python ints,
     floats, bools, ``str`` (string fields) or ``bytes`` (bytes fields); enum
     values are their names (``"TRAIN"``); sub-messages are ``Message``.
+
+    ``line``/``col`` and ``positions`` read like plain attributes. A parsed
+    message stores text offsets instead (``parsed``) and turns them into lines
+    and columns the first time they are read.
     """
 
-    __slots__ = ("type", "fields", "line", "col", "comments", "positions")
+    __slots__ = ("type", "fields", "comments", "_line", "_col", "_positions", "_offset", "_lines", "_raw")
 
     def __init__(
         self,
@@ -121,12 +156,92 @@ class Message:
     ) -> None:
         self.type = type  # short message name, e.g. "LayerParameter"
         self.fields: Dict[str, Any] = fields if fields is not None else {}
-        self.line = line
-        self.col = col
+        self._line = line
+        self._col = col
         #: comment lines (text after '#', without it) right before this message's field name
         self.comments: List[str] = comments if comments is not None else []
-        #: field name -> (line, col) of its first occurrence
-        self.positions: Dict[str, Tuple[int, int]] = positions if positions is not None else {}
+        self._positions: Dict[str, Any] = positions if positions is not None else {}
+        self._offset = -1  # >= 0: line and col are still this offset into _lines' text
+        self._lines: Optional[SourceLines] = None
+        self._raw = False  # True: _positions holds offsets into _lines' text
+
+    @classmethod
+    def parsed(cls, type: str, lines: SourceLines, offset: int, comments: List[str]) -> "Message":
+        """A message read from ``lines``' text, its field name at ``offset`` (-1: the root, 0:0).
+
+        Its ``raw_positions`` take the offset of each field's first occurrence.
+        """
+        message = object.__new__(cls)
+        message.type = type
+        message.fields = {}
+        message.comments = comments
+        message._line = message._col = 0
+        message._positions = {}
+        message._offset = offset
+        message._lines = lines
+        message._raw = True
+        return message
+
+    @property
+    def line(self) -> int:
+        """1-based line of the message's field name (0: unknown)."""
+        if self._offset >= 0:
+            self._place()
+        return self._line
+
+    @line.setter
+    def line(self, value: int) -> None:
+        if self._offset >= 0:
+            self._place()
+        self._line = value
+
+    @property
+    def col(self) -> int:
+        """1-based column of the message's field name (0: unknown)."""
+        if self._offset >= 0:
+            self._place()
+        return self._col
+
+    @col.setter
+    def col(self, value: int) -> None:
+        if self._offset >= 0:
+            self._place()
+        self._col = value
+
+    def _place(self) -> None:
+        assert self._lines is not None
+        self._line, self._col = self._lines.line_col(self._offset)
+        self._offset = -1
+
+    @property
+    def positions(self) -> Dict[str, Tuple[int, int]]:
+        """Field name -> (line, col) of its first occurrence."""
+        if self._raw:
+            lines = self._lines
+            assert lines is not None
+            raw = self._positions
+            for name, offset in raw.items():
+                raw[name] = lines.line_col(offset)
+            self._raw = False
+        return self._positions
+
+    @positions.setter
+    def positions(self, value: Dict[str, Tuple[int, int]]) -> None:
+        self._positions = value
+        self._raw = False
+
+    @property
+    def raw_positions(self) -> Dict[str, Any]:
+        """For the parser: the dict ``positions`` reads, holding offsets while ``_raw``."""
+        return self._positions
+
+    def record_position(self, name: str, offset: int) -> None:
+        """Record where field ``name`` first occurs: ``offset`` into the parsed text."""
+        if self._raw:
+            self._positions[name] = offset
+        else:
+            assert self._lines is not None
+            self.positions[name] = self._lines.line_col(offset)
 
     def has(self, name: str) -> bool:
         return name in self.fields

@@ -8,7 +8,7 @@ How it goes fast: one compiled regular expression (``_FIELD``) matches a whole
 simple field at a time (``name: value``, ``name {``, ``}`` or a separator,
 with the whitespace and comments before it), run by a regex scanner that
 resumes where the last match ended. Each field remembers the tokens it has
-already converted, lines are counted only up to positions that get recorded,
+already converted, positions are recorded as offsets (lines are counted only for those read),
 and comments are looked for only when a '#' precedes a sub-message. Anything
 the pattern does not cover (lists, escaped or adjacent strings, comments
 inside a field, errors) is handled one field at a time by a token-level reader
@@ -31,7 +31,7 @@ import sys
 import warnings
 from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
-from backprop_lint.caffe.model import InputError, Location, Message, Warning_
+from backprop_lint.caffe.model import InputError, Location, Message, SourceLines, Warning_
 from backprop_lint.caffe.schema import packs as pack_tables
 from backprop_lint.caffe.schema import tables
 
@@ -426,15 +426,15 @@ class _Frame(NamedTuple):
     common: Dict[str, FieldSpec]
     close: str  # '}' or '>', or '' for the top level
     name: str  # the field that opened it
-    line: int
-    col: int
+    #: offset of that field's name (of the list's name for a skipped list element), for errors
+    pos: int
     #: set when this message is an element of a ``name: [ {...}, {...} ]`` list
     list_field: Optional[FieldSpec]
 
 
 _new_frame = tuple.__new__
 # indexes of _Frame's items, for the hot loop
-_MESSAGE, _COMMON, _CLOSE, _LIST_FIELD = 0, 2, 3, 7
+_MESSAGE, _COMMON, _CLOSE, _LIST_FIELD = 0, 2, 3, 6
 
 
 #: the fields of a skipped message: none are known
@@ -489,6 +489,8 @@ class _Parser:
         self._line = 1
         self._line_pos = 0
         self._line_start = 0
+        #: the messages' positions are offsets into this text, turned into lines when read
+        self.lines = SourceLines(text)
 
     # -- positions --------------------------------------------------------
 
@@ -504,6 +506,10 @@ class _Parser:
             return self._line, pos - self._line_start + 1
         return text.count("\n", 0, pos) + 1, pos - text.rfind("\n", 0, pos)
 
+    def opened_at(self, frame: _Frame) -> str:
+        line, col = self.line_col(frame.pos)
+        return f"{line}:{col}"
+
     def location(self, pos: int) -> Location:
         return Location(self.file, *self.line_col(pos))
 
@@ -517,17 +523,14 @@ class _Parser:
         if text.startswith("\ufeff"):
             raise self.error(0, "the file starts with a UTF-8 byte-order mark, which protobuf's text "
                                 "parser (and so Caffe) rejects; save the file without it")
-        root = Message(message_type)
+        lines = self.lines
+        root = Message.parsed(message_type, lines, -1, [])
         stack = self.stack
-        stack.append(_Frame(root, self.schema[message_type], self.common[message_type], "", "", 0, 0, None))
+        stack.append(_Frame(root, self.schema[message_type], self.common[message_type], "", "", 0, None))
         # The hot loop: locals only, one regex match per field. Rare cases go to methods.
         schema, common, max_depth = self.schema, self.common, self.max_depth
-        count_newlines = text.count
-        last_newline = text.rfind
-        # Lines are counted lazily, from the last recorded position up to the next one;
-        # a column is measured from the start of its line, found only when the line changed
-        # (searching back to the file's start would be quadratic on a one-line file)
-        line, line_pos, line_start = 1, 0, 0
+        # Positions are recorded as offsets (Message.parsed): lines and columns are
+        # counted only for those that are read
         end = len(text)
         pos = 0
         value: Any
@@ -541,7 +544,7 @@ class _Parser:
             message: Any = frame[_MESSAGE]  # a Message, or None inside a skipped one
             fields: Dict[str, FieldSpec] = frame[_COMMON]
             if message is not None:
-                present, positions = message.fields, message.positions
+                present, positions = message.fields, message.raw_positions
             # A scanner matches _FIELD again and again, each time where the last
             # match ended: no position to pass in or read back. After the slow path
             # (or anything else that moves ``pos``) the loop starts a new one.
@@ -585,57 +588,47 @@ class _Parser:
                             raise self.duplicate(message, name, found.start(1))
                         else:
                             present[name] = value
-                        name_pos = found.start(1)
-                        newlines = count_newlines("\n", line_pos, name_pos)
-                        if newlines:
-                            line += newlines
-                            line_start = last_newline("\n", line_pos, name_pos) + 1
-                        line_pos = name_pos
-                        positions[name] = (line, name_pos - line_start + 1)
+                        positions[name] = found.start(1)
                         continue
                     # a sub-message: name { or name: {
                     name_pos = found.start(1)
                     sub_type = spec.message
                     if sub_type is None or len(stack) >= max_depth:
                         raise self.open_error(spec, name, name_pos)
-                    newlines = count_newlines("\n", line_pos, name_pos)
-                    if newlines:
-                        line += newlines
-                        line_start = last_newline("\n", line_pos, name_pos) + 1
-                    line_pos = name_pos
-                    col = name_pos - line_start + 1
-                    # Message.__init__ inlined: a sub-message is created for every '{'
+                    # Message.parsed inlined: a sub-message is created for every '{'
                     value = new_message(Message)
                     value.type = sub_type
                     value.fields = {}
-                    value.line = line
-                    value.col = col
+                    value._line = value._col = 0
+                    value._offset = name_pos
+                    value._lines = lines
+                    value._raw = True
                     if next_hash < name_pos:  # a '#' somewhere before: maybe comments right above
                         value.comments = _comments_before(text, found.start(), name_pos)
                         next_hash = text.find("#", name_pos) % (end + 1)  # -1 (none left) -> end
                     else:
                         value.comments = []
-                    value.positions = {}
+                    value._positions = {}
                     if spec.repeated:
                         existing = present.get(name)
                         if existing is None:
                             present[name] = [value]
-                            positions[name] = (line, col)
+                            positions[name] = name_pos
                         else:
                             existing.append(value)
                     elif name in present:
                         raise self.duplicate(message, name, name_pos)
                     else:
                         present[name] = value
-                        positions[name] = (line, col)
+                        positions[name] = name_pos
                     frame = _new_frame(
                         _Frame,
-                        (value, schema[sub_type], common[sub_type], "}" if opener == "{" else ">", name, line, col, None),
+                        (value, schema[sub_type], common[sub_type], "}" if opener == "{" else ">", name, name_pos, None),
                     )
                     stack.append(frame)
                     message = value
                     fields = frame[_COMMON]
-                    present, positions = value.fields, value.positions
+                    present, positions = value.fields, value._positions
                     after_field = False
                 elif closer is not None:
                     after_field = True
@@ -654,7 +647,7 @@ class _Parser:
                         message = frame[_MESSAGE]
                         fields = frame[_COMMON]
                         if message is not None:
-                            present, positions = message.fields, message.positions
+                            present, positions = message.fields, message.raw_positions
                         continue
                     break
                 elif separator is not None:
@@ -682,7 +675,7 @@ class _Parser:
         value = token if token is not None else string
         value_pos = found.start(3 if token is not None else 4)
         if opener is not None:
-            self.open(spec, name, name_pos, *self.line_col(name_pos), self.text[found.start():name_pos], opener, None)
+            self.open(spec, name, name_pos, name_pos, self.text[found.start():name_pos], opener, None)
             self.after_field = False
             return found.end()
         if colon is None:
@@ -731,14 +724,14 @@ class _Parser:
             existing = fields.get(name)
             if existing is None:
                 fields[name] = [value]
-                message.positions[name] = self.line_col(name_pos)
+                message.record_position(name, name_pos)
             else:
                 existing.append(value)
         elif name in fields:
             raise self.duplicate(message, name, name_pos)
         else:
             fields[name] = value
-            message.positions[name] = self.line_col(name_pos)
+            message.record_position(name, name_pos)
 
     def duplicate(self, message: Message, name: str, name_pos: int) -> InputError:
         first = message.positions.get(name)
@@ -766,28 +759,31 @@ class _Parser:
         spec: Optional[FieldSpec],
         name: str,
         name_pos: int,
-        line: int,
-        col: int,
+        frame_pos: int,
         blank: str,
         opener: str,
         list_field: Optional[FieldSpec],
     ) -> None:
-        """Start a sub-message for field ``name`` (skipped when unknown); ``blank`` is the text before it."""
+        """Start a sub-message for field ``name`` (skipped when unknown); ``blank`` is the text before it.
+
+        ``frame_pos``: where the "opened at" of an error about its end points.
+        """
         stack = self.stack
         if len(stack) >= self.max_depth:
             raise self.open_error(spec, name, name_pos)
         close = "}" if opener == "{" else ">"
         parent = stack[-1]
         if spec is None or parent.message is None:
-            stack.append(_Frame(None, _NO_FIELDS, _NO_FIELDS, close, name, line, col, list_field))
+            stack.append(_Frame(None, _NO_FIELDS, _NO_FIELDS, close, name, frame_pos, list_field))
             return
         if spec.kind != "message":
             raise self.open_error(spec, name, name_pos)
         assert spec.message is not None and parent.message is not None
         comments = _comments_before(self.text, name_pos - len(blank), name_pos) if "#" in blank else []
-        child = Message(spec.message, {}, line, col, comments, {})
+        child = Message.parsed(spec.message, self.lines, name_pos, comments)
         self.put(parent.message, spec, name, name_pos, child, name_pos)
-        stack.append(_Frame(child, self.schema[spec.message], self.common[spec.message], close, name, line, col, list_field))
+        stack.append(_Frame(child, self.schema[spec.message], self.common[spec.message], close, name, frame_pos,
+                            list_field))
 
     def close_run(self, run: str, start: int, end: int) -> int:
         """Closing braces separated by blanks (``}\n  }``); return where reading resumes."""
@@ -811,7 +807,7 @@ class _Parser:
                 raise self.error(pos, f"unexpected '{closer}': there is no open message to close here")
             raise self.error(
                 pos,
-                f"expected '{frame.close}' to close '{frame.name}' opened at {frame.line}:{frame.col}, "
+                f"expected '{frame.close}' to close '{frame.name}' opened at {self.opened_at(frame)}, "
                 f"found '{closer}'",
             )
         self.stack.pop()
@@ -827,7 +823,7 @@ class _Parser:
         if frame.close:
             raise self.error(
                 pos,
-                f"expected '{frame.close}' to close '{frame.name}' opened at {frame.line}:{frame.col}, "
+                f"expected '{frame.close}' to close '{frame.name}' opened at {self.opened_at(frame)}, "
                 "found end of file",
             )
 
@@ -1067,7 +1063,7 @@ class _SlowReader:
         opener = self.token
         parser = self.parser
         parser.open(
-            spec, name, name_pos, *parser.line_col(name_pos), self.text[blank_pos:name_pos], opener, list_field
+            spec, name, name_pos, name_pos, self.text[blank_pos:name_pos], opener, list_field
         )
         self.pos = self.start + 1
         self.kind = 0  # the caller resumes at self.pos
@@ -1127,7 +1123,7 @@ class _SlowReader:
         if element.list_field is _SKIPPED_LIST:
             if not self.take("]"):
                 self.expect_list_comma(element.name)
-                self.skip_list_items(element.name, element.line, element.col)
+                self.skip_list_items(element.name, element.pos)
             return
         if self.take("]"):
             return
@@ -1151,18 +1147,18 @@ class _SlowReader:
         if self.take(":") and self.token not in ("{", "<"):
             if self.take("["):
                 if not self.take("]"):
-                    self.skip_list_items(name, *self.parser.line_col(name_pos))
+                    self.skip_list_items(name, name_pos)
             else:
                 self.skip_value()
             return
         self.open_element(None, name, name_pos, blank_pos, None)
 
-    def skip_list_items(self, name: str, line: int, col: int) -> None:
+    def skip_list_items(self, name: str, list_pos: int) -> None:
         """Items of a skipped ``[...]`` list, up to its ']' or a message element."""
         parser = self.parser
         while True:
             if self.token in ("{", "<") and self.kind:
-                parser.open(None, name, self.start, line, col, "", self.token, _SKIPPED_LIST)
+                parser.open(None, name, self.start, list_pos, "", self.token, _SKIPPED_LIST)
                 self.pos = self.start + 1
                 self.kind = 0
                 parser.after_field = False
