@@ -23,6 +23,9 @@ layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc"
 layer { name: "relu" type: "ReLU" bottom: "fc" top: "fc" }
 layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
 layer { name: "acc" type: "Accuracy" bottom: "fc" bottom: "label" top: "acc" }
+layer { name: "shared" type: "InnerProduct" bottom: "data" top: "other"
+        param { name: "w" lr_mult: 2 decay_mult: 0 share_mode: PERMISSIVE } param { lr_mult: 0 }
+        inner_product_param { num_output: 4 } }
 """
 
 
@@ -44,6 +47,11 @@ def _check(source: Any) -> None:
     assert prepared.layers and simulated.layers
     for layer in prepared.layers:
         _assert_like_init(layer)
+        for spec in layer.params:
+            _assert_like_init(spec)
+        if layer.location is not None:
+            _assert_like_init(layer.location)
+            assert hash(layer.location) == hash(dataclasses.replace(layer.location))
     for sim_layer in simulated.layers:
         _assert_like_init(sim_layer)
 

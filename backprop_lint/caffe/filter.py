@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec, from_fields
+from backprop_lint.caffe.model import (
+    LayerDef,
+    Location,
+    Message,
+    NetRefused,
+    NetState,
+    ParamSpec,
+    from_fields,
+    location_at,
+)
 
 
 def net_state_for(net: Message, phase: str, level: int, stages: Sequence[str]) -> NetState:
@@ -63,25 +72,29 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
 
     ``location`` is where the layer starts, when the caller has it already.
     """
+    fields = layer.fields
+    specs = fields.get("param")
     params = [
-        ParamSpec(
-            name=spec.get("name"),
-            lr_mult=float(spec.get("lr_mult")),
-            decay_mult=float(spec.get("decay_mult")),
-            share_mode=spec.fields.get("share_mode"),
-            explicit=True,
-        )
-        for spec in layer.repeated("param")
-    ]
+        from_fields(ParamSpec, {
+            "name": spec.get("name"),
+            "lr_mult": float(spec.get("lr_mult")),
+            "decay_mult": float(spec.get("decay_mult")),
+            "share_mode": spec.fields.get("share_mode"),
+            "explicit": True,
+        })
+        for spec in specs
+    ] if specs else []
+    loss_weights = fields.get("loss_weight")
+    propagate_down = fields.get("propagate_down")
     return from_fields(LayerDef, {
-        "name": layer.get("name"),
-        "type": layer.get("type"),
-        "bottoms": list(layer.repeated("bottom")),
-        "tops": list(layer.repeated("top")),
-        "loss_weights": [float(w) for w in layer.repeated("loss_weight")],
-        "propagate_down": [bool(p) for p in layer.repeated("propagate_down")],
+        "name": fields["name"] if "name" in fields else layer.get("name"),
+        "type": fields["type"] if "type" in fields else layer.get("type"),
+        "bottoms": list(fields.get("bottom") or ()),
+        "tops": list(fields.get("top") or ()),
+        "loss_weights": [float(w) for w in loss_weights] if loss_weights else [],
+        "propagate_down": [bool(p) for p in propagate_down] if propagate_down else [],
         "params": params,
-        "phase": layer.fields.get("phase"),
+        "phase": fields.get("phase"),
         "location": location if location is not None else _layer_location(layer, file),
         "param": layer,
         "comments": list(layer.comments),
@@ -92,7 +105,8 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
 
 
 def _layer_location(layer: Message, file: str) -> Location:
-    return Location(file, layer.line, layer.col) if layer.line else Location(file)
+    line, col = layer.line_col()
+    return location_at(file, line, col) if line else location_at(file)
 
 
 def filter_net(

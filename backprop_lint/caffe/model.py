@@ -208,6 +208,12 @@ class Message:
             self._place()
         self._col = value
 
+    def line_col(self) -> Tuple[int, int]:
+        """(line, col) in one call."""
+        if self._offset >= 0:
+            self._place()
+        return self._line, self._col
+
     def _place(self) -> None:
         assert self._lines is not None
         self._line, self._col = self._lines.line_col(self._offset)
@@ -303,6 +309,14 @@ class NetState:
     phase: str = "TRAIN"  # "TRAIN" | "TEST"
     level: int = 0
     stages: Tuple[str, ...] = ()
+
+
+def location_at(file: str, line: int = 0, col: int = 0) -> Location:
+    """``Location(file, line, col)`` without the frozen dataclass's ``__init__`` (an
+    ``object.__setattr__`` per field), which the filter would run once per layer."""
+    location = object.__new__(Location)
+    object.__setattr__(location, "__dict__", {"file": file, "line": line, "col": col})
+    return location
 
 
 def from_fields(cls: type, fields: Dict[str, Any]) -> Any:

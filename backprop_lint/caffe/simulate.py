@@ -296,7 +296,7 @@ def _set_up(layer: BuiltLayer, build: FrozenSet[str]) -> None:
     """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
     definition, info = layer.definition, layer.info
     n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
-    explicit_loss = [to_float32(w) for w in definition.loss_weights]
+    explicit_loss = [to_float32(w) for w in definition.loss_weights] if definition.loss_weights else []
     if info is not None:
         _check_blob_counts(layer, info, n_bottoms, n_tops)
         inner_refusal = engine_refusal(info, definition.name, definition.param, build, at_setup=True)
@@ -322,7 +322,7 @@ def _set_up(layer: BuiltLayer, build: FrozenSet[str]) -> None:
             "loss_weight must be unspecified or specified once per top blob.",
             "loss-weight-count",
         )
-    layer.loss = [explicit_loss[j] if explicit_loss else 0.0 for j in range(n_tops)]
+    layer.loss = explicit_loss if explicit_loss else [0.0] * n_tops
 
 
 def _check_kind(type_name: str, message: str) -> str:
@@ -337,6 +337,8 @@ def _check_blob_counts(layer: BuiltLayer, info: LayerInfo, n_bottoms: int, n_top
     definition = layer.definition
     kind_type = definition.type
     bottoms, tops = info.blob_counts(definition.param)
+    if bottoms.allows(n_bottoms) and tops.allows(n_tops) and not (info.equal_bottom_top and n_bottoms != n_tops):
+        return  # the common case, without building the loop below
     for what, count, n, kind in (
         ("bottom", bottoms, n_bottoms, "bottom-count"),
         ("top", tops, n_tops, "top-count"),
@@ -377,11 +379,14 @@ def _set_param_propagate_down(layer: BuiltLayer) -> Tri:
             "too-many-params",
         )
     flags: List[Tri] = []
+    explicit = definition.params
     for p in range(count):
-        lr_mult = definition.params[p].lr_mult if p < len(definition.params) else 1.0
-        flags.append(to_float32(lr_mult) > 0)
+        lr_mult = explicit[p].lr_mult if p < len(explicit) else 1.0
+        # lr_mult is stored as a C++ float: only a positive value below float32's
+        # smallest one becomes 0 (anything from 1e-30 up stays positive)
+        flags.append(lr_mult >= 1e-30 or to_float32(lr_mult) > 0)
     layer.param_propagate_down = flags
-    return tri_or(flags)
+    return True in flags
 
 
 def _append_params(shared: Dict[str, Dict[str, float]], layer: BuiltLayer) -> None:
@@ -392,8 +397,11 @@ def _append_params(shared: Dict[str, Dict[str, float]], layer: BuiltLayer) -> No
     that precedes them needs blob shapes: out of reach.)
     """
     definition = layer.definition
+    written_specs = definition.param.fields.get("param")
+    if not written_specs:  # no param {} written: nothing shared by name
+        return
     count = len(layer.param_propagate_down or [])
-    for written in definition.param.repeated("param")[:count]:
+    for written in written_specs[:count]:
         name = written.get("name")
         if not name:
             continue
@@ -533,7 +541,7 @@ def _fresh_diffs(
         for j, blob_id in enumerate(layer.top_ids):
             if layer.loss[j] != 0:
                 store.set(blob_id, True)
-        if info is None:
+        if info is None or not info.forward_writes_diff:
             continue
         for j in _forward_scratch_bottoms(info, layer):
             store.set(layer.bottom_ids[j], True)
