@@ -9,9 +9,8 @@ does, and which types a flavour registers, is in ``layer_table.py``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Dict
+from typing import Dict, NamedTuple
 
 
 class BatchNormUpgrade(Enum):
@@ -23,9 +22,8 @@ class BatchNormUpgrade(Enum):
     CLEAR_PARAMS = "clear-params"
 
 
-@dataclass(frozen=True)
-class Flavor:
-    """One Caffe code line's loading behaviour."""
+class Flavor(NamedTuple):
+    """One Caffe code line's loading behaviour (an immutable row, like ``layer_table.LayerInfo``)."""
 
     name: str
     description: str

@@ -21,9 +21,8 @@ Which options a build has is the user's setting (``build_options.py``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import InputError, Message
 
@@ -58,8 +57,7 @@ class Backward(Enum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Count:
+class Count(NamedTuple):
     """A blob-count constraint as CheckBlobCounts applies it (-1: none)."""
 
     exact: int = -1
@@ -88,8 +86,7 @@ LoadCheck = Callable[[Message, int, int], Optional[str]]
 CountsOf = Callable[[Message], Tuple[Count, Count]]
 
 
-@dataclass(frozen=True)
-class ScratchContext:
+class ScratchContext(NamedTuple):
     """What decides whether a layer scribbles on a bottom diff it was not asked for."""
 
     n_bottoms: int
@@ -106,9 +103,14 @@ def _no_scratch(j: int, ctx: ScratchContext) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class LayerInfo:
-    """One row of the table: what Caffe does with one layer type in some flavours."""
+class LayerInfo(NamedTuple):
+    """One row of the table: what Caffe does with one layer type in some flavours.
+
+    An immutable named tuple rather than a frozen dataclass: the table builds
+    a hundred rows of thirty fields at every start, and a frozen dataclass's
+    generated code (compiled at import) and ``__init__`` (an
+    ``object.__setattr__`` per field) cost several times as much.
+    """
 
     type: str
     flavors: FrozenSet[str]

@@ -8,7 +8,6 @@ that one bottom element.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Tuple
 
 from backprop_lint.caffe.layer_table import FLAVORS, Count, layer_info
@@ -34,8 +33,7 @@ PACK = Pack(
     summary="MIN pooling (Pooling with pool: MIN) and SVRLoss of the image-quality CNN",
     rows=(
         # Caffe's Pooling row (checks, engine, STOCHASTIC aborting, Backward) with the PR's top counts
-        dataclasses.replace(
-            _CAFFE_POOLING,
+        _CAFFE_POOLING._replace(
             flavors=frozenset(FLAVORS),
             counts_of=_pooling_counts,
             citation="include/caffe/layers/pooling_layer.hpp:28-37; src/caffe/layers/pooling_layer.cpp:17-75,"
