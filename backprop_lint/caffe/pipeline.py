@@ -210,7 +210,7 @@ def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
                 "need_backward": layer.need_backward,
                 "bottom_need_backward": layer.bottom_need_backward,
                 "param_propagate_down": layer.param_propagate_down,
-                "loss": [caffe_float(w) for w in layer.loss],
+                "loss": [w if w == 0 else caffe_float(w) for w in layer.loss],  # 0.0 and -0.0 print as they are
             }
             for layer in sim.layers
         ],

@@ -430,8 +430,10 @@ def prune_backward(net: BuiltNet) -> None:
         for j, blob_id in enumerate(layer.top_ids):
             if layer.loss[j] != 0 or net.blob_names[blob_id] in under_loss:
                 contributes = True
-        all_tops_skipped = tri_and(skipped.get(net.blob_names[b], False) for b in layer.top_ids)
-        prune = _and2(layer.need_backward, all_tops_skipped)
+        prune: Tri = False
+        if layer.need_backward is not False:
+            all_tops_skipped = tri_and(skipped.get(net.blob_names[b], False) for b in layer.top_ids)
+            prune = _and2(layer.need_backward, all_tops_skipped)
         if prune is True:
             layer.need_backward = False
             layer.bottom_need_backward = [False] * len(layer.bottom_ids)

@@ -27,11 +27,13 @@ def split_blob_name(layer_name: str, blob_name: str, top_index: int, split_index
 def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
     """The layer list with Split layers inserted and bottoms renamed, as Caffe does."""
     last_producer: Dict[str, TopIndex] = {}
-    source_of: Dict[TopIndex, TopIndex] = {}  # (layer, bottom) -> producing (layer, top)
-    reader_count: Dict[TopIndex, int] = {}
+    # per layer, per bottom: the (layer, top) producing it; per layer, per top: its readers
+    sources: List[List[TopIndex]] = []
+    reader_counts: List[List[int]] = []
     loss_weight_of: Dict[TopIndex, float] = {}
 
     for i, layer in enumerate(layers):
+        layer_sources: List[TopIndex] = []
         for j, blob in enumerate(layer.bottoms):
             producer = last_producer.get(blob)
             if producer is None:
@@ -41,8 +43,10 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
                     location=layer.location,
                     kind="unknown-bottom",
                 )
-            source_of[(i, j)] = producer
-            reader_count[producer] = reader_count.get(producer, 0) + 1
+            layer_sources.append(producer)
+            reader_counts[producer[0]][producer[1]] += 1
+        sources.append(layer_sources)
+        reader_counts.append([0] * len(layer.tops))
         for j, blob in enumerate(layer.tops):
             last_producer[blob] = (i, j)
         for j in range(min(len(layer.loss_weights), len(layer.tops))):
@@ -51,24 +55,23 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
             weight = to_float32(layer.loss_weights[j])
             loss_weight_of[producer] = weight
             if weight != 0:
-                reader_count[producer] = reader_count.get(producer, 0) + 1
+                reader_counts[producer[0]][producer[1]] += 1
 
     result: List[LayerDef] = []
     next_split_index: Dict[TopIndex, int] = {}
     for i, layer in enumerate(layers):
         bottoms = list(layer.bottoms)
-        for j, blob in enumerate(bottoms):
-            producer = source_of[(i, j)]
-            if reader_count.get(producer, 0) > 1:
+        for j, producer in enumerate(sources[i]):
+            if reader_counts[producer[0]][producer[1]] > 1:
                 k = next_split_index.get(producer, 0)
                 next_split_index[producer] = k + 1
-                bottoms[j] = split_blob_name(layers[producer[0]].name, blob, producer[1], k)
+                bottoms[j] = split_blob_name(layers[producer[0]].name, bottoms[j], producer[1], k)
         copy = _with_bottoms(layer, bottoms)
         result.append(copy)
-        for j, blob in enumerate(layer.tops):
-            count = reader_count.get((i, j), 0)
+        for j, count in enumerate(reader_counts[i]):
             if count <= 1:
                 continue
+            blob = layer.tops[j]
             weight = loss_weight_of.get((i, j), 0.0)
             result.append(_split_layer(layer, blob, j, count, weight))
             if weight != 0:
