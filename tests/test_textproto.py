@@ -303,3 +303,38 @@ def test_parser_does_not_import_protobuf() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- positions are offsets until read (model.SourceLines) -----------------------
+
+
+def _counted(text: str, offset: int) -> Tuple[int, int]:
+    """(line, col) of ``offset`` the slow, obvious way."""
+    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+@pytest.mark.parametrize("order", ["file", "reverse", "shuffled"])
+def test_source_lines_agree_with_counting_in_any_order(order: str) -> None:
+    import random
+
+    from backprop_lint.caffe.model import SourceLines
+
+    text = 'a: 1\n\n  b {\r\n c: "x"\n}\n# end\nlast' * 3
+    offsets = list(range(len(text) + 1))
+    if order == "reverse":
+        offsets.reverse()
+    elif order == "shuffled":
+        random.Random(0).shuffle(offsets)
+    lines = SourceLines(text)
+    assert [lines.line_col(offset) for offset in offsets] == [_counted(text, offset) for offset in offsets]
+
+
+def test_parsed_positions_are_the_field_names_line_and_column() -> None:
+    text = 'name: "n"\nlayer {\n  name: "a"  top: "t"\n  top: "u"\n}\n  layer { name: "b" }\n'
+    net, _ = textproto.parse(text)
+    second = net.fields["layer"][1]
+    assert (second.line, second.col) == _counted(text, text.index('layer { name: "b"'))  # read before the first
+    first = net.fields["layer"][0]
+    assert first.positions == {"name": _counted(text, text.index('name: "a"')), "top": _counted(text, text.index("top"))}
+    assert (first.line, first.col) == (2, 1)
+    assert net.positions == {"name": (1, 1), "layer": (2, 1)}

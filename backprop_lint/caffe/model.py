@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple, Union
-
-if TYPE_CHECKING:
-    from array import array
+from itertools import accumulate
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
 from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
 from backprop_lint.caffe.schema.packs import pack_enum
@@ -106,26 +104,35 @@ Scalar = Union[int, float, bool, str, bytes]
 class SourceLines:
     """Turns offsets into a text into 1-based (line, column) pairs.
 
-    The start of every line is found on first use (one pass over the text) and
-    kept as an array of integers: a parse records offsets only, and most runs
-    (``simulate``) never ask for most of them.
+    A parse records offsets only, and most runs (``simulate``) read few of
+    them, in file order: those are counted forward from the last one read.
+    An offset before it is looked up in the start of every line, found on
+    first need (one pass over the text).
     """
 
-    __slots__ = ("text", "_starts")
+    __slots__ = ("text", "_starts", "_pos", "_line", "_line_start")
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self._starts: Optional["array[int]"] = None
+        self._starts: Optional[List[int]] = None
+        self._pos = 0  # the last offset counted forward to, on line _line starting at _line_start
+        self._line = 1
+        self._line_start = 0
 
     def line_col(self, offset: int) -> Tuple[int, int]:
+        if offset >= self._pos:
+            text = self.text
+            newlines = text.count("\n", self._pos, offset)
+            if newlines:
+                self._line += newlines
+                self._line_start = text.rfind("\n", self._pos, offset) + 1
+            self._pos = offset
+            return self._line, offset - self._line_start + 1
         starts = self._starts
         if starts is None:
-            from array import array
-            from itertools import accumulate
-
             # starts[k] is where line k + 1 starts (one past the k-th newline)
-            starts = self._starts = array("q", accumulate((len(line) + 1 for line in self.text.split("\n")),
-                                                          initial=0))
+            line_lengths = map(len, self.text.split("\n"))
+            starts = self._starts = list(accumulate(map((1).__add__, line_lengths), initial=0))
         line = bisect_right(starts, offset)
         return line, offset - starts[line - 1] + 1
 
