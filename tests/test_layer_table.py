@@ -273,3 +273,18 @@ def test_against_oracle() -> None:
         net.write_text(_oracle_net("Softmax", 2, 1, ""))
         run = subprocess.run([str(ORACLE), str(net), "TRAIN"], capture_output=True, text=True, timeout=20)
         assert run.returncode != 0 and not layer_info("Softmax", SSD).bottoms.allows(2)
+
+
+def test_every_engine_field_a_row_reads_defaults_to_default() -> None:
+    """engine_refusal takes an unset ``engine`` as DEFAULT without looking the default up."""
+    from backprop_lint.caffe.layer_table import _ROWS
+    from backprop_lint.caffe.model import default_of
+    from backprop_lint.caffe.packs import PACKS
+    from backprop_lint.caffe.schema.tables import MESSAGES
+
+    rows = list(_ROWS) + [row for pack in PACKS for row in pack.rows]
+    fields = {name for row in rows for name in (row.engine_param, row.setup_engine_param) if name is not None}
+    assert fields  # Convolution, Pooling, ReLU... read one
+    for name in sorted(fields):
+        sub_message = MESSAGES["LayerParameter"][name][3]
+        assert default_of(sub_message, "engine") == "DEFAULT", name

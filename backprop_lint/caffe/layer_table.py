@@ -784,8 +784,10 @@ def engine_refusal(info: LayerInfo, name: str, layer_param: Message, build: Froz
     param_name = info.setup_engine_param if at_setup else info.engine_param
     if param_name is None:
         return None
-    sub = layer_param.get(param_name)
-    engine = sub.get("engine")
+    sub = layer_param.fields.get(param_name)
+    if sub is None or "engine" not in sub.fields:
+        return None  # every engine field defaults to DEFAULT (tests/test_layer_table.py checks it)
+    engine = sub.fields["engine"]
     if engine in ("DEFAULT", "CAFFE"):
         return None
     if engine == "CUDNN" and USE_CUDNN in build:
