@@ -146,11 +146,14 @@ def report_lines(plan: BackwardPlan) -> List[Line]:
     lines.append([])
     lines.append([(f"Layers #{plan.start_index} down to #{plan.end_index}", "bold"), (" (BackwardFromTo order):", "")])
     marks = {True: ("runs   ", "green"), False: ("skipped", "red"), None: ("unknown", "yellow")}
+    whys: Dict[str, str] = {}  # most layers of a large net are skipped for the same reason
     for step in plan.steps:
-        why = step.why.replace("skipped: ", "").replace("runs backward", "").strip()
+        why = whys.get(step.why)
+        if why is None:
+            shown = printable(step.why.replace("skipped: ", "").replace("runs backward", "").strip())
+            why = whys[step.why] = f"  {shown}" if shown else ""
         lines.append([("  ", ""), marks[step.runs],
-                      (f" #{step.index:<3} {printable(step.name)} ({printable(step.type)})"
-                       + (f"  {printable(why)}" if why else ""), "")])
+                      (f" #{step.index:<3} {printable(step.name)} ({printable(step.type)}){why}", "")])
     if not plan.steps:
         lines.append([("  (none: start comes before end)", "")])
     elif plan.runs_nothing:
