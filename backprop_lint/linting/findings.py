@@ -6,7 +6,7 @@ of Caffe) and may carry a ``Fix`` made of text edits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location
 
@@ -16,6 +16,8 @@ INPUT_ERROR_CODE = "BL000"
 #: the code of an inline suppression that silences nothing (``suppress.py`` emits it)
 UNUSED_SUPPRESSION_CODE = "BL901"
 UNUSED_SUPPRESSION_NAME = "unused-suppression"
+#: positions a FindingGroup lists
+GROUP_POSITIONS = 5
 
 
 @dataclass(frozen=True)
@@ -57,3 +59,23 @@ class Finding:
 
     def sort_key(self) -> Tuple[Any, ...]:
         return (self.location.file, self.location.line, self.location.col, self.code, self.layer or "", self.state, self.message)
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """The findings of one rule in one file past the per-file limit: counted, not listed.
+
+    ``first``: where the first few of them are (``GROUP_POSITIONS`` at most), in file order.
+    """
+
+    file: str
+    code: str
+    name: str
+    severity: str
+    count: int
+    first: Tuple[Location, ...]
+
+    def merged(self, count: int, locations: Sequence[Location]) -> "FindingGroup":
+        """This group with ``count`` more findings, at ``locations`` (which come after ``first``)."""
+        first = (self.first + tuple(locations))[:GROUP_POSITIONS]
+        return FindingGroup(self.file, self.code, self.name, self.severity, self.count + count, first)

@@ -36,15 +36,18 @@ from backprop_lint.caffe.model import (
     SimulatedNet,
 )
 from backprop_lint.linting.findings import (
+    GROUP_POSITIONS,
     INPUT_ERROR_CODE,
     SEVERITIES,
     UNUSED_SUPPRESSION_CODE,
     UNUSED_SUPPRESSION_NAME,
     Finding,
+    FindingGroup,
 )
 
 if TYPE_CHECKING:
     from backprop_lint.caffe.pipeline import NetStates
+    from backprop_lint.linting.rules.base import Omitted
 
 NET_SUFFIXES: Tuple[str, ...] = (".prototxt", ".pbtxt")
 BINARY_SUFFIXES: Tuple[str, ...] = (".caffemodel", ".binaryproto", ".pb")
@@ -138,6 +141,8 @@ class LintReport:
     sources: Dict[str, str] = field(default_factory=dict)
     #: file -> how many findings past the per-file limit were left out of ``findings``
     not_shown: Dict[str, int] = field(default_factory=dict)
+    #: file -> those findings, one group per rule (its count, where the first ones are)
+    grouped: Dict[str, List[FindingGroup]] = field(default_factory=dict)
     #: reported findings at or above their file's `fail-on` severity (input errors always fail)
     failing: List[Finding] = field(default_factory=list)
 
@@ -158,6 +163,8 @@ class LintReport:
         self.sources.update(other.sources)
         for file, count in other.not_shown.items():
             self.not_shown[file] = self.not_shown.get(file, 0) + count
+        for file, groups in other.grouped.items():
+            self.grouped.setdefault(file, []).extend(groups)
 
     @property
     def all_findings(self) -> List[Finding]:
@@ -625,21 +632,27 @@ class Linter:
         return done
 
     def limit_findings(self, report: LintReport) -> None:
-        """At most ``max_findings_per_file`` findings per file, the most severe first; the rest counted."""
+        """At most ``max_findings_per_file`` findings per file, the most severe first; the rest
+        counted in ``not_shown`` and grouped per rule in ``grouped`` (with the groups of the
+        findings rules did not even create, already there)."""
         limit = self.max_findings_per_file
         by_file: Dict[str, List[Finding]] = {}
         for finding in report.findings:
             by_file.setdefault(finding.location.file, []).append(finding)
-        if not limit or all(len(group) <= limit for group in by_file.values()):
-            return
-        rank = {severity: i for i, severity in enumerate(SEVERITIES)}
-        kept: List[Finding] = []
-        for file, group in by_file.items():
-            if len(group) > limit:
-                report.not_shown[file] = report.not_shown.get(file, 0) + len(group) - limit
-                group = sorted(group, key=lambda f: (-rank.get(f.severity, 0), f.sort_key()))[:limit]
-            kept.extend(group)
-        report.findings = sorted(kept, key=Finding.sort_key)
+        dropped: Dict[str, List[Finding]] = {}
+        if limit and any(len(group) > limit for group in by_file.values()):
+            rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+            kept: List[Finding] = []
+            for file, group in by_file.items():
+                if len(group) > limit:
+                    ranked = sorted(group, key=lambda f: (-rank.get(f.severity, 0), f.sort_key()))
+                    group, dropped[file] = ranked[:limit], ranked[limit:]
+                kept.extend(group)
+            report.findings = sorted(kept, key=Finding.sort_key)
+        for file in sorted(set(dropped) | set(report.grouped)):
+            groups = group_findings(file, dropped.get(file, []), report.grouped.get(file, []))
+            report.grouped[file] = groups
+            report.not_shown[file] = sum(group.count for group in groups)
 
     def _plan_file(self, path: Path, plans: Dict[str, _NetPlan], report: LintReport) -> None:
         try:
@@ -742,19 +755,46 @@ class Linter:
 
         shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None, packs=config.packs,
                            build=config.build)
+        # past the per-file limit nothing is shown, so rules that can make very many findings
+        # stop there; not when a suppression could silence some of those they did make
+        budget = self.max_findings_per_file if text is None or "backprop-lint" not in text else 0
+        omitted: Dict[str, Omitted] = {}
         for state in states:
             label = state_label(state)
-            findings, simulated = lint_state(shared, state, config, text)
+            findings, simulated = lint_state(shared, state, config, text, budget, omitted)
             stamped = [finding if finding.state else replace(finding, state=label) for finding in findings]
             kept_net = simulated if self.keep_simulated else None
             report.states.append(StateResult(plan.display, label, tuple(stamped), kept_net))
             per_state.append((label, stamped))
         merged = file_findings + merge_states(per_state)
         kept, suppressed = configure_findings(merged, config, plan.display, text)
+        groups = configure_omitted(omitted, config, plan.display)
+        if groups:
+            report.grouped.setdefault(plan.display, []).extend(groups)
         report.findings.extend(kept)
         fail_from = SEVERITIES.index(config.fail_on)
         report.failing.extend(finding for finding in kept if SEVERITIES.index(finding.severity) >= fail_from)
         report.suppressed.extend(suppressed)
+
+
+def group_findings(file: str, dropped: Sequence[Finding], omitted: Sequence[FindingGroup]) -> List[FindingGroup]:
+    """One group per rule of ``file``: the findings the limit dropped, then the ones rules
+    never created (``omitted``, which come after them in the file), the most severe first."""
+    by_code: Dict[str, FindingGroup] = {}
+    for finding in sorted(dropped, key=Finding.sort_key):
+        group = by_code.get(finding.code)
+        if group is None:
+            group = FindingGroup(file, finding.code, finding.name, finding.severity, 0, ())
+        by_code[finding.code] = group.merged(1, [finding.location])
+    for extra in omitted:
+        group = by_code.get(extra.code)
+        if group is None:
+            by_code[extra.code] = extra
+        else:  # two nets in one file (a solver's inline nets): their positions in file order
+            first = sorted(group.first + extra.first, key=lambda at: (at.line, at.col))
+            by_code[extra.code] = replace(group, count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
+    rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+    return sorted(by_code.values(), key=lambda group: (-rank.get(group.severity, 0), group.code))
 
 
 #: what forked workers lint: set by the parent right before it forks them
@@ -871,14 +911,21 @@ def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = 
 
 
 def lint_state(
-    shared: "NetStates", state: NetState, config: Config, text: Optional[str]
+    shared: "NetStates",
+    state: NetState,
+    config: Config,
+    text: Optional[str],
+    budget: int = 0,
+    omitted: Optional[Dict[str, "Omitted"]] = None,
 ) -> Tuple[List[Finding], Optional[SimulatedNet]]:
     """Prepare, simulate and run the rules for one state; a refusal becomes a finding.
 
     ``shared`` holds the work the states of one net share (upgrade, filtered
-    layers, simulations).
+    layers, simulations). ``budget``: ``RuleContext.finding_budget``; what rules
+    leave out past it goes into ``omitted`` (code -> Omitted).
     """
     from backprop_lint.linting.rules import RuleContext, refusal_finding, run_rules
+    from backprop_lint.linting.rules.base import OMITTED
 
     resimulate = shared.simulate
     try:
@@ -887,21 +934,41 @@ def lint_state(
     except NetRefused as err:
         context = RuleContext.for_refusal(err, file=shared.loaded.file, text=text, state=state_label(state))
         # the text parser's stops come first: real Caffe never gets as far as this refusal
-        return unreadable_field_findings(shared.loaded, text, config.flavor) + [refusal_finding(err, context)], None
-    context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate)
-    return list(run_rules(context)), simulated
+        unreadable = unreadable_field_findings(shared.loaded, text, config.flavor, budget, omitted)
+        return unreadable + [refusal_finding(err, context)], None
+    context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate,
+                                  finding_budget=budget)
+    findings = list(run_rules(context))
+    if omitted is not None:
+        omitted.update(context.memo.get(OMITTED, {}))
+    return findings, simulated
 
 
-def unreadable_field_findings(loaded: LoadedNet, text: Optional[str], flavor: str) -> List[Finding]:
-    """BL403 for the fields Caffe's text parser stops at (they hold whatever the net state)."""
-    from backprop_lint.linting.rules.custom import UNREADABLE_FIELD_KINDS, grouped, unreadable_field_finding
+def unreadable_field_findings(
+    loaded: LoadedNet,
+    text: Optional[str],
+    flavor: str,
+    budget: int = 0,
+    omitted: Optional[Dict[str, "Omitted"]] = None,
+) -> List[Finding]:
+    """BL403 for the fields Caffe's text parser stops at (they hold whatever the net state);
+    ``budget`` and ``omitted`` as in ``lint_state``."""
+    from backprop_lint.linting.rules.base import OMITTED
+    from backprop_lint.linting.rules.custom import (
+        UNREADABLE_FIELD_KINDS,
+        grouped,
+        unreadable_field_finding,
+        within_budget,
+    )
 
     if text is None:
         return []
     unreadable = [warning for warning in loaded.warnings if warning.kind in UNREADABLE_FIELD_KINDS]
-    return [
-        unreadable_field_finding(loaded.file, warning, message, flavor) for warning, message in grouped(unreadable)
-    ]
+    memo: Dict[str, Any] = {}
+    groups = within_budget(loaded.file, grouped(unreadable), budget, memo)
+    if omitted is not None:
+        omitted.update(memo.get(OMITTED, {}))
+    return [unreadable_field_finding(loaded.file, warning, message, flavor) for warning, message in groups]
 
 
 #: findings about the file as read and upgraded, before FilterNet: they hold in every net state,
@@ -961,6 +1028,21 @@ def configure_findings(
     threshold = SEVERITIES.index(config.severity_threshold)
     kept = [finding for finding in selected if SEVERITIES.index(finding.severity) >= threshold]
     return kept, suppressed
+
+
+def configure_omitted(omitted: Mapping[str, "Omitted"], config: Config, file: str) -> List[FindingGroup]:
+    """The findings rules left uncreated, as groups, with the configuration applied as
+    ``configure_findings`` applies it (no suppression exists where rules leave findings out)."""
+    file_ignores = config.ignored_for_file(file)
+    threshold = SEVERITIES.index(config.severity_threshold)
+    groups = []
+    for code, left in omitted.items():
+        severity = config.severity_of(code, left.severity)
+        if code_is_selected(code, config.select, tuple(config.ignore) + file_ignores) and (
+            SEVERITIES.index(severity) >= threshold
+        ):
+            groups.append(FindingGroup(file, code, left.name, severity, left.count, left.first))
+    return groups
 
 
 def _prefix_enabled(prefix: str, enabled: Callable[[str], bool]) -> bool:

@@ -23,7 +23,11 @@ Schema (``version`` 1; fields are only ever added, never renamed)::
         }
       ],
       "internal_errors": [{"file": "...", "error": "..."}],
-      "not_shown": [{"file": "...", "count": 5}]   # findings past --max-findings-per-file
+      "not_shown": [{"file": "...", "count": 5}],  # findings past --max-findings-per-file
+      "grouped": [                                 # the same findings, one entry per file and rule
+        {"file": "...", "code": "BL403", "name": "...", "severity": "error", "count": 5,
+         "first": [{"line": 40, "column": 1}, ...]}  # where the first (at most 5) are
+      ]
     }
 
 Findings are sorted by file, line, column, code. Input errors (BL000) are
@@ -37,7 +41,7 @@ from typing import Any, Dict, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.linting.linter import LintReport
-from backprop_lint.linting.findings import SEVERITIES, Finding, Fix
+from backprop_lint.linting.findings import SEVERITIES, Finding, FindingGroup, Fix
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +61,18 @@ def to_document(report: LintReport) -> Dict[str, Any]:
         "findings": [finding_to_json(finding) for finding in findings],
         "internal_errors": [{"file": file, "error": error} for file, error in report.internal_errors],
         "not_shown": [{"file": file, "count": count} for file, count in sorted(report.not_shown.items())],
+        "grouped": [group_to_json(group) for file in sorted(report.grouped) for group in report.grouped[file]],
+    }
+
+
+def group_to_json(group: FindingGroup) -> Dict[str, Any]:
+    return {
+        "file": group.file,
+        "code": group.code,
+        "name": group.name,
+        "severity": group.severity,
+        "count": group.count,
+        "first": [{"line": at.line or None, "column": at.col if at.line else None} for at in group.first],
     }
 
 

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.linting.linter import LintReport, RuleInfo, rule_catalogue
-from backprop_lint.linting.findings import Finding, Fix
+from backprop_lint.linting.findings import Finding, FindingGroup, Fix
 from backprop_lint.linting.rules.docs import RulePage, page_path, parse_page
 from backprop_lint.report import PROJECT_URL, reason_chain, relative_uri, rule_page_url
 
@@ -49,17 +49,31 @@ def to_document(report: LintReport, rules: Sequence[RuleInfo] = ()) -> Dict[str,
         "results": [result(finding, index[finding.code]) for finding in findings],
         "columnKind": "unicodeCodePoints",
     }
-    if report.internal_errors:
+    notifications = [
+        {"level": "error", "message": {"text": f"{file}: {error} (please report this bug)"}}
+        for file, error in report.internal_errors
+    ]
+    notifications += [
+        group_notification(group, index) for file in sorted(report.grouped) for group in report.grouped[file]
+    ]
+    if notifications:
         run["invocations"] = [
-            {
-                "executionSuccessful": False,
-                "toolExecutionNotifications": [
-                    {"level": "error", "message": {"text": f"{file}: {error} (please report this bug)"}}
-                    for file, error in report.internal_errors
-                ],
-            }
+            {"executionSuccessful": not report.internal_errors, "toolExecutionNotifications": notifications}
         ]
     return {"$schema": SCHEMA_URI, "version": "2.1.0", "runs": [run]}
+
+
+def group_notification(group: FindingGroup, index: Dict[str, int]) -> Dict[str, Any]:
+    """Findings past --max-findings-per-file: how many of one rule, and where the first ones are."""
+    notification: Dict[str, Any] = {
+        "level": "note",
+        "message": {"text": f"{group.count} more {group.code} ({group.name}) finding{'s' if group.count != 1 else ''} "
+                            f"in {group.file} not shown (--max-findings-per-file 0 shows them all)"},
+        "locations": [{"physicalLocation": physical_location(group.file, at.line, at.col)} for at in group.first],
+    }
+    if group.code in index:
+        notification["associatedRule"] = {"id": group.code, "index": index[group.code]}
+    return notification
 
 
 def _first_per_code(findings: Sequence[Finding]) -> List[Finding]:

@@ -19,7 +19,7 @@ from itertools import groupby
 from typing import TYPE_CHECKING, Dict, List, Optional, TextIO, Tuple, Union
 
 from backprop_lint.linting.linter import LintReport
-from backprop_lint.linting.findings import SEVERITIES, Finding
+from backprop_lint.linting.findings import SEVERITIES, Finding, FindingGroup
 from backprop_lint.report.escape import printable
 from backprop_lint.report.plain import Piece, rich_styles, unchanged_by_rich
 
@@ -212,4 +212,13 @@ def summary(report: LintReport) -> Line:
         text.append(f"\n{count} more finding" + ("" if count == 1 else "s") + f" in {file} not shown "
                     "(the most severe are listed first; --max-findings-per-file 0 shows them all).",
                     style="yellow")
+        for group in report.grouped.get(file, ()):
+            text.append(f"\n  {group_line(group)}", style="yellow")
     return text
+
+
+def group_line(group: FindingGroup) -> str:
+    """``BL403 field-caffe-cannot-read (error): 199800 not shown, first at 203:1, 204:1, ...``"""
+    where = ", ".join(f"{at.line}:{at.col}" if at.line else "(the file)" for at in group.first)
+    more = ", ..." if group.count > len(group.first) else ""
+    return f"{group.code} {group.name} ({group.severity}): {group.count} not shown, first at {where}{more}"

@@ -31,6 +31,20 @@ def state_label(state: NetState) -> str:
     return " ".join(parts)
 
 
+#: ``RuleContext.memo`` key: code -> ``Omitted``, the findings a rule did not create past its budget
+OMITTED = "omitted"
+
+
+@dataclass(frozen=True)
+class Omitted:
+    """Findings of one rule left uncreated past the finding budget: how many, and where the first are."""
+
+    name: str
+    severity: str
+    count: int
+    first: Tuple[Location, ...]
+
+
 @dataclass(frozen=True)
 class RuleContext:
     """Everything a rule may read: the simulated ``net``, or the ``refusal`` when Caffe refuses it.
@@ -49,6 +63,9 @@ class RuleContext:
     state: str = ""
     need_diff: Tuple[str, ...] = ()
     resimulate: Optional[Resimulate] = None
+    #: findings a rule that makes very many of them creates at most (0: no limit); the
+    #: linter sets it to the per-file limit when nothing (no suppression) can hide findings
+    finding_budget: int = 0
     #: results rules share within this context (e.g. the net re-simulated with force_backward)
     memo: Dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
@@ -60,6 +77,7 @@ class RuleContext:
         text: Optional[str] = None,
         need_diff: Sequence[str] = (),
         resimulate: Optional[Resimulate] = None,
+        finding_budget: int = 0,
     ) -> "RuleContext":
         prepared = net.prepared
         return cls(
@@ -69,6 +87,7 @@ class RuleContext:
             state=state_label(prepared.state),
             need_diff=tuple(need_diff),
             resimulate=resimulate,
+            finding_budget=finding_budget,
         )
 
     @classmethod

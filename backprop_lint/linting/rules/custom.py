@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Dict, Iterable, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple
 
 from backprop_lint.caffe.model import Location, SimLayer, Warning_
 
-from backprop_lint.linting.findings import Finding, Fix
-from backprop_lint.linting.rules.base import Rule, RuleContext
+from backprop_lint.linting.findings import GROUP_POSITIONS, Finding, Fix
+from backprop_lint.linting.rules.base import OMITTED, Omitted, Rule, RuleContext
 from backprop_lint.linting.rules.graph import quote
 
 
@@ -171,8 +171,31 @@ def _check_unreadable_fields(ctx: RuleContext) -> Iterable[Finding]:
     if net is None:
         return
     unreadable = [w for w in net.prepared.warnings if _is_unreadable_field(ctx, w.kind)]
-    for warning, message in grouped(unreadable):
+    groups = within_budget(ctx.file, grouped(unreadable), ctx.finding_budget, ctx.memo)
+    for warning, message in groups:
         yield unreadable_field_finding(ctx.file, warning, message, net.prepared.flavor)
+
+
+def within_budget(
+    file: str, groups: List[Tuple[Warning_, str]], budget: int, memo: Dict[str, Any]
+) -> List[Tuple[Warning_, str]]:
+    """The first ``budget`` BL403 groups in file order (all of them when ``budget`` is 0); the
+    rest are counted in ``memo[OMITTED]``. A file has tens of thousands of them when a
+    generator misspells a field on every layer: past the per-file limit none would be shown,
+    and creating them would cost more than linting the net."""
+    if not budget or len(groups) <= budget:
+        return groups
+    ordered = sorted(groups, key=lambda group: (*_position(file, group[0]), group[1]))
+    rest = ordered[budget:]
+    first = tuple((warning.location or Location(file)) for warning, _ in rest[:GROUP_POSITIONS])
+    rule = UNREADABLE_FIELD
+    memo.setdefault(OMITTED, {})[rule.code] = Omitted(rule.name, rule.severity, len(rest), first)
+    return ordered[:budget]
+
+
+def _position(file: str, warning: Warning_) -> Tuple[int, int]:
+    location = warning.location or Location(file)
+    return location.line, location.col
 
 
 def unreadable_field_finding(file: str, warning: Warning_, message: str, flavor: str) -> Finding:
