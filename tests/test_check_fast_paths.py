@@ -199,3 +199,10 @@ def test_solver_detection(source: str, solver: bool) -> None:
     from backprop_lint.linting.linter import looks_like_solver
 
     assert looks_like_solver(source) is solver
+
+
+@pytest.mark.parametrize("source", ["", "a", "a\n", "a\nb", "\n\n", "x\n\ny\n"])
+def test_lines_one_at_a_time_are_split_lines(source: str) -> None:
+    from backprop_lint.linting.linter import _lines
+
+    assert list(_lines(source)) == source.split("\n")

@@ -20,7 +20,7 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from backprop_lint.caffe import text_bytes
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
@@ -333,24 +333,21 @@ SOLVER_ONLY_FIELDS = frozenset(
 )
 NET_ONLY_FIELDS = frozenset({"layer", "layers", "input", "input_shape", "input_dim", "force_backward"})
 _TOP_LEVEL_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*[:{]")
-#: a solver-only field name written as a field anywhere in the text (at any depth, in comments too):
-#: without one, no top-level field can be solver-only, and the line-by-line scan is skipped
-_ANY_SOLVER_FIELD = re.compile(
-    r"(?<![A-Za-z0-9_])(?:" + "|".join(sorted(SOLVER_ONLY_FIELDS, key=len, reverse=True)) + r")\s*[:{]"
-)
 
 
 def looks_like_solver(text: str) -> bool:
     """Whether ``text`` is a SolverParameter rather than a NetParameter (by its top-level fields)."""
-    if not _ANY_SOLVER_FIELD.search(text):
-        return False
-    names = set(_top_level_field_names(text))
-    return bool(names & SOLVER_ONLY_FIELDS) and not names & NET_ONLY_FIELDS
+    solver_fields = False
+    for name in _top_level_field_names(text):
+        if name in NET_ONLY_FIELDS:
+            return False  # a net's first `layer {` settles it: the rest of a large net is not read
+        solver_fields = solver_fields or name in SOLVER_ONLY_FIELDS
+    return solver_fields
 
 
-def _top_level_field_names(text: str) -> Iterable[str]:
+def _top_level_field_names(text: str) -> Iterator[str]:
     depth = 0
-    for line in text.split("\n"):
+    for line in _lines(text):
         code = line.split("#", 1)[0] if '"' not in line and "'" not in line else line
         if depth == 0:
             match = _TOP_LEVEL_NAME.match(code.strip())
@@ -359,6 +356,18 @@ def _top_level_field_names(text: str) -> Iterable[str]:
         depth += code.count("{") - code.count("}")
         if depth < 0:
             depth = 0
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")``, one line at a time: a caller that stops early reads no further."""
+    start = 0
+    while True:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
 
 
 def is_binary(path: Path, data: bytes) -> bool:
