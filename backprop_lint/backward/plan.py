@@ -32,7 +32,7 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, 
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet, Tri
 from backprop_lint.caffe.build_options import BuildSetting
-from backprop_lint.caffe.pipeline import declared_layer_infos, prepare
+from backprop_lint.caffe.pipeline import declared_layer_infos, gc_paused, prepare
 from backprop_lint.caffe.simulate import (
     AUTOMATIC_TOP,
     BackwardResult,
@@ -69,6 +69,8 @@ class NameIssue:
 
 @dataclass
 class LayerStep:
+    """One layer of the call's range: whether its Backward runs, and why."""
+
     index: int
     name: str
     type: str
@@ -78,6 +80,8 @@ class LayerStep:
 
 @dataclass
 class SeedNote:
+    """A seeded diff that a layer of the range overwrites."""
+
     blob: str
     message: str
     overwritten_by: Optional[str] = None
@@ -85,6 +89,8 @@ class SeedNote:
 
 @dataclass
 class ReadVerdict:
+    """Whether a blob you read ends up with a non-zero diff, and why not."""
+
     blob: str  # as the user gave it
     nonzero: Tri
     reasons: List[str] = field(default_factory=list)
@@ -111,6 +117,8 @@ class CallFix:
 
 @dataclass
 class BackwardPlan:
+    """Everything ``backprop-lint backward`` reports about one pycaffe call."""
+
     net_name: str
     file: str
     phase: str
@@ -571,6 +579,8 @@ def seed_overwrites(run: SimulatedCall) -> List[SeedNote]:
 
 @dataclass
 class _Candidate:
+    """A call the fix search tried, and what it costs to switch to it."""
+
     start: int
     end: int
     forced: bool
@@ -709,6 +719,28 @@ def plan_backward(
     ``net.backward`` returns). ``packs``: enabled layer packs. Raises
     ``InputError``/``NetRefused`` when the net cannot be read or Caffe would refuse it.
     """
+    # as simulate does: no cyclic collection while the nets are built (they are many small
+    # containers, freed by their reference counts when _plan returns, before it is back on)
+    with gc_paused():
+        return _plan(source, start, end, seeds, reads, phase, level, stages, flavor, strict, declared_layers,
+                     packs, build)
+
+
+def _plan(
+    source: Any,
+    start: Optional[str],
+    end: Optional[str],
+    seeds: Sequence[str],
+    reads: Sequence[str],
+    phase: str,
+    level: int,
+    stages: Sequence[str],
+    flavor: str,
+    strict: bool,
+    declared_layers: Optional[Mapping[str, Mapping[str, Any]]],
+    packs: Sequence[str],
+    build: BuildSetting,
+) -> BackwardPlan:
     prepared = prepare_source(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
                               packs=packs, build=build)
     declared = declared_layer_infos(declared_layers, packs)
