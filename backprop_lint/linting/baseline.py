@@ -44,6 +44,8 @@ class BaselineError(Exception):
 
 @dataclass
 class BaselineResult:
+    """Findings after a baseline: the new ones kept, the recorded ones hidden."""
+
     kept: List[Finding]
     hidden: List[Finding] = field(default_factory=list)
     #: recorded findings that no longer occur (fixed since, or their message changed)

@@ -45,6 +45,8 @@ class Fix:
 
 @dataclass(frozen=True)
 class Finding:
+    """One problem a rule found, where it is, why, and how to fix it."""
+
     code: str  # "BL101"
     name: str  # "backward-does-nothing"
     severity: str  # one of SEVERITIES

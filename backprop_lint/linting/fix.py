@@ -10,7 +10,6 @@ careful editors do (see its docstring).
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import stat
@@ -341,6 +340,8 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def unified_diff(path: str, before: str, after: str) -> str:
+    import difflib
+
     lines = difflib.unified_diff(
         before.splitlines(keepends=True),
         after.splitlines(keepends=True),

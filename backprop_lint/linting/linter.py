@@ -68,6 +68,8 @@ STATES_LINTED_NAME = "states-linted"
 
 @dataclass(frozen=True)
 class RuleInfo:
+    """A rule as the catalogue lists it (``rules``, ``explain``, SARIF's rule descriptors)."""
+
     code: str
     name: str
     severity: str

@@ -47,6 +47,8 @@ class Suppression:
 
 @dataclass
 class SuppressionResult:
+    """Findings after the inline suppressions: kept, silenced, and the directives that silenced nothing."""
+
     kept: List[Finding]
     suppressed: List[Finding] = field(default_factory=list)
     unused: List[Finding] = field(default_factory=list)
@@ -190,6 +192,8 @@ NOT_SUPPRESSIBLE = frozenset({"BL000", UNUSED_SUPPRESSION_CODE})
 
 @dataclass
 class AddedSuppressions:
+    """A text with suppression directives added, and how many codes they silence."""
+
     new_text: str
     #: codes added per directive line written (a merged directive counts its new codes)
     added: int = 0

@@ -19,6 +19,8 @@ from backprop_lint.linting.linter import LintReport
 
 @dataclass
 class CodeCount:
+    """How many findings one code has (and how many of them are fixable)."""
+
     code: str
     name: str
     severity: str

@@ -31,6 +31,8 @@ _OPTIONS = re.compile(r"<!--\s*(example|use-instead):(.*?)-->", re.DOTALL)
 
 @dataclass
 class RulePage:
+    """A rule's Markdown page, cut into its sections and example nets."""
+
     code: str
     name: str
     text: str

@@ -18,6 +18,8 @@ from backprop_lint.linting.rules.base import Rule, RuleContext
 
 @dataclass(frozen=True)
 class Refusal:
+    """A BL0xx rule: one kind of net Caffe refuses to build, in words."""
+
     code: str
     name: str
     kind: str
