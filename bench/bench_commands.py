@@ -1,12 +1,22 @@
 #!/usr/bin/env python3
 """`check` and `backward` against `simulate` on the same nets, whole processes, and their growth.
 
-    python3 bench/bench_commands.py [--repeat 3] [--chains 10000,100000] [--no-large]
+    python3 bench/bench_commands.py [--repeat 3] [--chains 10000,100000] [--no-large] [--in-repo]
 
 For each net: the wall time of `backprop-lint simulate`, `check` (both
 phases, every rule, text output) and `backward` (default call: every output
 seeded, the fix searched), the minimum of --repeat runs, and the ratios
-check/simulate and backward/simulate (goals: 1.5 and 2). Nets: the three
+check/simulate and backward/simulate (goals: 1.5 and 2); then the same with
+the CPU time (user + system) of each process, the minimum of the same runs:
+on a shared machine wall times scatter with the load, CPU times much less.
+
+As bench/bench_simulate.py does, it times the wheel of this checkout installed
+in a venv outside the repo (bench/installed.py: pip's compiled bytecode, a
+clean environment). ``--in-repo`` times ``python3 -m backprop_lint`` from the
+checkout instead: where ``PYTHONDONTWRITEBYTECODE`` is set (as on the
+machines this project is developed on), every process then compiles
+backprop-lint's modules again, which costs `check` (more modules) more than
+`simulate`. Nets: the three
 largest corpus nets, and generated chains of Convolution/ReLU layers written
 one layer per line and all on one line. Ends with the 10x growth factor of
 each command from the smallest to the largest chain (linear: about 10; goal:
@@ -15,7 +25,7 @@ at most 12). Real Caffe is timed by bench/bench_simulate.py.
 from __future__ import annotations
 
 import argparse
-import subprocess
+import os
 import sys
 import tempfile
 import time
@@ -24,25 +34,36 @@ from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_simulate import CORPUS, LARGE_NETS, chain_net  # noqa: E402
+from bench_simulate import CORPUS, LARGE_NETS, Ours, chain_net  # noqa: E402
 
 COMMANDS = ("simulate", "check", "backward")
 
 
-def wall(command: Sequence[str], repeat: int) -> float:
-    best = float("inf")
+def measure(command: Sequence[str], repeat: int, env: Dict[str, str]) -> Tuple[float, float]:
+    """(minimum wall seconds, minimum CPU seconds) of ``repeat`` runs of ``command``."""
+    best_wall = best_cpu = float("inf")
     for _ in range(repeat):
         started = time.perf_counter()
-        done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        pid = os.fork()
+        if pid == 0:  # the child: output to /dev/null, then the command
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)
+            os.dup2(devnull, 2)
+            try:
+                os.execvpe(command[0], list(command), env)
+            finally:
+                os._exit(127)
+        _, status, usage = os.wait4(pid, 0)
         elapsed = time.perf_counter() - started
-        if done.returncode not in (0, 1):
-            raise RuntimeError(f"{' '.join(command)} failed: {done.stderr.decode()[-300:]}")
-        best = min(best, elapsed)
-    return best
+        if os.waitstatus_to_exitcode(status) not in (0, 1):
+            raise RuntimeError(f"{' '.join(command)} failed (exit status {os.waitstatus_to_exitcode(status)})")
+        best_wall = min(best_wall, elapsed)
+        best_cpu = min(best_cpu, usage.ru_utime + usage.ru_stime)
+    return best_wall, best_cpu
 
 
-def command_for(name: str, path: Path) -> List[str]:
-    base = [sys.executable, "-m", "backprop_lint", name, str(path), "--flavor", "ssd"]
+def command_for(ours: Ours, name: str, path: Path) -> List[str]:
+    base = [*ours.prefix, name, str(path), "--flavor", "ssd"]
     if name == "simulate":
         return base + ["--phase", "TEST"]
     if name == "check":
@@ -55,9 +76,14 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--chains", default="10000,100000")
     parser.add_argument("--no-large", action="store_true", help="skip the corpus nets")
+    parser.add_argument("--in-repo", action="store_true",
+                        help="time python3 -m backprop_lint from the checkout instead of the installed wheel")
     args = parser.parse_args()
+    ours = Ours(args.in_repo)
+    print(f"ours: {ours.label}", file=sys.stderr)
     chain_sizes = [int(x) for x in args.chains.split(",") if x]
     rows: List[Tuple[str, Dict[str, float]]] = []
+    cpu_rows: List[Tuple[str, Dict[str, float]]] = []
     with tempfile.TemporaryDirectory() as tmp:
         cases: List[Tuple[str, Path]] = []
         if not args.no_large:
@@ -71,9 +97,17 @@ def main() -> int:
         for label, path in cases:
             if not path.is_file():
                 raise SystemExit(f"{path} does not exist (set BACKPROP_LINT_CORPUS to the corpus's nets folder)")
-            times = {name: wall(command_for(name, path), args.repeat) for name in COMMANDS}
-            rows.append((label, times))
+            measured = {name: measure(command_for(ours, name, path), args.repeat, ours.env) for name in COMMANDS}
+            rows.append((label, {name: walls for name, (walls, _) in measured.items()}))
+            cpu_rows.append((label, {name: cpu for name, (_, cpu) in measured.items()}))
             print(f"measured {label}", file=sys.stderr)
+    for title, table in (("wall time", rows), ("CPU time (user + system)", cpu_rows)):
+        print(f"\n{title}, minimum of {args.repeat}:\n")
+        print_table(table, chain_sizes)
+    return 0
+
+
+def print_table(rows: List[Tuple[str, Dict[str, float]]], chain_sizes: List[int]) -> None:
     print("| net | simulate | check | backward | check / simulate | backward / simulate |")
     print("|---|---|---|---|---|---|")
     for label, t in rows:
@@ -86,7 +120,6 @@ def main() -> int:
             first, last = by_label[f"chain of {small} layers, {layout}"], by_label[f"chain of {large} layers, {layout}"]
             growth = ", ".join(f"{name} x{last[name] / first[name]:.1f}" for name in COMMANDS)
             print(f"\n{small} -> {large} layers ({layout}): {growth}")
-    return 0
 
 
 if __name__ == "__main__":
