@@ -9,7 +9,6 @@ Not a test: numbers vary from run to run; compare the ratio.
 """
 from __future__ import annotations
 
-import os
 import argparse
 import sys
 import time
@@ -18,11 +17,13 @@ from typing import Callable, List, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
 from backprop_lint.caffe import textproto
 from backprop_lint.caffe.model import InputError
+from paths import shared_dir  # noqa: E402
 
-CORPUS = Path(os.environ.get("BACKPROP_LINT_SHARED", Path(__file__).resolve().parent.parent.parent / "shared")) / "corpus" / "nets"
+CORPUS = shared_dir() / "corpus" / "nets"
 
 
 def best_time(parse: Callable[[str], object], text: str, repeat: int) -> float:

@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO / "bench"))
 
 import oracle  # noqa: E402
 from installed import clean_env, installed_venv  # noqa: E402
+from paths import shared_dir  # noqa: E402
 
-CORPUS = Path(os.environ.get("BACKPROP_LINT_CORPUS", REPO.parent / "shared" / "corpus" / "nets"))
+CORPUS = Path(os.environ["BACKPROP_LINT_CORPUS"]) if "BACKPROP_LINT_CORPUS" in os.environ else shared_dir() / "corpus" / "nets"
 LARGE_NETS = (
     "soeaver__caffe-model__cls__inception__deploy_inception-resnet-v2.prototxt",
     "soeaver__caffe-model__cls__resnet-v2__deploy_resnet269-v2.prototxt",
@@ -56,7 +57,7 @@ def measure(command: Sequence[str], env: Optional[Dict[str, str]] = None) -> Tup
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         wall = time.perf_counter() - started
         if done.returncode not in (0, 1):
-            raise RuntimeError(f"{command[0]} failed on {command[-1]}")
+            raise RuntimeError(f"{command[0]} failed (exit status {done.returncode}) on {command[1:]}")
         peak_kib = int(report.read().strip().splitlines()[-1])
     return wall, peak_kib / 1024.0
 
@@ -121,6 +122,11 @@ def main() -> int:
         (f"(bare `{ours.python.name} -c pass` of that interpreter)", bare_time, bare_mem, None, None)]
     with tempfile.TemporaryDirectory() as tmp:
         cases = [(name.split("__")[-1], CORPUS / name) for name in LARGE_NETS]
+        missing = [str(path) for _, path in cases if not path.is_file()]
+        if missing:
+            print(f"bench_simulate: corpus nets not found: {', '.join(missing)} (set BACKPROP_LINT_CORPUS)",
+                  file=sys.stderr)
+            return 2
         for n in (int(x) for x in args.chains.split(",") if x):
             path = Path(tmp) / f"chain{n}.prototxt"
             path.write_text(chain_net(n))

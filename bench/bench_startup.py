@@ -37,8 +37,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
 from installed import BENCH_HOME, clean_env, installed_venv  # noqa: E402
+from paths import shared_dir  # noqa: E402
 
-SHARED = Path(os.environ.get("BACKPROP_LINT_SHARED", REPO.parent.parent / "shared"))
+SHARED = shared_dir()
 DEFAULT_NET = SHARED / "corpus" / "nets" / "shicai__DenseNet-Caffe__DenseNet_201.prototxt"
 
 IMPORTS = "import backprop_lint.cli.simulate, backprop_lint.caffe.load, backprop_lint.caffe.upgrade"
