@@ -73,12 +73,19 @@ _FIELD = re.compile(
 )
 
 #: one token of any kind, with the blank text before it (groups: kind by index)
-_TOKEN = re.compile(
+_TOKEN_PATTERN = (
     rf"({_SPACE})(?:({_IDENT})|({_NUMBER})"
     r"|(\"[^\"\n\\]*(?:\\.[^\"\n\\]*)*(?:\"|\\?$)|'[^'\n\\]*(?:\\.[^'\n\\]*)*(?:'|\\?$))"
-    r"|([\s\S]))?",
-    re.MULTILINE,
+    r"|([\s\S]))?"
 )
+
+
+@functools.lru_cache(maxsize=None)
+def _token_regex() -> "re.Pattern[str]":
+    """``_TOKEN_PATTERN`` compiled on first use: only the slow path reads tokens one by one."""
+    return re.compile(_TOKEN_PATTERN, re.MULTILINE)
+
+
 _NAME_TOKEN = re.compile(r"\w+")  # text_format's ConsumeIdentifierOrNumber
 _IDENTIFIER_VALUE = re.compile(r"[^\d\W]\w*")  # text_format's ConsumeIdentifier
 _C_OCTAL = re.compile(r"(-?)0(\d+)$")
@@ -965,12 +972,13 @@ class _SlowReader:
         self.pos = pos
         self.blank_pos = pos
         self.token = ""
-        self.kind = 0  # index of the matching group in _TOKEN; 0 at end of text
+        self.kind = 0  # index of the matching group in _TOKEN_PATTERN; 0 at end of text
         self.start = pos
+        self._match_token = _token_regex().match
         self.advance()
 
     def advance(self) -> None:
-        found = _TOKEN.match(self.text, self.pos)
+        found = self._match_token(self.text, self.pos)
         assert found is not None  # everything after the blank is optional
         self.blank_pos = self.pos
         self.start = found.end(1)
