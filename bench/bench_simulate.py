@@ -11,8 +11,9 @@ PYTHONDONTWRITEBYTECODE. ``--in-repo`` times ``python3 -m backprop_lint`` from
 the checkout instead (this interpreter, its site-packages, this environment).
 The first row is that interpreter's bare ``python -c pass``, for context.
 
-Each measurement is a whole process (start-up included), median of --repeat
-runs, peak memory from ``/usr/bin/time``. Real Caffe is the
+Each measurement is a whole process (start-up included): median wall time and
+peak memory of --repeat runs, and the minimum CPU time (user + system, from
+``/usr/bin/time``: the figure to compare on a loaded machine). Real Caffe is the
 oracle binary (tools/oracle/build.sh); without it only our side is measured.
 Nets: the three largest corpus nets real Caffe loads, and synthetic chains of
 Convolution/ReLU layers. Prints a Markdown table (the README's figures).
@@ -45,26 +46,34 @@ LARGE_NETS = (
 )
 
 
-def measure(command: Sequence[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float]:
-    """(wall seconds, peak MiB) of one run of ``command``.
+def measure(command: Sequence[str], env: Optional[Dict[str, str]] = None) -> Tuple[float, float, float]:
+    """(wall seconds, peak MiB, CPU seconds: user + system) of one run of ``command``.
 
     The peak comes from ``/usr/bin/time``: a child's ru_maxrss seen from this
     process would include this process's own memory at fork time.
     """
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
         started = time.perf_counter()
-        done = subprocess.run(["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        child = subprocess.Popen(["/usr/bin/time", "-o", report.name, "-f", "%M", *command],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        # wait4: the CPU time of /usr/bin/time and its reaped child, to the microsecond
+        _pid, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - started
-        if done.returncode not in (0, 1):
-            raise RuntimeError(f"{command[0]} failed (exit status {done.returncode}) on {command[1:]}")
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode not in (0, 1):
+            raise RuntimeError(f"{command[0]} failed (exit status {child.returncode}) on {command[1:]}")
         peak_kib = int(report.read().strip().splitlines()[-1])
-    return wall, peak_kib / 1024.0
+    return wall, peak_kib / 1024.0, usage.ru_utime + usage.ru_stime
 
 
-def median_of(command: Sequence[str], repeat: int, env: Optional[Dict[str, str]] = None) -> Tuple[float, float]:
+def median_of(command: Sequence[str], repeat: int, env: Optional[Dict[str, str]] = None) -> Tuple[float, float, float]:
+    """Median wall time, median peak memory and minimum CPU time of ``repeat`` runs.
+
+    On a shared machine the CPU minimum moves far less with the load than wall times do.
+    """
     runs = [measure(command, env) for _ in range(repeat)]
-    return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            min(r[2] for r in runs))
 
 
 def chain_net(n_layers: int) -> str:
@@ -117,9 +126,9 @@ def main() -> int:
     args = parser.parse_args()
     ours = Ours(args.in_repo)
     print(f"ours: {ours.label}", file=sys.stderr)
-    bare_time, bare_mem = median_of([str(ours.python), "-c", "pass"], args.repeat, ours.env)
-    rows: List[Tuple[str, float, float, Optional[float], Optional[float]]] = [
-        (f"(bare `{ours.python.name} -c pass` of that interpreter)", bare_time, bare_mem, None, None)]
+    bare = median_of([str(ours.python), "-c", "pass"], args.repeat, ours.env)
+    rows: List[Tuple[str, Tuple[float, float, float], Optional[Tuple[float, float, float]]]] = [
+        (f"(bare `{ours.python.name} -c pass` of that interpreter)", bare, None)]
     with tempfile.TemporaryDirectory() as tmp:
         cases = [(name.split("__")[-1], CORPUS / name) for name in LARGE_NETS]
         missing = [str(path) for _, path in cases if not path.is_file()]
@@ -132,22 +141,22 @@ def main() -> int:
             path.write_text(chain_net(n))
             cases.append((f"chain of {n} layers", path))
         for label, path in cases:
-            our_time, our_mem = median_of(ours.simulate(path, "TEST"), args.repeat, ours.env)
+            ours_measured = median_of(ours.simulate(path, "TEST"), args.repeat, ours.env)
             caffe_command = caffe(path, "TEST")
-            if caffe_command is not None:
-                caffe_time, caffe_mem = median_of(caffe_command, max(1, min(args.repeat, 3)))
-                rows.append((label, our_time, our_mem, caffe_time, caffe_mem))
-            else:
-                rows.append((label, our_time, our_mem, None, None))
+            caffe_measured = median_of(caffe_command, args.repeat) if caffe_command is not None else None
+            rows.append((label, ours_measured, caffe_measured))
             print(f"measured {label}", file=sys.stderr)
-    print("| net | backprop-lint wall | peak | real Caffe wall | peak | time ratio | memory ratio |")
-    print("|---|---|---|---|---|---|---|")
-    for label, t, m, ct, cm in rows:
-        if ct is None or cm is None:
-            print(f"| {label} | {t:.3f} s | {m:.0f} MiB | n/a | n/a | | |")
+    print("| net | backprop-lint wall | CPU | peak | real Caffe wall | CPU | peak | wall ratio | CPU ratio | memory ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for label, (t, m, c), theirs in rows:
+        if theirs is None:
+            print(f"| {label} | {t:.3f} s | {c:.3f} s | {m:.0f} MiB | n/a | | | | | |")
         else:
-            print(f"| {label} | {t:.3f} s | {m:.0f} MiB | {ct:.3f} s | {cm:.0f} MiB | {t / ct:.2f} | {m / cm:.2f} |")
-    chain_times = {label: t for label, t, *_ in rows if label.startswith("chain of ")}
+            ct, cm, cc = theirs
+            cpu_ratio = f"{c / cc:.2f}" if cc > 0 else "n/a"
+            print(f"| {label} | {t:.3f} s | {c:.3f} s | {m:.0f} MiB | {ct:.3f} s | {cc:.3f} s | {cm:.0f} MiB "
+                  f"| {t / ct:.2f} | {cpu_ratio} | {m / cm:.2f} |")
+    chain_times = {label: t for label, (t, _m, _c), _theirs in rows if label.startswith("chain of ")}
     if "chain of 10000 layers" in chain_times and "chain of 100000 layers" in chain_times:
         ratio = chain_times["chain of 100000 layers"] / chain_times["chain of 10000 layers"]
         print(f"\nlinear growth: 10k -> 100k layers time ratio {ratio:.1f} (goal: at most 12)")
