@@ -372,6 +372,11 @@ def compiled_schema(flavor: str, packs: Tuple[str, ...] = ()) -> Schema:
         _schemas[(flavor, packs)] = extended
         return extended
     foreign = tables.SSD_ONLY if flavor == "bvlc" else tables.BVLC_ONLY
+    # (message, field) and (enum, value) pairs, grouped by their message or enum
+    foreign_members: Dict[str, List[str]] = {}
+    for owner, member in foreign:
+        foreign_members.setdefault(owner, []).append(member)
+    no_values: FrozenSet[str] = frozenset()
     schema: Schema = {}
     for message, fields in tables.MESSAGES.items():
         # In a message that only the other fork has, the field that holds it is
@@ -379,9 +384,8 @@ def compiled_schema(flavor: str, packs: Tuple[str, ...] = ()) -> Schema:
         wholly_foreign = all((message, name) in foreign for name in fields)
         specs: Dict[str, FieldSpec] = {}
         for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
-            fork_values = frozenset(
-                value for enum, value in foreign if kind == "enum" and enum == type_name
-            )
+            members = foreign_members.get(type_name) if kind == "enum" and type_name is not None else None
+            fork_values = frozenset(members) if members else no_values
             fork_only = (message, name) in foreign and not wholly_foreign
             specs[name] = FieldSpec(name, kind, repeated, type_name, fork_only, fork_values)
         schema[message] = specs
