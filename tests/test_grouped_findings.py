@@ -119,3 +119,19 @@ def test_jobs_give_the_same_groups(tmp_path: Path) -> None:
     two = Linter(ConfigFinder(), Overrides(), max_findings_per_file=LIMIT, jobs=2).lint_paths([tmp_path])
     assert (one.findings, one.not_shown, one.grouped) == (two.findings, two.not_shown, two.grouped)
     assert one.grouped[str(tmp_path / "net2.prototxt")][0].count == 22 - LIMIT
+
+
+def test_a_repeated_field_names_its_first_lines_and_says_there_are_more() -> None:
+    from backprop_lint.caffe.model import Location, Warning_
+    from backprop_lint.linting.rules.custom import MAX_LINES_SHOWN, grouped
+
+    def warnings(count: int) -> List[Warning_]:
+        return [Warning_("no field zz", Location("f", line, 1), "unknown-field") for line in range(3, 3 + count)]
+
+    for count in (2, MAX_LINES_SHOWN, MAX_LINES_SHOWN + 1, MAX_LINES_SHOWN + 2, 1000):
+        [(first, message)] = grouped(warnings(count))
+        lines = [str(line) for line in range(4, 3 + count)]
+        shown = ", ".join(lines[:MAX_LINES_SHOWN]) + (", ..." if len(lines) > MAX_LINES_SHOWN else "")
+        where = f", at line{'s' if len(lines) > 1 else ''} {shown}"
+        assert first.location == Location("f", 3, 1)
+        assert message == f"no field zz (and {count - 1} more{where})"

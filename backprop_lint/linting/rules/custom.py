@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import islice
 from typing import Any, Dict, Iterable, List, Tuple
 
 from backprop_lint.caffe.model import Location, SimLayer, Warning_
@@ -88,12 +89,25 @@ def grouped(warnings: Iterable[Warning_]) -> List[Tuple[Warning_, str]]:
     result: List[Tuple[Warning_, str]] = []
     for (_, message), same in groups.items():
         if len(same) > 1:
-            lines = [str(w.location.line) for w in same[1:] if w.location is not None and w.location.line]
+            lines = _first_lines(same, MAX_LINES_SHOWN + 1)
             shown = ", ".join(lines[:MAX_LINES_SHOWN]) + (", ..." if len(lines) > MAX_LINES_SHOWN else "")
             where = f", at line{'s' if len(lines) > 1 else ''} {shown}" if lines else ""
             message += f" (and {len(same) - 1} more{where})"
         result.append((same[0], message))
     return result
+
+
+def _first_lines(same: List[Warning_], count: int) -> List[str]:
+    """The line numbers of the first ``count`` warnings after the first that have one: enough
+    to show, and to know whether there are more (a field repeated on every line of a huge
+    file makes millions)."""
+    lines: List[str] = []
+    for warning in islice(same, 1, None):
+        if warning.location is not None and warning.location.line:
+            lines.append(str(warning.location.line))
+            if len(lines) == count:
+                break
+    return lines
 
 
 def _batchnorm_consequence(ctx: RuleContext, warning: Warning_) -> Tuple[Tuple[str, ...], Fix]:
