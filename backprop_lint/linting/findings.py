@@ -6,7 +6,7 @@ of Caffe) and may carry a ``Fix`` made of text edits.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, NamedTuple, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location
 
@@ -63,8 +63,7 @@ class Finding:
         return (self.location.file, self.location.line, self.location.col, self.code, self.layer or "", self.state, self.message)
 
 
-@dataclass(frozen=True)
-class FindingGroup:
+class FindingGroup(NamedTuple):
     """The findings of one rule in one file past the per-file limit: counted, not listed.
 
     ``first``: where the first few of them are (``GROUP_POSITIONS`` at most), in file order.

@@ -20,7 +20,21 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 from backprop_lint.caffe import text_bytes
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
@@ -66,8 +80,7 @@ STATES_LINTED_NAME = "states-linted"
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     """A rule as the catalogue lists it (``rules``, ``explain``, SARIF's rule descriptors)."""
 
     code: str
@@ -803,7 +816,7 @@ def group_findings(file: str, dropped: Sequence[Finding], omitted: Sequence[Find
             by_code[extra.code] = extra
         else:  # two nets in one file (a solver's inline nets): their positions in file order
             first = sorted(group.first + extra.first, key=lambda at: (at.line, at.col))
-            by_code[extra.code] = replace(group, count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
+            by_code[extra.code] = group._replace(count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
     rank = {severity: i for i, severity in enumerate(SEVERITIES)}
     return sorted(by_code.values(), key=lambda group: (-rank.get(group.severity, 0), group.code))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location, NetRefused, NetState, PreparedNet, SimLayer, SimulatedNet
 
@@ -35,8 +35,7 @@ def state_label(state: NetState) -> str:
 OMITTED = "omitted"
 
 
-@dataclass(frozen=True)
-class Omitted:
+class Omitted(NamedTuple):
     """Findings of one rule left uncreated past the finding budget: how many, and where the first are."""
 
     name: str
