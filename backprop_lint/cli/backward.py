@@ -159,9 +159,11 @@ def report_lines(plan: BackwardPlan) -> List[Line]:
     elif plan.runs_nothing:
         lines.append([("  ", ""), ("(no layer of the range runs backward: the call changes no diff)", "red")])
     lines.append([])
-    lines.append([("Gradient sources:", "bold"), (f" {printable(', '.join(plan.seeds + plan.loss_blobs) or 'none')}", "")])
+    sources = ", ".join(plan.seeds + plan.loss_blobs) or "none"
+    lines.append([("Gradient sources:", "bold"), (f" {printable(sources)}", "")])
     for seed_note in plan.seed_notes:
-        lines.append([("  ", ""), (f"seed '{printable(seed_note.blob)}':", "red"), (f" {printable(seed_note.message)}", "")])
+        lines.append([("  ", ""), (f"seed '{printable(seed_note.blob)}':", "red"),
+                      (f" {printable(seed_note.message)}", "")])
     line = [("Diffs you read:", "bold")]
     if not plan.reads:
         line += [(" ", ""), ("(none)", "red")]
