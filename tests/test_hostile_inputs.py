@@ -237,6 +237,18 @@ def test_deeply_nested_pyproject_is_a_configuration_error(tmp_path: Path, comman
     assert "pyproject.toml: error: invalid configuration: nested too deeply to read" in line
 
 
+@pytest.mark.parametrize("command", ["simulate", "backward"])
+def test_configuration_error_is_printed_escaped(tmp_path: Path, command: str) -> None:
+    name = "bad\x1b[2J.toml"
+    (tmp_path / name).write_text("[layers\n")
+    (tmp_path / "net.prototxt").write_text(NET)
+    result = run_cli(command, "net.prototxt", "--config", name, cwd=tmp_path)
+    assert_no_crash(result)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "\x1b" not in line and "bad\\x1b[2J.toml" in line
+
+
 def test_config_that_is_a_fifo_is_refused_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "backprop-lint.toml")
     (tmp_path / "net.prototxt").write_text(NET)

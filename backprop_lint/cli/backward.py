@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Dict, List, Optional, Sequence, TextIO
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
 from backprop_lint.cli.simulate import (
     add_config_argument,
     add_state_arguments,
-    build_from,
-    declared_layers_from,
-    packs_from,
+    layer_settings,
     write_json,
 )
 from backprop_lint.caffe.model import InputError, NetRefused
@@ -59,19 +57,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
-    declared: Dict[str, Any] = {}
-    packs: List[str] = list(args.pack or ())
-    build: Dict[str, bool] = dict(args.build or {})
-    if args.config is not None:
-        from backprop_lint.linting.config import ConfigError
-
-        try:
-            declared = declared_layers_from(args.config)
-            packs = packs_from(args)
-            build = build_from(args.config, args.build)
-        except ConfigError as error:  # as `cli.commands` reports it for every command
-            print(f"backprop-lint: {printable(str(error))}", file=sys.stderr)
-            return 2
+    settings = layer_settings(args)
+    if settings is None:
+        return 2
     try:
         plan = plan_backward(
             args.net,
@@ -84,9 +72,9 @@ def run(args: argparse.Namespace) -> int:
             stages=args.stage,
             flavor=args.flavor,
             strict=args.strict,
-            declared_layers=declared,
-            packs=packs,
-            build=build,
+            declared_layers=settings.declared_layers,
+            packs=settings.packs,
+            build=settings.build,
         )
     except (InputError, NetRefused) as error:
         if args.format == "json":

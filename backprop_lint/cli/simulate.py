@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, NamedTuple, Optional
 
 from backprop_lint.caffe.pipeline import run_simulate
 from backprop_lint.caffe.text_bytes import printable_json
@@ -94,56 +94,45 @@ def add_config_argument(parser: argparse.ArgumentParser) -> None:
                              "custom and Python layers and whose `packs` are enabled (the rest of it is for `check`)")
 
 
-def declared_layers_from(config_file: Optional[str]) -> Dict[str, Any]:
-    """The custom layers a configuration file declares (none without a file)."""
-    if config_file is None:
-        return {}
-    from pathlib import Path
+class LayerSettings(NamedTuple):
+    """What --config, --pack and --build say about the layers a net may use."""
 
-    from backprop_lint.linting.config import load_config_file
-
-    return dict(load_config_file(Path(config_file)).declared_layers)
+    declared_layers: Dict[str, Any]
+    packs: List[str]
+    build: Dict[str, bool]
 
 
-def packs_from(args: argparse.Namespace) -> List[str]:
-    """The configuration file's packs, then the ``--pack`` ones."""
+def layer_settings(args: argparse.Namespace) -> Optional[LayerSettings]:
+    """The configuration file's declared layers, packs and ``build`` table, with --pack and --build over them.
+
+    None, after saying why on stderr, when the configuration file is wrong
+    (as ``cli.commands`` reports it for every command).
+    """
+    declared: Dict[str, Any] = {}
     packs: List[str] = []
+    configured_build: Dict[str, bool] = {}
     if args.config is not None:
         from pathlib import Path
 
-        from backprop_lint.linting.config import load_config_file
+        from backprop_lint.linting.config import ConfigError, load_config_file
+        from backprop_lint.report.escape import printable
 
-        packs.extend(load_config_file(Path(args.config)).packs)
+        try:
+            config = load_config_file(Path(args.config))
+        except ConfigError as error:
+            sys.stderr.write(f"backprop-lint: {printable(str(error))}\n")
+            return None
+        declared = dict(config.declared_layers)
+        packs.extend(config.packs)
+        configured_build = dict(config.build)
     packs.extend(name for name in args.pack or () if name not in packs)
-    return packs
-
-
-def build_from(config_file: Optional[str], flag: Optional[Dict[str, bool]]) -> Dict[str, bool]:
-    """The build options: the configuration file's ``build`` table, then --build over it."""
-    configured: Dict[str, bool] = {}
-    if config_file is not None:
-        from pathlib import Path
-
-        from backprop_lint.linting.config import load_config_file
-
-        configured = dict(load_config_file(Path(config_file)).build)
-    return {**configured, **(flag or {})}
+    return LayerSettings(declared, packs, {**configured_build, **(args.build or {})})
 
 
 def run(args: argparse.Namespace) -> int:
-    declared: Dict[str, Any] = {}
-    packs: List[str] = list(args.pack or ())
-    build: Dict[str, bool] = dict(args.build or {})
-    if args.config is not None:
-        from backprop_lint.linting.config import ConfigError
-
-        try:
-            declared = declared_layers_from(args.config)
-            packs = packs_from(args)
-            build = build_from(args.config, args.build)
-        except ConfigError as error:
-            sys.stderr.write(f"backprop-lint: {error}\n")
-            return 2
+    settings = layer_settings(args)
+    if settings is None:
+        return 2
     result = run_simulate(
         args.net,
         phase=args.phase,
@@ -152,9 +141,9 @@ def run(args: argparse.Namespace) -> int:
         flavor=args.flavor,
         seeds=args.seed,
         strict=args.strict,
-        declared_layers=declared,
-        packs=packs,
-        build=build,
+        declared_layers=settings.declared_layers,
+        packs=settings.packs,
+        build=settings.build,
     )
     write_json(result, indent=args.indent)
     return 1 if "error" in result else 0
