@@ -25,41 +25,23 @@ at most 12). Real Caffe is timed by bench/bench_simulate.py.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_simulate import CORPUS, LARGE_NETS, Ours, chain_net  # noqa: E402
+from installed import run_once  # noqa: E402
 
 COMMANDS = ("simulate", "check", "backward")
 
 
 def measure(command: Sequence[str], repeat: int, env: Dict[str, str]) -> Tuple[float, float]:
     """(minimum wall seconds, minimum CPU seconds) of ``repeat`` runs of ``command``."""
-    best_wall = best_cpu = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:  # the child: output to /dev/null, then the command
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 1)
-            os.dup2(devnull, 2)
-            try:
-                os.execvpe(command[0], list(command), env)
-            finally:
-                os._exit(127)
-        _, status, usage = os.wait4(pid, 0)
-        elapsed = time.perf_counter() - started
-        if os.waitstatus_to_exitcode(status) not in (0, 1):
-            raise RuntimeError(f"{' '.join(command)} failed (exit status {os.waitstatus_to_exitcode(status)})")
-        best_wall = min(best_wall, elapsed)
-        best_cpu = min(best_cpu, usage.ru_utime + usage.ru_stime)
-    return best_wall, best_cpu
+    runs = [run_once(command, env) for _ in range(repeat)]
+    return min(wall for wall, _, _ in runs), min(cpu for _, cpu, _ in runs)
 
 
 def command_for(ours: Ours, name: str, path: Path) -> List[str]:

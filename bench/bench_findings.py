@@ -14,37 +14,17 @@ benches, it runs the installed wheel (bench/installed.py) unless --in-repo.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Dict, List, Sequence, Tuple
+from typing import List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_simulate import Ours  # noqa: E402
+from installed import run_once  # noqa: E402
 
 HEAD = 'name: "many"\nlayer { name: "d" type: "Input" top: "x" input_param { shape { dim: 1 } } }\n'
-
-
-def run(command: Sequence[str], env: Dict[str, str]) -> Tuple[float, float, float]:
-    """(wall seconds, CPU seconds, peak MiB) of one run of ``command``."""
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        try:
-            os.execvpe(command[0], list(command), env)
-        finally:
-            os._exit(127)
-    _, status, usage = os.wait4(pid, 0)
-    wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) not in (0, 1):
-        raise RuntimeError(f"{' '.join(command)} failed (exit status {os.waitstatus_to_exitcode(status)})")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
 
 
 def main() -> int:
@@ -66,7 +46,7 @@ def main() -> int:
             path = Path(tmp) / "many.prototxt"
             path.write_text(text)
             command = [*ours.prefix, "check", str(path), "--color", "never", "--no-progress", "--jobs", "1"]
-            rows.append((label, run(command, ours.env)))
+            rows.append((label, run_once(command, ours.env)))
             print(f"measured {label}", file=sys.stderr)
     print("| net | wall | CPU | peak memory |")
     print("|---|---|---|---|")

@@ -8,7 +8,8 @@ content hash (each member's name and bytes, not the zip's timestamps) is
 stored next to it. ``clean_env()`` is the environment its programs run in: no
 PYTHONPATH (the checkout would shadow the installed copy), no
 PYTHONPYCACHEPREFIX or PYTHONDONTWRITEBYTECODE (both would make Python ignore
-the venv's compiled bytecode).
+the venv's compiled bytecode). ``run_once()`` times one run of a command
+(wall, CPU of the child from ``wait4``, peak memory), for every bench.
 """
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import zipfile
 from pathlib import Path
-from typing import Dict, NamedTuple
+from typing import Dict, NamedTuple, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_HOME = Path(os.environ.get("BACKPROP_LINT_BENCH_HOME", Path.home() / ".cache" / "backprop-lint-bench"))
@@ -80,3 +82,22 @@ def installed_venv(home: Path = BENCH_HOME) -> InstalledVenv:
             raise RuntimeError(f"installing the wheel failed: {done.stderr.strip()[-400:]}")
     stamp.write_text(content + "\n")
     return InstalledVenv(python, script, content[:12])
+
+
+def run_once(command: Sequence[str], env: Dict[str, str]) -> Tuple[float, float, float]:
+    """(wall seconds, CPU seconds, peak MiB) of one run of ``command``."""
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # the child: output to /dev/null, then the command
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        try:
+            os.execvpe(command[0], list(command), env)
+        finally:
+            os._exit(127)
+    _, status, usage = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) not in (0, 1):
+        raise RuntimeError(f"{' '.join(command)} failed (exit status {os.waitstatus_to_exitcode(status)})")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0
