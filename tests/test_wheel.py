@@ -7,7 +7,6 @@ away from the checkout, so nothing can be read from the source tree.
 from __future__ import annotations
 
 import os
-import os
 import subprocess
 import sys
 import zipfile
