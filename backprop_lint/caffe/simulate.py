@@ -146,6 +146,8 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
     build = _build_of(prepared)
     # Rows by type: the registry lookup and build check are the same for every layer of a type.
     rows: Dict[str, Optional[LayerInfo]] = {}
+    # this loop runs once per layer: the net's containers are bound once here
+    available, name_to_id, blob_need_backward = net.available, net.name_to_id, net.blob_need_backward
     for definition in prepared.layers:
         if definition.type in rows:
             info = rows[definition.type]
@@ -168,12 +170,25 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
             )
             refusal.missing_build_options = _missing_options(definition.type, prepared.flavor, build)
             raise refusal
-        refusal = engine_refusal(info, definition.name, definition.param, build)
-        if refusal is not None:
-            raise _refuse(definition, refusal, "unknown-engine")
+        if info.engine_param is not None:
+            refusal = engine_refusal(info, definition.name, definition.param, build)
+            if refusal is not None:
+                raise _refuse(definition, refusal, "unknown-engine")
         need: Tri = False
         for j, name in enumerate(definition.bottoms):
-            need = _or2(need, _append_bottom(net, layer, j, name))
+            # AppendBottom
+            if name not in available:
+                raise _refuse(
+                    definition,
+                    f"Unknown bottom blob '{name}' (layer '{definition.name}', bottom index {j})",
+                    "unknown-bottom",
+                )
+            blob_id = name_to_id[name]
+            del available[name]
+            blob_need = blob_need_backward[blob_id]
+            layer.bottom_ids.append(blob_id)
+            layer.bottom_need_backward.append(definition.propagate_down[j] if definition.propagate_down else blob_need)
+            need = _or2(need, blob_need)
         for j, name in enumerate(definition.tops):
             _append_top(net, layer, j, name)
         for j in range(len(definition.tops), _auto_top_count(info, definition)):
@@ -188,7 +203,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         layer.need_backward_before_pruning = need
         if need is not False:
             for blob_id in layer.top_ids:
-                net.blob_need_backward[blob_id] = _or2(net.blob_need_backward[blob_id], need)
+                blob_need_backward[blob_id] = _or2(blob_need_backward[blob_id], need)
         # is_unknowable(info, definition), reusing the param count _set_param_propagate_down found
         if not info.backward_known or layer.param_propagate_down is None:
             net.unknown_layers.append(definition.name)
@@ -247,25 +262,6 @@ def python_layer_key(definition: LayerDef) -> str:
     return f"{python_param.get('module')}.{python_param.get('layer')}"
 
 
-def _append_bottom(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> Tri:
-    definition = layer.definition
-    if name not in net.available:
-        raise _refuse(
-            definition,
-            f"Unknown bottom blob '{name}' (layer '{definition.name}', bottom index {j})",
-            "unknown-bottom",
-        )
-    blob_id = net.name_to_id[name]
-    del net.available[name]
-    blob_need = net.blob_need_backward[blob_id]
-    flag: Tri = blob_need
-    if definition.propagate_down:
-        flag = definition.propagate_down[j]
-    layer.bottom_ids.append(blob_id)
-    layer.bottom_need_backward.append(flag)
-    return blob_need
-
-
 def _append_top(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> None:
     definition = layer.definition
     if j < len(definition.bottoms) and name == definition.bottoms[j]:
@@ -299,9 +295,10 @@ def _set_up(layer: BuiltLayer, build: FrozenSet[str]) -> None:
     explicit_loss = [to_float32(w) for w in definition.loss_weights] if definition.loss_weights else []
     if info is not None:
         _check_blob_counts(layer, info, n_bottoms, n_tops)
-        inner_refusal = engine_refusal(info, definition.name, definition.param, build, at_setup=True)
-        if inner_refusal is not None:
-            raise _refuse(definition, inner_refusal, "unknown-engine")
+        if info.setup_engine_param is not None:  # only a few types create an inner layer
+            inner_refusal = engine_refusal(info, definition.name, definition.param, build, at_setup=True)
+            if inner_refusal is not None:
+                raise _refuse(definition, inner_refusal, "unknown-engine")
         if not info.in_place_allowed and any(
             j < n_bottoms and name == definition.bottoms[j] for j, name in enumerate(definition.tops)
         ):
@@ -545,8 +542,10 @@ def _fresh_diffs(
                 store.set(blob_id, True)
         if info is None or not info.forward_writes_diff:
             continue
-        for j in _forward_scratch_bottoms(info, layer):
-            store.set(layer.bottom_ids[j], True)
+        scratch = info.forward_writes_diff(layer.definition.param)
+        if scratch:  # most types write no bottom diff in Forward
+            for j in _forward_scratch_bottoms(info, layer):
+                store.set(layer.bottom_ids[j], True)
         if i in param_cells:
             cells = param_cells[i]
             for p in info.forward_writes_param_diff(layer.definition.param):
@@ -798,7 +797,9 @@ def simulate(
 def _param_specs(layer: BuiltLayer) -> List[ParamSpec]:
     explicit = layer.definition.params
     count = len(layer.param_propagate_down) if layer.param_propagate_down is not None else len(explicit)
-    return [explicit[p] if p < len(explicit) else ParamSpec() for p in range(count)]
+    if count <= len(explicit):
+        return explicit[:count]
+    return explicit + [ParamSpec() for _ in range(count - len(explicit))]
 
 
 def _to_simulated(
