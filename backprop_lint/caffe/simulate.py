@@ -155,7 +155,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
             info = _info_for(definition, prepared.flavor, build, declared)
             if definition.type != "Python":  # a Python layer's row depends on its module, not its type
                 rows[definition.type] = info
-        layer = BuiltLayer(definition=definition, info=info)
+        layer = BuiltLayer(definition, info)
         if definition.propagate_down and len(definition.propagate_down) != len(definition.bottoms):
             raise _refuse(
                 definition,
@@ -189,9 +189,22 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
             layer.bottom_ids.append(blob_id)
             layer.bottom_need_backward.append(definition.propagate_down[j] if definition.propagate_down else blob_need)
             need = _or2(need, blob_need)
+        bottoms = definition.bottoms
         for j, name in enumerate(definition.tops):
-            _append_top(net, layer, j, name)
-        for j in range(len(definition.tops), _auto_top_count(info, definition)):
+            # AppendTop
+            if j < len(bottoms) and name == bottoms[j]:
+                blob_id = name_to_id[name]  # in place
+            elif name in name_to_id:
+                raise _multiple_sources(definition, j, name)
+            else:
+                blob_id = name_to_id[name] = net.new_blob(name)
+            layer.top_ids.append(blob_id)
+            layer.tops.append(name)
+            available[name] = None
+            if definition.type == "Input":
+                net.inputs.append(blob_id)
+        auto_tops = _auto_top_count(info, definition) if info.is_loss or info.auto_top_blobs else 0
+        for j in range(len(definition.tops), auto_tops):
             layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
             layer.tops.append(AUTOMATIC_TOP)
         _set_up(layer, build)
@@ -262,23 +275,12 @@ def python_layer_key(definition: LayerDef) -> str:
     return f"{python_param.get('module')}.{python_param.get('layer')}"
 
 
-def _append_top(net: BuiltNet, layer: BuiltLayer, j: int, name: str) -> None:
-    definition = layer.definition
-    if j < len(definition.bottoms) and name == definition.bottoms[j]:
-        blob_id = net.name_to_id[name]
-    elif name in net.name_to_id:
-        original = definition.original_bottoms or definition.bottoms
-        renamed_in_place = j < len(original) and name == original[j] and name != definition.bottoms[j]
-        kind = "multiple-sources-split" if renamed_in_place else "multiple-sources"
-        raise _refuse(definition, f"Top blob '{name}' produced by multiple sources.", kind)
-    else:
-        blob_id = net.new_blob(name)
-        net.name_to_id[name] = blob_id
-    layer.top_ids.append(blob_id)
-    layer.tops.append(name)
-    net.available[name] = None
-    if definition.type == "Input":
-        net.inputs.append(blob_id)
+def _multiple_sources(definition: LayerDef, j: int, name: str) -> NetRefused:
+    """AppendTop's refusal of top ``j``, ``name``, which an earlier layer already produces."""
+    original = definition.original_bottoms or definition.bottoms
+    renamed_in_place = j < len(original) and name == original[j] and name != definition.bottoms[j]
+    kind = "multiple-sources-split" if renamed_in_place else "multiple-sources"
+    return _refuse(definition, f"Top blob '{name}' produced by multiple sources.", kind)
 
 
 def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
@@ -375,8 +377,11 @@ def _set_param_propagate_down(layer: BuiltLayer) -> Tri:
             f"Too many params specified for layer {definition.name}",
             "too-many-params",
         )
-    flags: List[Tri] = []
     explicit = definition.params
+    if not explicit:  # every lr_mult is the default 1
+        layer.param_propagate_down = [True] * count
+        return count > 0
+    flags: List[Tri] = []
     for p in range(count):
         lr_mult = explicit[p].lr_mult if p < len(explicit) else 1.0
         # lr_mult is stored as a C++ float: only a positive value below float32's
@@ -422,14 +427,22 @@ def _append_params(shared: Dict[str, Dict[str, float]], layer: BuiltLayer) -> No
 def prune_backward(net: BuiltNet) -> None:
     under_loss: Set[str] = set()
     skipped: Dict[str, Tri] = {}  # blob name -> True, or None when it depends on an unknown
+    blob_names = net.blob_names
     for layer in reversed(net.layers):
         contributes = False
         for j, blob_id in enumerate(layer.top_ids):
-            if layer.loss[j] != 0 or net.blob_names[blob_id] in under_loss:
+            if layer.loss[j] != 0 or blob_names[blob_id] in under_loss:
                 contributes = True
         prune: Tri = False
         if layer.need_backward is not False:
-            all_tops_skipped = tri_and(skipped.get(net.blob_names[b], False) for b in layer.top_ids)
+            all_tops_skipped: Tri = True  # tri_and over the tops, without a generator per layer
+            for blob_id in layer.top_ids:
+                top_skipped = skipped.get(blob_names[blob_id], False)
+                if top_skipped is False:
+                    all_tops_skipped = False
+                    break
+                if top_skipped is None:
+                    all_tops_skipped = None
             prune = _and2(layer.need_backward, all_tops_skipped)
         if prune is True:
             layer.need_backward = False
@@ -443,7 +456,7 @@ def prune_backward(net: BuiltNet) -> None:
         if not contributes:
             layer.need_backward = False
         for j, blob_id in enumerate(layer.bottom_ids):
-            name = net.blob_names[blob_id]
+            name = blob_names[blob_id]
             if contributes:
                 under_loss.add(name)
             else:
@@ -806,11 +819,13 @@ def _to_simulated(
     prepared: PreparedNet, net: BuiltNet, outputs: List[str], result: BackwardResult, seeds: List[str]
 ) -> SimulatedNet:
     layers: List[SimLayer] = []
+    blob_names, aborts, param_diffs = net.blob_names, result.aborts, result.param_diff_nonzero
     for i, layer in enumerate(net.layers):
+        definition, info = layer.definition, layer.info
         layers.append(from_fields(SimLayer, {
-            "name": layer.definition.name,
-            "type": (layer.info.reported_type if layer.info else None) or layer.definition.type,
-            "bottoms": [net.blob_names[b] for b in layer.bottom_ids],
+            "name": definition.name,
+            "type": (info.reported_type if info else None) or definition.type,
+            "bottoms": [blob_names[b] for b in layer.bottom_ids],
             # The built net is simulate()'s own and dropped after this: its per-layer
             # lists (each made for one layer) are handed over rather than copied.
             "tops": layer.tops,
@@ -818,17 +833,17 @@ def _to_simulated(
             "bottom_need_backward": layer.bottom_need_backward,
             "param_propagate_down": layer.param_propagate_down,
             "loss": layer.loss,
-            "location": layer.definition.location,
-            "is_split": layer.definition.split_of is not None,
-            "backward_aborts": result.aborts.get(i, False),
+            "location": definition.location,
+            "is_split": definition.split_of is not None,
+            "backward_aborts": aborts.get(i, False),
             "need_backward_before_pruning": layer.need_backward_before_pruning,
             "contributes_to_loss": layer.contributes_to_loss,
             "skip_pruned": layer.skip_pruned,
             "forced": layer.forced,
             "params": _param_specs(layer),
-            "param_diff_nonzero": list(result.param_diff_nonzero[i]) if i in result.param_diff_nonzero else None,
-            "definition": layer.definition,
-            "row": layer.info,
+            "param_diff_nonzero": list(param_diffs[i]) if i in param_diffs else None,
+            "definition": definition,
+            "row": info,
         }))
     blob_diff: Dict[str, Tri] = {}
     for blob_id, name in enumerate(net.blob_names):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Tuple
 
-from backprop_lint.caffe.model import LayerDef, Message, NetRefused
+from backprop_lint.caffe.model import LayerDef, Message, NetRefused, from_fields
 from backprop_lint.caffe.textproto import to_float32
 
 TopIndex = Tuple[int, int]  # (layer index, top index)
@@ -49,7 +49,7 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
         reader_counts.append([0] * len(layer.tops))
         for j, blob in enumerate(layer.tops):
             last_producer[blob] = (i, j)
-        for j in range(min(len(layer.loss_weights), len(layer.tops))):
+        for j in range(min(len(layer.loss_weights), len(layer.tops)) if layer.loss_weights else 0):
             producer = last_producer[layer.tops[j]]
             # Caffe keeps the weight in a float map: a tiny double may round to 0.
             weight = to_float32(layer.loss_weights[j])
@@ -61,14 +61,18 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
     next_split_index: Dict[TopIndex, int] = {}
     for i, layer in enumerate(layers):
         bottoms = list(layer.bottoms)
-        for j, producer in enumerate(sources[i]):
-            if reader_counts[producer[0]][producer[1]] > 1:
+        for j, (producer_index, top_index) in enumerate(sources[i]):
+            if reader_counts[producer_index][top_index] > 1:
+                producer = (producer_index, top_index)
                 k = next_split_index.get(producer, 0)
                 next_split_index[producer] = k + 1
-                bottoms[j] = split_blob_name(layers[producer[0]].name, bottoms[j], producer[1], k)
+                bottoms[j] = split_blob_name(layers[producer_index].name, bottoms[j], top_index, k)
         copy = _with_bottoms(layer, bottoms)
         result.append(copy)
-        for j, count in enumerate(reader_counts[i]):
+        counts = reader_counts[i]
+        if max(counts, default=0) <= 1:  # no top read twice: no Split layer after this one
+            continue
+        for j, count in enumerate(counts):
             if count <= 1:
                 continue
             blob = layer.tops[j]
@@ -86,12 +90,12 @@ def _with_bottoms(layer: LayerDef, bottoms: List[str]) -> LayerDef:
     Copying the instance's attributes is several times faster than ``replace``
     (which rebuilds the keyword arguments of every field), and it runs once per layer.
     """
-    copy = object.__new__(LayerDef)
-    copy.__dict__.update(layer.__dict__)
-    copy.bottoms = bottoms
-    copy.loss_weights = list(layer.loss_weights)
-    copy.original_bottoms = list(layer.bottoms)
-    return copy
+    return from_fields(LayerDef, {
+        **layer.__dict__,
+        "bottoms": bottoms,
+        "loss_weights": list(layer.loss_weights),
+        "original_bottoms": list(layer.bottoms),
+    })
 
 
 def _split_layer(producer: LayerDef, blob: str, top_index: int, count: int, loss_weight: float) -> LayerDef:
