@@ -124,11 +124,11 @@ def select_layers(
     kept: List[int] = []
     dropped: List[Tuple[str, Optional[Location], str]] = []
     for index, layer in enumerate(net.repeated("layer")):
-        includes, excludes = layer.repeated("include"), layer.repeated("exclude")
-        if not includes and not excludes:
+        fields = layer.fields
+        if "include" not in fields and "exclude" not in fields:
             kept.append(index)  # no rule: every state keeps it
             continue
-        if includes and excludes:
+        if layer.repeated("include") and layer.repeated("exclude"):
             raise NetRefused(
                 "Specify either include rules or exclude rules; not both.",
                 layer=layer.get("name"),
