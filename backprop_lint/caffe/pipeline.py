@@ -28,7 +28,7 @@ from backprop_lint.caffe.model import (
     SimulatedNet,
     Warning_,
 )
-from backprop_lint.caffe.simulate import BuiltNet, build_layers
+from backprop_lint.caffe.simulate import BuiltNet, aborting_layers, build_layers, init_net
 from backprop_lint.caffe.simulate import simulate as _simulate
 from backprop_lint.caffe.splits import insert_splits
 
@@ -101,6 +101,7 @@ class NetStates:
         self._simulated: Dict[Tuple[int, bool], Tuple[List[LayerDef], SimulatedNet]] = {}
         self._built: Dict[Tuple[Any, ...], Tuple[List[LayerDef], BuiltNet]] = {}
         self._declared: Optional[Dict[str, LayerInfo]] = None
+        self._forced_aborts: Dict[int, Tuple[List[LayerDef], List[str]]] = {}
 
     def prepare(self, *, phase: str = "TRAIN", level: int = 0, stages: Sequence[str] = ()) -> PreparedNet:
         if self._upgraded is None:
@@ -133,15 +134,35 @@ class NetStates:
         if cached is not None and cached[0] is prepared.layers:
             return dataclasses.replace(cached[1], prepared=prepared)
         declared = self._declared_infos()
+        simulated = _simulate(prepared, declared=declared, built=self._built_for(prepared, declared))
+        self._simulated[key] = (prepared.layers, simulated)  # holding the list keeps its id unique
+        return simulated
+
+    def aborts_when_forced(self, prepared: PreparedNet) -> List[str]:
+        """``simulate(replace(prepared, force_backward=True)).backward_aborts`` for the
+        price of ``init_net``: the layers whose Backward would abort with
+        ``force_backward: true`` (what a linter needs to call that fix safe)."""
+        key = (id(prepared.layers), True)
+        cached = self._simulated.get(key)
+        if cached is not None and cached[0] is prepared.layers:
+            return list(cached[1].backward_aborts)
+        aborts = self._forced_aborts.get(id(prepared.layers))
+        if aborts is None or aborts[0] is not prepared.layers:
+            forced = dataclasses.replace(prepared, force_backward=True)
+            declared = self._declared_infos()
+            net = init_net(forced, declared, self._built_for(prepared, declared))
+            aborts = self._forced_aborts[id(prepared.layers)] = (prepared.layers, aborting_layers(net))
+        return list(aborts[1])
+
+    def _built_for(self, prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
+        """``build_layers`` of ``prepared``, once per layer list, flavour and build."""
         built_key = (id(prepared.layers), prepared.flavor, prepared.build)
         built = self._built.get(built_key)
         if built is None or built[0] is not prepared.layers:
             # the forward construction pass does not read force_backward: the
             # force_backward re-simulation a fix asks for starts from this build
             built = self._built[built_key] = (prepared.layers, build_layers(prepared, declared))
-        simulated = _simulate(prepared, declared=declared, built=built[1])
-        self._simulated[key] = (prepared.layers, simulated)  # holding the list keeps its id unique
-        return simulated
+        return built[1]
 
     def _declared_infos(self) -> Dict[str, LayerInfo]:
         if self._declared is None:

@@ -707,6 +707,39 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
     return aborts
 
 
+def aborting_layers(net: BuiltNet) -> List[str]:
+    """The layers whose Backward aborts in a whole ``Backward()`` of ``net``: the names
+    ``run_backward`` reports as aborting, without propagating a single diff.
+
+    Whether a layer aborts depends on its need-backward flags and its row only
+    (the abort verdict of ``_backward_layer``), never on the diffs, so the
+    ``force_backward`` re-run that checks a fix needs ``init_net`` and this.
+    """
+    names: List[str] = []
+    for layer in reversed(net.layers):  # in the order Backward() reaches them, as run_backward
+        runs = layer.need_backward
+        info = layer.info
+        if runs is False or info is None:
+            continue  # skipped; an unknown layer's verdict is None (may abort), never True
+        n_bottoms = len(layer.bottom_ids)
+        param = layer.definition.param
+        together = [j for j in sorted(info.written_together) if j < n_bottoms]
+        together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
+        aborts: Tri = False
+        for j in range(n_bottoms):
+            behaviour = info.backward(j, n_bottoms, param)
+            if behaviour is Backward.ABORTS:
+                aborts = tri_or([aborts, runs])
+            elif behaviour is Backward.ABORTS_IF_PD:
+                asked = together_asked if j in together else layer.bottom_need_backward[j]
+                aborts = tri_or([aborts, tri_and([runs, asked])])
+        if n_bottoms == 0 and info.backward(0, 0, param) is Backward.ABORTS:
+            aborts = tri_or([aborts, runs])
+        if aborts is True:
+            names.append(layer.definition.name)
+    return names
+
+
 def _in_place(layer: BuiltLayer, j: int) -> bool:
     return j < len(layer.top_ids) and j < len(layer.bottom_ids) and layer.top_ids[j] == layer.bottom_ids[j]
 
