@@ -961,7 +961,7 @@ def lint_state(
         unreadable = unreadable_field_findings(shared.loaded, text, config.flavor, budget, omitted)
         return unreadable + [refusal_finding(err, context)], None
     context = RuleContext.for_net(simulated, text=text, need_diff=config.need_diff, resimulate=resimulate,
-                                  finding_budget=budget)
+                                  finding_budget=budget, aborts_when_forced=shared.aborts_when_forced)
     findings = list(run_rules(context))
     if omitted is not None:
         omitted.update(context.memo.get(OMITTED, {}))

@@ -10,6 +10,9 @@ from backprop_lint.linting.findings import SEVERITIES, Finding, Fix
 
 #: re-runs the simulation on a changed PreparedNet (used to check that a fix works)
 Resimulate = Callable[[PreparedNet], SimulatedNet]
+#: the layers whose Backward would abort in a PreparedNet with ``force_backward: true``
+#: (``NetStates.aborts_when_forced``: the re-run without propagating diffs)
+ForcedAborts = Callable[[PreparedNet], Sequence[str]]
 
 FAMILIES: Mapping[str, str] = {
     "BL0": "Caffe refuses this net",
@@ -62,6 +65,8 @@ class RuleContext:
     state: str = ""
     need_diff: Tuple[str, ...] = ()
     resimulate: Optional[Resimulate] = None
+    #: answers ``resimulate(force_backward on).backward_aborts`` more cheaply, when given
+    aborts_when_forced: Optional[ForcedAborts] = None
     #: findings a rule that makes very many of them creates at most (0: no limit); the
     #: linter sets it to the per-file limit when nothing (no suppression) can hide findings
     finding_budget: int = 0
@@ -77,6 +82,7 @@ class RuleContext:
         need_diff: Sequence[str] = (),
         resimulate: Optional[Resimulate] = None,
         finding_budget: int = 0,
+        aborts_when_forced: Optional[ForcedAborts] = None,
     ) -> "RuleContext":
         prepared = net.prepared
         return cls(
@@ -87,6 +93,7 @@ class RuleContext:
             need_diff=tuple(need_diff),
             resimulate=resimulate,
             finding_budget=finding_budget,
+            aborts_when_forced=aborts_when_forced,
         )
 
     @classmethod

@@ -47,6 +47,24 @@ def with_force_backward(ctx: RuleContext) -> Optional[SimulatedNet]:
     return result
 
 
+def aborts_with_force_backward(ctx: RuleContext) -> Optional[List[str]]:
+    """The layers whose Backward would abort with ``force_backward: true`` (None when it
+    cannot be known): the whole re-simulation's answer when a rule already asked for it,
+    else the context's cheaper re-run without diffs, once per context."""
+    assert ctx.net is not None
+    if "force_backward" not in ctx.memo and ctx.aborts_when_forced is not None:
+        if "force_backward_aborts" not in ctx.memo:
+            try:
+                aborts: Optional[List[str]] = list(ctx.aborts_when_forced(ctx.net.prepared))
+            except BackpropLintError:
+                aborts = None
+            ctx.memo["force_backward_aborts"] = aborts
+        cheap: Optional[List[str]] = ctx.memo["force_backward_aborts"]
+        return cheap
+    after = with_force_backward(ctx)
+    return None if after is None else list(after.backward_aborts)
+
+
 def with_propagate_down(ctx: RuleContext, index: int, values: Sequence[bool]) -> Optional[SimulatedNet]:
     assert ctx.net is not None
     prepared = ctx.net.prepared
@@ -55,18 +73,19 @@ def with_propagate_down(ctx: RuleContext, index: int, values: Sequence[bool]) ->
     return resimulate(ctx, replace(prepared, layers=layers))
 
 
-def new_aborts(before: SimulatedNet, after: SimulatedNet) -> List[str]:
-    return [name for name in after.backward_aborts if name not in before.backward_aborts]
+def new_aborts(before: SimulatedNet, after_aborts: Sequence[str]) -> List[str]:
+    return [name for name in after_aborts if name not in before.backward_aborts]
 
 
-def force_backward_fix(ctx: RuleContext, description: str, after: Optional[SimulatedNet]) -> Fix:
-    """``force_backward: true`` as an edit; safe only when re-simulation shows no new abort."""
+def force_backward_fix(ctx: RuleContext, description: str, after_aborts: Optional[Sequence[str]]) -> Fix:
+    """``force_backward: true`` as an edit; safe only when re-simulation shows no new abort
+    (``after_aborts``: the aborting layers with it, None when it could not be re-simulated)."""
     assert ctx.net is not None
     edits = (force_backward_edit(ctx.text, ctx.file, parsed_top_level(ctx)),) if ctx.text is not None else ()
-    if after is None:
+    if after_aborts is None:
         return Fix(description, edits, safe=False,
                    unsafe_reason="backprop-lint could not re-simulate the changed net to check it")
-    aborting = new_aborts(ctx.net, after)
+    aborting = new_aborts(ctx.net, after_aborts)
     if aborting:
         who = ", ".join(quote(name) for name in aborting)
         return Fix(description, edits, safe=False,

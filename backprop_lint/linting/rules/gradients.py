@@ -10,6 +10,7 @@ from backprop_lint.linting.findings import Finding, Fix
 from backprop_lint.linting.rules.base import Rule, RuleContext
 from backprop_lint.linting.rules.explain import describe, why_no_backward, why_no_gradient_reaches
 from backprop_lint.linting.rules.fixes import (
+    aborts_with_force_backward,
     force_backward_fix,
     parsed_top_level,
     propagate_down_edits,
@@ -72,7 +73,7 @@ def _check_backward_does_nothing(ctx: RuleContext) -> Iterable[Finding]:
         f"add `force_backward: true` at the top of the net, then seed the gradient before calling backward, "
         f"e.g. `net.blobs['{seed}'].diff[...] = 1`"
     )
-    fix = force_backward_fix(ctx, description, with_force_backward(ctx))
+    fix = force_backward_fix(ctx, description, aborts_with_force_backward(ctx))
     yield BACKWARD_DOES_NOTHING.finding(ctx, net_location(ctx), message, reasons=reasons, fix=fix)
 
 
@@ -263,7 +264,7 @@ def _minimal_fix(ctx: RuleContext, net: SimulatedNet, blob: str, readers: Sequen
     description = "add `force_backward: true` at the top of the net"
     if not has_loss(net):
         description += ", and seed an output's diff before calling backward"
-    return force_backward_fix(ctx, description, after)
+    return force_backward_fix(ctx, description, None if after is None else after.backward_aborts)
 
 
 NEEDED_GRADIENT_IS_ZERO = Rule(
