@@ -71,3 +71,20 @@ def test_random_nets_agree() -> None:
     nets: List[randnet.RandomNet] = [randnet.generate(seed, invalid_rate=0.0) for seed in RANDOM_SEEDS]
     for net in nets:
         check_agrees(net.text, f"<random {net.seed}>")
+
+
+def test_rules_give_the_same_findings_with_the_cheap_rerun() -> None:
+    """BL201's fix (safe or not, and why) is the same whichever way force_backward is re-run."""
+    from backprop_lint.linting.rules import RuleContext, run_rules
+
+    compared = 0
+    for path in FIXTURE_NETS:
+        text = path.read_text(errors="surrogateescape")
+        for shared, prepared in prepared_states(text, str(path)):
+            net = shared.simulate(prepared)
+            whole = run_rules(RuleContext.for_net(net, text=text, resimulate=shared.simulate))
+            cheap = run_rules(RuleContext.for_net(net, text=text, resimulate=shared.simulate,
+                                                  aborts_when_forced=shared.aborts_when_forced))
+            assert cheap == whole, (path, prepared.state)
+            compared += sum(1 for finding in whole if finding.code == "BL201" and finding.fix is not None)
+    assert compared > 0, "no fixture net has a BL201 fix: the comparison would prove nothing"
