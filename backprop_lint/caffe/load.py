@@ -126,6 +126,18 @@ def read_net_file(
     return read_regular_file(path, _size_limit(_binary_by_name(path), max_text_bytes, max_binary_bytes), name=name)
 
 
+def read_net_bytes(
+    path: Union[str, "os.PathLike[str]"],
+    *,
+    name: Optional[str] = None,
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
+) -> bytes:
+    """``read_net_file`` without the snapshot, for a reader that never writes the file back."""
+    limit = _size_limit(_binary_by_name(path), max_text_bytes, max_binary_bytes)
+    return read_regular_bytes(path, limit, name=name)[0]
+
+
 def _binary_by_name(path: Union[str, "os.PathLike[str]"]) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in BINARY_SUFFIXES
 
