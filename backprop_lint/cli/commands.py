@@ -311,6 +311,7 @@ def run_check(args: argparse.Namespace) -> int:
     jobs = 1 if args.graph else args.jobs
     linter = Linter(ConfigFinder(args.config), overrides_from(args), limit, jobs)
     linter.keep_simulated = bool(args.graph)  # only --graph draws them
+    linter.keep_snapshots = bool(args.fix or args.add_suppressions)  # what writes the nets back
     if "-" in args.paths:
         stdin_name = str(Path(args.stdin_filename)) if args.stdin_filename else STDIN_NAME
         linter.stdin = (stdin_name, sys.stdin.buffer.read())

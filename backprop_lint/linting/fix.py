@@ -10,13 +10,11 @@ careful editors do (see its docstring).
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe import text_bytes
 from backprop_lint.caffe.files import FileSnapshot, kind_of, os_error_message
@@ -222,9 +220,11 @@ def _check_unchanged(target: Path, status: os.stat_result, read_as: Optional[Fil
         return
     same = (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns) == read_as[:4]
     if same:
+        from hashlib import sha256
+
         try:
             with open(target, "rb") as stream:
-                same = hashlib.sha256(stream.read(read_as.size + 1)).digest() == read_as.digest
+                same = sha256(stream.read(read_as.size + 1)).digest() == read_as.digest
         except OSError as error:
             raise UnsafeWrite(f"cannot read it again before writing: {os_error_message(target, error)}") from None
     if not same:
@@ -240,7 +240,7 @@ def _replace_keeping_metadata(
     """Write a sibling temporary file and rename it over ``target``; False if the owner cannot be kept."""
     directory = target.parent
     try:
-        handle, temp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=str(directory))
+        handle, temp_name = _temporary_file_beside(target)
     except OSError as error:
         raise UnsafeWrite(
             f"cannot create a temporary file in its directory {directory} to replace it atomically "
@@ -316,6 +316,25 @@ def _new_file_mode() -> int:
     return 0o666 & ~umask
 
 
+def __getattr__(name: str) -> Any:
+    """``fix.tempfile``: the module, imported on first use (see ``_temporary_file_beside``)."""
+    if name == "tempfile":
+        import tempfile
+
+        return tempfile
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _temporary_file_beside(path: Path, directory: Optional[Path] = None) -> Tuple[int, str]:
+    """``tempfile.mkstemp`` in ``path``'s directory (or ``directory``), hidden, named after it.
+    tempfile (shutil, random, the compression modules) is imported only when a file is
+    written: about 40 M instructions of every `check` otherwise."""
+    import tempfile
+
+    folder = path.parent if directory is None else directory
+    return tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(folder))
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Create or replace an output file (a report, a baseline, a picture; not a net being fixed) in one rename.
 
@@ -324,7 +343,7 @@ def write_atomically(path: Path, text: str) -> None:
     """
     directory = path.resolve().parent
     mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else _new_file_mode()
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=str(directory))
+    handle, temp_name = _temporary_file_beside(path, directory)
     try:
         try:
             _write_all(handle, text_bytes.encode(text))

@@ -569,6 +569,8 @@ class Linter:
         self.stdin: Optional[Tuple[str, bytes]] = None
         #: file (as displayed) -> its identity when it was read (--fix refuses to replace a file that changed)
         self.snapshots: Dict[str, FileSnapshot] = {}
+        #: record ``snapshots`` (False when nothing will be written back: no SHA-256, no hashlib)
+        self.keep_snapshots = True
         #: keep each state's simulated net in ``LintReport.states`` (False: None there, and a net's
         #: objects are freed as soon as it is linted rather than rescanned by the garbage collector)
         self.keep_simulated = True
@@ -580,6 +582,10 @@ class Linter:
             return text_bytes.encode(replacement)
         if self.stdin is not None and str(path) == self.stdin[0]:
             return self.stdin[1]
+        if not self.keep_snapshots:
+            from backprop_lint.caffe.load import read_net_bytes
+
+            return read_net_bytes(path)
         from backprop_lint.caffe.load import read_net_file
 
         data, snapshot = read_net_file(path)

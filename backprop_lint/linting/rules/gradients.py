@@ -1,7 +1,6 @@
 """BL2xx: gradients that stay zero (a Backward that does nothing, weights that never learn)."""
 from __future__ import annotations
 
-import difflib
 from typing import Iterable, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.layer_table import Backward
@@ -169,7 +168,9 @@ def _check_needed_gradient(ctx: RuleContext) -> Iterable[Finding]:
         return  # an aborting Backward is BL101's finding; nothing after it happens
     for blob in ctx.need_diff:
         if blob not in net.blob_diff_nonzero:
-            close = difflib.get_close_matches(blob, net.blobs, n=3)
+            from difflib import get_close_matches  # only for a need-diff name the net lacks
+
+            close = get_close_matches(blob, net.blobs, n=3)
             hint = f"did you mean {' or '.join(quote(name) for name in close)}?" if close else (
                 "blobs that exist only in another phase or stage are absent from this net state")
             yield NEEDED_GRADIENT_IS_ZERO.finding(

@@ -5,7 +5,6 @@ rule here, whose finding quotes Caffe's own words and says what to change.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
@@ -173,7 +172,9 @@ def _caffe_words(error: NetRefused) -> Tuple[str, Tuple[str, ...]]:
     unknown = match.group("type")
     known = [name.strip() for name in match.group("known").split(",") if name.strip()]
     by_lower = {name.lower(): name for name in known}
-    close = difflib.get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.6)
+    from difflib import get_close_matches  # only for an unknown type
+
+    close = get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.6)
     shown = f"Unknown layer type: {unknown}"
     if close:
         return shown, (f"closest types this Caffe knows: {', '.join(f'`{by_lower[c]}`' for c in close)}",)
