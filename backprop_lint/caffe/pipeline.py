@@ -231,7 +231,8 @@ def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
                 "need_backward": layer.need_backward,
                 "bottom_need_backward": layer.bottom_need_backward,
                 "param_propagate_down": layer.param_propagate_down,
-                "loss": [w if w == 0 else caffe_float(w) for w in layer.loss],  # 0.0 and -0.0 print as they are
+                # 0.0 and -0.0 print as they are; a layer with no loss needs no conversion
+                "loss": [w if w == 0 else caffe_float(w) for w in layer.loss] if any(layer.loss) else list(layer.loss),
             }
             for layer in sim.layers
         ],

@@ -146,6 +146,9 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
     build = _build_of(prepared)
     # Rows by type: the registry lookup and build check are the same for every layer of a type.
     rows: Dict[str, Optional[LayerInfo]] = {}
+    #: (id of the row, bottoms, tops) whose blob counts passed CheckBlobCounts, for rows whose counts
+    #: do not depend on the layer's params (the rows, the table's or ``declared``'s, outlive this loop)
+    counts_passed: Set[Tuple[int, int, int]] = set()
     # this loop runs once per layer: the net's containers are bound once here
     available, name_to_id, blob_need_backward = net.available, net.name_to_id, net.blob_need_backward
     for definition in prepared.layers:
@@ -207,7 +210,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         for j in range(len(definition.tops), auto_tops):
             layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
             layer.tops.append(AUTOMATIC_TOP)
-        _set_up(layer, build)
+        _set_up(layer, build, counts_passed)
         for j, blob_id in enumerate(layer.top_ids):
             net.blob_loss_weights[blob_id] = layer.loss[j]
         need = _or2(need, _set_param_propagate_down(layer))
@@ -290,13 +293,24 @@ def _auto_top_count(info: Optional[LayerInfo], definition: LayerDef) -> int:
     return max(tops.min, tops.exact)
 
 
-def _set_up(layer: BuiltLayer, build: FrozenSet[str]) -> None:
-    """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights."""
+def _set_up(
+    layer: BuiltLayer, build: FrozenSet[str], counts_passed: Optional[Set[Tuple[int, int, int]]] = None
+) -> None:
+    """Layer::SetUp: CheckBlobCounts, LayerSetUp checks, SetLossWeights.
+
+    ``counts_passed``: see ``build_layers``; a layer found there is not checked again.
+    """
     definition, info = layer.definition, layer.info
     n_bottoms, n_tops = len(definition.bottoms), len(layer.tops)
     explicit_loss = [to_float32(w) for w in definition.loss_weights] if definition.loss_weights else []
     if info is not None:
-        _check_blob_counts(layer, info, n_bottoms, n_tops)
+        if info.counts_of is not None or counts_passed is None:
+            _check_blob_counts(layer, info, n_bottoms, n_tops)
+        else:  # the counts depend on the row alone: one check per (row, bottoms, tops)
+            counts_key = (id(info), n_bottoms, n_tops)
+            if counts_key not in counts_passed:
+                _check_blob_counts(layer, info, n_bottoms, n_tops)
+                counts_passed.add(counts_key)
         if info.setup_engine_param is not None:  # only a few types create an inner layer
             inner_refusal = engine_refusal(info, definition.name, definition.param, build, at_setup=True)
             if inner_refusal is not None:
@@ -550,9 +564,10 @@ def _fresh_diffs(
             # SetUp wrote into the top's own diff is gone.
             param_alias[i] = layer.top_ids[0]
             continue
-        for j, blob_id in enumerate(layer.top_ids):
-            if layer.loss[j] != 0:
-                store.set(blob_id, True)
+        if any(layer.loss):  # SetLossWeights wrote a weight into a top's diff
+            for j, blob_id in enumerate(layer.top_ids):
+                if layer.loss[j] != 0:
+                    store.set(blob_id, True)
         if info is None or not info.forward_writes_diff:
             continue
         scratch = info.forward_writes_diff(layer.definition.param)
@@ -858,7 +873,7 @@ def _to_simulated(
         layers.append(from_fields(SimLayer, {
             "name": definition.name,
             "type": (info.reported_type if info else None) or definition.type,
-            "bottoms": [blob_names[b] for b in layer.bottom_ids],
+            "bottoms": list(map(blob_names.__getitem__, layer.bottom_ids)),  # no comprehension frame per layer
             # The built net is simulate()'s own and dropped after this: its per-layer
             # lists (each made for one layer) are handed over rather than copied.
             "tops": layer.tops,
