@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from backprop_lint.caffe.model import ParamSpec
 from backprop_lint.caffe.pipeline import prepare, simulate
 
 CORPUS = Path("/work/shared/corpus/nets")
@@ -54,6 +55,10 @@ def _check(source: Any) -> None:
             assert hash(layer.location) == hash(dataclasses.replace(layer.location))
     for sim_layer in simulated.layers:
         _assert_like_init(sim_layer)
+        for spec in sim_layer.params:
+            _assert_like_init(spec)
+            if not spec.explicit:  # Caffe's default spec for a blob with no param {}
+                assert spec == ParamSpec() and vars(spec) == vars(ParamSpec())
 
 
 def test_inline_net_instances_hold_every_field() -> None:
