@@ -1,6 +1,6 @@
 """What a plain `check` leaves out of its start-up: the modules only writing or hinting needs.
 
-tempfile (with shutil, random and the compression modules) is for writing a
+tempfile (with random and the compression modules) is for writing a
 file, hashlib for the snapshot --fix compares before it writes, difflib for a
 "did you mean" hint; together they cost a plain `check` of DenseNet-201 more
 than a tenth of its instructions (README, Performance).
@@ -15,7 +15,8 @@ import pytest
 
 from backprop_lint.cli import main
 
-WRITING_OR_HINTING = ("tempfile", "shutil", "hashlib", "difflib")
+# not shutil: argparse's help formatter imports it whenever an argument is added, for every command
+WRITING_OR_HINTING = ("tempfile", "hashlib", "difflib")
 NO_LOSS = (
     'name: "n"\n'
     'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }\n'
