@@ -37,6 +37,34 @@ FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
 
 _FILLER = "FillerParameter"
 
+#: messages that forks copied field for field from one another; each fork's entry below keeps its own lines
+_ROI_POOLING: Dict[str, FieldInfo] = {
+    "pooled_h": (1, "uint32", False, None, 0, False),
+    "pooled_w": (2, "uint32", False, None, 0, False),
+    "spatial_scale": (3, "float", False, None, 1.0, False),
+}
+_SMOOTH_L1_LOSS: Dict[str, FieldInfo] = {
+    "sigma": (1, "float", False, None, 1.0, False),
+}
+_BOX_ANNOTATOR_OHEM: Dict[str, FieldInfo] = {
+    "roi_per_img": (1, "uint32", False, None, None, False),
+    "ignore_label": (2, "int32", False, None, -1, False),
+}
+_PSROI_POOLING: Dict[str, FieldInfo] = {
+    "spatial_scale": (1, "float", False, None, None, False),
+    "output_dim": (2, "int32", False, None, None, False),
+    "group_size": (3, "int32", False, None, None, False),
+}
+#: DeepLab v1's and v2's (caffe-priv's adds use_blob_size)
+_DEEPLAB_INTERP: Dict[str, FieldInfo] = {
+    "height": (1, "int32", False, None, 0, False),
+    "width": (2, "int32", False, None, 0, False),
+    "zoom_factor": (3, "int32", False, None, 1, False),
+    "shrink_factor": (4, "int32", False, None, 1, False),
+    "pad_beg": (5, "int32", False, None, 0, False),
+    "pad_end": (6, "int32", False, None, 0, False),
+}
+
 FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
     # rbgirshick/caffe-fast-rcnn @ 0dcd397b29507b8314e252e850518c5695efbb83, src/caffe/proto/caffe.proto
     "py-faster-rcnn": {
@@ -44,14 +72,8 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "roi_pooling_param": (8266711, "message", False, "py-faster-rcnn.ROIPoolingParameter", None, False),  # :388
             "smooth_l1_loss_param": (8266712, "message", False, "py-faster-rcnn.SmoothL1LossParameter", None, False),  # :391
         },
-        "py-faster-rcnn.ROIPoolingParameter": {  # :1001-1009
-            "pooled_h": (1, "uint32", False, None, 0, False),
-            "pooled_w": (2, "uint32", False, None, 0, False),
-            "spatial_scale": (3, "float", False, None, 1.0, False),
-        },
-        "py-faster-rcnn.SmoothL1LossParameter": {  # :1057-1062
-            "sigma": (1, "float", False, None, 1.0, False),
-        },
+        "py-faster-rcnn.ROIPoolingParameter": _ROI_POOLING,  # :1001-1009
+        "py-faster-rcnn.SmoothL1LossParameter": _SMOOTH_L1_LOSS,  # :1057-1062
     },
     # Microsoft/caffe @ ed05614cb020f782bad5cf31131c55a73697f374, src/caffe/proto/caffe.proto
     "r-fcn": {
@@ -65,23 +87,10 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "normalization": (3, "enum", False, "r-fcn.NormalizationMode", "VALID", False),  # :459
             "pre_fixed_normalizer": (4, "float", False, None, 1.0, False),  # :465
         },
-        "r-fcn.BoxAnnotatorOHEMParameter": {  # :522-525 (roi_per_img is `required`)
-            "roi_per_img": (1, "uint32", False, None, None, False),
-            "ignore_label": (2, "int32", False, None, -1, False),
-        },
-        "r-fcn.PSROIPoolingParameter": {  # :934-938 (all three `required`)
-            "spatial_scale": (1, "float", False, None, None, False),
-            "output_dim": (2, "int32", False, None, None, False),
-            "group_size": (3, "int32", False, None, None, False),
-        },
-        "r-fcn.ROIPoolingParameter": {  # :1083-1091
-            "pooled_h": (1, "uint32", False, None, 0, False),
-            "pooled_w": (2, "uint32", False, None, 0, False),
-            "spatial_scale": (3, "float", False, None, 1.0, False),
-        },
-        "r-fcn.SmoothL1LossParameter": {  # :1150-1155
-            "sigma": (1, "float", False, None, 1.0, False),
-        },
+        "r-fcn.BoxAnnotatorOHEMParameter": _BOX_ANNOTATOR_OHEM,  # :522-525 (roi_per_img is `required`)
+        "r-fcn.PSROIPoolingParameter": _PSROI_POOLING,  # :934-938 (all three `required`)
+        "r-fcn.ROIPoolingParameter": _ROI_POOLING,  # :1083-1091
+        "r-fcn.SmoothL1LossParameter": _SMOOTH_L1_LOSS,  # :1150-1155
     },
     # daijifeng001/caffe-rfcn @ 543f8f6a4b7c88256ea1445ae951a12d1ad9cffd, src/caffe/proto/caffe.proto
     "r-fcn-matlab": {
@@ -95,23 +104,10 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "normalization": (3, "enum", False, "r-fcn-matlab.NormalizationMode", "VALID", False),  # :456
             "pre_fixed_normalizer": (4, "float", False, None, 1.0, False),  # :462
         },
-        "r-fcn-matlab.BoxAnnotatorOHEMParameter": {  # :519-522 (roi_per_img is `required`)
-            "roi_per_img": (1, "uint32", False, None, None, False),
-            "ignore_label": (2, "int32", False, None, -1, False),
-        },
-        "r-fcn-matlab.PSROIPoolingParameter": {  # :931-935 (all three `required`)
-            "spatial_scale": (1, "float", False, None, None, False),
-            "output_dim": (2, "int32", False, None, None, False),
-            "group_size": (3, "int32", False, None, None, False),
-        },
-        "r-fcn-matlab.ROIPoolingParameter": {  # :1097-1105
-            "pooled_h": (1, "uint32", False, None, 0, False),
-            "pooled_w": (2, "uint32", False, None, 0, False),
-            "spatial_scale": (3, "float", False, None, 1.0, False),
-        },
-        "r-fcn-matlab.SmoothL1LossParameter": {  # :1116-1121
-            "sigma": (1, "float", False, None, 1.0, False),
-        },
+        "r-fcn-matlab.BoxAnnotatorOHEMParameter": _BOX_ANNOTATOR_OHEM,  # :519-522 (roi_per_img is `required`)
+        "r-fcn-matlab.PSROIPoolingParameter": _PSROI_POOLING,  # :931-935 (all three `required`)
+        "r-fcn-matlab.ROIPoolingParameter": _ROI_POOLING,  # :1097-1105
+        "r-fcn-matlab.SmoothL1LossParameter": _SMOOTH_L1_LOSS,  # :1116-1121
     },
     # soeaver/py-RFCN-priv @ ec89b8656c750454c0cbfc64b630fcb4a95d2129, caffe-priv/src/caffe/proto/caffe.proto
     "caffe-priv": {
@@ -132,14 +128,8 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "pad_end": (6, "int32", False, None, 0, False),
             "use_blob_size": (7, "bool", False, None, False, False),
         },
-        "caffe-priv.SmoothL1LossParameter": {  # :1447-1452
-            "sigma": (1, "float", False, None, 1.0, False),
-        },
-        "caffe-priv.ROIPoolingParameter": {  # :987-995
-            "pooled_h": (1, "uint32", False, None, 0, False),
-            "pooled_w": (2, "uint32", False, None, 0, False),
-            "spatial_scale": (3, "float", False, None, 1.0, False),
-        },
+        "caffe-priv.SmoothL1LossParameter": _SMOOTH_L1_LOSS,  # :1447-1452
+        "caffe-priv.ROIPoolingParameter": _ROI_POOLING,  # :987-995
     },
     # alexgkendall/caffe-segnet @ 344c113bf1832886f1cbe9f33ffe28a3beeaf412, src/caffe/proto/caffe.proto
     "segnet": {
@@ -192,14 +182,7 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "ignore_label": (15, "int32", False, None, 255, False),  # :828
             "label_type": (16, "enum", False, "deeplab-v2.LabelType", "IMAGE", False),  # :829-834
         },
-        "deeplab-v2.InterpParameter": {  # :872-879
-            "height": (1, "int32", False, None, 0, False),
-            "width": (2, "int32", False, None, 0, False),
-            "zoom_factor": (3, "int32", False, None, 1, False),
-            "shrink_factor": (4, "int32", False, None, 1, False),
-            "pad_beg": (5, "int32", False, None, 0, False),
-            "pad_end": (6, "int32", False, None, 0, False),
-        },
+        "deeplab-v2.InterpParameter": _DEEPLAB_INTERP,  # :872-879
         "deeplab-v2.SegAccuracyParameter": {  # :1138-1148
             "metric": (1, "enum", False, "deeplab-v2.AccuracyMetric", "PixelAccuracy", False),
             "ignore_label": (2, "int32", True, None, None, False),
@@ -513,14 +496,7 @@ FIELDS: Dict[str, Dict[str, Dict[str, FieldInfo]]] = {
             "ignore_label": (15, "int32", False, None, 255, False),
             "label_type": (16, "enum", False, "deeplab-v1.LabelType", "IMAGE", False),
         },
-        "deeplab-v1.InterpParameter": {  # :713-720
-            "height": (1, "int32", False, None, 0, False),
-            "width": (2, "int32", False, None, 0, False),
-            "zoom_factor": (3, "int32", False, None, 1, False),
-            "shrink_factor": (4, "int32", False, None, 1, False),
-            "pad_beg": (5, "int32", False, None, 0, False),
-            "pad_end": (6, "int32", False, None, 0, False),
-        },
+        "deeplab-v1.InterpParameter": _DEEPLAB_INTERP,  # :713-720
         "deeplab-v1.SegAccuracyParameter": {  # :405-414
             "metric": (1, "enum", False, "deeplab-v1.AccuracyMetric", "PixelAccuracy", False),
             "ignore_label": (2, "int32", True, None, None, False),
