@@ -86,6 +86,17 @@ def weights_and_bias(sub: str, bias_default: bool = True) -> ParamCount:
     return count
 
 
+def rois_pooling_row(type_name: str, citation: str, notes: str) -> LayerInfo:
+    """Fast R-CNN's ROIPooling contract, which every fork copying it (and R-FCN's PSROIPooling) keeps.
+
+    Features and rois in (exactly two bottoms), one top, no learnable blobs;
+    Backward writes the features' gradient when asked and never the rois'.
+    What a fork's CPU and GPU paths do differently goes in ``notes``.
+    """
+    return row(type_name, Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
+               per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD), citation, notes=notes)
+
+
 def same(behaviour: Backward) -> BottomBackward:
     return lambda j, n, p: behaviour
 

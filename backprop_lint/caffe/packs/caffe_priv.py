@@ -20,6 +20,7 @@ from backprop_lint.caffe.packs.base import (
     never,
     per_bottom,
     preloaded_or,
+    rois_pooling_row,
     row,
     same,
     smooth_l1_weights_check,
@@ -47,8 +48,7 @@ PACK = Pack(
             "include/caffe/layers/interp_layer.hpp:27-29; src/caffe/layers/interp_layer.cpp:29-33,79-86,113",
             check=interp_size_blob_check,
             notes="bottoms after the first only give a size (use_blob_size): they never get a diff"),
-        row("ROIPooling", Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
-            per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD),
+        rois_pooling_row("ROIPooling",
             "include/caffe/layers/roi_pooling_layer.hpp:47-61; src/caffe/layers/roi_pooling_layer.cpp:123-131,166; "
             "src/caffe/layers/roi_pooling_layer.cu:164-168",
             notes="GPU Backward writes bottom 0 when asked, never the rois; the CPU Backward "

@@ -14,9 +14,7 @@ from backprop_lint.caffe.packs.base import (
     first_bottoms,
     loss_row,
     never,
-    per_bottom,
-    preloaded_or,
-    row,
+    rois_pooling_row,
     smooth_l1_weights_check,
 )
 
@@ -29,8 +27,7 @@ PACK = Pack(
     root="",
     summary="ROIPooling and SmoothL1Loss of Fast/Faster R-CNN",
     rows=(
-        row("ROIPooling", Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
-            per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD),
+        rois_pooling_row("ROIPooling",
             "include/caffe/fast_rcnn_layers.hpp:25-39; src/caffe/layers/roi_pooling_layer.cpp:128-131,139; "
             "src/caffe/layers/roi_pooling_layer.cu:168-184",
             notes="GPU Backward: `if (!propagate_down[0]) return`, the rois (bottom 1) never get a diff; "

@@ -18,6 +18,7 @@ from backprop_lint.caffe.packs.base import (
     never,
     per_bottom,
     preloaded_or,
+    rois_pooling_row,
     row,
     same,
     smooth_l1_weights_check,
@@ -32,14 +33,12 @@ PACK = Pack(
     root="",
     summary="PSROIPooling, ROIPooling, SmoothL1Loss and the OHEM layers of R-FCN",
     rows=(
-        row("PSROIPooling", Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
-            per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD),
+        rois_pooling_row("PSROIPooling",
             "include/caffe/layers/psroi_pooling_layer.hpp:35-49; src/caffe/layers/psroi_pooling_layer.cpp:60-63,69; "
             "src/caffe/layers/psroi_pooling_layer.cu:181-202",
             notes="GPU Backward writes bottom 0 when asked and zeroes the rois' diff; "
                   "CPU Backward is NOT_IMPLEMENTED"),
-        row("ROIPooling", Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
-            per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD),
+        rois_pooling_row("ROIPooling",
             "include/caffe/layers/roi_pooling_layer.hpp:47-61; src/caffe/layers/roi_pooling_layer.cpp:123-158,166; "
             "src/caffe/layers/roi_pooling_layer.cu:164-180",
             notes="GPU Backward writes bottom 0 when asked, never the rois; the CPU Backward "

@@ -19,6 +19,7 @@ from backprop_lint.caffe.packs.base import (
     never,
     per_bottom,
     preloaded_or,
+    rois_pooling_row,
     row,
     same,
 )
@@ -31,8 +32,7 @@ PACK = Pack(
     root="",
     summary="PSROIPooling, BoxAnnotatorOHEM, ROIPooling, SmoothL1Loss and the 3-top SoftmaxWithLoss of R-FCN",
     rows=(
-        row("PSROIPooling", Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
-            per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD),
+        rois_pooling_row("PSROIPooling",
             "include/caffe/rfcn_layers.hpp:26-40; src/caffe/layers/psroi_pooling_layer.cpp:59-61,68; "
             "src/caffe/layers/psroi_pooling_layer.cu:170-190",
             notes="GPU Backward writes bottom 0 when asked and zeroes the rois' diff; "
@@ -41,8 +41,7 @@ PACK = Pack(
             "include/caffe/rfcn_layers.hpp:70-82; src/caffe/layers/box_annotator_ohem_layer.cpp:72-74,83; "
             "src/caffe/layers/box_annotator_ohem_layer.cu:72-74",
             notes="GPU Backward returns at once; CPU Backward is NOT_IMPLEMENTED"),
-        row("ROIPooling", Count(min=2, max=2), Count(min=1, max=1), preloaded_or(0),
-            per_bottom({1: Backward.NEVER}, Backward.RESPECTS_PD),
+        rois_pooling_row("ROIPooling",
             "include/caffe/fast_rcnn_layers.hpp:25-39; src/caffe/layers/roi_pooling_layer.cpp:128-130,139; "
             "src/caffe/layers/roi_pooling_layer.cu:168-184",
             notes="GPU Backward writes bottom 0 when asked, never the rois; CPU Backward is NOT_IMPLEMENTED"),
