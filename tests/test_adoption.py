@@ -16,6 +16,7 @@ from backprop_lint.linting.baseline import BaselineError, load_baseline
 from backprop_lint.linting.rules.docs import CHECKOUT_PAGES
 from backprop_lint.linting.suppress import add_suppressions
 from backprop_lint.report import PROJECT_URL, RULES_URL, rule_page_url
+from example_nets import NO_LOSS, UNKNOWN_BOTTOM
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -24,34 +25,6 @@ else:  # pragma: no cover
 
 REPO = Path(__file__).resolve().parents[1]
 
-# no loss, no force_backward: BL201 (net-level, located at the `name:` line)
-NO_LOSS = """name: "features"
-layer {
-  name: "data"
-  type: "Input"
-  top: "data"
-  input_param { shape { dim: 1 dim: 3 } }
-}
-layer {
-  name: "ip"
-  type: "InnerProduct"
-  bottom: "data"
-  top: "ip"
-  inner_product_param { num_output: 4 }
-}
-"""
-
-# Caffe refuses it: no layer produces "missing" (BL001, inside the `ip` layer block)
-UNKNOWN_BOTTOM = """name: "broken"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
-layer {
-  name: "ip"
-  type: "InnerProduct"
-  bottom: "missing"
-  top: "ip"
-  inner_product_param { num_output: 4 }
-}
-"""
 
 CLEAN = """name: "clean"
 layer { name: "data" type: "Input" top: "data" top: "label"

@@ -9,15 +9,8 @@ import pytest
 
 from backprop_lint.caffe import schema
 from backprop_lint.linting.linter import GradientCheckError, LintReport, check_before_training, lint
+from example_nets import NO_LOSS_ONE_LINE_LAYERS as NO_LOSS, UNKNOWN_BOTTOM_ONE_LINE_LAYERS as UNKNOWN_BOTTOM
 
-UNKNOWN_BOTTOM = """name: "broken"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
-layer { name: "ip" type: "InnerProduct" bottom: "missing" top: "ip" inner_product_param { num_output: 4 } }
-"""
-NO_LOSS = """name: "features"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
-layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 4 } }
-"""
 CLEAN = """name: "clean"
 layer { name: "data" type: "Input" top: "data" top: "label"
   input_param { shape { dim: 2 dim: 3 } shape { dim: 2 } } }

@@ -11,6 +11,7 @@ import pytest
 from backprop_lint.cli.commands import main, with_default_command
 from backprop_lint.linting.linter import looks_like_solver, resolve_solver_net_path, solver_nets
 from backprop_lint.caffe.model import NetState
+from example_nets import UNKNOWN_BOTTOM
 
 CLEAN = """name: "clean"
 layer { name: "data" type: "Input" top: "data" top: "label"
@@ -37,17 +38,6 @@ layer {
 }
 """
 
-# Caffe refuses in both phases: no layer produces "missing"
-UNKNOWN_BOTTOM = """name: "broken"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
-layer {
-  name: "ip"
-  type: "InnerProduct"
-  bottom: "missing"
-  top: "ip"
-  inner_product_param { num_output: 4 }
-}
-"""
 
 MALFORMED = 'name: "bad"\nlayer {\n  name: "x"\n  type: "ReLU\n}\n'
 

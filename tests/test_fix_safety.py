@@ -17,25 +17,9 @@ from backprop_lint.cli import commands
 from backprop_lint.cli.commands import main
 from backprop_lint.linting import fix as fix_module
 from backprop_lint.linting.fix import UnsafeWrite, write_fixed_file
+from example_nets import NO_LOSS
 
 REPO = Path(__file__).resolve().parents[1]
-
-# no loss, no force_backward: BL201 with a safe fix (insert `force_backward: true`)
-NO_LOSS = """name: "features"
-layer {
-  name: "data"
-  type: "Input"
-  top: "data"
-  input_param { shape { dim: 1 dim: 3 } }
-}
-layer {
-  name: "ip"
-  type: "InnerProduct"
-  bottom: "data"
-  top: "ip"
-  inner_product_param { num_output: 4 }
-}
-"""
 
 
 def fix(capsys: pytest.CaptureFixture, *argv: str) -> Tuple[int, str]:

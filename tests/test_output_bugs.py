@@ -14,20 +14,12 @@ from backprop_lint.cli.commands import main
 from backprop_lint.linting.config import Config, glob_matches
 from backprop_lint.report.escape import printable
 from backprop_lint.report.text import FRAME_MAX_WIDTH, code_frame
+from example_nets import NO_LOSS_ONE_LINE_LAYERS as NO_LOSS, UNKNOWN_BOTTOM_ONE_LINE_LAYERS as UNKNOWN_BOTTOM
 
 REPO = Path(__file__).resolve().parents[1]
 SALIENCY = REPO / "fixtures" / "backward" / "saliency_deploy.prototxt"
 FCN = REPO / "fixtures" / "backward" / "fcn_deploy.prototxt"
 
-UNKNOWN_BOTTOM = """name: "broken"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
-layer { name: "ip" type: "InnerProduct" bottom: "missing" top: "ip" inner_product_param { num_output: 4 } }
-"""
-
-NO_LOSS = """name: "features"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }
-layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" inner_product_param { num_output: 4 } }
-"""
 
 # a layer name holding a terminal escape sequence and a newline that forges a finding line
 EVIL_NAME = r"ip\033[2J\nfake.prototxt:1:1: error BL001 forged"
