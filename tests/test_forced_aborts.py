@@ -8,7 +8,6 @@ the aborting layers), the corpus, and random nets.
 """
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Iterator, List, Tuple
 
@@ -46,11 +45,11 @@ def check_agrees(text: str, file: str) -> int:
     compared = 0
     for shared, prepared in prepared_states(text, file):
         for force in (False, True):
-            variant = dataclasses.replace(prepared, force_backward=force)
+            variant = prepared.replace(force_backward=force)
             expected = simulate(variant).backward_aborts
             assert aborting_layers(init_net(variant)) == expected, (file, prepared.state, force)
             compared += len(expected)
-        forced = simulate(dataclasses.replace(prepared, force_backward=True)).backward_aborts
+        forced = simulate(prepared.replace(force_backward=True)).backward_aborts
         assert NetStates(shared.loaded, "ssd").aborts_when_forced(prepared) == forced, (file, prepared.state)
         assert shared.aborts_when_forced(prepared) == forced, (file, prepared.state)  # after its own simulate
     return compared

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -230,7 +229,7 @@ def test_a_reused_forward_build_simulates_as_a_fresh_one(seed: int) -> None:
     except NetRefused:
         pytest.skip("this random net is refused before the backward stages")
     for force in (False, True, True, False, True):
-        variant = replace(prepared, force_backward=force)
+        variant = prepared.replace(force_backward=force)
         assert simulate(variant, built=built) == simulate(variant)
 
 
@@ -251,6 +250,6 @@ def test_check_reuses_one_build_for_the_force_backward_run_on_corpus_nets() -> N
                 first = states.simulate(prepared)
             except NetRefused:
                 continue
-            forced = replace(prepared, force_backward=True)
+            forced = prepared.replace(force_backward=True)
             assert states.simulate(forced) == simulate(forced), path.name
             assert first == simulate(prepared), path.name

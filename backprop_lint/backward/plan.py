@@ -27,10 +27,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
 from backprop_lint.caffe.layer_table import Backward
-from backprop_lint.caffe.model import InputError, PreparedNet, Tri
+from backprop_lint.caffe.model import InputError, PreparedNet
 from backprop_lint.caffe.build_options import BuildSetting
 from backprop_lint.caffe.pipeline import declared_layer_infos, gc_paused, prepare
 from backprop_lint.caffe.simulate import (
@@ -46,6 +46,9 @@ from backprop_lint.caffe.simulate import (
     run_backward,
     sweep_backward,
 )
+
+if TYPE_CHECKING:
+    from backprop_lint.caffe.model import Tri
 
 DEFAULT_PHASE = "TEST"
 _MAX_CHAIN_DEPTH = 12
@@ -606,7 +609,7 @@ def search_fix(
     """
     configurations: List[Tuple[bool, BuiltNet]] = [(prepared.force_backward, net)]
     if not prepared.force_backward:
-        forced = dataclasses.replace(prepared, force_backward=True)
+        forced = prepared.replace(force_backward=True)
         configurations.append((True, init_net(forced, declared, built)))
     n = len(net.layers)
     default_start, default_end = n - 1, 0
@@ -1017,7 +1020,7 @@ def _impossible(
 ) -> CallFix:
     """Why no range, with or without force_backward, makes every read non-zero."""
     forced = (net if prepared.force_backward
-              else init_net(dataclasses.replace(prepared, force_backward=True), declared, built))
+              else init_net(prepared.replace(force_backward=True), declared, built))
     run = simulate_call(forced, seed_ids, len(forced.layers) - 1, 0)
     unknown = [blob_id for blob_id in read_ids if run.value(blob_id) is None]
     if unknown:

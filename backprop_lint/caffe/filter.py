@@ -5,18 +5,11 @@ state includes, in file order.
 """
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec
 
-from backprop_lint.caffe.model import (
-    LayerDef,
-    Location,
-    Message,
-    NetRefused,
-    NetState,
-    ParamSpec,
-    from_fields,
-    location_at,
-)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Tuple
 
 
 def net_state_for(net: Message, phase: str, level: int, stages: Sequence[str]) -> NetState:
@@ -75,38 +68,31 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
     fields = layer.fields
     specs = fields.get("param")
     params = [
-        from_fields(ParamSpec, {
-            "name": spec.get("name"),
-            "lr_mult": float(spec.get("lr_mult")),
-            "decay_mult": float(spec.get("decay_mult")),
-            "share_mode": spec.fields.get("share_mode"),
-            "explicit": True,
-        })
+        ParamSpec(spec.get("name"), float(spec.get("lr_mult")), float(spec.get("decay_mult")),
+                  spec.fields.get("share_mode"), True)
         for spec in specs
     ] if specs else []
     loss_weights = fields.get("loss_weight")
     propagate_down = fields.get("propagate_down")
-    return from_fields(LayerDef, {
-        "name": fields["name"] if "name" in fields else layer.get("name"),
-        "type": fields["type"] if "type" in fields else layer.get("type"),
-        "bottoms": list(fields.get("bottom") or ()),
-        "tops": list(fields.get("top") or ()),
-        "loss_weights": [float(w) for w in loss_weights] if loss_weights else [],
-        "propagate_down": [bool(p) for p in propagate_down] if propagate_down else [],
-        "params": params,
-        "phase": fields.get("phase"),
-        "location": location if location is not None else _layer_location(layer, file),
-        "param": layer,
-        "comments": list(layer.comments),
-        "source_index": source_index,
-        "split_of": None,
-        "original_bottoms": [],
-    })
+    return LayerDef(  # positional: it runs once per layer (see LayerDef)
+        fields["name"] if "name" in fields else layer.get("name"),
+        fields["type"] if "type" in fields else layer.get("type"),
+        list(fields.get("bottom") or ()),  # bottoms
+        list(fields.get("top") or ()),  # tops
+        [float(w) for w in loss_weights] if loss_weights else [],
+        [bool(p) for p in propagate_down] if propagate_down else [],
+        params,
+        fields.get("phase"),
+        location if location is not None else _layer_location(layer, file),
+        layer,  # param: the whole LayerParameter
+        list(layer.comments),
+        source_index,
+    )
 
 
 def _layer_location(layer: Message, file: str) -> Location:
     line, col = layer.line_col()
-    return location_at(file, line, col) if line else location_at(file)
+    return Location(file, line, col) if line else Location(file)
 
 
 def filter_net(

@@ -3,31 +3,46 @@
 load -> upgrade -> filter -> insert splits -> simulate.
 
 Nothing here knows Caffe's logic; each stage module does one step and hands
-the next one these dataclasses.
+the next one these records (``records.Record``: plain data, with the equality,
+``repr`` and ``replace`` a dataclass would have, but no ``dataclasses`` import
+or generated code at start-up).
 """
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
 
+from backprop_lint.caffe.records import FrozenRecord, Record
 from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
 from backprop_lint.caffe.schema.packs import pack_enum
 from backprop_lint.caffe.schema.tables import ENUMS, MESSAGES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
+
+    Scalar = Union[int, float, bool, str, bytes]
+    #: True / False, or None when it depends on an undeclared custom layer
+    Tri = Optional[bool]
 
 # ---------------------------------------------------------------------------
 # Errors
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Location:
-    """Where something starts in a source file (1-based line and column)."""
+class Location(FrozenRecord):
+    """Where something starts in a source file (1-based line and column; 0: unknown)."""
 
+    __slots__ = ("file", "line", "col")
     file: str
-    line: int = 0
-    col: int = 0
+    line: int
+    col: int
+
+    def __init__(self, file: str, line: int = 0, col: int = 0) -> None:
+        # not self._set(): the filter makes one per layer, and this is twice as fast
+        object.__setattr__(self, "file", file)
+        object.__setattr__(self, "line", line)
+        object.__setattr__(self, "col", col)
 
     def __str__(self) -> str:
         if self.line:
@@ -97,9 +112,6 @@ class UnsupportedInput(BackpropLintError):
 # ---------------------------------------------------------------------------
 # Stage 1: load. A parsed protobuf message as plain Python data.
 # ---------------------------------------------------------------------------
-
-Scalar = Union[int, float, bool, str, bytes]
-
 
 class SourceLines:
     """Turns offsets into a text into 1-based (line, column) pairs.
@@ -280,28 +292,41 @@ class Message:
         return isinstance(other, Message) and self.type == other.type and self.fields == other.fields
 
 
-@dataclass
-class Warning_:
+class Warning_(Record):
     """A non-fatal observation made while loading (e.g. a fork-only field skipped)."""
 
+    __slots__ = ("message", "location", "kind")
     message: str
-    location: Optional[Location] = None
-    kind: str = "warning"
+    location: Optional[Location]
+    kind: str
+
+    def __init__(self, message: str, location: Optional[Location] = None, kind: str = "warning") -> None:
+        self.message = message
+        self.location = location
+        self.kind = kind
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
         return f"{where}warning: {self.message}"
 
 
-@dataclass
-class LoadedNet:
+class LoadedNet(Record):
     """Stage 1's result: the NetParameter as read, before any upgrade."""
 
+    __slots__ = ("net", "file", "source_format", "text", "warnings")
     net: Message  # type "NetParameter"
     file: str  # path as given, or "<string>" / "<NetParameter>"
     source_format: str  # "text" | "binary" | "message"
-    text: Optional[str] = None  # the text, for code frames and --fix
-    warnings: List[Warning_] = field(default_factory=list)
+    text: Optional[str]  # the text, for code frames and --fix
+    warnings: List[Warning_]
+
+    def __init__(self, net: Message, file: str, source_format: str, text: Optional[str] = None,
+                 warnings: Optional[List[Warning_]] = None) -> None:
+        self.net = net
+        self.file = file
+        self.source_format = source_format
+        self.text = text
+        self.warnings = [] if warnings is None else warnings
 
 
 # ---------------------------------------------------------------------------
@@ -309,50 +334,46 @@ class LoadedNet:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class NetState:
+class NetState(FrozenRecord):
     """Caffe's NetState: what include/exclude rules are tested against."""
 
-    phase: str = "TRAIN"  # "TRAIN" | "TEST"
-    level: int = 0
-    stages: Tuple[str, ...] = ()
+    __slots__ = ("phase", "level", "stages")
+    phase: str  # "TRAIN" | "TEST"
+    level: int
+    stages: Tuple[str, ...]
+
+    def __init__(self, phase: str = "TRAIN", level: int = 0, stages: Tuple[str, ...] = ()) -> None:
+        self._set(phase, level, stages)
 
 
-def location_at(file: str, line: int = 0, col: int = 0) -> Location:
-    """``Location(file, line, col)`` without the frozen dataclass's ``__init__`` (an
-    ``object.__setattr__`` per field), which the filter would run once per layer."""
-    location = object.__new__(Location)
-    object.__setattr__(location, "__dict__", {"file": file, "line": line, "col": col})
-    return location
-
-
-def from_fields(cls: type, fields: Dict[str, Any]) -> Any:
-    """An instance of the plain (not frozen, no ``__post_init__``) dataclass ``cls`` whose
-    attributes are ``fields``, which must name every field.
-
-    Skipping the generated ``__init__`` (keyword matching for a dozen or more fields)
-    is about three times faster; the stages build a LayerDef and a SimLayer per layer.
-    """
-    instance = object.__new__(cls)
-    instance.__dict__ = fields
-    return instance
-
-
-@dataclass
-class ParamSpec:
+class ParamSpec(Record):
     """One parameter blob's ParamSpec as Net::Init reads it (lr_mult, decay_mult, sharing)."""
 
-    name: str = ""
-    lr_mult: float = 1.0
-    decay_mult: float = 1.0
-    share_mode: Optional[str] = None  # None means unset (STRICT)
-    explicit: bool = False  # False: a default spec Caffe makes for a blob with no param {}
+    __slots__ = ("name", "lr_mult", "decay_mult", "share_mode", "explicit")
+    name: str
+    lr_mult: float
+    decay_mult: float
+    share_mode: Optional[str]  # None means unset (STRICT)
+    explicit: bool  # False: a default spec Caffe makes for a blob with no param {}
+
+    def __init__(self, name: str = "", lr_mult: float = 1.0, decay_mult: float = 1.0,
+                 share_mode: Optional[str] = None, explicit: bool = False) -> None:
+        self.name = name
+        self.lr_mult = lr_mult
+        self.decay_mult = decay_mult
+        self.share_mode = share_mode
+        self.explicit = explicit
 
 
-@dataclass
-class LayerDef:
-    """One LayerParameter as Net::Init sees it (after filter and InsertSplits)."""
+class LayerDef(Record):
+    """One LayerParameter as Net::Init sees it (after filter and InsertSplits).
 
+    The stages build one or two per layer, with positional arguments: a call
+    with a dozen keywords costs about three times as much.
+    """
+
+    __slots__ = ("name", "type", "bottoms", "tops", "loss_weights", "propagate_down", "params", "phase",
+                 "location", "param", "comments", "source_index", "split_of", "original_bottoms")
     name: str
     type: str
     bottoms: List[str]
@@ -363,19 +384,52 @@ class LayerDef:
     phase: Optional[str]  # the layer's own phase field, if any
     location: Optional[Location]  # where the layer block starts
     param: Message  # the whole LayerParameter (type-specific params live here)
-    comments: List[str] = field(default_factory=list)
+    comments: List[str]
     #: index of the layer in the upgraded, unfiltered NetParameter; None for Split layers
-    source_index: Optional[int] = None
+    source_index: Optional[int]
     #: for Split layers: the layer that produced the split blob
-    split_of: Optional[str] = None
+    split_of: Optional[str]
     #: the bottoms as written in the file, before InsertSplits renamed them
-    original_bottoms: List[str] = field(default_factory=list)
+    original_bottoms: List[str]
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        bottoms: List[str],
+        tops: List[str],
+        loss_weights: List[float],
+        propagate_down: List[bool],
+        params: List[ParamSpec],
+        phase: Optional[str],
+        location: Optional[Location],
+        param: Message,
+        comments: Optional[List[str]] = None,
+        source_index: Optional[int] = None,
+        split_of: Optional[str] = None,
+        original_bottoms: Optional[List[str]] = None,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.bottoms = bottoms
+        self.tops = tops
+        self.loss_weights = loss_weights
+        self.propagate_down = propagate_down
+        self.params = params
+        self.phase = phase
+        self.location = location
+        self.param = param
+        self.comments = [] if comments is None else comments
+        self.source_index = source_index
+        self.split_of = split_of
+        self.original_bottoms = [] if original_bottoms is None else original_bottoms
 
 
-@dataclass
-class PreparedNet:
+class PreparedNet(Record):
     """Everything Net::Init needs: the filtered, split-inserted layer list."""
 
+    __slots__ = ("name", "file", "state", "force_backward", "layers", "flavor", "filtered_out", "warnings",
+                 "upgraded_from", "net", "build")
     name: str
     file: str
     state: NetState
@@ -383,27 +437,55 @@ class PreparedNet:
     layers: List[LayerDef]
     flavor: str
     #: layers dropped by FilterNet, as (layer name, location, reason)
-    filtered_out: List[Tuple[str, Optional[Location], str]] = field(default_factory=list)
-    warnings: List[Warning_] = field(default_factory=list)
-    upgraded_from: Optional[str] = None  # "V0" | "V1" | None
+    filtered_out: List[Tuple[str, Optional[Location], str]]
+    warnings: List[Warning_]
+    upgraded_from: Optional[str]  # "V0" | "V1" | None
     #: the upgraded (pre-filter) NetParameter, for rules that look at raw fields
-    net: Optional[Message] = None
+    net: Optional[Message]
     #: the Caffe macros ON in the user's build (build_options.resolve_build); None: the usual build
-    build: Optional[FrozenSet[str]] = None
+    build: Optional[FrozenSet[str]]
+
+    def __init__(
+        self,
+        name: str,
+        file: str,
+        state: NetState,
+        force_backward: bool,
+        layers: List[LayerDef],
+        flavor: str,
+        filtered_out: Optional[List[Tuple[str, Optional[Location], str]]] = None,
+        warnings: Optional[List[Warning_]] = None,
+        upgraded_from: Optional[str] = None,
+        net: Optional[Message] = None,
+        build: Optional[FrozenSet[str]] = None,
+    ) -> None:
+        self.name = name
+        self.file = file
+        self.state = state
+        self.force_backward = force_backward
+        self.layers = layers
+        self.flavor = flavor
+        self.filtered_out = [] if filtered_out is None else filtered_out
+        self.warnings = [] if warnings is None else warnings
+        self.upgraded_from = upgraded_from
+        self.net = net
+        self.build = build
 
 
 # ---------------------------------------------------------------------------
 # Stage 5: the simulated net (what Net::Init decided, and what Backward() does)
 # ---------------------------------------------------------------------------
 
-#: True / False, or None when it depends on an undeclared custom layer
-Tri = Optional[bool]
+class SimLayer(Record):
+    """One layer as Net::Init left it: its need-backward decisions and what Backward() does.
 
+    Built once per layer, with positional arguments (see ``LayerDef``).
+    """
 
-@dataclass
-class SimLayer:
-    """One layer as Net::Init left it: its need-backward decisions and what Backward() does."""
-
+    __slots__ = ("name", "type", "bottoms", "tops", "need_backward", "bottom_need_backward",
+                 "param_propagate_down", "loss", "location", "is_split", "backward_aborts",
+                 "need_backward_before_pruning", "contributes_to_loss", "skip_pruned", "forced", "params",
+                 "param_diff_nonzero", "definition", "row")
     name: str
     type: str
     bottoms: List[str]
@@ -414,31 +496,74 @@ class SimLayer:
     param_propagate_down: Optional[List[Tri]]
     loss: List[float]  # loss weight per top, as Layer::loss(j)
     location: Optional[Location]
-    is_split: bool = False
+    is_split: bool
     #: whether Backward() will abort in this layer (None: unknown)
-    backward_aborts: Tri = False
+    backward_aborts: Tri
     #: need_backward after the forward construction pass, before the reverse sweep
-    need_backward_before_pruning: Tri = False
+    need_backward_before_pruning: Tri
     #: whether a top has a loss weight or feeds a layer that leads to a loss
-    contributes_to_loss: bool = False
+    contributes_to_loss: bool
     #: whether the sweep pruned the layer because every top is in blobs_skip_backp
-    skip_pruned: Tri = False
+    skip_pruned: Tri
     #: whether force_backward: true switched the layer on
-    forced: bool = False
+    forced: bool
     #: one ParamSpec per parameter blob, as Net::Init reads them (explicit, else Caffe's default)
-    params: List[ParamSpec] = field(default_factory=list)
+    params: List[ParamSpec]
     #: per parameter blob, whether its diff is non-zero after one Backward() (None: unknown count)
-    param_diff_nonzero: Optional[List[Tri]] = None
-    definition: Optional[LayerDef] = None
+    param_diff_nonzero: Optional[List[Tri]]
+    definition: Optional[LayerDef]
     #: the layer-table row (a ``LayerInfo``) Net::Init used: the flavour's, a pack's or the
     #: user's declaration; None for an unknown type
-    row: Any = None
+    row: Any
+
+    def __init__(
+        self,
+        name: str,
+        type: str,
+        bottoms: List[str],
+        tops: List[str],
+        need_backward: Tri,
+        bottom_need_backward: List[Tri],
+        param_propagate_down: Optional[List[Tri]],
+        loss: List[float],
+        location: Optional[Location],
+        is_split: bool = False,
+        backward_aborts: Tri = False,
+        need_backward_before_pruning: Tri = False,
+        contributes_to_loss: bool = False,
+        skip_pruned: Tri = False,
+        forced: bool = False,
+        params: Optional[List[ParamSpec]] = None,
+        param_diff_nonzero: Optional[List[Tri]] = None,
+        definition: Optional[LayerDef] = None,
+        row: Any = None,
+    ) -> None:
+        self.name = name
+        self.type = type
+        self.bottoms = bottoms
+        self.tops = tops
+        self.need_backward = need_backward
+        self.bottom_need_backward = bottom_need_backward
+        self.param_propagate_down = param_propagate_down
+        self.loss = loss
+        self.location = location
+        self.is_split = is_split
+        self.backward_aborts = backward_aborts
+        self.need_backward_before_pruning = need_backward_before_pruning
+        self.contributes_to_loss = contributes_to_loss
+        self.skip_pruned = skip_pruned
+        self.forced = forced
+        self.params = [] if params is None else params
+        self.param_diff_nonzero = param_diff_nonzero
+        self.definition = definition
+        self.row = row
 
 
-@dataclass
-class SimulatedNet:
+class SimulatedNet(Record):
     """Stage 5's result. Field names follow the oracle's JSON keys."""
 
+    __slots__ = ("prepared", "layers", "blobs", "inputs", "outputs", "blob_diff_nonzero", "param_diff_nonzero",
+                 "backward_aborts", "seeds", "blob_loss_weights", "blob_need_backward", "unknown_layers")
     prepared: PreparedNet
     layers: List[SimLayer]
     blobs: List[str]
@@ -450,13 +575,41 @@ class SimulatedNet:
     param_diff_nonzero: Dict[str, List[Tri]]
     backward_aborts: List[str]
     #: blob names whose diff was seeded as a gradient source (no-loss nets)
-    seeds: List[str] = field(default_factory=list)
+    seeds: List[str]
     #: per blob id (index into ``blobs``): loss weight (Caffe's blob_loss_weights_)
-    blob_loss_weights: List[float] = field(default_factory=list)
+    blob_loss_weights: List[float]
     #: per blob id: Caffe's blob_need_backward_ after Init
-    blob_need_backward: List[Tri] = field(default_factory=list)
+    blob_need_backward: List[Tri]
     #: names of undeclared custom layers whose behaviour made results unknown
-    unknown_layers: List[str] = field(default_factory=list)
+    unknown_layers: List[str]
+
+    def __init__(
+        self,
+        prepared: PreparedNet,
+        layers: List[SimLayer],
+        blobs: List[str],
+        inputs: List[str],
+        outputs: List[str],
+        blob_diff_nonzero: Dict[str, Tri],
+        param_diff_nonzero: Dict[str, List[Tri]],
+        backward_aborts: List[str],
+        seeds: Optional[List[str]] = None,
+        blob_loss_weights: Optional[List[float]] = None,
+        blob_need_backward: Optional[List[Tri]] = None,
+        unknown_layers: Optional[List[str]] = None,
+    ) -> None:
+        self.prepared = prepared
+        self.layers = layers
+        self.blobs = blobs
+        self.inputs = inputs
+        self.outputs = outputs
+        self.blob_diff_nonzero = blob_diff_nonzero
+        self.param_diff_nonzero = param_diff_nonzero
+        self.backward_aborts = backward_aborts
+        self.seeds = [] if seeds is None else seeds
+        self.blob_loss_weights = [] if blob_loss_weights is None else blob_loss_weights
+        self.blob_need_backward = [] if blob_need_backward is None else blob_need_backward
+        self.unknown_layers = [] if unknown_layers is None else unknown_layers
 
 
 _ZERO_BY_KIND: Dict[str, Any] = {"float": 0.0, "double": 0.0, "bool": False, "string": "", "bytes": b""}

@@ -8,7 +8,6 @@ library call.
 """
 from __future__ import annotations
 
-import dataclasses
 import gc
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -132,14 +131,14 @@ class NetStates:
         key = (id(prepared.layers), prepared.force_backward)
         cached = self._simulated.get(key)
         if cached is not None and cached[0] is prepared.layers:
-            return dataclasses.replace(cached[1], prepared=prepared)
+            return cached[1].replace(prepared=prepared)
         declared = self._declared_infos()
         simulated = _simulate(prepared, declared=declared, built=self._built_for(prepared, declared))
         self._simulated[key] = (prepared.layers, simulated)  # holding the list keeps its id unique
         return simulated
 
     def aborts_when_forced(self, prepared: PreparedNet) -> List[str]:
-        """``simulate(replace(prepared, force_backward=True)).backward_aborts`` for the
+        """``simulate(prepared.replace(force_backward=True)).backward_aborts`` for the
         price of ``init_net``: the layers whose Backward would abort with
         ``force_backward: true`` (what a linter needs to call that fix safe)."""
         key = (id(prepared.layers), True)
@@ -148,7 +147,7 @@ class NetStates:
             return list(cached[1].backward_aborts)
         aborts = self._forced_aborts.get(id(prepared.layers))
         if aborts is None or aborts[0] is not prepared.layers:
-            forced = dataclasses.replace(prepared, force_backward=True)
+            forced = prepared.replace(force_backward=True)
             declared = self._declared_infos()
             net = init_net(forced, declared, self._built_for(prepared, declared))
             aborts = self._forced_aborts[id(prepared.layers)] = (prepared.layers, aborting_layers(net))

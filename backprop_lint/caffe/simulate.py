@@ -15,20 +15,15 @@ undeclared custom layer whose behaviour cannot be known statically.
 """
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
-
 from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, engine_refusal, layer_info
-from backprop_lint.caffe.model import (
-    LayerDef,
-    NetRefused,
-    ParamSpec,
-    PreparedNet,
-    SimLayer,
-    SimulatedNet,
-    Tri,
-    from_fields,
-)
+from backprop_lint.caffe.model import LayerDef, NetRefused, ParamSpec, PreparedNet, SimLayer, SimulatedNet
 from backprop_lint.caffe.textproto import to_float32
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+
+    from backprop_lint.caffe.model import Tri
 
 AUTOMATIC_TOP = "(automatic)"
 
@@ -870,29 +865,30 @@ def _to_simulated(
     blob_names, aborts, param_diffs = net.blob_names, result.aborts, result.param_diff_nonzero
     for i, layer in enumerate(net.layers):
         definition, info = layer.definition, layer.info
-        layers.append(from_fields(SimLayer, {
-            "name": definition.name,
-            "type": (info.reported_type if info else None) or definition.type,
-            "bottoms": list(map(blob_names.__getitem__, layer.bottom_ids)),  # no comprehension frame per layer
+        # positional, in SimLayer's field order: it runs once per layer (see LayerDef)
+        layers.append(SimLayer(
+            definition.name,
+            (info.reported_type if info else None) or definition.type,
+            list(map(blob_names.__getitem__, layer.bottom_ids)),  # bottoms; no comprehension frame per layer
             # The built net is simulate()'s own and dropped after this: its per-layer
             # lists (each made for one layer) are handed over rather than copied.
-            "tops": layer.tops,
-            "need_backward": layer.need_backward,
-            "bottom_need_backward": layer.bottom_need_backward,
-            "param_propagate_down": layer.param_propagate_down,
-            "loss": layer.loss,
-            "location": definition.location,
-            "is_split": definition.split_of is not None,
-            "backward_aborts": aborts.get(i, False),
-            "need_backward_before_pruning": layer.need_backward_before_pruning,
-            "contributes_to_loss": layer.contributes_to_loss,
-            "skip_pruned": layer.skip_pruned,
-            "forced": layer.forced,
-            "params": _param_specs(layer),
-            "param_diff_nonzero": list(param_diffs[i]) if i in param_diffs else None,
-            "definition": definition,
-            "row": info,
-        }))
+            layer.tops,
+            layer.need_backward,
+            layer.bottom_need_backward,
+            layer.param_propagate_down,
+            layer.loss,
+            definition.location,
+            definition.split_of is not None,  # is_split
+            aborts.get(i, False),  # backward_aborts
+            layer.need_backward_before_pruning,
+            layer.contributes_to_loss,
+            layer.skip_pruned,
+            layer.forced,
+            _param_specs(layer),
+            list(param_diffs[i]) if i in param_diffs else None,  # param_diff_nonzero
+            definition,
+            info,  # row
+        ))
     blob_diff: Dict[str, Tri] = {}
     for blob_id, name in enumerate(net.blob_names):
         blob_diff[name] = result.blob_diff_nonzero[blob_id]

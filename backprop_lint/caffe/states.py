@@ -19,46 +19,58 @@ it is the net's own "Unknown bottom blob".
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence, Tuple
-
 from backprop_lint.caffe.filter import layer_included, net_state_for
 from backprop_lint.caffe.model import Message, NetState
+from backprop_lint.caffe.records import FrozenRecord
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Tuple
 
 PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
 
 
-@dataclass(frozen=True)
-class DataLayer:
+class DataLayer(FrozenRecord):
     """A layer with no bottoms: where some of the net's blobs come from."""
 
+    __slots__ = ("name", "type", "line", "restricted_to")
     name: str
     type: str
     line: int
     #: the include rules it carries, as written (``phase: TRAIN stage: "x"``); empty when unrestricted
     restricted_to: Tuple[str, ...]
 
+    def __init__(self, name: str, type: str, line: int, restricted_to: Tuple[str, ...]) -> None:
+        self._set(name, type, line, restricted_to)
 
-@dataclass(frozen=True)
-class Unproduced:
+
+class Unproduced(FrozenRecord):
     """A blob a kept layer reads that only layers FilterNet left out produce."""
 
+    __slots__ = ("blob", "reader", "producers")
     blob: str
     reader: str
     #: the left-out producers: (name, their include rules as written)
     producers: Tuple[Tuple[str, Tuple[str, ...]], ...]
 
+    def __init__(self, blob: str, reader: str, producers: Tuple[Tuple[str, Tuple[str, ...]], ...]) -> None:
+        self._set(blob, reader, producers)
 
-@dataclass(frozen=True)
-class StateSurvey:
+
+class StateSurvey(FrozenRecord):
     """Per phase: what the state with no stage lacks, and the states with stages that can be built."""
 
+    __slots__ = ("data_layers", "unproduced", "buildable_as")
     data_layers: Tuple[DataLayer, ...]
     #: the phase's state with no stage -> blobs its kept layers read that only left-out layers produce
     unproduced: Dict[NetState, Tuple[Unproduced, ...]]
     #: the phase's state with no stage -> itself when it can be built; else the states completed from
     #: each include rule of the first unproduced blob's producers (empty: no stage helps)
     buildable_as: Dict[NetState, Tuple[NetState, ...]]
+
+    def __init__(self, data_layers: Tuple[DataLayer, ...], unproduced: Dict[NetState, Tuple[Unproduced, ...]],
+                 buildable_as: Dict[NetState, Tuple[NetState, ...]]) -> None:
+        self._set(data_layers, unproduced, buildable_as)
 
 
 def data_layers(net: Message) -> List[Message]:

@@ -1,12 +1,16 @@
 """What every pack module builds on: the ``Pack`` record and small row builders."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
-
-from backprop_lint.caffe.layer_table import FLAVORS, Backward, BottomBackward, Count, LayerInfo, ParamCount
+from backprop_lint.caffe.layer_table import FLAVORS, Backward, Count, LayerInfo
 from backprop_lint.caffe.model import Message
+from backprop_lint.caffe.records import FrozenRecord
 from backprop_lint.caffe.schema import packs as pack_schema
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+
+    from backprop_lint.caffe.layer_table import BottomBackward, ParamCount
 
 ANY = Count()
 ZERO = Count(exact=0)
@@ -16,8 +20,10 @@ TWO = Count(exact=2)
 LOSS_TOPS = ONE
 
 
-@dataclass(frozen=True)
-class Pack:
+class Pack(FrozenRecord):
+    """A fork's layer pack: its rows, and where their citations point."""
+
+    __slots__ = ("name", "fork", "repository", "commit", "root", "summary", "rows")
     name: str
     #: what users call the fork
     fork: str
@@ -29,6 +35,10 @@ class Pack:
     root: str
     summary: str
     rows: Tuple[LayerInfo, ...]
+
+    def __init__(self, name: str, fork: str, repository: str, commit: str, root: str, summary: str,
+                 rows: Tuple[LayerInfo, ...]) -> None:
+        self._set(name, fork, repository, commit, root, summary, rows)
 
     @property
     def types(self) -> List[str]:

@@ -1,7 +1,6 @@
 """Fixes that change the net: built as TextEdits, checked by re-simulating the changed net."""
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import BackpropLintError, PreparedNet, SimulatedNet
@@ -42,7 +41,7 @@ def with_force_backward(ctx: RuleContext) -> Optional[SimulatedNet]:
     """The net with ``force_backward: true``, simulated once per context whichever rules ask."""
     assert ctx.net is not None
     if "force_backward" not in ctx.memo:
-        ctx.memo["force_backward"] = resimulate(ctx, replace(ctx.net.prepared, force_backward=True))
+        ctx.memo["force_backward"] = resimulate(ctx, ctx.net.prepared.replace(force_backward=True))
     result: Optional[SimulatedNet] = ctx.memo["force_backward"]
     return result
 
@@ -69,8 +68,8 @@ def with_propagate_down(ctx: RuleContext, index: int, values: Sequence[bool]) ->
     assert ctx.net is not None
     prepared = ctx.net.prepared
     layers = list(prepared.layers)
-    layers[index] = replace(layers[index], propagate_down=list(values))
-    return resimulate(ctx, replace(prepared, layers=layers))
+    layers[index] = layers[index].replace(propagate_down=list(values))
+    return resimulate(ctx, prepared.replace(layers=layers))
 
 
 def new_aborts(before: SimulatedNet, after_aborts: Sequence[str]) -> List[str]:

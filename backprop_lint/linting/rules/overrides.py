@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import replace
 from typing import Dict, Iterable, List, Optional, Tuple
 
 from backprop_lint.caffe.layer_table import Backward
@@ -271,11 +270,11 @@ def _frozen_batchnorm(ctx: RuleContext, net: SimulatedNet, index: int) -> Option
     """The net re-simulated with the BatchNorm's three statistics at `lr_mult: 0`."""
     layer = net.layers[index]
     count = len(layer.param_propagate_down or [])
-    specs = [replace(spec, lr_mult=0.0, explicit=True) for spec in param_specs(layer)]
+    specs = [spec.replace(lr_mult=0.0, explicit=True) for spec in param_specs(layer)]
     specs += [ParamSpec(lr_mult=0.0, explicit=True) for _ in range(count - len(specs))]
     layers = list(net.prepared.layers)
-    layers[index] = replace(layers[index], params=specs)
-    return resimulate(ctx, replace(net.prepared, layers=layers))
+    layers[index] = layers[index].replace(params=specs)
+    return resimulate(ctx, net.prepared.replace(layers=layers))
 
 
 def _batchnorm_finding(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLayer,

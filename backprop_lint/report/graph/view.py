@@ -14,10 +14,10 @@ the same diff.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from backprop_lint.backward.plan import BackwardPlan
-from backprop_lint.caffe.model import SimLayer, SimulatedNet, Tri
+from backprop_lint.caffe.model import SimLayer, SimulatedNet
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.rules.explain import describe, why_no_backward, why_no_gradient_reaches
 from backprop_lint.linting.rules.graph import (
@@ -27,6 +27,9 @@ from backprop_lint.linting.rules.graph import (
     user_blob_name,
     user_readers,
 )
+
+if TYPE_CHECKING:
+    from backprop_lint.caffe.model import Tri
 
 
 @dataclass(frozen=True)
