@@ -8,13 +8,14 @@ Library entry points (see the README):
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from backprop_lint._version import __version__
 
 __all__ = ["Finding", "GradientCheckError", "LintReport", "check_before_training", "lint", "__version__"]
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from backprop_lint.linting.linter import GradientCheckError, LintReport, check_before_training, lint
     from backprop_lint.linting.findings import Finding
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import pickle
+import typing
 from typing import List, NamedTuple, Optional
 
 import pytest
 
+from backprop_lint.caffe import records
 from backprop_lint.caffe.records import FrozenRecord, Record
 
 
@@ -103,3 +105,37 @@ def test_a_record_must_declare_and_annotate_its_fields() -> None:
     with pytest.raises(TypeError, match="directly"):
         class Derived(Box):
             __slots__ = ()
+
+
+class Row(records.NamedTuple):
+    """A row."""
+
+    name: str
+    count: int = 1
+    tags: List[str] = []
+
+    def doubled(self) -> int:
+        return self.count * 2
+
+
+class RowNT(typing.NamedTuple):
+    """A row."""
+
+    name: str
+    count: int = 1
+    tags: List[str] = []
+
+    def doubled(self) -> int:
+        return self.count * 2
+
+
+def test_records_named_tuple_is_typing_named_tuple_without_typing() -> None:
+    row, twin = Row("a", tags=["x"]), RowNT("a", tags=["x"])
+    assert row == twin and repr(row) == repr(twin).replace("RowNT", "Row") and isinstance(row, tuple)
+    assert Row._fields == RowNT._fields and Row._field_defaults == RowNT._field_defaults
+    assert row.doubled() == 2 and row._replace(count=3) == ("a", 3, ["x"])
+    assert Row.__doc__ == "A row." and Row.__qualname__ == "Row" and Row.__module__ == __name__
+    assert list(Row.__annotations__) == ["name", "count", "tags"]
+    assert pickle.loads(pickle.dumps(row)) == row
+    with pytest.raises(TypeError):
+        Row()  # type: ignore[call-arg]

@@ -171,9 +171,12 @@ of dicts and tuples, which matters when the module runs without a .pyc.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, FrozenSet, Optional, Tuple
 
-FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, FrozenSet, Optional, Tuple
+
+    FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
 
 
 def _messages(text: str) -> Dict[str, Dict[str, FieldInfo]]:

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, 
 
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet
-from backprop_lint.caffe.build_options import BuildSetting
 from backprop_lint.caffe.pipeline import declared_layer_infos, gc_paused, prepare
 from backprop_lint.caffe.simulate import (
     AUTOMATIC_TOP,
@@ -48,6 +47,7 @@ from backprop_lint.caffe.simulate import (
 )
 
 if TYPE_CHECKING:
+    from backprop_lint.caffe.build_options import BuildSetting
     from backprop_lint.caffe.model import Tri
 
 DEFAULT_PHASE = "TEST"

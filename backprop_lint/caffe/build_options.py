@@ -29,10 +29,17 @@ by (tools/oracle/build.sh): the tests compare with each using exactly its option
 """
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Union
+from collections.abc import Mapping
 
 from backprop_lint.caffe.layer_table import BVLC, SSD, USE_CUDNN, USE_HDF5, USE_OPENCV, WITH_PYTHON_LAYER
 from backprop_lint.caffe.model import InputError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, Iterable, Optional, Union
+
+    #: a build as a user writes it: ``"opencv,no-cudnn"`` or ``{"opencv": True, "cudnn": False}``
+    BuildSetting = Union[str, Mapping[str, bool], Iterable[str], None]
 
 #: user-facing option name -> the Caffe macro it stands for
 OPTIONS: Dict[str, str] = {
@@ -58,10 +65,6 @@ ORACLE_BUILDS: Dict[str, FrozenSet[str]] = {
     SSD: frozenset(),
     BVLC: frozenset({USE_HDF5}),
 }
-
-#: a build as a user writes it: ``"opencv,no-cudnn"`` or ``{"opencv": True, "cudnn": False}``
-BuildSetting = Union[str, Mapping[str, bool], Iterable[str], None]
-
 
 def parse_build_flag(text: str) -> Dict[str, bool]:
     """``--build opencv,no-python`` -> {"opencv": True, "python": False}; a clear error otherwise."""

@@ -12,11 +12,15 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Callable, NamedTuple, Optional, Tuple, Union
 
 from backprop_lint.caffe.model import InputError, Location
+from backprop_lint.caffe.records import NamedTuple
 
-PathArg = Union[str, "os.PathLike[str]"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Tuple, Union
+
+    PathArg = Union[str, "os.PathLike[str]"]
 
 #: bytes read first, to choose a size limit (text or binary) before reading the rest
 HEAD_BYTES = 4096

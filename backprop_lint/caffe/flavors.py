@@ -10,7 +10,12 @@ does, and which types a flavour registers, is in ``layer_table.py``.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Dict, NamedTuple
+
+from backprop_lint.caffe.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict
 
 
 class BatchNormUpgrade(Enum):

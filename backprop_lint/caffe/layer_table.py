@@ -21,10 +21,15 @@ Which options a build has is the user's setting (``build_options.py``).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import InputError, Message
+from backprop_lint.caffe.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
 
 BVLC = "bvlc"
 SSD = "ssd"
@@ -76,14 +81,15 @@ class Count(NamedTuple):
 
 ANY = Count()
 
-#: params(layer_param, n_bottoms) -> number of learnable blobs, None when unknowable
-ParamCount = Callable[[Message, int], Optional[int]]
-#: backward(j, n_bottoms, layer_param) -> what Backward does to bottom j
-BottomBackward = Callable[[int, int, Message], Backward]
-#: check(layer_param, n_bottoms, n_tops) -> None, or Caffe's own refusal wording
-LoadCheck = Callable[[Message, int, int], Optional[str]]
-#: counts(layer_param) -> (bottoms, tops) for types whose counts depend on params
-CountsOf = Callable[[Message], Tuple[Count, Count]]
+if TYPE_CHECKING:
+    #: params(layer_param, n_bottoms) -> number of learnable blobs, None when unknowable
+    ParamCount = Callable[[Message, int], Optional[int]]
+    #: backward(j, n_bottoms, layer_param) -> what Backward does to bottom j
+    BottomBackward = Callable[[int, int, Message], Backward]
+    #: check(layer_param, n_bottoms, n_tops) -> None, or Caffe's own refusal wording
+    LoadCheck = Callable[[Message, int, int], Optional[str]]
+    #: counts(layer_param) -> (bottoms, tops) for types whose counts depend on params
+    CountsOf = Callable[[Message], Tuple[Count, Count]]
 
 
 class ScratchContext(NamedTuple):

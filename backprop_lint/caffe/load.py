@@ -18,11 +18,16 @@ Which reader ``load(source)`` uses:
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Optional, Tuple, Union
 
 from backprop_lint.caffe import text_bytes, textproto
 from backprop_lint.caffe.files import FileSnapshot, read_regular_bytes, read_regular_file, too_big
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Tuple, Union
+
+    Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Message, Any]
 
 #: text files bigger than this are refused: real nets are under 1 MB, and a degenerate
 #: text of tiny messages costs about 40 bytes of memory per byte of input
@@ -30,8 +35,6 @@ DEFAULT_MAX_TEXT_BYTES = 16 * 1024 * 1024
 #: binary files (weights included) bigger than this are refused; protobuf's own cap is 2 GB
 DEFAULT_MAX_BINARY_BYTES = 1024 * 1024 * 1024
 BINARY_SUFFIXES = (".caffemodel", ".binaryproto", ".pb")
-
-Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, Message, Any]
 
 
 def load(

@@ -7,11 +7,13 @@ Both import protobuf, so neither is on the fast text path.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List
-
 from backprop_lint.caffe import schema
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.schema import tables
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 
 def to_protobuf(message: Message) -> Any:

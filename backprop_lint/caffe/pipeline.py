@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
-from backprop_lint.caffe.build_options import BuildSetting, resolve_build
+from backprop_lint.caffe.build_options import resolve_build
 from backprop_lint.caffe.filter import layer_defs, net_state_for, select_layers
 from backprop_lint.caffe.flavors import Flavor, get_flavor
 from backprop_lint.caffe.layer_table import LayerInfo
@@ -30,6 +29,12 @@ from backprop_lint.caffe.model import (
 from backprop_lint.caffe.simulate import BuiltNet, aborting_layers, build_layers, init_net
 from backprop_lint.caffe.simulate import simulate as _simulate
 from backprop_lint.caffe.splits import insert_splits
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+    from backprop_lint.caffe.build_options import BuildSetting
 
 
 def prepare(

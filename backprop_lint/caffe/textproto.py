@@ -29,11 +29,17 @@ import re
 import struct
 import sys
 import warnings
-from typing import Any, Callable, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
 from backprop_lint.caffe.model import InputError, Location, Message, SourceLines, Warning_
+from backprop_lint.caffe.records import NamedTuple
 from backprop_lint.caffe.schema import packs as pack_tables
 from backprop_lint.caffe.schema import tables
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple
+
+    Converter = Callable[[str], object]
 
 FLAVORS = ("bvlc", "ssd")
 #: protobuf's default nesting limit for binary messages; we use it for text too
@@ -114,9 +120,6 @@ class _ForkValue(Exception):
     def __init__(self, value: str) -> None:
         super().__init__(value)
         self.value = value
-
-
-Converter = Callable[[str], object]
 
 _INT_RANGES: Dict[str, Tuple[int, int]] = {
     "int32": (-(2**31), 2**31 - 1),
@@ -338,7 +341,8 @@ def _converter(
 #: at most this many tokens are remembered per field (a hostile file may hold millions of distinct ones)
 _KNOWN_LIMIT = 512
 
-Schema = Dict[str, Dict[str, FieldSpec]]
+if TYPE_CHECKING:
+    Schema = Dict[str, Dict[str, FieldSpec]]
 _schemas: Dict[Tuple[str, Tuple[str, ...]], Schema] = {}
 _common_fields: Dict[Tuple[str, Tuple[str, ...]], Dict[str, Dict[str, FieldSpec]]] = {}
 

@@ -18,11 +18,13 @@ comments of the block they came from.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Tuple
-
 from backprop_lint.caffe.flavors import BatchNormUpgrade, Flavor
 from backprop_lint.caffe.model import Location, Message, NetRefused, Warning_
 from backprop_lint.caffe.schema.tables import MESSAGES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 #: Warning_.kind of Caffe's own LOG(ERROR) lines (same wording), and of NetRefused from this stage
 UPGRADE_KIND = "upgrade"

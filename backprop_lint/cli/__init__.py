@@ -14,9 +14,12 @@ them: the same parser, exit statuses and one-line errors.
 from __future__ import annotations
 
 import sys
-from typing import List, Optional, Sequence
 
 from backprop_lint.cli.guard import guarded
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Callable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130

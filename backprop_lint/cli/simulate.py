@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Dict, List, NamedTuple, Optional
 
 from backprop_lint.caffe.pipeline import run_simulate
+from backprop_lint.caffe.records import NamedTuple
 from backprop_lint.caffe.text_bytes import printable_json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 
 def help_text(docstring: str) -> str:

@@ -19,11 +19,14 @@ user's own ``[tool.backprop-lint.layers.TYPE]`` declaration wins over both.
 from __future__ import annotations
 
 from difflib import get_close_matches
-from typing import Dict, Iterable, List, Sequence, Tuple
 
 from backprop_lint.caffe.layer_table import LayerInfo
 from backprop_lint.caffe.model import InputError
 from backprop_lint.caffe.packs.base import Pack
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Sequence, Tuple
 
 
 def _all_packs() -> Tuple[Pack, ...]:

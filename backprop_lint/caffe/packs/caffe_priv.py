@@ -6,8 +6,6 @@ size (``use_blob_size``), as FPN-style nets use it. Its ``ROIPooling`` and
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     LOSS_TOPS,
@@ -27,6 +25,10 @@ from backprop_lint.caffe.packs.base import (
     sub_value,
     weights_and_bias,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def interp_size_blob_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:

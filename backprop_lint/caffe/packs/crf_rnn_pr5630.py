@@ -10,10 +10,12 @@ net asks; the image (bottom 2) never gets one.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import ONE, Backward, Count, Pack, per_bottom, preloaded_or, row, sub_value
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def num_iterations_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:

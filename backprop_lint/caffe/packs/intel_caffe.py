@@ -5,8 +5,6 @@ its own scale and bias blobs) are not described by this pack.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     ONE,
@@ -20,6 +18,10 @@ from backprop_lint.caffe.packs.base import (
     row,
     same,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def reorg_stride_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:

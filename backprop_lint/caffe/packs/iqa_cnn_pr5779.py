@@ -8,11 +8,13 @@ that one bottom element.
 """
 from __future__ import annotations
 
-from typing import Tuple
-
 from backprop_lint.caffe.layer_table import FLAVORS, Count, layer_info
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import LOSS_TOPS, TWO, Backward, Pack, label_bottom, loss_row, per_bottom
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Tuple
 
 
 def _pooling_counts(layer_param: Message) -> Tuple[Count, Count]:

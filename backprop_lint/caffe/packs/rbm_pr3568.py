@@ -24,8 +24,6 @@ stochastic pooling is.
 """
 from __future__ import annotations
 
-from typing import Any, FrozenSet, Optional
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     ANY,
@@ -38,6 +36,10 @@ from backprop_lint.caffe.packs.base import (
     sub_value,
     weights_and_bias,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, FrozenSet, Optional
 
 _PARAM = "rbm_inner_product_param"
 

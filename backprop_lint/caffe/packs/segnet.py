@@ -7,8 +7,6 @@ bottom (the SSD lineage has another ``Upsample``; with this pack on, this one wi
 """
 from __future__ import annotations
 
-from typing import Tuple
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     ONE,
@@ -24,6 +22,10 @@ from backprop_lint.caffe.packs.base import (
     same,
     sub_value,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Tuple
 
 
 def bn_counts(layer_param: Message) -> Tuple[Count, Count]:

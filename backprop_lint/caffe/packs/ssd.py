@@ -6,8 +6,6 @@ most SSD ports (MobileNet-SSD, the SSD examples) are built, with OpenCV on.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import (
     ANY,
@@ -23,6 +21,10 @@ from backprop_lint.caffe.packs.base import (
     row,
     same,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def permute_is_identity(layer_param: Message, n_bottoms: int, n_tops: int) -> bool:

@@ -8,10 +8,12 @@ described here.
 """
 from __future__ import annotations
 
-from typing import Optional
-
 from backprop_lint.caffe.model import Message
 from backprop_lint.caffe.packs.base import ONE, Backward, Count, Pack, preloaded_or, row, same
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 def num_classes_check(layer_param: Message, n_bottoms: int, n_tops: int) -> Optional[str]:

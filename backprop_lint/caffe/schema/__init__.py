@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import _thread
 import os
-from typing import Any, Dict, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 #: the compiled schema (a str path; ``FDS_PATH`` is the same as a ``pathlib.Path``)
 FDS_FILE = os.path.join(os.path.dirname(__file__), "caffe_fds.bin")

@@ -31,9 +31,11 @@ parser goes by name, and binary nets are read with the base schema.
 # fmt: off
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
-FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
+    FieldInfo = Tuple[int, str, bool, Optional[str], Any, bool]
 
 _FILLER = "FillerParameter"
 

@@ -1,0 +1,65 @@
+"""What the `simulate` path leaves out of its start-up: `typing`, `dataclasses` and `inspect`.
+
+Importing them was about half of the simulate command's start-up (README,
+Performance): the stages' data are records (`caffe/records.py`), table rows
+named tuples built without `typing`, and every annotation-only name is
+imported under `TYPE_CHECKING`. A fresh interpreter without `site` (whose
+development `.pth` files may import `typing` themselves) checks that none of
+them comes back, both on import and while `simulate` runs.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import backprop_lint
+
+AVOIDED = ("typing", "dataclasses", "inspect")
+CHECKOUT = str(Path(backprop_lint.__file__).resolve().parent.parent)
+
+NET = (
+    'name: "n"\n'
+    'layer { name: "data" type: "Input" top: "data" top: "label" '
+    "input_param { shape { dim: 2 dim: 3 } shape { dim: 2 } } }\n"
+    'layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 2 } }\n'
+    'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }\n'
+)
+# V1 layers and input fields: the upgrade runs too
+V1_NET = (
+    'name: "v1"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n'
+    'layers { name: "conv" type: CONVOLUTION bottom: "data" top: "conv" '
+    "convolution_param { num_output: 2 kernel_size: 3 } }\n"
+    'layers { name: "relu" type: RELU bottom: "conv" top: "conv" }\n'
+)
+IMPORTS = "import backprop_lint.cli.simulate, backprop_lint.caffe.load, backprop_lint.caffe.upgrade"
+PROBE = (
+    "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
+    f"print(code, sorted(m for m in {AVOIDED!r} if m in sys.modules))"
+)
+
+
+def run_without_site(*args: str) -> str:
+    env = dict(os.environ, PYTHONPATH=CHECKOUT)
+    done = subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()[-1]
+
+
+def test_importing_the_simulate_path_imports_none_of_them() -> None:
+    probe = f"{IMPORTS}; import sys; print(sorted(m for m in {AVOIDED!r} if m in sys.modules))"
+    assert run_without_site("-c", probe) == "[]"
+
+
+@pytest.mark.parametrize("text, options", [
+    (NET, ()),
+    (V1_NET, ()),
+    (NET, ("--phase", "TEST", "--flavor", "ssd", "--pack", "ssd", "--build", "no-opencv", "--indent", "2")),
+], ids=["plain", "upgraded", "pack-and-build"])
+def test_simulate_imports_none_of_them(tmp_path: Path, text: str, options: tuple) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(text)
+    assert run_without_site("-c", PROBE, "simulate", str(net), *options) == "0 []"
