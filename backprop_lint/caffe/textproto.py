@@ -68,7 +68,10 @@ _ASCII_SPACE = rf"{_ASCII_BLANK}(?:\#[^\n]{_RUN}{_ASCII_BLANK}){_RUN}"
 #: one simple field, a run of closing braces, or a separator, with the blank text before it.
 #: A string must not be followed by another (implicit concatenation), even past
 #: comments, nor by a non-ASCII blank (behind which another string might hide):
-#: those go slow.
+#: those go slow. A string takes the ASCII blanks after it and then wants neither
+#: a quote nor a '#' next, which costs less than looking past the blanks and
+#: comments ahead; the next field's blank text then starts at its name, and as
+#: what was taken holds no '#', no comment is missed (``_comments_before``).
 #: When only the name matches (a list, an escaped string, a string followed by
 #: another one, a comment inside the field...), the slow path reads the field.
 #: Optional parts are written as a last, empty alternative (``(?:a|b|)``, ``(:?)``
@@ -78,7 +81,7 @@ _ASCII_SPACE = rf"{_ASCII_BLANK}(?:\#[^\n]{_RUN}{_ASCII_BLANK}){_RUN}"
 _FIELD = re.compile(
     rf"{_ASCII_SPACE}(?:"
     rf"({_IDENT}){_ASCII_BLANK}(:?){_ASCII_BLANK}"
-    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING})(?!{_ASCII_SPACE}(?:[\"']|[^\S \t\r\n]))|([{{<])|)"
+    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING}){_ASCII_BLANK}(?![\"'\#]|[^\S \t\r\n])|([{{<])|)"
     rf"|([}}>](?:{_ASCII_BLANK}[}}>]){_RUN})|([,;])|)"
 )
 
