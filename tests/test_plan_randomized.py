@@ -14,8 +14,6 @@ yet, each reported to the simulation's owner.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import os
 import random
 from collections import Counter
@@ -189,7 +187,7 @@ def _any_nonzero(runs: List[Measured]) -> Measured:
     first = runs[0]
     if not all(run.ok for run in runs):
         return next(run for run in runs if not run.ok)
-    combined = dataclasses.replace(first)
+    combined = first.replace()
     combined.blob_diff_nonzero = [any(values) for values in zip(*(run.blob_diff_nonzero for run in runs))]
     combined.param_diff_nonzero = {
         layer: [any(run.param_diff_nonzero[layer][p] for run in runs) for p in range(len(cells))]

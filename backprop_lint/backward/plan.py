@@ -24,14 +24,10 @@ The default phase is **TEST**: pycaffe users load deploy nets as
 """
 from __future__ import annotations
 
-import dataclasses
-import difflib
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
-
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet
 from backprop_lint.caffe.pipeline import declared_layer_infos, gc_paused, prepare
+from backprop_lint.caffe.records import Record
 from backprop_lint.caffe.simulate import (
     AUTOMATIC_TOP,
     BackwardResult,
@@ -46,7 +42,10 @@ from backprop_lint.caffe.simulate import (
     sweep_backward,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+
     from backprop_lint.caffe.build_options import BuildSetting
     from backprop_lint.caffe.model import Tri
 
@@ -58,70 +57,111 @@ _MAX_CHAIN_DEPTH = 12
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class NameIssue:
+class NameIssue(Record):
     """A name pycaffe would reject or misread, with the name to use instead."""
 
+    __slots__ = ("option", "given", "problem", "suggestion", "fatal")
     option: str  # "start" | "end" | "seed" | "read"
     given: str
     problem: str
-    suggestion: Optional[str] = None
+    suggestion: Optional[str]
     #: pycaffe raises (ValueError / KeyError) on this name
-    fatal: bool = True
+    fatal: bool
+
+    def __init__(self, option: str, given: str, problem: str, suggestion: Optional[str] = None,
+                 fatal: bool = True) -> None:
+        self.option = option
+        self.given = given
+        self.problem = problem
+        self.suggestion = suggestion
+        self.fatal = fatal
 
 
-@dataclass
-class LayerStep:
+class LayerStep(Record):
     """One layer of the call's range: whether its Backward runs, and why."""
 
+    __slots__ = ("index", "name", "type", "runs", "why")
     index: int
     name: str
     type: str
     runs: Tri
     why: str
 
+    def __init__(self, index: int, name: str, type: str, runs: Tri, why: str) -> None:
+        self.index = index
+        self.name = name
+        self.type = type
+        self.runs = runs
+        self.why = why
 
-@dataclass
-class SeedNote:
+
+class SeedNote(Record):
     """A seeded diff that a layer of the range overwrites."""
 
+    __slots__ = ("blob", "message", "overwritten_by")
     blob: str
     message: str
-    overwritten_by: Optional[str] = None
+    overwritten_by: Optional[str]
+
+    def __init__(self, blob: str, message: str, overwritten_by: Optional[str] = None) -> None:
+        self.blob = blob
+        self.message = message
+        self.overwritten_by = overwritten_by
 
 
-@dataclass
-class ReadVerdict:
+class ReadVerdict(Record):
     """Whether a blob you read ends up with a non-zero diff, and why not."""
 
+    __slots__ = ("blob", "nonzero", "reasons", "read_instead", "include_layer")
     blob: str  # as the user gave it
     nonzero: Tri
-    reasons: List[str] = field(default_factory=list)
+    reasons: List[str]
     #: a post-split blob that does hold the gradient (read this instead)
-    read_instead: Optional[str] = None
+    read_instead: Optional[str]
     #: a layer to include in the range (lower --end to it) so that ``blob`` gets the gradient
-    include_layer: Optional[str] = None
+    include_layer: Optional[str]
+
+    def __init__(self, blob: str, nonzero: Tri, reasons: Optional[List[str]] = None,
+                 read_instead: Optional[str] = None, include_layer: Optional[str] = None) -> None:
+        self.blob = blob
+        self.nonzero = nonzero
+        self.reasons = [] if reasons is None else reasons
+        self.read_instead = read_instead
+        self.include_layer = include_layer
 
 
-@dataclass
-class CallFix:
+class CallFix(Record):
     """The corrected call, found by simulating candidate ranges (and force_backward)."""
 
+    __slots__ = ("possible", "start", "end", "add_force_backward", "call", "explanation", "unknown")
     possible: bool
     #: the start=/end= arguments of the corrected call (None: leave the argument out)
-    start: Optional[str] = None
-    end: Optional[str] = None
-    add_force_backward: bool = False  # True: add `force_backward: true` to the prototxt
-    call: str = ""
-    explanation: List[str] = field(default_factory=list)
+    start: Optional[str]
+    end: Optional[str]
+    add_force_backward: bool  # True: add `force_backward: true` to the prototxt
+    call: str
+    explanation: List[str]
     #: not possible because an undeclared custom layer makes a requested diff unknown (declaring it may help)
-    unknown: bool = False
+    unknown: bool
+
+    def __init__(self, possible: bool, start: Optional[str] = None, end: Optional[str] = None,
+                 add_force_backward: bool = False, call: str = "", explanation: Optional[List[str]] = None,
+                 unknown: bool = False) -> None:
+        self.possible = possible
+        self.start = start
+        self.end = end
+        self.add_force_backward = add_force_backward
+        self.call = call
+        self.explanation = [] if explanation is None else explanation
+        self.unknown = unknown
 
 
-@dataclass
-class BackwardPlan:
+class BackwardPlan(Record):
     """Everything ``backprop-lint backward`` reports about one pycaffe call."""
 
+    __slots__ = ("net_name", "file", "phase", "force_backward", "layer_names", "start", "end", "start_index",
+                 "end_index", "steps", "seeds", "seeds_assumed", "reads", "name_issues", "seed_notes", "outputs",
+                 "inputs", "returned_keys", "notes", "fix", "loss_blobs", "reads_assumed")
     net_name: str
     file: str
     phase: str
@@ -142,9 +182,57 @@ class BackwardPlan:
     returned_keys: List[str]
     notes: List[str]
     fix: Optional[CallFix]
-    loss_blobs: List[str] = field(default_factory=list)
+    loss_blobs: List[str]
     #: the blobs read were not asked for: net.backward returns nothing, so the end layer's tops were taken
-    reads_assumed: bool = False
+    reads_assumed: bool
+
+    def __init__(
+        self,
+        net_name: str,
+        file: str,
+        phase: str,
+        force_backward: bool,
+        layer_names: List[str],
+        start: Optional[str],
+        end: Optional[str],
+        start_index: int,
+        end_index: int,
+        steps: List[LayerStep],
+        seeds: List[str],
+        seeds_assumed: bool,
+        reads: List[ReadVerdict],
+        name_issues: List[NameIssue],
+        seed_notes: List[SeedNote],
+        outputs: List[str],
+        inputs: List[str],
+        returned_keys: List[str],
+        notes: List[str],
+        fix: Optional[CallFix],
+        loss_blobs: Optional[List[str]] = None,
+        reads_assumed: bool = False,
+    ) -> None:
+        self.net_name = net_name
+        self.file = file
+        self.phase = phase
+        self.force_backward = force_backward
+        self.layer_names = layer_names
+        self.start = start
+        self.end = end
+        self.start_index = start_index
+        self.end_index = end_index
+        self.steps = steps
+        self.seeds = seeds
+        self.seeds_assumed = seeds_assumed
+        self.reads = reads
+        self.name_issues = name_issues
+        self.seed_notes = seed_notes
+        self.outputs = outputs
+        self.inputs = inputs
+        self.returned_keys = returned_keys
+        self.notes = notes
+        self.fix = fix
+        self.loss_blobs = [] if loss_blobs is None else loss_blobs
+        self.reads_assumed = reads_assumed
 
     @property
     def runs_nothing(self) -> bool:
@@ -178,18 +266,18 @@ class BackwardPlan:
             "start_index": self.start_index,
             "end_index": self.end_index,
             "ok": self.ok,
-            "steps": [dataclasses.asdict(step) for step in self.steps],
+            "steps": [step.as_dict() for step in self.steps],
             "seeds": self.seeds,
             "seeds_assumed": self.seeds_assumed,
             "loss_blobs": self.loss_blobs,
-            "reads": [dataclasses.asdict(read) for read in self.reads],
-            "name_issues": [dataclasses.asdict(issue) for issue in self.name_issues],
-            "seed_notes": [dataclasses.asdict(note) for note in self.seed_notes],
+            "reads": [read.as_dict() for read in self.reads],
+            "name_issues": [issue.as_dict() for issue in self.name_issues],
+            "seed_notes": [note.as_dict() for note in self.seed_notes],
             "outputs": self.outputs,
             "inputs": self.inputs,
             "returned_keys": self.returned_keys,
             "notes": self.notes,
-            "fix": dataclasses.asdict(self.fix) if self.fix else None,
+            "fix": self.fix.as_dict() if self.fix else None,
             "runs_nothing": self.runs_nothing,
             "reads_assumed": self.reads_assumed,
         }
@@ -263,6 +351,8 @@ def _renamed_from(net: BuiltNet, name: str) -> List[int]:
 
 
 def _close(name: str, candidates: Sequence[str]) -> Optional[str]:
+    import difflib  # only for a wrong name
+
     matches = difflib.get_close_matches(name, list(dict.fromkeys(candidates)), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -373,15 +463,22 @@ def _step(net: BuiltNet, index: int) -> LayerStep:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class SimulatedCall:
+class SimulatedCall(Record):
     """One simulated call: the net, the range, the seeds and what Backward left."""
 
+    __slots__ = ("net", "start", "end", "seed_ids", "result")
     net: BuiltNet
     start: int
     end: int
     seed_ids: List[int]
     result: BackwardResult
+
+    def __init__(self, net: BuiltNet, start: int, end: int, seed_ids: List[int], result: BackwardResult) -> None:
+        self.net = net
+        self.start = start
+        self.end = end
+        self.seed_ids = seed_ids
+        self.result = result
 
     def value(self, blob_id: int) -> Tri:
         return self.result.blob_diff_nonzero[blob_id]
@@ -580,14 +677,20 @@ def seed_overwrites(run: SimulatedCall) -> List[SeedNote]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class _Candidate:
+class _Candidate(Record):
     """A call the fix search tried, and what it costs to switch to it."""
 
+    __slots__ = ("start", "end", "forced", "cost")
     start: int
     end: int
     forced: bool
     cost: Tuple[int, int, int]
+
+    def __init__(self, start: int, end: int, forced: bool, cost: Tuple[int, int, int]) -> None:
+        self.start = start
+        self.end = end
+        self.forced = forced
+        self.cost = cost
 
 
 def search_fix(

@@ -32,14 +32,17 @@ import re
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, plan_for_net, prepare_source
 from backprop_lint.caffe.model import InputError, Message, NetRefused, PreparedNet, UnsupportedInput
 from backprop_lint.caffe.pipeline import declared_layer_infos
+from backprop_lint.caffe.records import Record
 from backprop_lint.caffe.simulate import init_net
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 #: data layer types replaced by an Input layer when their source is absent
 DATA_LAYER_TYPES = ("Data", "ImageData", "WindowData", "HDF5Data", "AnnotatedData", "VideoData", "MemoryData")
@@ -187,11 +190,18 @@ def _quoted(value: str) -> str:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class RunnableNet:
+class RunnableNet(Record):
+    """A net Caffe can build without datasets, and what was replaced to get it."""
+
+    __slots__ = ("text", "messages", "labels")
     text: str  # V2 prototxt text Caffe can load
-    messages: List[str] = field(default_factory=list)  # what was replaced, and how shapes were chosen
-    labels: List[str] = field(default_factory=list)  # replaced tops that hold class labels
+    messages: List[str]  # what was replaced, and how shapes were chosen
+    labels: List[str]  # replaced tops that hold class labels
+
+    def __init__(self, text: str, messages: Optional[List[str]] = None, labels: Optional[List[str]] = None) -> None:
+        self.text = text
+        self.messages = [] if messages is None else messages
+        self.labels = [] if labels is None else labels
 
 
 def refuse_python_layers(prepared: PreparedNet) -> None:
@@ -316,45 +326,99 @@ def _image_shape(layer: Message) -> Tuple[int, List[int]]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class Measured:
+class Measured(Record):
     """What real pycaffe did: one forward, then ``net.backward(start=..., end=...)``."""
 
+    __slots__ = ("ok", "layer_names", "blob_names", "outputs", "blob_diff_nonzero", "param_diff_nonzero", "seeded",
+                 "start_index", "end_index", "error", "stage")
     ok: bool
-    layer_names: List[str] = field(default_factory=list)
-    blob_names: List[str] = field(default_factory=list)
-    outputs: List[str] = field(default_factory=list)
+    layer_names: List[str]
+    blob_names: List[str]
+    outputs: List[str]
     #: per blob id (blob names can repeat: "(automatic)")
-    blob_diff_nonzero: List[bool] = field(default_factory=list)
+    blob_diff_nonzero: List[bool]
     #: layer index -> per parameter blob
-    param_diff_nonzero: Dict[int, List[bool]] = field(default_factory=dict)
-    seeded: List[str] = field(default_factory=list)
-    start_index: int = 0
-    end_index: int = 0
-    error: Optional[str] = None  # Caffe's fatal message, or the Python exception
-    stage: Optional[str] = None  # "load" | "forward" | "backward" when it failed
+    param_diff_nonzero: Dict[int, List[bool]]
+    seeded: List[str]
+    start_index: int
+    end_index: int
+    error: Optional[str]  # Caffe's fatal message, or the Python exception
+    stage: Optional[str]  # "load" | "forward" | "backward" when it failed
+
+    def __init__(
+        self,
+        ok: bool,
+        layer_names: Optional[List[str]] = None,
+        blob_names: Optional[List[str]] = None,
+        outputs: Optional[List[str]] = None,
+        blob_diff_nonzero: Optional[List[bool]] = None,
+        param_diff_nonzero: Optional[Dict[int, List[bool]]] = None,
+        seeded: Optional[List[str]] = None,
+        start_index: int = 0,
+        end_index: int = 0,
+        error: Optional[str] = None,
+        stage: Optional[str] = None,
+    ) -> None:
+        self.ok = ok
+        self.layer_names = [] if layer_names is None else layer_names
+        self.blob_names = [] if blob_names is None else blob_names
+        self.outputs = [] if outputs is None else outputs
+        self.blob_diff_nonzero = [] if blob_diff_nonzero is None else blob_diff_nonzero
+        self.param_diff_nonzero = {} if param_diff_nonzero is None else param_diff_nonzero
+        self.seeded = [] if seeded is None else seeded
+        self.start_index = start_index
+        self.end_index = end_index
+        self.error = error
+        self.stage = stage
 
     def diff_of(self, blob: str) -> bool:
         return self.blob_diff_nonzero[self.blob_names.index(blob)]
 
 
-@dataclass
-class MeasureRequest:
+class MeasureRequest(Record):
     """One net to build and one forward + backward to run, for ``measure_many``."""
 
+    __slots__ = ("net_text", "phase", "level", "stages", "start", "end", "seeds", "labels", "weights",
+                 "randomize_params", "random_seed")
     net_text: str
-    phase: str = DEFAULT_PHASE
-    level: int = 0
-    stages: Sequence[str] = ()
-    start: Optional[str] = None
-    end: Optional[str] = None
+    phase: str
+    level: int
+    stages: Sequence[str]
+    start: Optional[str]
+    end: Optional[str]
     #: None: the net outputs when the net has no loss, else none
-    seeds: Optional[Sequence[str]] = None
-    labels: Sequence[str] = ()
-    weights: Optional[str] = None
-    randomize_params: bool = True
+    seeds: Optional[Sequence[str]]
+    labels: Sequence[str]
+    weights: Optional[str]
+    randomize_params: bool
     #: seeds Caffe's generator (fillers, DummyData, Dropout) and the random inputs and diffs
-    random_seed: int = 1701
+    random_seed: int
+
+    def __init__(
+        self,
+        net_text: str,
+        phase: str = DEFAULT_PHASE,
+        level: int = 0,
+        stages: Sequence[str] = (),
+        start: Optional[str] = None,
+        end: Optional[str] = None,
+        seeds: Optional[Sequence[str]] = None,
+        labels: Sequence[str] = (),
+        weights: Optional[str] = None,
+        randomize_params: bool = True,
+        random_seed: int = 1701,
+    ) -> None:
+        self.net_text = net_text
+        self.phase = phase
+        self.level = level
+        self.stages = stages
+        self.start = start
+        self.end = end
+        self.seeds = seeds
+        self.labels = labels
+        self.weights = weights
+        self.randomize_params = randomize_params
+        self.random_seed = random_seed
 
 
 def measure_backward(
@@ -478,16 +542,27 @@ def _failure(stderr: str, returncode: int) -> Measured:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class Disagreement:
+class Disagreement(Record):
+    """One thing the prediction and real pycaffe disagree on."""
+
+    __slots__ = ("what", "name", "predicted", "measured")
     what: str  # "blob" | "param" | "structure" | "run"
     name: str
     predicted: Any
     measured: Any
 
+    def __init__(self, what: str, name: str, predicted: Any, measured: Any) -> None:
+        self.what = what
+        self.name = name
+        self.predicted = predicted
+        self.measured = measured
 
-@dataclass
-class VerifyReport:
+
+class VerifyReport(Record):
+    """The prediction against one measurement with real pycaffe."""
+
+    __slots__ = ("file", "phase", "start", "end", "seeds", "replaced", "measured", "predicted_blobs", "compared",
+                 "unknown", "disagreements")
     file: str
     phase: str
     start: Optional[str]
@@ -496,9 +571,35 @@ class VerifyReport:
     replaced: List[str]  # messages about replaced data layers
     measured: Measured
     predicted_blobs: Dict[str, Any]  # blob name -> Tri (first blob of that name)
-    compared: int = 0
-    unknown: int = 0
-    disagreements: List[Disagreement] = field(default_factory=list)
+    compared: int
+    unknown: int
+    disagreements: List[Disagreement]
+
+    def __init__(
+        self,
+        file: str,
+        phase: str,
+        start: Optional[str],
+        end: Optional[str],
+        seeds: List[str],
+        replaced: List[str],
+        measured: Measured,
+        predicted_blobs: Dict[str, Any],
+        compared: int = 0,
+        unknown: int = 0,
+        disagreements: Optional[List[Disagreement]] = None,
+    ) -> None:
+        self.file = file
+        self.phase = phase
+        self.start = start
+        self.end = end
+        self.seeds = seeds
+        self.replaced = replaced
+        self.measured = measured
+        self.predicted_blobs = predicted_blobs
+        self.compared = compared
+        self.unknown = unknown
+        self.disagreements = [] if disagreements is None else disagreements
 
     @property
     def agrees(self) -> bool:
@@ -510,7 +611,7 @@ class VerifyReport:
             "replaced_data_layers": self.replaced, "compared": self.compared, "unknown": self.unknown,
             "agrees": self.agrees, "measured_ok": self.measured.ok, "measured_error": self.measured.error,
             "measured_stage": self.measured.stage,
-            "disagreements": [vars(d) for d in self.disagreements],
+            "disagreements": [d.as_dict() for d in self.disagreements],
             "predicted_blob_diff_nonzero": self.predicted_blobs,
             "measured_blob_diff_nonzero": dict(zip(self.measured.blob_names, self.measured.blob_diff_nonzero)),
         }
