@@ -21,7 +21,6 @@ import os
 import re
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, plan_backward
 from backprop_lint.caffe.model import BackpropLintError
@@ -34,6 +33,10 @@ from backprop_lint.report.graph.dot import to_dot
 from backprop_lint.report.graph.html import render_html
 from backprop_lint.report.graph.svg import GraphvizFailed, GraphvizMissing, find_dot, render_svg
 from backprop_lint.report.graph.view import GraphView, build_view
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence
 
 FORMATS_BY_SUFFIX = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}
 EXIT_WRITTEN, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from typing import List, Optional, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -37,6 +36,10 @@ from backprop_lint.backward.pycaffe import (
     pycaffe_status,
     verify_backward,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, Optional, TextIO
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import textwrap
 from xml.sax.saxutils import escape
-from typing import List
 
 from backprop_lint.report.graph.view import (
     DIFF_UNKNOWN,
@@ -21,6 +20,10 @@ from backprop_lint.report.graph.view import (
     GraphView,
     LayerNode,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
 
 ZERO_DIFF_COLOR = "#c62828"
 UNKNOWN_DIFF_COLOR = "#f57f17"

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List
 from xml.sax.saxutils import escape
 
 from backprop_lint.report.graph.view import STATE_BY_KEY, FindingNote, GraphView
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 _PROLOG = re.compile(r"<\?xml[^>]*\?>|<!DOCTYPE[^>]*>|<!--.*?-->", re.DOTALL)
 

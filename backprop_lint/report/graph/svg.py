@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from typing import Dict, Optional
 from xml.sax.saxutils import escape
 
 from backprop_lint.report.graph.dot import to_dot
 from backprop_lint.report.graph.view import GraphView
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Optional
 
 INSTALL_HINT = (
     "install Graphviz (Debian/Ubuntu: `apt-get install graphviz`, macOS: `brew install graphviz`, "

@@ -13,11 +13,9 @@ the same diff.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
-
 from backprop_lint.backward.plan import BackwardPlan
 from backprop_lint.caffe.model import SimLayer, SimulatedNet
+from backprop_lint.caffe.records import FrozenRecord, Record
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.rules.explain import describe, why_no_backward, why_no_gradient_reaches
 from backprop_lint.linting.rules.graph import (
@@ -28,16 +26,24 @@ from backprop_lint.linting.rules.graph import (
     user_readers,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Tuple
+
     from backprop_lint.caffe.model import Tri
 
 
-@dataclass(frozen=True)
-class LayerState:
+class LayerState(FrozenRecord):
+    """A backward state of a layer: its key, legend and colours."""
+
+    __slots__ = ("key", "legend", "fill", "border")
     key: str
     legend: str  # what the colour means, in the legend
     fill: str
     border: str
+
+    def __init__(self, key: str, legend: str, fill: str, border: str) -> None:
+        self._set(key, legend, fill, border)
 
 
 #: the backward states of a layer, in legend order
@@ -57,8 +63,10 @@ STATE_BY_KEY: Dict[str, LayerState] = {state.key: state for state in LAYER_STATE
 DIFF_NONZERO, DIFF_ZERO, DIFF_UNKNOWN = "nonzero", "zero", "unknown"
 
 
-@dataclass(frozen=True)
-class FindingNote:
+class FindingNote(FrozenRecord):
+    """A finding as the picture shows it, on its layer or blob."""
+
+    __slots__ = ("code", "name", "severity", "location", "message", "reasons", "fix", "fix_text", "fix_safe")
     code: str
     name: str
     severity: str
@@ -69,46 +77,89 @@ class FindingNote:
     fix_text: Tuple[str, ...]  # the text each edit inserts, as `file:line:col: text`
     fix_safe: bool
 
+    def __init__(self, code: str, name: str, severity: str, location: str, message: str, reasons: Tuple[str, ...],
+                 fix: Optional[str], fix_text: Tuple[str, ...], fix_safe: bool) -> None:
+        self._set(code, name, severity, location, message, reasons, fix, fix_text, fix_safe)
 
-@dataclass
-class LayerNode:
+
+class LayerNode(Record):
+    """A layer of the picture, with its backward state and reasons."""
+
+    __slots__ = ("id", "index", "name", "type", "state", "reasons", "findings", "is_split", "location", "call")
     id: str
     index: int
     name: str
     type: str
     state: str  # a key of STATE_BY_KEY
     reasons: List[str]
-    findings: List[FindingNote] = field(default_factory=list)
-    is_split: bool = False
-    location: str = ""
+    findings: List[FindingNote]
+    is_split: bool
+    location: str
     #: under --start/--end: "runs", "skipped", "outside" the range, or "" without a call
-    call: str = ""
+    call: str
+
+    def __init__(self, id: str, index: int, name: str, type: str, state: str, reasons: List[str],
+                 findings: Optional[List[FindingNote]] = None, is_split: bool = False, location: str = "",
+                 call: str = "") -> None:
+        self.id = id
+        self.index = index
+        self.name = name
+        self.type = type
+        self.state = state
+        self.reasons = reasons
+        self.findings = [] if findings is None else findings
+        self.is_split = is_split
+        self.location = location
+        self.call = call
 
 
-@dataclass
-class BlobNode:
+class BlobNode(Record):
+    """A blob of the picture (one node per write), with its diff and reasons."""
+
+    __slots__ = ("id", "name", "blob", "diff", "reasons", "findings", "loss_weight", "seeded", "read")
     id: str
     name: str  # as the user wrote it (a folded Split's copies show their source's name)
     blob: str  # Caffe's blob name (post-split)
     diff: str  # DIFF_NONZERO / DIFF_ZERO / DIFF_UNKNOWN
     reasons: List[str]
-    findings: List[FindingNote] = field(default_factory=list)
-    loss_weight: float = 0.0
-    seeded: bool = False
+    findings: List[FindingNote]
+    loss_weight: float
+    seeded: bool
     #: under --read: the planner's verdict for this blob ("nonzero" / "zero" / "unknown"), else ""
-    read: str = ""
+    read: str
+
+    def __init__(self, id: str, name: str, blob: str, diff: str, reasons: List[str],
+                 findings: Optional[List[FindingNote]] = None, loss_weight: float = 0.0, seeded: bool = False,
+                 read: str = "") -> None:
+        self.id = id
+        self.name = name
+        self.blob = blob
+        self.diff = diff
+        self.reasons = reasons
+        self.findings = [] if findings is None else findings
+        self.loss_weight = loss_weight
+        self.seeded = seeded
+        self.read = read
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(FrozenRecord):
+    """A bottom or top edge of the picture."""
+
+    __slots__ = ("tail", "head", "kind")
     tail: str
     head: str
     #: "gradient": a non-zero gradient crosses it in Backward; "cut": propagate_down: false; "none"
     kind: str
 
+    def __init__(self, tail: str, head: str, kind: str) -> None:
+        self._set(tail, head, kind)
 
-@dataclass
-class GraphView:
+
+class GraphView(Record):
+    """What the picture shows: the net's layers, blobs and edges, and the call drawn."""
+
+    __slots__ = ("title", "file", "state", "force_backward", "layers", "blobs", "edges", "net_findings",
+                 "call_summary")
     title: str
     file: str
     state: str
@@ -118,7 +169,20 @@ class GraphView:
     edges: List[Edge]
     net_findings: List[FindingNote]
     #: one line each: the net.backward call drawn, the verdicts, the fix
-    call_summary: List[str] = field(default_factory=list)
+    call_summary: List[str]
+
+    def __init__(self, title: str, file: str, state: str, force_backward: bool, layers: List[LayerNode],
+                 blobs: List[BlobNode], edges: List[Edge], net_findings: List[FindingNote],
+                 call_summary: Optional[List[str]] = None) -> None:
+        self.title = title
+        self.file = file
+        self.state = state
+        self.force_backward = force_backward
+        self.layers = layers
+        self.blobs = blobs
+        self.edges = edges
+        self.net_findings = net_findings
+        self.call_summary = [] if call_summary is None else call_summary
 
 
 def layer_state(net: SimulatedNet, layer: SimLayer) -> str:
