@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Dict, List, Optional, Sequence, TextIO
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
 from backprop_lint.cli.simulate import (
@@ -20,7 +19,16 @@ from backprop_lint.cli.simulate import (
 from backprop_lint.caffe.model import InputError, NetRefused
 from backprop_lint.caffe.pipeline import error_to_json
 from backprop_lint.report.escape import printable
-from backprop_lint.report.plain import Piece, plain_lines, rich_styles, unchanged_by_rich
+from backprop_lint.report.plain import plain_lines, rich_styles, unchanged_by_rich
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, TextIO
+
+    from backprop_lint.report.plain import Piece
+
+    #: a line of the report: (text, rich style) pieces; the text is already printable
+    Line = List[Piece]
 
 
 DESCRIPTION = """\
@@ -92,10 +100,6 @@ def run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------
 # Text (for people)
 # ---------------------------------------------------------------------------
-
-#: a line of the report: (text, rich style) pieces; the text is already printable
-Line = List[Piece]
-
 
 def render_text(plan: BackwardPlan, stream: TextIO) -> None:
     """The report, plain when rich would print it unstyled (a pipe, a file), else through rich."""
