@@ -8,20 +8,24 @@ Library entry points (see the README):
 """
 from __future__ import annotations
 
-from backprop_lint._version import __version__
-
 __all__ = ["Finding", "GradientCheckError", "LintReport", "check_before_training", "lint", "__version__"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from backprop_lint._version import __version__
     from backprop_lint.linting.linter import GradientCheckError, LintReport, check_before_training, lint
     from backprop_lint.linting.findings import Finding
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use, so that `backprop-lint simulate` does not pay for the linter.
+    # Imported on first use, so that `backprop-lint simulate` does not pay for the linter
+    # (nor for the module of the version, which it never prints).
+    if name == "__version__":
+        from backprop_lint._version import __version__
+
+        return __version__
     if name in ("lint", "check_before_training", "LintReport", "GradientCheckError"):
         import importlib
 

@@ -9,7 +9,6 @@ or generated code at start-up).
 """
 from __future__ import annotations
 
-from bisect import bisect_right
 from itertools import accumulate
 
 from backprop_lint.caffe.records import FrozenRecord, Record
@@ -140,6 +139,8 @@ class SourceLines:
                 self._line_start = text.rfind("\n", self._pos, offset) + 1
             self._pos = offset
             return self._line, offset - self._line_start + 1
+        from bisect import bisect_right  # imported here: a run in file order never comes back
+
         starts = self._starts
         if starts is None:
             # starts[k] is where line k + 1 starts (one past the k-th newline)

@@ -21,9 +21,11 @@ import re
 ENCODING = "utf-8"
 ERRORS = "surrogateescape"
 
-_LONE_BYTE = re.compile("[\udc80-\udcff]")
+# Patterns, not compiled at import: re compiles each on its first use (and caches it). Nets
+# are almost always UTF-8, and most runs never look for these bytes in JSON.
+_LONE_BYTE = "[\udc80-\udcff]"
 #: a JSON escape of a lone surrogateescape byte (not the low half of a surrogate pair)
-_JSON_LONE_BYTE = re.compile(r"(?<!\\ud[89ab][0-9a-f]{2})\\udc([89a-f][0-9a-f])")
+_JSON_LONE_BYTE = r"(?<!\\ud[89ab][0-9a-f]{2})\\udc([89a-f][0-9a-f])"
 
 
 #: control bytes other than tab, newline and carriage return
@@ -49,14 +51,14 @@ def encode(text: str) -> bytes:
 
 def printable(text: str) -> str:
     """``text`` with every byte that was not UTF-8 shown as ``\\xNN``."""
-    if not _LONE_BYTE.search(text):
+    if not re.search(_LONE_BYTE, text):
         return text
-    return _LONE_BYTE.sub(lambda match: f"\\x{ord(match.group(0)) - 0xDC00:02x}", text)
+    return re.sub(_LONE_BYTE, lambda match: f"\\x{ord(match.group(0)) - 0xDC00:02x}", text)
 
 
 def printable_json(document: str) -> str:
     """A JSON text (``ensure_ascii``) with those bytes' ``\\udcNN`` escapes shown as ``\\\\xNN``."""
     if "\\udc" not in document:
         return document
-    return _JSON_LONE_BYTE.sub(lambda match: "\\\\x" + match.group(1), document)
+    return re.sub(_JSON_LONE_BYTE, lambda match: "\\\\x" + match.group(1), document)
 
