@@ -80,6 +80,10 @@ class Record:
         return {name: _plain(getattr(self, name)) for name in self.__slots__}
 
 
+#: the frozen records set their fields through object's own __setattr__ (theirs refuses), bound once
+_setattr = object.__setattr__
+
+
 class FrozenRecord(Record):
     """Base of the immutable records (``@dataclass(frozen=True)``): hashable by value.
 
@@ -90,7 +94,7 @@ class FrozenRecord(Record):
 
     def _set(self, *values: Any) -> None:
         for name, value in zip(self.__slots__, values):
-            object.__setattr__(self, name, value)
+            _setattr(self, name, value)
 
     def __hash__(self) -> int:  # type: ignore[override]
         return hash(self.field_values())
