@@ -58,7 +58,8 @@ _RUN = "*+" if sys.version_info >= (3, 11) else "*"
 _SPACE = r"\s*(?:\#[^\n]*\s*)*"  # whitespace and '#' comments, unrolled (no backtracking)
 _IDENT = rf"[A-Za-z_][0-9A-Za-z_+-]{_RUN}"
 _NUMBER = rf"(?:[0-9+-]|\.[0-9])[0-9A-Za-z_.+-]{_RUN}"
-_SIMPLE_STRING = rf"\"[^\"\n\\]{_RUN}\"|'[^'\n\\]{_RUN}'"
+#: a quoted string without escapes, its body in a group (so no slicing off its quotes)
+_SIMPLE_STRING = rf"\"([^\"\n\\]{_RUN})\"|'([^'\n\\]{_RUN})'"
 
 #: ASCII blanks only: ``\s`` is much slower to match, and any other blank
 #: character (form feed, no-break space...) just sends that field to the slow path
@@ -81,7 +82,7 @@ _ASCII_SPACE = rf"{_ASCII_BLANK}(?:\#[^\n]{_RUN}{_ASCII_BLANK}){_RUN}"
 _FIELD = re.compile(
     rf"{_ASCII_SPACE}(?:"
     rf"({_IDENT}){_ASCII_BLANK}(:?){_ASCII_BLANK}"
-    rf"(?:({_IDENT}|{_NUMBER})|({_SIMPLE_STRING}){_ASCII_BLANK}(?![\"'\#]|[^\S \t\r\n])|([{{<])|)"
+    rf"(?:({_IDENT}|{_NUMBER})|(?:{_SIMPLE_STRING}){_ASCII_BLANK}(?![\"'\#]|[^\S \t\r\n])|([{{<])|)"
     rf"|([}}>](?:{_ASCII_BLANK}[}}>]){_RUN})|([,;])|)"
 )
 
@@ -571,7 +572,7 @@ class _Parser:
             # match ended: no position to pass in or read back. After the slow path
             # (or anything else that moves ``pos``) the loop starts a new one.
             for found in iter(_FIELD.scanner(text, pos).match, None):  # type: ignore[attr-defined]
-                name, colon, token, string, opener, closer, separator = found.groups()
+                name, colon, token, double_quoted, single_quoted, opener, closer, separator = found.groups()
                 if name is not None:
                     spec = fields.get(name)
                     if spec is None:  # unknown, fork-only, or inside a skipped message
@@ -587,13 +588,13 @@ class _Parser:
                             value = spec.known.get(token)
                             if value is None:
                                 value = self.convert(spec, token, found.start(3))
-                        elif string is not None:
+                        elif double_quoted is not None or single_quoted is not None:
                             if not colon:
-                                raise self.missing_colon(name, spec, found.start(4))
+                                raise self.missing_colon(name, spec, _quoted(found)[1])
                             if spec.kind == "string":
-                                value = string[1:-1]
+                                value = double_quoted if double_quoted is not None else single_quoted
                             else:
-                                value = self.convert(spec, string, found.start(4))
+                                value = self.convert(spec, *_quoted(found))
                         else:  # a list, an escaped string, a comment inside the field...
                             self.after_field = after_field
                             pos = _SlowReader(self, found.start()).field()
@@ -662,7 +663,7 @@ class _Parser:
                             frame = stack[-1]
                         elif char in "}>":
                             self.after_field = after_field
-                            pos = self.close_run(closer[offset:], found.start(6) + offset, found.end())
+                            pos = self.close_run(closer[offset:], found.start(7) + offset, found.end())
                             after_field = self.after_field
                             break
                     else:
@@ -674,7 +675,7 @@ class _Parser:
                     break
                 elif separator is not None:
                     if not after_field:
-                        raise self.error(found.start(7), f"unexpected '{separator}': a separator may only follow a field")
+                        raise self.error(found.start(8), f"unexpected '{separator}': a separator may only follow a field")
                     after_field = False
                 else:  # only blank text: the end, or something only the slow path reads
                     pos = found.end()
@@ -688,18 +689,17 @@ class _Parser:
 
     def unusual_field(self, found: "re.Match[str]", name: str, name_pos: int) -> int:
         """A simple field that is unknown, fork-only, or inside a skipped message."""
-        _name, colon, token, string, opener, _closer, _separator = found.groups()
-        if opener is None and token is None and string is None:
+        _name, colon, token, double_quoted, single_quoted, opener, _closer, _separator = found.groups()
+        if opener is None and token is None and double_quoted is None and single_quoted is None:
             return _SlowReader(self, found.start()).field()
         frame = self.stack[-1]
         spec = frame.fields.get(name)
         self.unknown_field(name, name_pos, spec, frame.message is None)
-        value = token if token is not None else string
-        value_pos = found.start(3 if token is not None else 4)
         if opener is not None:
             self.open(spec, name, name_pos, name_pos, self.text[found.start():name_pos], opener, None)
             self.after_field = False
             return found.end()
+        value, value_pos = (token, found.start(3)) if token is not None else _quoted(found)
         if not colon:
             raise self.missing_colon(name, spec, value_pos)
         if spec is None or frame.message is None:
@@ -931,6 +931,13 @@ class _Parser:
             "template, and Caffe's parser stops here too; run it through the script that fills it in "
             "(or `envsubst`) and lint the result",
         )
+
+
+def _quoted(found: "re.Match[str]") -> Tuple[str, int]:
+    """The quoted string a _FIELD match read, as written (quotes included), and where it starts."""
+    group = 4 if found.start(4) >= 0 else 5
+    start = found.start(group) - 1
+    return found.string[start:found.end(group) + 1], start
 
 
 def _utf8(raw: bytes) -> str:
