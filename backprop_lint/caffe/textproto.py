@@ -100,14 +100,17 @@ def _token_regex() -> "re.Pattern[str]":
     return re.compile(_TOKEN_PATTERN, re.MULTILINE)
 
 
-_NAME_TOKEN = re.compile(r"\w+")  # text_format's ConsumeIdentifierOrNumber
-_IDENTIFIER_VALUE = re.compile(r"[^\d\W]\w*")  # text_format's ConsumeIdentifier
-_C_OCTAL = re.compile(r"(-?)0(\d+)$")
-_FLOAT_OCTAL = re.compile(r"-?0[0-9]+")
-_FLOAT_INF = re.compile(r"-?inf(?:inity)?f?$", re.IGNORECASE)
-_FLOAT_NAN = re.compile(r"nanf?$", re.IGNORECASE)
-_SHORT_HEX_ESCAPE = re.compile(r"(\\+)x([0-9a-fA-F])(?![0-9a-fA-F])")
-_TEMPLATE_VAR = re.compile(r"\$\{?[A-Za-z_0-9]*\}?")
+_FLOAT_OCTAL = re.compile(r"-?0[0-9]+")  # tried on every float starting with 0 or -
+
+# Patterns of the slow paths, as text: re compiles (and caches) each on its first
+# use, so a net that never needs one does not pay for compiling it at start-up.
+_NAME_TOKEN = r"\w+"  # text_format's ConsumeIdentifierOrNumber
+_IDENTIFIER_VALUE = r"[^\d\W]\w*"  # text_format's ConsumeIdentifier
+_C_OCTAL = r"(-?)0(\d+)$"
+_FLOAT_INF = r"(?i)-?inf(?:inity)?f?$"
+_FLOAT_NAN = r"(?i)nanf?$"
+_SHORT_HEX_ESCAPE = r"(\\+)x([0-9a-fA-F])(?![0-9a-fA-F])"
+_TEMPLATE_VAR = r"\$\{?[A-Za-z_0-9]*\}?"
 
 # --------------------------------------------------------------------------
 # Scalar conversion, from token text, with text_format's rules
@@ -149,7 +152,7 @@ def parse_integer(token: str) -> int:
         return int(token, 0)
     except ValueError:
         pass
-    octal = _C_OCTAL.match(token)
+    octal = re.match(_C_OCTAL, token)
     if octal:
         try:
             return int(octal.group(1) + "0o" + octal.group(2), 0)
@@ -166,9 +169,9 @@ def parse_float(token: str) -> float:
         return float(token)
     except ValueError:
         pass
-    if _FLOAT_INF.match(token):
+    if re.match(_FLOAT_INF, token):
         return -math.inf if token[0] == "-" else math.inf
-    if _FLOAT_NAN.match(token):
+    if re.match(_FLOAT_NAN, token):
         return math.nan
     try:
         return float(token.rstrip("fF"))
@@ -188,7 +191,7 @@ def unescape_string(body: str) -> bytes:
     """The bytes of a quoted literal's body, with C escapes resolved as text_format does."""
     if "\\" not in body:
         return body.encode("utf-8", "surrogateescape")  # bytes that were not UTF-8 stay as they were
-    padded = _SHORT_HEX_ESCAPE.sub(_pad_short_hex, body)
+    padded = re.sub(_SHORT_HEX_ESCAPE, _pad_short_hex, body)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # '\z' is kept as is, as protobuf does
@@ -897,7 +900,7 @@ class _Parser:
                 return
             except _BadValue:
                 pass
-        elif _IDENTIFIER_VALUE.match(token):
+        elif re.match(_IDENTIFIER_VALUE, token):
             return
         else:
             try:
@@ -923,7 +926,7 @@ class _Parser:
         return self.error(value_pos, f"expected ':' between '{shorten(name)}' and its value")
 
     def template_error(self, pos: int) -> InputError:
-        match = _TEMPLATE_VAR.match(self.text, pos)
+        match = re.compile(_TEMPLATE_VAR).match(self.text, pos)
         variable = match.group(0) if match else "$"
         return self.error(
             pos,
@@ -1033,7 +1036,7 @@ class _SlowReader:
         name_pos, blank_pos = self.start, self.blank_pos
         if self.token == "[" and self.kind and frame.message is None:
             name = self.extension_name()
-        elif self.kind and _NAME_TOKEN.match(self.token):
+        elif self.kind and re.match(_NAME_TOKEN, self.token):
             name = self.token
             self.advance()
         elif self.token == "[" and self.kind:
@@ -1071,7 +1074,7 @@ class _SlowReader:
 
     def identifier(self) -> str:
         token = self.token
-        if not (self.kind and _IDENTIFIER_VALUE.match(token)):
+        if not (self.kind and re.match(_IDENTIFIER_VALUE, token)):
             raise self.fail(f"expected an identifier, found {self.describe()}")
         self.advance()
         return token
