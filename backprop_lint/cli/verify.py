@@ -22,24 +22,16 @@ import argparse
 import shlex
 import sys
 
-from rich.console import Console
-from rich.markup import escape
-
 from backprop_lint.backward.plan import DEFAULT_PHASE
 from backprop_lint.cli.simulate import add_state_arguments, help_text, write_json
 from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.caffe.pipeline import error_to_json
-from backprop_lint.backward.pycaffe import (
-    PycaffeUnavailable,
-    VerifyReport,
-    pycaffe_flavor,
-    pycaffe_status,
-    verify_backward,
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import List, Optional, TextIO
+
+    from backprop_lint.backward.pycaffe import VerifyReport
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -63,6 +55,9 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def run(args: argparse.Namespace) -> int:
+    # here, not at import: every command but check and simulate builds the whole parser, verify's included
+    from backprop_lint.backward.pycaffe import PycaffeUnavailable, pycaffe_flavor, pycaffe_status, verify_backward
+
     ready, reason = pycaffe_status()
     if not ready:
         sys.stderr.write(f"error: verify needs real pycaffe: {reason}\n")
@@ -98,6 +93,9 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def render_text(report: VerifyReport, command: str, stream: TextIO) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for message in report.replaced:
         console.print(f"[yellow]note:[/] {escape(message)}")
