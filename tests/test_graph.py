@@ -448,3 +448,12 @@ def test_html_screenshot_shows_the_coloured_nodes(tmp_path: Path) -> None:
         assert legend_only > 0, f"the legend shows {state.key}"
         # a node of the state adds at least a box of about 60 x 25 px to the legend's pixels
         assert counts["all_states"].get(rgb, 0) > legend_only + 1500, state.key
+
+
+def test_xml_escaped_is_saxutils_escape() -> None:
+    from xml.sax.saxutils import escape
+
+    from backprop_lint.report.graph.dot import xml_escaped
+
+    for text in ("a & b", "<g id=\"x\">", "&amp;&lt;>", "plain", "", "'quotes' \"too\"", "\u00e9 \x1b"):
+        assert xml_escaped(text) == escape(text)

@@ -9,7 +9,6 @@ that Graphviz copies into the SVG, and a ``tooltip`` with its reasons.
 from __future__ import annotations
 
 import textwrap
-from xml.sax.saxutils import escape
 
 from backprop_lint.report.graph.view import (
     DIFF_UNKNOWN,
@@ -34,6 +33,12 @@ DIM_ALPHA = "55"  # the alpha of dimmed layers' colours (skipped or outside the 
 FONT = "Helvetica"
 HEADING_WIDTH = 110  # characters per line of the picture's heading
 SEVERITY_MARK = {"error": "\u2716", "warning": "\u26a0", "info": "\u2139"}
+
+
+def xml_escaped(text: str) -> str:
+    """``text`` with ``&``, ``<`` and ``>`` escaped, as ``xml.sax.saxutils.escape`` does it (which imports
+    ``urllib.request``, and with it ``http`` and ``email``: more than the rest of ``graph``'s start-up)."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
 
 
 def quoted(text: str) -> str:
@@ -148,7 +153,7 @@ def _legend() -> List[str]:
     """One free node (no rank constraint, which would cost Graphviz a lot on large nets): a table with a
     cell per layer state in its colours, then the blob and arrow markers."""
     cells = [
-        f'<TD BGCOLOR="{state.fill}" COLOR="{state.border}" STYLE="rounded">{escape(state.legend)}</TD>'
+        f'<TD BGCOLOR="{state.fill}" COLOR="{state.border}" STYLE="rounded">{xml_escaped(state.legend)}</TD>'
         for state in LAYER_STATES
     ]
     cells += [

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from xml.sax.saxutils import escape
 
+from backprop_lint.report.graph.dot import xml_escaped
 from backprop_lint.report.graph.view import STATE_BY_KEY, FindingNote, GraphView
 
 TYPE_CHECKING = False
@@ -193,14 +193,14 @@ def render_html(view: GraphView, svg: str) -> str:
         "<head>",
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{escape(view.title)}: gradient flow (backprop-lint)</title>",
+        f"<title>{xml_escaped(view.title)}: gradient flow (backprop-lint)</title>",
         f"<script>{ERROR_TRAP}</script>",
         f"<style>{STYLE}</style>",
         "</head>",
         "<body>",
         "<header>",
-        f"<h1>{escape(view.title)}: what Caffe's backward does</h1>",
-        f"<p>{escape(view.file)}, {escape(view.state)}, force_backward: {str(view.force_backward).lower()}. "
+        f"<h1>{xml_escaped(view.title)}: what Caffe's backward does</h1>",
+        f"<p>{xml_escaped(view.file)}, {xml_escaped(view.state)}, force_backward: {str(view.force_backward).lower()}. "
         "Hover over a node for its reasons; click it for its findings and fixes.</p>",
         "</header>",
         "<main>",

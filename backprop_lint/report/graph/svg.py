@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-from xml.sax.saxutils import escape
 
-from backprop_lint.report.graph.dot import to_dot
+from backprop_lint.report.graph.dot import to_dot, xml_escaped
 from backprop_lint.report.graph.view import GraphView
 
 TYPE_CHECKING = False
@@ -60,6 +58,8 @@ def render_svg(view: GraphView, target: str = "the picture") -> str:
     dot = find_dot()
     if dot is None:
         raise GraphvizMissing(target)
+    import subprocess  # here, not at import: a DOT picture needs no Graphviz run
+
     try:
         process = subprocess.run(
             [dot, "-Tsvg"],
@@ -82,6 +82,6 @@ def with_titles(svg: str, titles: Dict[str, str]) -> str:
         text = titles.get(match.group("id"))
         if text is None:
             return match.group(0)
-        return match.group(1) + escape(text) + match.group(4)
+        return match.group(1) + xml_escaped(text) + match.group(4)
 
     return _NODE_TITLE.sub(replace, svg)
