@@ -18,8 +18,6 @@ import io
 import json
 import os
 import sys
-from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.caffe import text_bytes
@@ -33,12 +31,18 @@ from backprop_lint.linting.linter import (
     Linter,
     LintReport,
     Overrides,
+    path_text,
     rule_catalogue,
     rule_doc_path,
 )
 from backprop_lint.linting.findings import SEVERITIES, UNUSED_SUPPRESSION_CODE, Finding
 from backprop_lint.report import FORMATS
 from backprop_lint.report.escape import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Dict, Iterator, List, Optional, Sequence, TextIO
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -93,6 +97,13 @@ def register_external(subparsers: "argparse._SubParsersAction[argparse.ArgumentP
             return
         raise
     module.register(subparsers)
+
+
+def path_argument(value: str) -> Path:
+    """A file option's value (``--config``, ``-o``...): pathlib is imported only when one is given."""
+    from pathlib import Path
+
+    return Path(value)
 
 
 def _codes(value: str) -> List[str]:
@@ -161,7 +172,7 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     )
     selection = parser.add_argument_group("selection")
     selection.add_argument(
-        "--config", type=Path, metavar="FILE", help="a pyproject.toml or backprop-lint.toml to use instead of discovery"
+        "--config", type=path_argument, metavar="FILE", help="a pyproject.toml or backprop-lint.toml to use instead of discovery"
     )
     selection.add_argument(
         "--select",
@@ -219,7 +230,7 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "-q", "--quiet", action="store_true", help="print the findings and nothing else (no summary, no notes)"
     )
     output.add_argument(
-        "-o", "--output-file", type=Path, metavar="FILE", help="write the report to FILE (atomically) instead of stdout"
+        "-o", "--output-file", type=path_argument, metavar="FILE", help="write the report to FILE (atomically) instead of stdout"
     )
     output.add_argument(
         "--stdin-filename",
@@ -234,11 +245,11 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         help="add a `# backprop-lint: disable=` comment for every current finding, then exit",
     )
     adoption.add_argument(
-        "--baseline", type=Path, metavar="FILE", help="hide the findings recorded in FILE; report only new ones"
+        "--baseline", type=path_argument, metavar="FILE", help="hide the findings recorded in FILE; report only new ones"
     )
     adoption.add_argument(
         "--write-baseline",
-        type=Path,
+        type=path_argument,
         metavar="FILE",
         help="record every current finding in FILE (JSON) for --baseline, then exit",
     )
@@ -313,7 +324,7 @@ def run_check(args: argparse.Namespace) -> int:
     linter.keep_simulated = bool(args.graph)  # only --graph draws them
     linter.keep_snapshots = bool(args.fix or args.add_suppressions)  # what writes the nets back
     if "-" in args.paths:
-        stdin_name = str(Path(args.stdin_filename)) if args.stdin_filename else STDIN_NAME
+        stdin_name = path_text(args.stdin_filename) if args.stdin_filename else STDIN_NAME
         linter.stdin = (stdin_name, sys.stdin.buffer.read())
     if args.fix or args.diff:
         return run_fix(args, linter)
@@ -607,7 +618,7 @@ def write_fixed_files(texts: Dict[str, str], linter: Linter, *, force: bool) -> 
     unwritten = []
     for file in sorted(texts):
         try:
-            note = write_fixed_file(Path(file), texts[file], linter.snapshots.get(file), force=force)
+            note = write_fixed_file(path_argument(file), texts[file], linter.snapshots.get(file), force=force)
         except UnsafeWrite as refusal:
             print(printable(f"{file}: error: not fixed: {refusal.message}"), file=sys.stderr)
             unwritten.append(file)

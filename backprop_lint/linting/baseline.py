@@ -26,30 +26,38 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from backprop_lint.caffe.records import Record
 from backprop_lint.linting.findings import Finding
 
-BASELINE_VERSION = 1
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-#: (file relative to the baseline's folder, code, layer, state, message)
-BaselineKey = Tuple[str, str, Optional[str], str, str]
+    #: (file relative to the baseline's folder, code, layer, state, message)
+    BaselineKey = Tuple[str, str, Optional[str], str, str]
+
+BASELINE_VERSION = 1
 
 
 class BaselineError(Exception):
     """The baseline file cannot be read; rendered as one line naming the file."""
 
 
-@dataclass
-class BaselineResult:
+class BaselineResult(Record):
     """Findings after a baseline: the new ones kept, the recorded ones hidden."""
 
+    __slots__ = ("kept", "hidden", "stale")
     kept: List[Finding]
-    hidden: List[Finding] = field(default_factory=list)
+    hidden: List[Finding]
     #: recorded findings that no longer occur (fixed since, or their message changed)
-    stale: int = 0
+    stale: int
+
+    def __init__(self, kept: List[Finding], hidden: Optional[List[Finding]] = None, stale: int = 0) -> None:
+        self.kept = kept
+        self.hidden = [] if hidden is None else hidden
+        self.stale = stale
 
 
 def key_of(finding: Finding, folder: Path) -> BaselineKey:

@@ -34,15 +34,19 @@ Keys (all optional)::
 
 from __future__ import annotations
 
+import os
 import re
 import sys
-from dataclasses import dataclass, field, replace
-from pathlib import Path, PurePosixPath
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.files import read_regular_file
 from backprop_lint.caffe.model import InputError
+from backprop_lint.caffe.records import FrozenRecord
 from backprop_lint.linting.findings import INPUT_ERROR_CODE, SEVERITIES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 TOOL_TABLE = "backprop-lint"
 #: a configuration file bigger than this is refused before it is read (real ones are a few KB)
@@ -97,33 +101,64 @@ class ConfigError(Exception):
         return f"{where}error: invalid configuration: {what}{self.message}"
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(FrozenRecord):
     """Effective settings for one file (config file merged with the command line)."""
 
-    select: Tuple[str, ...] = ()
-    ignore: Tuple[str, ...] = ()
-    severity_overrides: Mapping[str, str] = field(default_factory=dict)
-    severity_threshold: str = "info"
-    fail_on: str = "warning"
-    per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = ()
-    need_diff: Tuple[str, ...] = ()
-    flavor: str = "bvlc"
+    __slots__ = (
+        "select", "ignore", "severity_overrides", "severity_threshold", "fail_on", "per_file_ignores",
+        "need_diff", "flavor", "build", "phase", "level", "stages", "strict", "declared_layers", "packs", "source",
+    )
+    select: Tuple[str, ...]
+    ignore: Tuple[str, ...]
+    severity_overrides: Mapping[str, str]
+    severity_threshold: str
+    fail_on: str
+    per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...]
+    need_diff: Tuple[str, ...]
+    flavor: str
     #: build options the user set (option -> on); the others keep the flavour's usual build
-    build: Mapping[str, bool] = field(default_factory=dict)
-    phase: Optional[str] = None
-    level: int = 0
-    stages: Tuple[str, ...] = ()
-    strict: bool = False
-    declared_layers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    build: Mapping[str, bool]
+    phase: Optional[str]
+    level: int
+    stages: Tuple[str, ...]
+    strict: bool
+    declared_layers: Mapping[str, Mapping[str, Any]]
     #: enabled layer packs, in the order given (the first pack listed wins a type two define)
-    packs: Tuple[str, ...] = ()
+    packs: Tuple[str, ...]
     #: the file this came from (None: defaults only)
-    source: Optional[Path] = None
+    source: Optional[Path]
+
+    def __init__(
+        self,
+        select: Tuple[str, ...] = (),
+        ignore: Tuple[str, ...] = (),
+        severity_overrides: Optional[Mapping[str, str]] = None,
+        severity_threshold: str = "info",
+        fail_on: str = "warning",
+        per_file_ignores: Tuple[Tuple[str, Tuple[str, ...]], ...] = (),
+        need_diff: Tuple[str, ...] = (),
+        flavor: str = "bvlc",
+        build: Optional[Mapping[str, bool]] = None,
+        phase: Optional[str] = None,
+        level: int = 0,
+        stages: Tuple[str, ...] = (),
+        strict: bool = False,
+        declared_layers: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        packs: Tuple[str, ...] = (),
+        source: Optional[Path] = None,
+    ) -> None:
+        # None: a fresh empty mapping per Config, as ``field(default_factory=dict)`` gave
+        self._set(
+            select, ignore, {} if severity_overrides is None else severity_overrides, severity_threshold, fail_on,
+            per_file_ignores, need_diff, flavor, {} if build is None else build, phase, level, stages, strict,
+            {} if declared_layers is None else declared_layers, packs, source,
+        )
 
     @property
     def root(self) -> Path:
         """The directory that per-file-ignores globs are relative to."""
+        from pathlib import Path  # only with per-file-ignores: a plain run needs no pathlib
+
         return self.source.parent if self.source else Path.cwd()
 
     def is_enabled(self, code: str) -> bool:
@@ -134,6 +169,10 @@ class Config:
 
     def ignored_for_file(self, path: str) -> Tuple[str, ...]:
         """Codes (prefixes) that per-file-ignores switch off for ``path``."""
+        if not self.per_file_ignores:
+            return ()
+        from pathlib import Path, PurePosixPath
+
         relative = _relative_posix(Path(path), self.root)
         name = PurePosixPath(relative).name
         codes: List[str] = []
@@ -144,7 +183,7 @@ class Config:
 
     def with_overrides(self, **changes: Any) -> "Config":
         """A copy with the given fields replaced; ``None`` values are ignored."""
-        return replace(self, **{key: value for key, value in changes.items() if value is not None})
+        return self.replace(**{key: value for key, value in changes.items() if value is not None})
 
 
 def glob_matches(pattern: str, relative: str, name: str) -> bool:
@@ -429,33 +468,39 @@ class ConfigFinder:
 
     def __init__(self, explicit: Optional[Path] = None) -> None:
         self._explicit = load_config_file(explicit) if explicit else None
-        self._by_dir: Dict[Path, Config] = {}
+        self._by_dir: Dict[str, Config] = {}
 
-    def for_file(self, path: Path) -> Config:
+    def for_file(self, path: Union[str, os.PathLike[str]]) -> Config:
         if self._explicit is not None:
             return self._explicit
-        return self.for_directory(path.resolve().parent)
+        return self.for_directory(os.path.dirname(os.path.realpath(path)))
 
-    def for_directory(self, directory: Path) -> Config:
+    def for_directory(self, directory: str) -> Config:
+        """The configuration of ``directory`` (an absolute path with no symlink in it)."""
         cached = self._by_dir.get(directory)
         if cached is not None:
             return cached
         config = self._config_in(directory)
         if config is None:
-            parent = directory.parent
+            parent = os.path.dirname(directory)
             config = Config() if parent == directory else self.for_directory(parent)
         self._by_dir[directory] = config
         return config
 
     @staticmethod
-    def _config_in(directory: Path) -> Optional[Config]:
+    def _config_in(directory: str) -> Optional[Config]:
+        # os.path until a file is found: most runs have no configuration file, and need no pathlib
         for name in STANDALONE_NAMES:
-            candidate = directory / name
-            if candidate.is_file():
-                return load_config_file(candidate)
-        pyproject = directory / "pyproject.toml"
-        if pyproject.is_file():
-            table = _read_table(pyproject, required=False)
+            candidate = os.path.join(directory, name)
+            if os.path.isfile(candidate):
+                from pathlib import Path
+
+                return load_config_file(Path(candidate))
+        pyproject = os.path.join(directory, "pyproject.toml")
+        if os.path.isfile(pyproject):
+            from pathlib import Path
+
+            table = _read_table(Path(pyproject), required=False)
             if table is not None:
-                return parse_table(table, source=pyproject)
+                return parse_table(table, source=Path(pyproject))
         return None

@@ -12,29 +12,46 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe import text_bytes
-from backprop_lint.caffe.files import FileSnapshot, kind_of, os_error_message
+from backprop_lint.caffe.files import kind_of, os_error_message
+from backprop_lint.caffe.records import Record
 from backprop_lint.linting.findings import Finding, Fix, TextEdit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Iterable, List, Optional, Sequence, Tuple
+
+    from backprop_lint.caffe.files import FileSnapshot
 
 
 class EditOutOfRange(ValueError):
     """An edit names a position the text does not have."""
 
 
-@dataclass
-class FixPlan:
+class FixPlan(Record):
     """What --fix will do to one file's text."""
 
-    applied: List[Finding] = field(default_factory=list)
+    __slots__ = ("applied", "deferred", "refused", "new_text")
+    applied: List[Finding]
     #: fixable but overlapping an applied fix: will be retried after re-linting
-    deferred: List[Finding] = field(default_factory=list)
+    deferred: List[Finding]
     #: (finding, why --fix will not apply it)
-    refused: List[Tuple[Finding, str]] = field(default_factory=list)
-    new_text: str = ""
+    refused: List[Tuple[Finding, str]]
+    new_text: str
+
+    def __init__(
+        self,
+        applied: Optional[List[Finding]] = None,
+        deferred: Optional[List[Finding]] = None,
+        refused: Optional[List[Tuple[Finding, str]]] = None,
+        new_text: str = "",
+    ) -> None:
+        self.applied = [] if applied is None else applied
+        self.deferred = [] if deferred is None else deferred
+        self.refused = [] if refused is None else refused
+        self.new_text = new_text
 
 
 def is_applicable(fix: Fix) -> bool:
@@ -172,6 +189,8 @@ def write_fixed_file(path: Path, text: str, read_as: Optional[FileSnapshot], *, 
     note = None
     target = path
     if path.is_symlink():
+        from pathlib import Path  # only when a file is written
+
         target = Path(os.path.realpath(path))
         note = f"{path} is a symlink: the fix was written to its target, {target}"
     data = text_bytes.encode(text)  # bytes that were not UTF-8 go back as they were

@@ -18,27 +18,11 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import (
-    TYPE_CHECKING,
-    Any,
-    Callable,
-    Dict,
-    Iterable,
-    Iterator,
-    List,
-    Mapping,
-    NamedTuple,
-    Optional,
-    Sequence,
-    Tuple,
-    Union,
-)
 
 from backprop_lint.caffe import text_bytes
+from backprop_lint.caffe.records import FrozenRecord, Record
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
-from backprop_lint.caffe.files import FileSnapshot, os_error_message, problem_with
+from backprop_lint.caffe.files import os_error_message, problem_with
 from backprop_lint.caffe.model import (
     BackpropLintError,
     InputError,
@@ -47,7 +31,6 @@ from backprop_lint.caffe.model import (
     Message,
     NetRefused,
     NetState,
-    SimulatedNet,
 )
 from backprop_lint.linting.findings import (
     GROUP_POSITIONS,
@@ -59,9 +42,18 @@ from backprop_lint.linting.findings import (
     FindingGroup,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+    from backprop_lint.caffe.files import FileSnapshot
+    from backprop_lint.caffe.model import SimulatedNet
     from backprop_lint.caffe.pipeline import NetStates
     from backprop_lint.linting.rules.base import Omitted
+
+    #: called before each net is linted with (file, index, number of nets)
+    ProgressCallback = Callable[[str, int, int], None]
 
 NET_SUFFIXES: Tuple[str, ...] = (".prototxt", ".pbtxt")
 BINARY_SUFFIXES: Tuple[str, ...] = (".caffemodel", ".binaryproto", ".pb")
@@ -80,13 +72,17 @@ STATES_LINTED_NAME = "states-linted"
 # ---------------------------------------------------------------------------
 
 
-class RuleInfo(NamedTuple):
+class RuleInfo(FrozenRecord):
     """A rule as the catalogue lists it (``rules``, ``explain``, SARIF's rule descriptors)."""
 
+    __slots__ = ("code", "name", "severity", "summary")
     code: str
     name: str
     severity: str
     summary: str
+
+    def __init__(self, code: str, name: str, severity: str, summary: str) -> None:
+        self._set(code, name, severity, summary)
 
 
 SHELL_RULES: Tuple[RuleInfo, ...] = (
@@ -127,39 +123,69 @@ def rule_doc_path(code: str) -> Optional[Path]:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StateResult:
+class StateResult(FrozenRecord):
     """One net linted in one state (before merging and configuration)."""
 
+    __slots__ = ("file", "state", "findings", "simulated")
     file: str
     state: str
     findings: Tuple[Finding, ...]
-    simulated: Optional[SimulatedNet] = None
+    simulated: Optional[SimulatedNet]
+
+    def __init__(self, file: str, state: str, findings: Tuple[Finding, ...],
+                 simulated: Optional[SimulatedNet] = None) -> None:
+        self._set(file, state, findings, simulated)
 
 
-@dataclass
-class LintReport:
+class LintReport(Record):
     """Everything one run found."""
 
+    __slots__ = ("findings", "errors", "files", "states", "suppressed", "internal_errors", "sources",
+                 "not_shown", "grouped", "failing")
     #: reported findings (rules, refusals, unused suppressions), sorted
-    findings: List[Finding] = field(default_factory=list)
+    findings: List[Finding]
     #: input errors (BL000 findings): files that could not be linted, sorted
-    errors: List[Finding] = field(default_factory=list)
+    errors: List[Finding]
     #: every file looked at, as given or discovered
-    files: List[str] = field(default_factory=list)
-    states: List[StateResult] = field(default_factory=list)
+    files: List[str]
+    states: List[StateResult]
     #: findings silenced by inline suppressions
-    suppressed: List[Finding] = field(default_factory=list)
+    suppressed: List[Finding]
     #: (file, one-line description) of crashes inside backprop-lint itself
-    internal_errors: List[Tuple[str, str]] = field(default_factory=list)
+    internal_errors: List[Tuple[str, str]]
     #: file -> its text, for code frames and --fix
-    sources: Dict[str, str] = field(default_factory=dict)
+    sources: Dict[str, str]
     #: file -> how many findings past the per-file limit were left out of ``findings``
-    not_shown: Dict[str, int] = field(default_factory=dict)
+    not_shown: Dict[str, int]
     #: file -> those findings, one group per rule (its count, where the first ones are)
-    grouped: Dict[str, List[FindingGroup]] = field(default_factory=dict)
+    grouped: Dict[str, List[FindingGroup]]
     #: reported findings at or above their file's `fail-on` severity (input errors always fail)
-    failing: List[Finding] = field(default_factory=list)
+    failing: List[Finding]
+
+    def __init__(
+        self,
+        findings: Optional[List[Finding]] = None,
+        errors: Optional[List[Finding]] = None,
+        files: Optional[List[str]] = None,
+        states: Optional[List[StateResult]] = None,
+        suppressed: Optional[List[Finding]] = None,
+        internal_errors: Optional[List[Tuple[str, str]]] = None,
+        sources: Optional[Dict[str, str]] = None,
+        not_shown: Optional[Dict[str, int]] = None,
+        grouped: Optional[Dict[str, List[FindingGroup]]] = None,
+        failing: Optional[List[Finding]] = None,
+    ) -> None:
+        # None: a fresh empty list or dict per report
+        self.findings = [] if findings is None else findings
+        self.errors = [] if errors is None else errors
+        self.files = [] if files is None else files
+        self.states = [] if states is None else states
+        self.suppressed = [] if suppressed is None else suppressed
+        self.internal_errors = [] if internal_errors is None else internal_errors
+        self.sources = {} if sources is None else sources
+        self.not_shown = {} if not_shown is None else not_shown
+        self.grouped = {} if grouped is None else grouped
+        self.failing = [] if failing is None else failing
 
     @property
     def fails(self) -> bool:
@@ -213,24 +239,43 @@ class GradientCheckError(Exception):
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Overrides:
+class Overrides(FrozenRecord):
     """Command-line / API settings laid over each file's configuration (None: keep)."""
 
-    select: Optional[Tuple[str, ...]] = None
-    extend_ignore: Tuple[str, ...] = ()
-    severity_threshold: Optional[str] = None
-    fail_on: Optional[str] = None
-    need_diff: Optional[Tuple[str, ...]] = None
-    flavor: Optional[str] = None
+    __slots__ = ("select", "extend_ignore", "severity_threshold", "fail_on", "need_diff", "flavor", "build",
+                 "phase", "level", "stages", "strict", "extend_packs")
+    select: Optional[Tuple[str, ...]]
+    extend_ignore: Tuple[str, ...]
+    severity_threshold: Optional[str]
+    fail_on: Optional[str]
+    need_diff: Optional[Tuple[str, ...]]
+    flavor: Optional[str]
     #: build options set on the command line, laid over the configuration's
-    build: Optional[Mapping[str, bool]] = None
-    phase: Optional[str] = None
-    level: Optional[int] = None
-    stages: Optional[Tuple[str, ...]] = None
-    strict: Optional[bool] = None
+    build: Optional[Mapping[str, bool]]
+    phase: Optional[str]
+    level: Optional[int]
+    stages: Optional[Tuple[str, ...]]
+    strict: Optional[bool]
     #: layer packs enabled on top of the configured ones (``--pack``)
-    extend_packs: Tuple[str, ...] = ()
+    extend_packs: Tuple[str, ...]
+
+    def __init__(
+        self,
+        select: Optional[Tuple[str, ...]] = None,
+        extend_ignore: Tuple[str, ...] = (),
+        severity_threshold: Optional[str] = None,
+        fail_on: Optional[str] = None,
+        need_diff: Optional[Tuple[str, ...]] = None,
+        flavor: Optional[str] = None,
+        build: Optional[Mapping[str, bool]] = None,
+        phase: Optional[str] = None,
+        level: Optional[int] = None,
+        stages: Optional[Tuple[str, ...]] = None,
+        strict: Optional[bool] = None,
+        extend_packs: Tuple[str, ...] = (),
+    ) -> None:
+        self._set(select, extend_ignore, severity_threshold, fail_on, need_diff, flavor, build, phase, level,
+                  stages, strict, extend_packs)
 
     def apply(self, config: Config) -> Config:
         merged = config.with_overrides(
@@ -246,9 +291,9 @@ class Overrides:
             build={**config.build, **self.build} if self.build else None,
         )
         if self.extend_ignore:
-            merged = replace(merged, ignore=merged.ignore + self.extend_ignore)
+            merged = merged.replace(ignore=merged.ignore + self.extend_ignore)
         if self.extend_packs:
-            merged = replace(merged, packs=merged.packs + tuple(p for p in self.extend_packs if p not in merged.packs))
+            merged = merged.replace(packs=merged.packs + tuple(p for p in self.extend_packs if p not in merged.packs))
         return merged
 
 
@@ -257,20 +302,37 @@ class Overrides:
 # ---------------------------------------------------------------------------
 
 
-def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Finding]]:
+def path_text(path: Union[str, os.PathLike[str]]) -> str:
+    """``str(Path(path))`` without pathlib (a plain run imports none): redundant ``/`` and ``.`` parts dropped.
+
+    A file is shown as the user named it, tidied as pathlib tidies it (``./net.prototxt`` is
+    ``net.prototxt``; ``..`` is kept).
+    """
+    text = os.fspath(path)
+    root = "/" if text.startswith("/") else ""
+    if text.startswith("//") and not text.startswith("///"):
+        root = "//"  # POSIX leaves the meaning of exactly two leading slashes to the system
+    return root + "/".join(part for part in text.split("/") if part and part != ".") or "."
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1]
+
+
+def discover(paths: Iterable[Union[str, os.PathLike[str]]]) -> Tuple[List[str], List[Finding]]:
     """Files to check: given files as they are, directories searched for *.prototxt / *.pbtxt.
 
     The search skips hidden directories (``.git``, ``.venv``...) and does not follow symlinked
     directories; a file named explicitly is always checked, whatever its name.
     """
-    files: List[Path] = []
+    files: List[str] = []
     errors: List[Finding] = []
     for raw in paths:
-        path = Path(raw)
+        path = path_text(raw)
         problem = problem_with(path)
         if problem is not None:
             errors.append(input_error_finding(problem, Location(str(raw))))
-        elif path.is_dir():
+        elif os.path.isdir(path):
             errors_before = len(errors)
             found = _nets_under(path, errors)
             files.extend(found)
@@ -287,34 +349,34 @@ def discover(paths: Iterable[Union[str, Path]]) -> Tuple[List[Path], List[Findin
     return _unique(files), errors
 
 
-def _nets_under(directory: Path, errors: List[Finding]) -> List[Path]:
+def _nets_under(directory: str, errors: List[Finding]) -> List[str]:
     """Net files under ``directory``; a directory that cannot be listed is an error, never skipped."""
-    found: List[Path] = []
+    found: List[str] = []
 
     def unreadable(error: OSError) -> None:
-        where = Path(error.filename) if error.filename is not None else directory
+        where = path_text(error.filename) if error.filename is not None else directory
         message = f"cannot search this directory: {os_error_message(where, error)}; its nets were not checked"
-        errors.append(input_error_finding(message, Location(str(where))))
+        errors.append(input_error_finding(message, Location(where)))
 
     for root, subdirectories, names in os.walk(directory, onerror=unreadable):
         subdirectories[:] = sorted(name for name in subdirectories if not name.startswith("."))
-        base = Path(root)
         for name in sorted(names):
-            if Path(name).suffix not in NET_SUFFIXES:
+            if _suffix(name) not in NET_SUFFIXES:
                 continue
-            problem = problem_with(base / name)
+            path = path_text(f"{root}/{name}")
+            problem = problem_with(path)
             if problem is None:
-                found.append(base / name)
+                found.append(path)
             else:
-                errors.append(input_error_finding(problem, Location(str(base / name))))
+                errors.append(input_error_finding(problem, Location(path)))
     return found
 
 
-def _unique(paths: Iterable[Path]) -> List[Path]:
+def _unique(paths: Iterable[str]) -> List[str]:
     seen = set()
     unique = []
     for path in paths:
-        key = path.resolve()
+        key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
             unique.append(path)
@@ -385,8 +447,8 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-def is_binary(path: Path, data: bytes) -> bool:
-    if path.suffix in BINARY_SUFFIXES:
+def is_binary(path: Union[str, os.PathLike[str]], data: bytes) -> bool:
+    if _suffix(os.fspath(path)) in BINARY_SUFFIXES:
         return True
     return b"\x00" in data[:4096] or not text_bytes.looks_like_text(data)
 
@@ -418,13 +480,16 @@ def _error_location(error: BackpropLintError, file: str) -> Location:
 # ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class SolverNet:
+class SolverNet(FrozenRecord):
     """A net a solver names, with the state Caffe builds it in."""
 
+    __slots__ = ("source", "state", "location")
     source: Union[Path, Message]  # a net file, or an inline net_param
     state: NetState
     location: Location  # of the solver field naming it
+
+    def __init__(self, source: Union[Path, Message], state: NetState, location: Location) -> None:
+        self._set(source, state, location)
 
 
 def solver_nets(text: str, solver_path: Path, flavor: str) -> Tuple[List[SolverNet], List[Finding]]:
@@ -500,6 +565,8 @@ def resolve_solver_net_path(name: str, solver_path: Path) -> Optional[Path]:
 
 
 def _find_solver_net(name: str, solver_path: Path) -> Optional[Path]:
+    from pathlib import Path  # solvers only: a net file alone is found without pathlib
+
     candidate = Path(name)
     if candidate.is_absolute():
         return candidate if candidate.is_file() else None
@@ -513,6 +580,8 @@ def _find_solver_net(name: str, solver_path: Path) -> Optional[Path]:
 
 
 def _shortest_display(path: Path) -> Path:
+    from pathlib import Path
+
     try:
         return path.relative_to(Path.cwd())
     except ValueError:
@@ -524,26 +593,43 @@ def _shortest_display(path: Path) -> Path:
 # ---------------------------------------------------------------------------
 
 
-@dataclass
-class _NetPlan:
+class _NetPlan(Record):
     """One net to lint, and the states to lint it in."""
 
-    source: Union[Path, Message]
+    __slots__ = ("source", "display", "config", "states", "data", "from_solver", "is_file")
+    #: the net file's path (``is_file``), else the net itself: a solver's inline net, or what the
+    #: library API was given (text, bytes, a NetParameter)
+    source: Any
     display: str
     config: Config
-    states: List[NetState] = field(default_factory=list)
+    states: List[NetState]
     #: the net file's bytes as read (None for inline solver nets)
-    data: Optional[bytes] = None
+    data: Optional[bytes]
     #: True when a solver in this run names the net: its states are the solver's, and only them
-    from_solver: bool = False
+    from_solver: bool
+    is_file: bool
+
+    def __init__(
+        self,
+        source: Any,
+        display: str,
+        config: Config,
+        states: Optional[List[NetState]] = None,
+        data: Optional[bytes] = None,
+        from_solver: bool = False,
+        is_file: bool = False,
+    ) -> None:
+        self.source = source
+        self.display = display
+        self.config = config
+        self.states = [] if states is None else states
+        self.data = data
+        self.from_solver = from_solver
+        self.is_file = is_file
 
     def add_state(self, state: NetState) -> None:
         if state not in self.states:
             self.states.append(state)
-
-
-#: called before each net is linted with (file, index, number of nets)
-ProgressCallback = Callable[[str, int, int], None]
 
 
 class Linter:
@@ -575,12 +661,12 @@ class Linter:
         #: objects are freed as soon as it is linted rather than rescanned by the garbage collector)
         self.keep_simulated = True
 
-    def read(self, path: Path) -> bytes:
+    def read(self, path: str) -> bytes:
         """The file's bytes (or its replacement text); raises ``InputError`` for anything but a sane file."""
-        replacement = self.replacement_texts.get(str(path))
+        replacement = self.replacement_texts.get(path)
         if replacement is not None:
             return text_bytes.encode(replacement)
-        if self.stdin is not None and str(path) == self.stdin[0]:
+        if self.stdin is not None and path == self.stdin[0]:
             return self.stdin[1]
         if not self.keep_snapshots:
             from backprop_lint.caffe.load import read_net_bytes
@@ -589,21 +675,23 @@ class Linter:
         from backprop_lint.caffe.load import read_net_file
 
         data, snapshot = read_net_file(path)
-        self.snapshots[str(path)] = snapshot
+        self.snapshots[path] = snapshot
         return data
 
-    def config_for(self, path: Path) -> Config:
+    def config_for(self, path: Union[str, os.PathLike[str]]) -> Config:
         return self.overrides.apply(self.finder.for_file(path))
 
     # -- files ------------------------------------------------------------
 
-    def lint_paths(self, paths: Iterable[Union[str, Path]], progress: Optional[ProgressCallback] = None) -> LintReport:
+    def lint_paths(
+        self, paths: Iterable[Union[str, os.PathLike[str]]], progress: Optional[ProgressCallback] = None
+    ) -> LintReport:
         paths = list(paths)
         reads_stdin = self.stdin is not None and any(str(path) == "-" for path in paths)
         files, errors = discover(path for path in paths if not (reads_stdin and str(path) == "-"))
         if reads_stdin and self.stdin is not None:
-            files.append(Path(self.stdin[0]))
-        report = LintReport(errors=list(errors), files=[str(path) for path in files])
+            files.append(path_text(self.stdin[0]))
+        report = LintReport(errors=list(errors), files=list(files))
         plans: Dict[str, _NetPlan] = {}
         for path in files:
             self._plan_file(path, plans, report)
@@ -684,11 +772,11 @@ class Linter:
             report.grouped[file] = groups
             report.not_shown[file] = sum(group.count for group in groups)
 
-    def _plan_file(self, path: Path, plans: Dict[str, _NetPlan], report: LintReport) -> None:
+    def _plan_file(self, path: str, plans: Dict[str, _NetPlan], report: LintReport) -> None:
         try:
             data = self.read(path)
         except InputError as err:
-            report.errors.append(input_error_finding(err.message, _error_location(err, str(path))))
+            report.errors.append(input_error_finding(err.message, _error_location(err, path)))
             return
         config = self.config_for(path)
         if not is_binary(path, data):
@@ -704,40 +792,43 @@ class Linter:
                 plan.add_state(state)
 
     def _plan_for(
-        self, path: Path, plans: Dict[str, _NetPlan], config: Config, data: Optional[bytes] = None
+        self, path: str, plans: Dict[str, _NetPlan], config: Config, data: Optional[bytes] = None
     ) -> _NetPlan:
-        key = str(path.resolve())
+        key = os.path.realpath(path)
         if key not in plans:
-            plans[key] = _NetPlan(path, str(path), config, data=data)
+            plans[key] = _NetPlan(path, path, config, data=data, is_file=True)
         return plans[key]
 
     def _plan_solver(
-        self, path: Path, text: str, config: Config, plans: Dict[str, _NetPlan], report: LintReport
+        self, path: str, text: str, config: Config, plans: Dict[str, _NetPlan], report: LintReport
     ) -> None:
+        from pathlib import Path  # solvers only
+
         try:
-            nets, errors = solver_nets(text, path, config.flavor)
+            nets, errors = solver_nets(text, Path(path), config.flavor)
         except InputError as err:
-            report.errors.append(input_error_finding(err.message, _error_location(err, str(path))))
+            report.errors.append(input_error_finding(err.message, _error_location(err, path)))
             return
         report.errors.extend(errors)
         for index, net in enumerate(nets):
             if config.phase and net.state.phase != config.phase:
                 continue
             if isinstance(net.source, Path):
-                if str(net.source) not in report.files:
-                    report.files.append(str(net.source))
-                plan = self._plan_for(net.source, plans, self.config_for(net.source))
+                net_file = str(net.source)
+                if net_file not in report.files:
+                    report.files.append(net_file)
+                plan = self._plan_for(net_file, plans, self.config_for(net_file))
                 if plan.data is None:
                     try:
-                        plan.data = self.read(net.source)
+                        plan.data = self.read(net_file)
                     except InputError as err:
                         report.errors.append(
-                            input_error_finding(f"cannot read the net {net.source}: {err.message}", net.location)
+                            input_error_finding(f"cannot read the net {net_file}: {err.message}", net.location)
                         )
                         continue
             else:
-                key = f"{path.resolve()}#net{index}"
-                plan = plans.setdefault(key, _NetPlan(net.source, str(path), config))
+                key = f"{os.path.realpath(path)}#net{index}"
+                plan = plans.setdefault(key, _NetPlan(net.source, path, config))
             if not plan.from_solver:
                 plan.states.clear()  # a standalone pass of the same file must not add other states
                 plan.from_solver = True
@@ -758,15 +849,15 @@ class Linter:
             import traceback
 
             frame = traceback.extract_tb(err.__traceback__)[-1] if err.__traceback__ else None
-            where = f" ({Path(frame.filename).name}:{frame.lineno})" if frame else ""
+            where = f" ({os.path.basename(frame.filename)}:{frame.lineno})" if frame else ""
             report.internal_errors.append((plan.display, f"{type(err).__name__}: {err}{where}"))
 
     def _lint_net(self, plan: _NetPlan, report: LintReport) -> None:
         config = plan.config
-        if isinstance(plan.source, Path) and plan.data is not None and not is_binary(plan.source, plan.data):
+        if plan.is_file and plan.data is not None and not is_binary(plan.source, plan.data):
             report.sources[plan.display] = text_bytes.decode(plan.data)  # code frames even for unreadable nets
         try:
-            loaded = load_net(plan.source, plan.display, config, plan.data)
+            loaded = load_net(plan.source, plan.display, config, plan.data, plan.is_file)
         except BackpropLintError as err:
             message = getattr(err, "message", str(err))
             report.errors.append(input_error_finding(message, _error_location(err, plan.display)))
@@ -792,7 +883,7 @@ class Linter:
         for state in states:
             label = state_label(state)
             findings, simulated = lint_state(shared, state, config, text, budget, omitted)
-            stamped = [finding if finding.state else replace(finding, state=label) for finding in findings]
+            stamped = [finding if finding.state else finding.replace(state=label) for finding in findings]
             kept_net = simulated if self.keep_simulated else None
             report.states.append(StateResult(plan.display, label, tuple(stamped), kept_net))
             per_state.append((label, stamped))
@@ -822,7 +913,7 @@ def group_findings(file: str, dropped: Sequence[Finding], omitted: Sequence[Find
             by_code[extra.code] = extra
         else:  # two nets in one file (a solver's inline nets): their positions in file order
             first = sorted(group.first + extra.first, key=lambda at: (at.line, at.col))
-            by_code[extra.code] = group._replace(count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
+            by_code[extra.code] = group.replace(count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
     rank = {severity: i for i, severity in enumerate(SEVERITIES)}
     return sorted(by_code.values(), key=lambda group: (-rank.get(group.severity, 0), group.code))
 
@@ -844,7 +935,7 @@ def _lint_forked_plan(index: int) -> LintReport:
     report = LintReport()
     linter._lint_plan(plans[index], report)
     # the parent only reports findings: a simulated net would just slow down the way back
-    report.states = [replace(state, simulated=None) for state in report.states]
+    report.states = [state.replace(simulated=None) for state in report.states]
     return report
 
 
@@ -926,11 +1017,18 @@ def states_note(loaded: LoadedNet, survey: Any, chosen: Sequence[NetState], leve
 MAX_DATA_LAYERS_NAMED = 4
 
 
-def load_net(source: Any, display: str, config: Config, data: Optional[bytes] = None) -> LoadedNet:
-    """Stage 1, once per net: every state is prepared from the same LoadedNet."""
-    from backprop_lint.caffe.load import load, load_bytes, load_text
+def load_net(
+    source: Any, display: str, config: Config, data: Optional[bytes] = None, is_file: bool = False
+) -> LoadedNet:
+    """Stage 1, once per net: every state is prepared from the same LoadedNet.
 
-    if isinstance(source, Path) and data is not None:
+    ``is_file``: ``source`` is the path of a net file, and ``data`` its bytes when read.
+    """
+    from backprop_lint.caffe.load import load, load_bytes, load_file, load_text
+
+    if is_file:
+        if data is None:
+            return load_file(source, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)
         if is_binary(source, data):
             return load_bytes(data, flavor=config.flavor, strict=config.strict, file=display, packs=config.packs)
         return load_text(text_bytes.decode(data), flavor=config.flavor, strict=config.strict, file=display,
@@ -1022,7 +1120,7 @@ def merge_states(per_state: Sequence[Tuple[str, Sequence[Finding]]]) -> List[Fin
             if state not in states[key]:
                 states[key].append(state)
     return [
-        replace(first[key], state="" if key[0] in LOAD_TIME_CODES else ", ".join(states[key])) for key in order
+        first[key].replace(state="" if key[0] in LOAD_TIME_CODES else ", ".join(states[key])) for key in order
     ]
 
 
@@ -1042,7 +1140,7 @@ def configure_findings(
     def enabled(code: str) -> bool:
         return code_is_selected(code, config.select, tuple(config.ignore) + file_ignores)
 
-    adjusted = [replace(f, severity=config.severity_of(f.code, f.severity)) for f in findings]
+    adjusted = [f.replace(severity=config.severity_of(f.code, f.severity)) for f in findings]
     selected = [finding for finding in adjusted if enabled(finding.code)]
     suppressed: List[Finding] = []
     if text is not None and "backprop-lint" in text:  # every directive names the tool; most nets have none
@@ -1052,7 +1150,7 @@ def configure_findings(
         result = suppress.apply_suppressions(
             selected, directives, code_enabled=lambda prefix: _prefix_enabled(prefix, enabled)
         )
-        unused = [replace(f, severity=config.severity_of(f.code, f.severity)) for f in result.unused]
+        unused = [f.replace(severity=config.severity_of(f.code, f.severity)) for f in result.unused]
         selected = result.kept + [finding for finding in unused if enabled(finding.code)]
         suppressed = result.suppressed
     threshold = SEVERITIES.index(config.severity_threshold)
@@ -1179,7 +1277,7 @@ class _FixedConfig(ConfigFinder):
         super().__init__()
         self._fixed = config
 
-    def for_file(self, path: Path) -> Config:
+    def for_file(self, path: Union[str, os.PathLike[str]]) -> Config:
         return self._fixed
 
 
@@ -1188,6 +1286,8 @@ def _config_from_argument(config: Union[None, str, Path, Config, Mapping[str, An
 
     if config is None or isinstance(config, Config):
         return config
+    from pathlib import Path
+
     if isinstance(config, (str, Path)):
         return load_config_file(Path(config))
     return parse_table(config)
@@ -1203,4 +1303,6 @@ def _is_path(value: Any) -> bool:
         return True
     if not isinstance(value, str) or len(value) > 4096 or "\n" in value:
         return False
+    from pathlib import Path  # the library API only; Path.exists raises where os.path.exists would not
+
     return Path(value).exists() or not any(char in value for char in ':{"')

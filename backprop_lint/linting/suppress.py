@@ -11,13 +11,15 @@ info finding, so stale suppressions do not pile up.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from backprop_lint.caffe.model import Location
-
+from backprop_lint.caffe.records import Record
 from backprop_lint.linting.config import unknown_code_problem
 from backprop_lint.linting.findings import UNUSED_SUPPRESSION_CODE, UNUSED_SUPPRESSION_NAME, Finding
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 DIRECTIVE = re.compile(r"#\s*backprop-lint:\s*(disable-file|disable)\s*=\s*([A-Za-z0-9_,\s]*)")
 LAYER_OPENING = re.compile(r"^\s*layers?\s*\{")
@@ -25,19 +27,29 @@ COMMENT_ONLY = re.compile(r"^\s*#")
 CODE = re.compile(r"^(ALL|BL\d{0,3})$")
 
 
-@dataclass
-class Suppression:
+class Suppression(Record):
     """One code of one directive, and whether it silenced anything."""
 
+    __slots__ = ("code", "location", "file_wide", "first_line", "last_line", "used", "problem")
     code: str
     location: Location
     file_wide: bool
     #: inclusive line range of the layer block it covers (file-wide: the whole file)
-    first_line: int = 0
-    last_line: int = 0
-    used: bool = False
+    first_line: int
+    last_line: int
+    used: bool
     #: why it can never apply (e.g. not above a layer), reported with the unused finding
-    problem: str = ""
+    problem: str
+
+    def __init__(self, code: str, location: Location, file_wide: bool, first_line: int = 0, last_line: int = 0,
+                 used: bool = False, problem: str = "") -> None:
+        self.code = code
+        self.location = location
+        self.file_wide = file_wide
+        self.first_line = first_line
+        self.last_line = last_line
+        self.used = used
+        self.problem = problem
 
     def covers(self, finding: Finding) -> bool:
         if self.problem or not (finding.code.startswith(self.code) or self.code == "ALL"):
@@ -45,13 +57,19 @@ class Suppression:
         return self.file_wide or self.first_line <= finding.location.line <= self.last_line
 
 
-@dataclass
-class SuppressionResult:
+class SuppressionResult(Record):
     """Findings after the inline suppressions: kept, silenced, and the directives that silenced nothing."""
 
+    __slots__ = ("kept", "suppressed", "unused")
     kept: List[Finding]
-    suppressed: List[Finding] = field(default_factory=list)
-    unused: List[Finding] = field(default_factory=list)
+    suppressed: List[Finding]
+    unused: List[Finding]
+
+    def __init__(self, kept: List[Finding], suppressed: Optional[List[Finding]] = None,
+                 unused: Optional[List[Finding]] = None) -> None:
+        self.kept = kept
+        self.suppressed = [] if suppressed is None else suppressed
+        self.unused = [] if unused is None else unused
 
 
 def parse_suppressions(text: str, file: str) -> List[Suppression]:
@@ -190,13 +208,17 @@ def _brace_balance(code: str) -> int:
 NOT_SUPPRESSIBLE = frozenset({"BL000", UNUSED_SUPPRESSION_CODE})
 
 
-@dataclass
-class AddedSuppressions:
+class AddedSuppressions(Record):
     """A text with suppression directives added, and how many codes they silence."""
 
+    __slots__ = ("new_text", "added")
     new_text: str
     #: codes added per directive line written (a merged directive counts its new codes)
-    added: int = 0
+    added: int
+
+    def __init__(self, new_text: str, added: int = 0) -> None:
+        self.new_text = new_text
+        self.added = added
 
 
 def add_suppressions(text: str, findings: Sequence[Finding]) -> AddedSuppressions:

@@ -13,8 +13,10 @@ the model of Caffe; only the command line imports it.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import List, Optional, Sequence
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import List, Optional, Sequence
 
 FORMATS = ("text", "concise", "json", "sarif", "github")
 
@@ -32,6 +34,8 @@ def rule_page_url(code: str) -> str:
 
 def relative_uri(file: str, base: Optional[Path] = None) -> str:
     """``file`` as a forward-slash path relative to ``base`` (default: cwd) when it is inside it."""
+    from pathlib import Path  # for SARIF and GitHub output only
+
     path = Path(file)
     base = (base or Path.cwd()).resolve()
     try:

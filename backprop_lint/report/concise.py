@@ -8,11 +8,13 @@ net are shown escaped, so one finding is always exactly one line.
 
 from __future__ import annotations
 
-from typing import TextIO
-
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.linter import LintReport
 from backprop_lint.report.escape import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 
 def line_of(finding: Finding) -> str:

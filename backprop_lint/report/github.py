@@ -7,12 +7,14 @@ property values ``:`` and ``,`` are too.
 
 from __future__ import annotations
 
-from typing import List, TextIO
-
 from backprop_lint.linting.linter import LintReport
 from backprop_lint.linting.findings import Finding
 from backprop_lint.report import reason_chain, relative_uri
 from backprop_lint.report.escape import printable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List, TextIO
 
 COMMANDS = {"error": "error", "warning": "warning", "info": "notice"}
 

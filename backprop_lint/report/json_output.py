@@ -37,11 +37,14 @@ findings like any other.
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.linting.linter import LintReport
 from backprop_lint.linting.findings import SEVERITIES, Finding, FindingGroup, Fix
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, TextIO
 
 SCHEMA_VERSION = 1
 

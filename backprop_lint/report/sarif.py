@@ -13,13 +13,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 from backprop_lint._version import __version__
 from backprop_lint.linting.linter import LintReport, RuleInfo, rule_catalogue
 from backprop_lint.linting.findings import Finding, FindingGroup, Fix
 from backprop_lint.linting.rules.docs import RulePage, page_path, parse_page
 from backprop_lint.report import PROJECT_URL, reason_chain, relative_uri, rule_page_url
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"error": "error", "warning": "warning", "info": "note"}

@@ -11,21 +11,32 @@ starts here: which codes to fix, which to ignore, which to baseline.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Dict, List, TextIO
 
-from backprop_lint.linting.linter import LintReport
+from backprop_lint.caffe.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, TextIO
+
+    from backprop_lint.linting.linter import LintReport
 
 
-@dataclass
-class CodeCount:
+class CodeCount(Record):
     """How many findings one code has (and how many of them are fixable)."""
 
+    __slots__ = ("code", "name", "severity", "count", "fixable")
     code: str
     name: str
     severity: str
-    count: int = 0
-    fixable: int = 0
+    count: int
+    fixable: int
+
+    def __init__(self, code: str, name: str, severity: str, count: int = 0, fixable: int = 0) -> None:
+        self.code = code
+        self.name = name
+        self.severity = severity
+        self.count = count
+        self.fixable = fixable
 
 
 def count_codes(report: LintReport) -> List[CodeCount]:
@@ -41,7 +52,7 @@ def count_codes(report: LintReport) -> List[CodeCount]:
 def render(report: LintReport, stream: TextIO, *, as_json: bool = False) -> None:
     rows = count_codes(report)
     if as_json:
-        json.dump([vars(row) for row in rows], stream, indent=2)
+        json.dump([row.as_dict() for row in rows], stream, indent=2)
         stream.write("\n")
         return
     if not rows:

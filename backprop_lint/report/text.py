@@ -16,16 +16,21 @@ Colour only on a terminal, and never when NO_COLOR is set (rich's own rules).
 from __future__ import annotations
 
 from itertools import groupby
-from typing import TYPE_CHECKING, Dict, List, Optional, TextIO, Tuple, Union
 
-from backprop_lint.linting.linter import LintReport
-from backprop_lint.linting.findings import SEVERITIES, Finding, FindingGroup
+from backprop_lint.linting.findings import SEVERITIES
 from backprop_lint.report.escape import printable
-from backprop_lint.report.plain import Piece, rich_styles, unchanged_by_rich
+from backprop_lint.report.plain import rich_styles, unchanged_by_rich
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Dict, List, Optional, TextIO, Tuple, Union
+
     from rich.console import Console
     from rich.text import Text
+
+    from backprop_lint.linting.findings import Finding, FindingGroup
+    from backprop_lint.linting.linter import LintReport
+    from backprop_lint.report.plain import Piece
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "bold yellow", "info": "bold cyan"}
 FRAME_BEFORE = 1

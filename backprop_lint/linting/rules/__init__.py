@@ -8,13 +8,16 @@ BL9xx meta. Each rule's page is ``rules/<CODE>.md`` (shipped as
 """
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
-
-from backprop_lint.caffe.model import NetRefused
-
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.rules import aborts, custom, gradients, meta, overrides, refusals
-from backprop_lint.linting.rules.base import Resimulate, Rule, RuleContext, state_label
+from backprop_lint.linting.rules.base import Rule, RuleContext, state_label
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
+
+    from backprop_lint.caffe.model import NetRefused
+    from backprop_lint.linting.rules.base import Resimulate  # noqa: F401 (the type, for annotations)
 
 ALL_RULES: Tuple[Rule, ...] = tuple(
     sorted(
@@ -58,7 +61,6 @@ def refusal_finding(error: NetRefused, ctx: RuleContext) -> Finding:
 
 __all__ = [
     "ALL_RULES",
-    "Resimulate",
     "Rule",
     "RuleContext",
     "find_rule",

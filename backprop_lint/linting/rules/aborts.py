@@ -1,14 +1,16 @@
 """BL1xx: Backward will abort (a CHECK or NOT_IMPLEMENTED inside a layer's Backward)."""
 from __future__ import annotations
 
-from typing import Iterable, List, Tuple
-
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import SimLayer, SimulatedNet
 from backprop_lint.linting.findings import Finding, Fix
 from backprop_lint.linting.rules.base import Rule, RuleContext
 from backprop_lint.linting.rules.explain import describe, names
 from backprop_lint.linting.rules.graph import row_of, explicit_propagate_down, index_of, quote, user_bottoms
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, List, Tuple
 
 
 def _abort_cause(net: SimulatedNet, layer: SimLayer) -> Tuple[str, List[int]]:

@@ -1,15 +1,17 @@
 """BL4xx: layers backprop-lint cannot know, and what the loader noticed on the way."""
 from __future__ import annotations
 
-from dataclasses import replace
 from itertools import islice
-from typing import Any, Dict, Iterable, List, Tuple
 
 from backprop_lint.caffe.model import Location, SimLayer, Warning_
 
 from backprop_lint.linting.findings import GROUP_POSITIONS, Finding, Fix
 from backprop_lint.linting.rules.base import OMITTED, Omitted, Rule, RuleContext
 from backprop_lint.linting.rules.graph import quote
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Tuple
 
 
 def declaration_key(layer: SimLayer) -> str:
@@ -77,7 +79,7 @@ MAX_LINES_SHOWN = 8
 
 def stateless(ctx: RuleContext) -> RuleContext:
     """What the loader and upgrader report holds before FilterNet, in every state: no state label."""
-    return replace(ctx, state="")
+    return ctx.replace(state="")
 
 
 def grouped(warnings: Iterable[Warning_]) -> List[Tuple[Warning_, str]]:

@@ -12,9 +12,13 @@ An HTML comment ``<!-- example: key=value ... -->`` (or ``<!-- use-instead:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+
+from backprop_lint.caffe.records import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Tuple
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[2]
 #: ``rules/`` beside the package in a checkout (editable installs included)
@@ -29,18 +33,39 @@ _BLOCK = re.compile(r"```prototxt\n(.*?)```", re.DOTALL)
 _OPTIONS = re.compile(r"<!--\s*(example|use-instead):(.*?)-->", re.DOTALL)
 
 
-@dataclass
-class RulePage:
+class RulePage(Record):
     """A rule's Markdown page, cut into its sections and example nets."""
 
+    __slots__ = ("code", "name", "text", "sections", "example", "use_instead", "example_options",
+                 "use_instead_options")
     code: str
     name: str
     text: str
-    sections: Dict[str, str] = field(default_factory=dict)
-    example: str = ""
-    use_instead: str = ""
-    example_options: Dict[str, str] = field(default_factory=dict)
-    use_instead_options: Dict[str, str] = field(default_factory=dict)
+    sections: Dict[str, str]
+    example: str
+    use_instead: str
+    example_options: Dict[str, str]
+    use_instead_options: Dict[str, str]
+
+    def __init__(
+        self,
+        code: str,
+        name: str,
+        text: str,
+        sections: Optional[Dict[str, str]] = None,
+        example: str = "",
+        use_instead: str = "",
+        example_options: Optional[Dict[str, str]] = None,
+        use_instead_options: Optional[Dict[str, str]] = None,
+    ) -> None:
+        self.code = code
+        self.name = name
+        self.text = text
+        self.sections = {} if sections is None else sections
+        self.example = example
+        self.use_instead = use_instead
+        self.example_options = {} if example_options is None else example_options
+        self.use_instead_options = {} if use_instead_options is None else use_instead_options
 
 
 def pages_dir() -> Path:

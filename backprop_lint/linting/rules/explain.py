@@ -6,8 +6,6 @@ them into sentences; none of them decides anything itself.
 """
 from __future__ import annotations
 
-from typing import List
-
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import SimLayer, SimulatedNet
 from backprop_lint.linting.rules.graph import (
@@ -19,6 +17,10 @@ from backprop_lint.linting.rules.graph import (
     user_blob_name,
     user_readers,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import List
 
 MAX_DEPTH = 4
 

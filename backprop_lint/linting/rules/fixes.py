@@ -1,14 +1,18 @@
 """Fixes that change the net: built as TextEdits, checked by re-simulating the changed net."""
 from __future__ import annotations
 
-from typing import Callable, List, Mapping, Optional, Sequence, Tuple
-
-from backprop_lint.caffe.model import BackpropLintError, PreparedNet, SimulatedNet
+from backprop_lint.caffe.model import BackpropLintError
 
 from backprop_lint.linting.findings import Fix, TextEdit
 from backprop_lint.linting.rules.base import RuleContext
 from backprop_lint.linting.rules.graph import quote
 from backprop_lint.linting.rules.textpos import force_backward_edit, insert_lines_after, text_index
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Callable, List, Mapping, Optional, Sequence, Tuple
+
+    from backprop_lint.caffe.model import PreparedNet, SimulatedNet
 
 
 def parsed_top_level(ctx: RuleContext) -> Optional[Mapping[str, Tuple[int, int]]]:

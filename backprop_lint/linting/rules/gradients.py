@@ -1,8 +1,6 @@
 """BL2xx: gradients that stay zero (a Backward that does nothing, weights that never learn)."""
 from __future__ import annotations
 
-from typing import Iterable, List, Optional, Sequence, Tuple
-
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import Location, SimLayer, SimulatedNet
 from backprop_lint.linting.findings import Finding, Fix
@@ -32,6 +30,10 @@ from backprop_lint.linting.rules.graph import (
     user_readers,
 )
 from backprop_lint.linting.rules.textpos import text_index
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Iterable, List, Optional, Sequence, Tuple
 
 
 def net_location(ctx: RuleContext) -> Location:

@@ -6,19 +6,26 @@ can name the user's own layers and blobs.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+from backprop_lint.caffe.layer_table import layer_info
+from backprop_lint.caffe.records import FrozenRecord
 
-from backprop_lint.caffe.layer_table import LayerInfo, layer_info
-from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+
+    from backprop_lint.caffe.layer_table import LayerInfo
+    from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
 
 
-@dataclass(frozen=True)
-class Reader:
+class Reader(FrozenRecord):
     """Layer ``index`` reads the blob as its bottom ``bottom``."""
 
+    __slots__ = ("index", "bottom")
     index: int
     bottom: int
+
+    def __init__(self, index: int, bottom: int) -> None:
+        self._set(index, bottom)
 
 
 def row_of(net: SimulatedNet, layer: SimLayer) -> Optional[LayerInfo]:

@@ -1,9 +1,11 @@
 """BL9xx: findings about backprop-lint's own directives."""
 from __future__ import annotations
 
-from typing import Tuple
-
 from backprop_lint.linting.rules.base import Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Tuple
 
 UNUSED_SUPPRESSION = Rule(
     "BL901", "unused-suppression", "info",

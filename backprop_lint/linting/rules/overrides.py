@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Dict, Iterable, List, Optional, Tuple
 
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
@@ -27,6 +26,10 @@ from backprop_lint.linting.rules.graph import (
     user_readers,
 )
 from backprop_lint.linting.rules.textpos import insert_lines_after, text_index
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Tuple
 
 # ---------------------------------------------------------------------------
 # BL301 force-backward-overrides-propagate-down

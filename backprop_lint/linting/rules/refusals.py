@@ -6,25 +6,33 @@ rule here, whose finding quotes Caffe's own words and says what to change.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Dict, Iterable, List, Optional, Tuple
 
-from backprop_lint.caffe.model import Location, NetRefused
-
+from backprop_lint.caffe.model import Location
+from backprop_lint.caffe.records import FrozenRecord
 from backprop_lint.linting.findings import Finding, Fix
-from backprop_lint.linting.rules.base import Rule, RuleContext
+from backprop_lint.linting.rules.base import Rule
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, Iterable, List, Optional, Tuple
+
+    from backprop_lint.caffe.model import NetRefused
+    from backprop_lint.linting.rules.base import RuleContext
 
 
-@dataclass(frozen=True)
-class Refusal:
+class Refusal(FrozenRecord):
     """A BL0xx rule: one kind of net Caffe refuses to build, in words."""
 
+    __slots__ = ("code", "name", "kind", "summary", "why", "fix")
     code: str
     name: str
     kind: str
     summary: str
     why: str  # what Caffe is doing when it stops, in one sentence
     fix: str  # what to change
+
+    def __init__(self, code: str, name: str, kind: str, summary: str, why: str, fix: str) -> None:
+        self._set(code, name, kind, summary, why, fix)
 
 
 REFUSALS: Tuple[Refusal, ...] = (

@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from functools import lru_cache
-from typing import Dict, List, Mapping, Optional, Tuple
 
 from backprop_lint.caffe.model import Location
 
 from backprop_lint.linting.findings import TextEdit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Tuple
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|\[[^\]]*\]")
 _BARE = re.compile(r"[^\s{}<>\[\],;#:'\"]+")
