@@ -172,7 +172,10 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
     )
     selection = parser.add_argument_group("selection")
     selection.add_argument(
-        "--config", type=path_argument, metavar="FILE", help="a pyproject.toml or backprop-lint.toml to use instead of discovery"
+        "--config",
+        type=path_argument,
+        metavar="FILE",
+        help="a pyproject.toml or backprop-lint.toml to use instead of discovery",
     )
     selection.add_argument(
         "--select",
@@ -230,7 +233,11 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "-q", "--quiet", action="store_true", help="print the findings and nothing else (no summary, no notes)"
     )
     output.add_argument(
-        "-o", "--output-file", type=path_argument, metavar="FILE", help="write the report to FILE (atomically) instead of stdout"
+        "-o",
+        "--output-file",
+        type=path_argument,
+        metavar="FILE",
+        help="write the report to FILE (atomically) instead of stdout",
     )
     output.add_argument(
         "--stdin-filename",
@@ -245,7 +252,10 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         help="add a `# backprop-lint: disable=` comment for every current finding, then exit",
     )
     adoption.add_argument(
-        "--baseline", type=path_argument, metavar="FILE", help="hide the findings recorded in FILE; report only new ones"
+        "--baseline",
+        type=path_argument,
+        metavar="FILE",
+        help="hide the findings recorded in FILE; report only new ones",
     )
     adoption.add_argument(
         "--write-baseline",
