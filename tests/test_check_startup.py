@@ -1,18 +1,29 @@
-"""What a plain `check` leaves out of its start-up: the modules only writing or hinting needs.
+"""What a plain `check` leaves out of its start-up: the modules only writing or hinting needs,
+and the machinery its own data no longer need.
 
 tempfile (with random and the compression modules) is for writing a
 file, hashlib for the snapshot --fix compares before it writes, difflib for a
 "did you mean" hint; together they cost a plain `check` of DenseNet-201 more
 than a tenth of its instructions (README, Performance).
+
+The linter's data are records (caffe/records.py), not dataclasses, and its
+modules import typing names only for type checkers: `dataclasses` (with
+`inspect`, `ast`, `dis`, `tokenize`) and `typing` would cost a small net's
+`check` a quarter of its instructions. pathlib (with `urllib.parse` and
+`ipaddress`) is for path options, configuration files and solvers only.
 """
 from __future__ import annotations
 
+import ast
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import List, Tuple
 
 import pytest
 
+import backprop_lint
 from backprop_lint.cli import main
 
 # not shutil: argparse's help formatter imports it whenever an argument is added, for every command
@@ -58,3 +69,43 @@ def test_fix_still_writes(tmp_path: Path, capsys: pytest.CaptureFixture) -> None
     net.write_text(NO_LOSS)
     assert main(["check", str(net), "--no-progress", "--fix", "--color", "never"]) == 0
     assert net.read_text() == NO_LOSS.replace('name: "n"\n', 'name: "n"\nforce_backward: true\n')
+
+
+#: what `check` must not import beyond what `simulate` imports (the simulate path's own start-up is
+#: its own tests' business): a dataclass, a typing import or a Path in the linter's start-up brings them back
+MACHINERY = ("dataclasses", "inspect", "ast", "dis", "tokenize", "typing", "pathlib", "urllib.parse", "ipaddress",
+             "tomllib", "importlib.metadata")
+REPO = str(Path(backprop_lint.__file__).resolve().parent.parent)
+# -S: no `site`, whose .pth files (an editable install's finder, setuptools' hacks) import typing and
+# more before backprop-lint starts; the checkout first, then site-packages for protobuf and rich
+BARE_PROBE = (
+    f"import sys; sys.path[:0] = [{REPO!r}]; import site; sys.path.extend(site.getsitepackages()); "
+    "from backprop_lint.cli import main; code = main(sys.argv[1:]); "
+    f"print(code, sorted(m for m in sys.modules if m in {MACHINERY!r}))"
+)
+
+
+def bare_probe(tmp_path: Path, *args: str) -> Tuple[str, List[str]]:
+    done = subprocess.run([sys.executable, "-S", "-c", BARE_PROBE, *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={key: value for key, value in os.environ.items() if key != "PYTHONPATH"})
+    assert done.returncode in (0, 1), done.stderr
+    code, imported = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    return code, ast.literal_eval(imported)
+
+
+def test_check_imports_no_machinery_simulate_does_not(tmp_path: Path) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(NO_LOSS)
+    simulate_code, by_simulate = bare_probe(tmp_path, "simulate", str(net), "--phase", "TEST")
+    check_code, by_check = bare_probe(tmp_path, "check", str(net), "--color", "never", "--no-progress", "--jobs", "1")
+    assert (simulate_code, check_code) == ("0", "0")
+    assert sorted(set(by_check) - set(by_simulate)) == []
+
+
+def test_a_path_option_still_works_without_pathlib_at_start(tmp_path: Path) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(NO_LOSS)
+    (tmp_path / "backprop-lint.toml").write_text('ignore = ["BL201"]\n')
+    code, imported = bare_probe(tmp_path, "check", str(net), "--no-progress", "--output-file", "out.txt")
+    assert code == "0" and "pathlib" in imported and "tomllib" in imported
+    assert (tmp_path / "out.txt").read_text() == "All checks passed (1 file).\n"
