@@ -54,7 +54,8 @@ MAX_CONFIG_BYTES = 1024 * 1024
 STANDALONE_NAMES: Tuple[str, ...] = ("backprop-lint.toml", ".backprop-lint.toml")
 PHASES: Tuple[str, ...] = ("TRAIN", "TEST")
 FLAVORS: Tuple[str, ...] = ("bvlc", "ssd")
-CODE_PREFIX = re.compile(r"^(ALL|BL\d{0,3})$")
+#: compiled (by re's cache) when codes are given: a plain run names none
+CODE_PREFIX = r"^(ALL|BL\d{0,3})$"
 
 
 def known_codes() -> Tuple[str, ...]:
@@ -73,9 +74,9 @@ def unknown_code_problem(code: str) -> Optional[str]:
     if code == "ALL":
         return None
     codes = known_codes()
-    if CODE_PREFIX.match(code) and any(known.startswith(code) for known in codes):
+    if re.match(CODE_PREFIX, code) and any(known.startswith(code) for known in codes):
         return None
-    if CODE_PREFIX.match(code):
+    if re.match(CODE_PREFIX, code):
         what = f"no rule has the code '{code}'" if len(code) == 5 else f"no rule code starts with '{code}'"
     else:
         what = f"'{code}' is not a rule code or prefix (like BL101, BL1 or ALL)"

@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 
 #: C0 controls, DEL, C1 controls, Unicode line/paragraph separators and bidirectional overrides
-#: and the bytes of the file that were not UTF-8 (kept as surrogateescape characters, caffe/text_bytes.py)
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+#: and the bytes of the file that were not UTF-8 (kept as surrogateescape characters, caffe/text_bytes.py);
+#: compiled (by re's cache) on first need: compiling it costs a plain `check` more than printing
+_UNPRINTABLE = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\udc80-\udcff]"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -32,5 +33,7 @@ def _escaped(match: "re.Match[str]") -> str:
 
 def printable(text: str) -> str:
     """``text`` with every control character shown as an escape (``\\n``, ``\\x1b``, ``\\u202e``)."""
-    return _UNPRINTABLE.sub(_escaped, text)
+    if text.isprintable():  # the usual case: every character _UNPRINTABLE lists is unprintable to str too
+        return text
+    return re.sub(_UNPRINTABLE, _escaped, text)
 

@@ -27,11 +27,12 @@ else:
 
 #: characters rich rewrites in any text it prints: it drops BEL, BS, VT, FF and CR
 #: (rich.control.STRIP_CONTROL_CODES) and expands tabs by display cells
-_REWRITTEN_BY_RICH = re.compile("[\x07\x08\x0b\x0c\r\t]")
+_REWRITTEN_BY_RICH = "\x07\x08\x0b\x0c\r\t"
 #: in console markup, rich also replaces emoji codes (rich._emoji_replace looks for such
 #: a run, emoji name or not), and a backslash may be an escape (rich.markup.escape adds
-#: one to a text that ends in a backslash, and it stays visible there)
-_CHANGED_IN_MARKUP = re.compile(r":\S*?:|\\")
+#: one to a text that ends in a backslash, and it stays visible there); compiled by re's
+#: cache when first used (only `backward` prints markup)
+_CHANGED_IN_MARKUP = r":\S*?:|\\"
 
 
 def rich_styles(stream: TextIO, color: Optional[bool]) -> bool:
@@ -57,7 +58,7 @@ def unchanged_by_rich(texts: Iterable[str], *, markup: bool = False) -> bool:
     """Whether rich would print every one of ``texts`` as it is (``markup``: escaped and
     printed as console markup)."""
     for text in texts:
-        if _REWRITTEN_BY_RICH.search(text) or (markup and _CHANGED_IN_MARKUP.search(text)):
+        if any(char in text for char in _REWRITTEN_BY_RICH) or (markup and re.search(_CHANGED_IN_MARKUP, text)):
             return False
     return True
 

@@ -167,14 +167,15 @@ def refusal_for(kind: str) -> Refusal:
     return _BY_KIND.get(kind) or _BY_KIND[FALLBACK_KIND]
 
 
-KNOWN_TYPES = re.compile(r"Unknown layer type: (?P<type>.*) \(known types: (?P<known>.*)\)$", re.DOTALL)
+#: patterns are compiled (by re's cache) for a refused net only
+KNOWN_TYPES = r"Unknown layer type: (?P<type>.*) \(known types: (?P<known>.*)\)$"
 MAX_CLOSE_TYPES = 3
 
 
 def _caffe_words(error: NetRefused) -> Tuple[str, Tuple[str, ...]]:
     """Caffe's message as shown, and extra reasons: the factory's list of every known type is
     replaced by the few closest to the unknown one."""
-    match = KNOWN_TYPES.match(error.message) if error.kind == "unknown-layer-type" else None
+    match = re.match(KNOWN_TYPES, error.message, re.DOTALL) if error.kind == "unknown-layer-type" else None
     if match is None:
         return error.message, ()
     unknown = match.group("type")
@@ -230,11 +231,11 @@ def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
     )
 
 
-_UNKNOWN_TYPE = re.compile(r"^Unknown layer type: (\S+)")
+_UNKNOWN_TYPE = r"^Unknown layer type: (\S+)"
 
 
 def _unknown_type(error: NetRefused) -> Optional[str]:
-    match = _UNKNOWN_TYPE.match(error.message)
+    match = re.match(_UNKNOWN_TYPE, error.message)
     return match.group(1) if match else None
 
 
