@@ -18,13 +18,15 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Dict, List, Mapping, Optional, Tuple
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*|\[[^\]]*\]")
-_BARE = re.compile(r"[^\s{}<>\[\],;#:'\"]+")
+# the patterns are compiled (by re's cache, re.compile) when a rule first scans the text: most
+# nets need no position the parser did not record, and compiling them costs more than a small net's rules
+_IDENT = r"[A-Za-z_][A-Za-z0-9_.]*|\[[^\]]*\]"
+_BARE = r"[^\s{}<>\[\],;#:'\"]+"
 _OPEN = {"{": "}", "<": ">"}
 
 
 #: the tokens that matter when skipping a message body: strings, comments, brackets
-_SKIP_TOKEN = re.compile(r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|#[^\n]*|[{}<>]')
+_SKIP_TOKEN = r'"(?:[^"\\\n]|\\.)*"?|\'(?:[^\'\\\n]|\\.)*\'?|#[^\n]*|[{}<>]'
 
 
 class TextField:
@@ -100,7 +102,7 @@ class _Scanner:
             if char in ",;":
                 self.pos += 1
                 continue
-            match = _IDENT.match(self.text, self.pos)
+            match = re.compile(_IDENT).match(self.text, self.pos)
             if match is None:  # not text format we understand: stop quietly
                 self.pos = len(self.text)
                 return found
@@ -111,7 +113,7 @@ class _Scanner:
     def skip_body(self) -> None:
         """Move past a message body whose opener is just behind ``pos``, to right after its closer."""
         depth = 1
-        for token in _SKIP_TOKEN.finditer(self.text, self.pos):
+        for token in re.compile(_SKIP_TOKEN).finditer(self.text, self.pos):
             char = token.group()[0]
             if char in "{<":
                 depth += 1
@@ -170,7 +172,7 @@ class _Scanner:
                     self.pos = end
                     return
             return
-        match = _BARE.match(text, self.pos)
+        match = re.compile(_BARE).match(text, self.pos)
         if match is not None:
             self.pos = match.end()
 
@@ -222,7 +224,7 @@ class TextIndex:
         if not 0 <= offset < len(self.text):
             return None
         scanner = _Scanner(self.text, lazy=True)
-        match = _IDENT.match(self.text, offset)
+        match = re.compile(_IDENT).match(self.text, offset)
         if match is None:
             return None
         scanner.pos = match.end()
