@@ -22,8 +22,6 @@ if TYPE_CHECKING:
 
     #: (text, rich style): a piece of a line; style "" for none
     Piece = Tuple[str, str]
-else:
-    Piece = tuple  # what other modules import; annotations are never evaluated at run time
 
 #: characters rich rewrites in any text it prints: it drops BEL, BS, VT, FF and CR
 #: (rich.control.STRIP_CONTROL_CODES) and expands tabs by display cells
