@@ -100,6 +100,7 @@ def test_check_imports_no_machinery_simulate_does_not(tmp_path: Path) -> None:
     check_code, by_check = bare_probe(tmp_path, "check", str(net), "--color", "never", "--no-progress", "--jobs", "1")
     assert (simulate_code, check_code) == ("0", "0")
     assert sorted(set(by_check) - set(by_simulate)) == []
+    assert by_check == []  # nor does simulate now: neither may bring them back
 
 
 def test_a_path_option_still_works_without_pathlib_at_start(tmp_path: Path) -> None:
