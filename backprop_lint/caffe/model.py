@@ -18,7 +18,7 @@ from backprop_lint.caffe.schema.tables import ENUMS, MESSAGES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
+    from typing import Any, Callable, Dict, FrozenSet, List, Optional, Tuple, Union
 
     Scalar = Union[int, float, bool, str, bytes]
     #: True / False, or None when it depends on an undeclared custom layer
@@ -299,19 +299,54 @@ class Message:
 class Warning_(Record):
     """A non-fatal observation made while loading (e.g. a fork-only field skipped)."""
 
-    __slots__ = ("message", "location", "kind")
+    __slots__ = ("message", "location", "kind", "count")
     message: str
     location: Optional[Location]
     kind: str
+    #: how many occurrences it stands for: itself and the identical ones after it that
+    #: ``RepeatedWarnings`` counted instead of keeping
+    count: int
 
-    def __init__(self, message: str, location: Optional[Location] = None, kind: str = "warning") -> None:
+    def __init__(
+        self, message: str, location: Optional[Location] = None, kind: str = "warning", count: int = 1
+    ) -> None:
         self.message = message
         self.location = location
         self.kind = kind
+        self.count = count
 
     def __str__(self) -> str:
         where = f"{self.location}: " if self.location else ""
         return f"{where}warning: {self.message}"
+
+
+#: identical warnings (same kind and message) kept one by one with their positions; the
+#: linter shows the first and the lines of the next nine at most
+KEPT_REPEATS = 10
+
+
+class RepeatedWarnings:
+    """Appends warnings to a list, but only the first ``KEPT_REPEATS`` identical ones: the
+    rest are counted on the last one kept. A field misspelt on each of 2,000,000 lines
+    then costs ten warnings instead of a gigabyte."""
+
+    __slots__ = ("warnings", "_kept")
+
+    def __init__(self, warnings: List[Warning_]) -> None:
+        self.warnings = warnings
+        #: message -> how many kept so far, or the last one kept once there are KEPT_REPEATS
+        self._kept: Dict[str, Union[int, Warning_]] = {}
+
+    def add(self, message: str, kind: str, location: Callable[[], Location]) -> None:
+        """Keep or count one warning; ``location`` is called only for one that is kept."""
+        kept = self._kept.get(message, 0)
+        if isinstance(kept, Warning_) and kept.kind == kind:
+            kept.count += 1
+            return
+        warning = Warning_(message, location(), kind)
+        self.warnings.append(warning)
+        if isinstance(kept, int):
+            self._kept[message] = warning if kept + 1 == KEPT_REPEATS else kept + 1
 
 
 class LoadedNet(Record):

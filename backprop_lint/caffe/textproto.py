@@ -30,7 +30,7 @@ import struct
 import sys
 import warnings
 
-from backprop_lint.caffe.model import InputError, Location, Message, SourceLines, Warning_
+from backprop_lint.caffe.model import InputError, Location, Message, RepeatedWarnings, SourceLines, Warning_
 from backprop_lint.caffe.records import NamedTuple
 from backprop_lint.caffe.schema import packs as pack_tables
 from backprop_lint.caffe.schema import tables
@@ -509,6 +509,7 @@ class _Parser:
         self.strict = strict
         self.max_depth = max_depth
         self.warnings: List[Warning_] = []
+        self.reported = RepeatedWarnings(self.warnings)
         self.stack: List[_Frame] = []
         #: a ',' or ';' may follow: the last thing read ended a field
         self.after_field = False
@@ -890,7 +891,7 @@ class _Parser:
     def report(self, pos: int, message: str, kind: str) -> None:
         if self.strict:
             raise self.error(pos, message)
-        self.warnings.append(Warning_(message, self.location(pos), kind))
+        self.reported.add(message, kind, lambda: self.location(pos))
 
     def check_skipped_value(self, token: str, pos: int) -> None:
         """A skipped field's value must still be a value text_format can skip."""

@@ -74,6 +74,8 @@ FORMAT_NOTE_KINDS = frozenset({"deprecated"})
 #: Warning_.kind of the BatchNorm param rewrite (upgrade.BATCHNORM_KIND)
 BATCHNORM_UPGRADE_KIND = "batchnorm-upgrade"
 
+#: lines listed after a repeated warning's first; the loader keeps at least this + 2 of them
+#: with their positions (model.KEPT_REPEATS: the first, these, and one to know there are more)
 MAX_LINES_SHOWN = 8
 
 
@@ -90,11 +92,12 @@ def grouped(warnings: Iterable[Warning_]) -> List[Tuple[Warning_, str]]:
         groups.setdefault((warning.kind, warning.message), []).append(warning)
     result: List[Tuple[Warning_, str]] = []
     for (_, message), same in groups.items():
-        if len(same) > 1:
+        count = sum(warning.count for warning in same)  # the loader counts repeats past KEPT_REPEATS
+        if count > 1:
             lines = _first_lines(same, MAX_LINES_SHOWN + 1)
             shown = ", ".join(lines[:MAX_LINES_SHOWN]) + (", ..." if len(lines) > MAX_LINES_SHOWN else "")
             where = f", at line{'s' if len(lines) > 1 else ''} {shown}" if lines else ""
-            message += f" (and {len(same) - 1} more{where})"
+            message += f" (and {count - 1} more{where})"
         result.append((same[0], message))
     return result
 
