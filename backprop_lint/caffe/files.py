@@ -24,6 +24,15 @@ if TYPE_CHECKING:
 
 #: bytes read first, to choose a size limit (text or binary) before reading the rest
 HEAD_BYTES = 4096
+#: why a file over its size limit is refused, unless the limit says otherwise
+DEFAULT_REASON = "a Caffe net definition is far smaller, so this is probably not one (raise the limit if it really is)"
+
+
+class SizeLimit(NamedTuple):
+    """A file size limit and why it is what it is (said when a file is refused for it)."""
+
+    bytes: int
+    reason: str = DEFAULT_REASON
 
 
 class FileSnapshot(NamedTuple):
@@ -97,20 +106,32 @@ def problem_with(path: PathArg) -> Optional[str]:
 
 
 def read_regular_file(
-    path: PathArg, limit_for: Callable[[bytes], int], *, name: Optional[str] = None
+    path: PathArg,
+    limit_for: Callable[[bytes], Union[int, SizeLimit]],
+    *,
+    name: Optional[str] = None,
+    inspect: Optional[Callable[[bytes, int, Callable[[int, int], bytes]], None]] = None,
 ) -> Tuple[bytes, FileSnapshot]:
     """The bytes of a regular file, refused past ``limit_for(first 4 KB)`` bytes, and its snapshot.
 
     Raises ``InputError`` (no position: the problem is the whole file) for anything else.
     """
-    data, status = read_regular_bytes(path, limit_for, name=name)
+    data, status = read_regular_bytes(path, limit_for, name=name, inspect=inspect)
     return data, FileSnapshot.of(status, data)
 
 
 def read_regular_bytes(
-    path: PathArg, limit_for: Callable[[bytes], int], *, name: Optional[str] = None
+    path: PathArg,
+    limit_for: Callable[[bytes], Union[int, SizeLimit]],
+    *,
+    name: Optional[str] = None,
+    inspect: Optional[Callable[[bytes, int, Callable[[int, int], bytes]], None]] = None,
 ) -> Tuple[bytes, os.stat_result]:
-    """``read_regular_file`` without the snapshot: the bytes and the file's status when read."""
+    """``read_regular_file`` without the snapshot: the bytes and the file's status when read.
+
+    ``inspect(first 4 KB, size, read(offset, count))``, when given, runs before the
+    rest of the file is read, to refuse it (``InputError``) from what a few reads show.
+    """
     display = name if name is not None else os.fspath(path)
     where = Location(display)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_BINARY", 0)
@@ -128,17 +149,36 @@ def read_regular_bytes(
         if not stat.S_ISREG(status.st_mode):
             raise InputError(kind_of(status.st_mode), where)
         head = _read_up_to(descriptor, HEAD_BYTES)
-        limit = limit_for(head)
+        chosen = limit_for(head)
+        limit, reason = chosen if isinstance(chosen, SizeLimit) else (chosen, DEFAULT_REASON)
         if status.st_size > limit:
-            raise too_big(display, status.st_size, limit, "bytes")
-        data = head + _read_up_to(descriptor, limit + 1 - len(head))
+            raise too_big(display, status.st_size, limit, "bytes", reason)
+        if inspect is not None:
+            inspect(head, status.st_size, lambda offset, count: _read_at(descriptor, offset, count))
+        data = _read_whole(descriptor, head, status.st_size, limit)
     except OSError as error:
         raise InputError(os_error_message(path, error), where) from None
     finally:
         os.close(descriptor)
     if len(data) > limit:  # it grew while we read it
-        raise too_big(display, len(data), limit, "bytes")
+        raise too_big(display, len(data), limit, "bytes", reason)
     return data, status
+
+
+def _read_whole(descriptor: int, head: bytes, size: int, limit: int) -> bytes:
+    """The file from its start, at most ``limit + 1`` bytes, in one buffer when its size holds:
+    a 500 MB .caffemodel costs 500 MB, not twice that for chunks joined."""
+    if len(head) < HEAD_BYTES:
+        return head  # the whole file
+    os.lseek(descriptor, 0, os.SEEK_SET)
+    data = os.read(descriptor, size + 1)
+    rest = _read_up_to(descriptor, limit + 1 - len(data))  # a short read, or a file growing as we read
+    return data + rest if rest else data
+
+
+def _read_at(descriptor: int, offset: int, count: int) -> bytes:
+    os.lseek(descriptor, offset, os.SEEK_SET)
+    return _read_up_to(descriptor, count)
 
 
 def _read_up_to(descriptor: int, count: int) -> bytes:
@@ -152,9 +192,5 @@ def _read_up_to(descriptor: int, count: int) -> bytes:
     return b"".join(chunks)
 
 
-def too_big(file: str, size: int, limit: int, unit: str) -> InputError:
-    return InputError(
-        f"the input is {size} {unit}, over the limit of {limit}; a Caffe net definition is far "
-        "smaller, so this is probably not one (raise the limit if it really is)",
-        Location(file),
-    )
+def too_big(file: str, size: int, limit: int, unit: str, reason: str = DEFAULT_REASON) -> InputError:
+    return InputError(f"the input is {size} {unit}, over the limit of {limit}; {reason}", Location(file))

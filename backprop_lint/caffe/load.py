@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import os
 
-from backprop_lint.caffe import text_bytes, textproto
-from backprop_lint.caffe.files import FileSnapshot, read_regular_bytes, read_regular_file, too_big
+from backprop_lint.caffe import binary_net, text_bytes, textproto
+from backprop_lint.caffe.files import FileSnapshot, SizeLimit, read_regular_bytes, read_regular_file, too_big
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
 
 TYPE_CHECKING = False
@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 DEFAULT_MAX_TEXT_BYTES = 16 * 1024 * 1024
 #: binary files (weights included) bigger than this are refused; protobuf's own cap is 2 GB
 DEFAULT_MAX_BINARY_BYTES = 1024 * 1024 * 1024
+BINARY_LIMIT_REASON = (
+    "binary nets (a .caffemodel with its weights) are read up to this size, which holds the largest "
+    "public Caffe models (VGG-16 is about 550 MB) while protobuf refuses any message over 2 GB "
+    "(raise max_binary_bytes if this one really is a net)"
+)
 BINARY_SUFFIXES = (".caffemodel", ".binaryproto", ".pb")
 
 
@@ -111,7 +116,8 @@ def load_file(
     """Read a .prototxt (text) or .caffemodel/.binaryproto (binary) file."""
     name = file if file is not None else os.fspath(path)
     binary_by_name = _binary_by_name(path)
-    data, _ = read_regular_bytes(path, _size_limit(binary_by_name, max_text_bytes, max_binary_bytes), name=name)
+    data, _ = read_regular_bytes(path, _size_limit(binary_by_name, max_text_bytes, max_binary_bytes), name=name,
+                                 inspect=_binary_check(binary_by_name, max_text_bytes, name))
     if binary_by_name:
         return load_binary(data, flavor=flavor, strict=strict, file=name)
     return load_bytes(data, flavor=flavor, strict=strict, file=name, max_text_bytes=max_text_bytes,
@@ -126,7 +132,9 @@ def read_net_file(
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
 ) -> Tuple[bytes, FileSnapshot]:
     """A net file's bytes, under the text or binary size limit, and its identity when read."""
-    return read_regular_file(path, _size_limit(_binary_by_name(path), max_text_bytes, max_binary_bytes), name=name)
+    binary_by_name = _binary_by_name(path)
+    return read_regular_file(path, _size_limit(binary_by_name, max_text_bytes, max_binary_bytes), name=name,
+                             inspect=_binary_check(binary_by_name, max_text_bytes, _display(path, name)))
 
 
 def read_net_bytes(
@@ -137,21 +145,43 @@ def read_net_bytes(
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
 ) -> bytes:
     """``read_net_file`` without the snapshot, for a reader that never writes the file back."""
-    limit = _size_limit(_binary_by_name(path), max_text_bytes, max_binary_bytes)
-    return read_regular_bytes(path, limit, name=name)[0]
+    binary_by_name = _binary_by_name(path)
+    limit = _size_limit(binary_by_name, max_text_bytes, max_binary_bytes)
+    inspect = _binary_check(binary_by_name, max_text_bytes, _display(path, name))
+    return read_regular_bytes(path, limit, name=name, inspect=inspect)[0]
 
 
 def _binary_by_name(path: Union[str, "os.PathLike[str]"]) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in BINARY_SUFFIXES
 
 
-def _size_limit(binary_by_name: bool, max_text_bytes: int, max_binary_bytes: int) -> Callable[[bytes], int]:
+def _display(path: Union[str, "os.PathLike[str]"], name: Optional[str]) -> str:
+    return name if name is not None else os.fspath(path)
+
+
+def _size_limit(binary_by_name: bool, max_text_bytes: int, max_binary_bytes: int) -> Callable[[bytes], SizeLimit]:
     """The size limit of a net file, chosen from its name and first bytes."""
 
-    def limit_for(head: bytes) -> int:
-        return max_text_bytes if not binary_by_name and _looks_like_text(head) else max_binary_bytes
+    def limit_for(head: bytes) -> SizeLimit:
+        if not binary_by_name and _looks_like_text(head):
+            return SizeLimit(max_text_bytes)
+        return SizeLimit(max_binary_bytes, BINARY_LIMIT_REASON)
 
     return limit_for
+
+
+def _binary_check(
+    binary_by_name: bool, max_text_bytes: int, file: str
+) -> Callable[[bytes, int, Callable[[int, int], bytes]], None]:
+    """Before a file that can only be a binary net is read whole (its name says so, or it is too
+    big for text and does not start like text), refuse it if its top-level fields break
+    protobuf's wire format: 200 MB of something else are refused after a few reads."""
+
+    def check(head: bytes, size: int, read: Callable[[int, int], bytes]) -> None:
+        if binary_by_name or (size > max_text_bytes and not _looks_like_text(head)):
+            binary_net.check_top_level(read, size, file)
+
+    return check
 
 
 def load_bytes(
@@ -169,21 +199,21 @@ def load_bytes(
 
     Text need not be UTF-8: Caffe keeps any bytes in comments and strings (text_bytes.py).
     """
+    if len(data) > max_text_bytes:  # binary, or refused: either way before a text-sized copy is decoded
+        if _looks_like_text(data):
+            raise _too_big(file, len(data), max_text_bytes, "bytes")
+        if len(data) > max_binary_bytes:
+            raise _too_big(file, len(data), max_binary_bytes, "bytes", BINARY_LIMIT_REASON)
+        return load_binary(data, flavor=flavor, strict=strict, file=file)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         if _looks_like_text(data):
-            if len(data) > max_text_bytes:
-                raise _too_big(file, len(data), max_text_bytes, "bytes") from None
             return load_text(text_bytes.decode(data), flavor=flavor, strict=strict, file=file,
                              max_text_bytes=max_text_bytes, max_depth=max_depth, packs=packs)
         if len(data) > max_binary_bytes:
-            raise _too_big(file, len(data), max_binary_bytes, "bytes") from None
+            raise _too_big(file, len(data), max_binary_bytes, "bytes", BINARY_LIMIT_REASON) from None
         return load_binary(data, flavor=flavor, strict=strict, file=file)
-    if len(data) > max_text_bytes:
-        if not _looks_like_text(data):
-            return load_binary(data, flavor=flavor, strict=strict, file=file)
-        raise _too_big(file, len(data), max_text_bytes, "bytes")
     try:
         return load_text(text, flavor=flavor, strict=strict, file=file,
                          max_text_bytes=max_text_bytes, max_depth=max_depth, packs=packs)
@@ -200,8 +230,10 @@ def load_binary(data: bytes, *, flavor: str = "bvlc", strict: bool = False, file
     """A serialized NetParameter (e.g. a .caffemodel), read with protobuf.
 
     Weight values are dropped (blob shapes kept): no stage needs them, and a
-    caffemodel holds millions of them. Fields only the other Caffe fork defines
-    are dropped with a warning, since that fork's binary reader ignores them.
+    caffemodel holds millions of them. They are left out before protobuf parses
+    the bytes (``binary_net.without_weights``), so the memory is about the file's
+    size. Fields only the other Caffe fork defines are dropped with a warning,
+    since that fork's binary reader ignores them.
     """
     from google.protobuf.message import DecodeError
 
@@ -209,8 +241,9 @@ def load_binary(data: bytes, *, flavor: str = "bvlc", strict: bool = False, file
     from backprop_lint.caffe.schema import net_parameter_class
 
     net_class = net_parameter_class()
+    without_weights = binary_net.without_weights(data, file)
     try:
-        pb = net_class.FromString(data)
+        pb = net_class.FromString(data if without_weights is None else without_weights)
     except DecodeError as error:
         raise InputError(
             f"not a text or binary NetParameter (protobuf: {error or 'cannot decode'})", Location(file)
