@@ -14,6 +14,7 @@ from backprop_lint.linting.rules.graph import (
     direct_readers,
     explicit_propagate_down,
     quote,
+    quoted_names,
     user_blob_name,
     user_readers,
 )
@@ -31,7 +32,7 @@ def describe(layer: SimLayer) -> str:
 
 
 def names(items: List[str]) -> str:
-    quoted = [quote(item) for item in items]
+    quoted = quoted_names(items)
     if len(quoted) <= 1:
         return "".join(quoted)
     return ", ".join(quoted[:-1]) + " and " + quoted[-1]

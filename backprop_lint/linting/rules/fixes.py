@@ -5,7 +5,7 @@ from backprop_lint.caffe.model import BackpropLintError
 
 from backprop_lint.linting.findings import Fix, TextEdit
 from backprop_lint.linting.rules.base import RuleContext
-from backprop_lint.linting.rules.graph import quote
+from backprop_lint.linting.rules.graph import quoted_names
 from backprop_lint.linting.rules.textpos import force_backward_edit, insert_lines_after, text_index
 
 TYPE_CHECKING = False
@@ -90,7 +90,7 @@ def force_backward_fix(ctx: RuleContext, description: str, after_aborts: Optiona
                    unsafe_reason="backprop-lint could not re-simulate the changed net to check it")
     aborting = new_aborts(ctx.net, after_aborts)
     if aborting:
-        who = ", ".join(quote(name) for name in aborting)
+        who = ", ".join(quoted_names(aborting))
         return Fix(description, edits, safe=False,
                    unsafe_reason=f"with `force_backward: true`, Backward would abort in {who}")
     return Fix(description, edits)

@@ -26,6 +26,7 @@ from backprop_lint.linting.rules.graph import (
     param_role,
     param_specs,
     quote,
+    quoted_names,
     user_layers,
     user_readers,
 )
@@ -60,7 +61,7 @@ def _check_backward_does_nothing(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or not net.layers or gradient_flows(net):
         return
-    outputs = ", ".join(quote(o) for o in net.outputs) or "none"
+    outputs = ", ".join(quoted_names(net.outputs)) or "none"
     message = (
         f"{net_title(net)} has no loss and no `force_backward: true`: `net.backward()` runs no layer and "
         f"leaves every diff zero, even a diff you write into an output ({outputs})"

@@ -11,7 +11,7 @@ from backprop_lint.caffe.records import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, FrozenSet, Iterator, List, Optional, Tuple
+    from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
 
     from backprop_lint.caffe.layer_table import LayerInfo
     from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
@@ -165,6 +165,19 @@ def param_role(layer: SimLayer, p: int) -> str:
 
 def quote(name: str) -> str:
     return f"`{name}`"
+
+
+#: names listed in one message at most, the rest counted: a generated net can give one blob
+#: 250,000 readers, or leave as many outputs, and a message is one line
+MAX_NAMES_LISTED = 20
+
+
+def quoted_names(names: Sequence[str]) -> List[str]:
+    """``names`` quoted for a message: the first ``MAX_NAMES_LISTED``, then how many more."""
+    quoted = [quote(name) for name in names[:MAX_NAMES_LISTED]]
+    if len(names) > MAX_NAMES_LISTED:
+        quoted.append(f"{len(names) - MAX_NAMES_LISTED:,} more")
+    return quoted
 
 
 def format_number(value: float) -> str:
