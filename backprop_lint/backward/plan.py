@@ -965,12 +965,12 @@ def _resolve_one_blob(net: BuiltNet, option: str, name: str, issues: List[NameIs
 
 
 def _resolve_blobs(net: BuiltNet, option: str, names: Sequence[str], issues: List[NameIssue]) -> List[int]:
-    ids: List[int] = []
+    ids: Dict[int, None] = {}  # in order of first mention: a net may have a million outputs
     for name in names:
         blob_id = _resolve_one_blob(net, option, name, issues)
-        if blob_id is not None and blob_id not in ids:
-            ids.append(blob_id)
-    return ids
+        if blob_id is not None:
+            ids.setdefault(blob_id)
+    return list(ids)
 
 
 def _returned_keys(net: BuiltNet, end_index: Optional[int], inputs: List[str]) -> List[str]:
