@@ -63,3 +63,20 @@ def test_simulate_imports_none_of_them(tmp_path: Path, text: str, options: tuple
     net = tmp_path / "net.prototxt"
     net.write_text(text)
     assert run_without_site("-c", PROBE, "simulate", str(net), *options) == "0 []"
+
+
+ON_DEMAND = ("backprop_lint.caffe.schema.packs", "backprop_lint.caffe.binary_net")
+ON_DEMAND_PROBE = (
+    "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
+    f"print(code, sorted(m for m in {ON_DEMAND!r} if m in sys.modules))"
+)
+
+
+@pytest.mark.parametrize("options, imported", [
+    ((), "[]"),
+    (("--pack", "ssd"), "['backprop_lint.caffe.schema.packs']"),
+], ids=["text-net", "with-a-pack"])
+def test_pack_tables_and_binary_reader_only_when_needed(tmp_path: Path, options: tuple, imported: str) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(NET)
+    assert run_without_site("-c", ON_DEMAND_PROBE, "simulate", str(net), *options) == f"0 {imported}"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 
-from backprop_lint.caffe import binary_net, text_bytes, textproto
+from backprop_lint.caffe import text_bytes, textproto
 from backprop_lint.caffe.files import FileSnapshot, SizeLimit, read_regular_bytes, read_regular_file, too_big
 from backprop_lint.caffe.model import InputError, LoadedNet, Location, Message, Warning_
 
@@ -179,6 +179,8 @@ def _binary_check(
 
     def check(head: bytes, size: int, read: Callable[[int, int], bytes]) -> None:
         if binary_by_name or (size > max_text_bytes and not _looks_like_text(head)):
+            from backprop_lint.caffe import binary_net  # only a file that can only be binary
+
             binary_net.check_top_level(read, size, file)
 
     return check
@@ -241,6 +243,8 @@ def load_binary(data: bytes, *, flavor: str = "bvlc", strict: bool = False, file
     from backprop_lint.caffe.schema import net_parameter_class
 
     net_class = net_parameter_class()
+    from backprop_lint.caffe import binary_net
+
     without_weights = binary_net.without_weights(data, file)
     try:
         pb = net_class.FromString(data if without_weights is None else without_weights)

@@ -12,8 +12,6 @@ from __future__ import annotations
 from itertools import accumulate
 
 from backprop_lint.caffe.records import FrozenRecord, Record
-from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
-from backprop_lint.caffe.schema.packs import pack_enum
 from backprop_lint.caffe.schema.tables import ENUMS, MESSAGES
 
 TYPE_CHECKING = False
@@ -668,12 +666,18 @@ def default_of(message: str, field: str) -> Any:
     if kind == "message":
         return Message(type_name)
     if kind == "enum":
-        return next(iter(ENUMS.get(type_name) or pack_enum(type_name) or {"": 0}))
+        if type_name in ENUMS:
+            return next(iter(ENUMS[type_name]))
+        from backprop_lint.caffe.schema.packs import pack_enum  # a layer pack's own enum
+
+        return next(iter(pack_enum(type_name) or {"": 0}))
     return _ZERO_BY_KIND.get(kind, 0)
 
 
 def pack_field(message: str, field: str) -> Tuple[int, str, bool, Optional[str], Any, bool]:
     """A field that only a layer pack's schema has (the first pack that defines it)."""
+    from backprop_lint.caffe.schema.packs import FIELDS as PACK_FIELDS
+
     for fields in PACK_FIELDS.values():
         info = fields.get(message, {}).get(field)
         if info is not None:

@@ -32,7 +32,6 @@ import warnings
 
 from backprop_lint.caffe.model import InputError, Location, Message, RepeatedWarnings, SourceLines, Warning_
 from backprop_lint.caffe.records import NamedTuple
-from backprop_lint.caffe.schema import packs as pack_tables
 from backprop_lint.caffe.schema import tables
 
 TYPE_CHECKING = False
@@ -260,6 +259,8 @@ def _enum_converter(enum: str, fork_values: FrozenSet[str], added: Optional[Dict
     if enum in tables.ENUMS:
         by_name, by_number = tables.ENUMS[enum], tables.ENUM_NAMES[enum]
     else:  # a layer pack's own enum
+        from backprop_lint.caffe.schema import packs as pack_tables
+
         by_name = pack_tables.pack_enum(enum) or {}
         by_number = {number: name for name, number in reversed(list(by_name.items()))}
     if added:
@@ -276,6 +277,8 @@ def _enum_converter(enum: str, fork_values: FrozenSet[str], added: Optional[Dict
         try:
             number = int(token, 0)
         except ValueError:
+            from backprop_lint.caffe.schema import packs as pack_tables
+
             never = pack_tables.NEVER_PUBLISHED.get((enum, token))
             if never is not None:
                 raise _BadValue(never) from None
@@ -416,6 +419,8 @@ def compiled_schema(flavor: str, packs: Tuple[str, ...] = ()) -> Schema:
 
 def _with_packs(base: Schema, packs: Tuple[str, ...]) -> Schema:
     """``base`` plus the packs' fields, messages and enum values; ``base`` itself is left as it is."""
+    from backprop_lint.caffe.schema import packs as pack_tables  # only a net read with --pack needs them
+
     schema = dict(base)
     for pack in packs:
         for message, fields in pack_tables.FIELDS.get(pack, {}).items():
