@@ -34,6 +34,7 @@ from backprop_lint.caffe.simulate import (
     BuiltLayer,
     BuiltNet,
     build_layers,
+    diffs_before_backward,
     init_net,
     is_unknowable,
     outputs_of,
@@ -44,7 +45,7 @@ from backprop_lint.caffe.simulate import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
     from backprop_lint.caffe.build_options import BuildSetting
     from backprop_lint.caffe.model import Tri
@@ -719,61 +720,145 @@ def search_fix(
     want_start = default_start if user_start is None else user_start
     want_end = default_end if user_end is None else user_end
     for forced_flag, candidate_net in configurations:
-        best: Optional[_Candidate] = None
-        for start, end in _passing_ranges(candidate_net, seed_ids, read_ids, want_start, want_end):
+        found = _cheapest_range(candidate_net, seed_ids, read_ids, want_start, want_end)
+        if found is not None:
+            start, end = found
             changed = int(start != want_start) + int(end != want_end)
             cost = (int(forced_flag != prepared.force_backward), changed, start - end)
-            if best is None or cost < best.cost:
-                best = _Candidate(start, end, forced_flag, cost)
-        if best is not None:
-            return best, candidate_net
+            return _Candidate(start, end, forced_flag, cost), candidate_net
     return None, None
 
 
-def _passing_ranges(
+def _cheapest_range(
     net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int], want_start: int, want_end: int
-) -> Iterator[Tuple[int, int]]:
-    """Candidate (start, end) whose call makes every read non-zero without aborting.
+) -> Optional[Tuple[int, int]]:
+    """The passing (start, end) of least cost: how many of start/end change, then the width.
 
-    One backward sweep per start covers every end (linear in the net, not
-    quadratic); ranges that read a Parameter layer's top are simulated one by one.
+    Among candidates of equal cost the smallest start wins (then the smallest
+    end, which the width fixes). Candidates are tried cheapest first: the call
+    asked for, then one argument changed, then both; a start is looked at only
+    when its narrowest range could still beat the best found.
     """
-    by_start: Dict[int, List[int]] = {}
-    for start, end in _candidate_ranges(net, seed_ids, read_ids, want_start, want_end):
-        by_start.setdefault(start, []).append(end)
-    for start, ends in by_start.items():
-        sweep = sweep_backward(net, seed_ids, start, read_ids)
-        for end in ends:
-            if sweep is None:
-                run = simulate_call(net, seed_ids, start, end)
-                values = [run.value(r) for r in read_ids]
-                aborted = any(v is not False for v in run.result.aborts.values())
+    tests = _RangeTests(net, seed_ids, read_ids)
+    starts = _candidate_starts(net, seed_ids, want_start, tests.start_ok)
+    if want_start in starts and want_end <= want_start and tests.end_ok[want_end] \
+            and tests.passes(want_start, want_end):
+        return want_start, want_end
+    for both_changed in (False, True):
+        best: Optional[Tuple[int, int]] = None
+        bound = len(net.layers) + 1  # a later start must be strictly narrower than the best found
+        for start in starts:
+            if start == want_start:
+                end = None if both_changed else tests.best_end(start, want_end, bound)
+            elif both_changed:
+                end = tests.best_end(start, want_end, bound)
+            elif want_end <= start and start - want_end < bound and tests.end_ok[want_end] \
+                    and tests.passes(start, want_end):
+                end = want_end
             else:
-                values, aborted = sweep[start - end]
-            if not aborted and all(v is True for v in values):
-                yield start, end
+                end = None
+            if end is not None:
+                best, bound = (start, end), start - end
+        if best is not None:
+            return best
+    return None
 
 
-def _candidate_ranges(
-    net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int], want_start: int, want_end: int
-) -> List[Tuple[int, int]]:
-    n = len(net.layers)
-    starts = {want_start, n - 1}
-    for seed in seed_ids:
-        producer = producer_index(net, seed)
-        if producer is not None:
-            starts.add(producer)
-    first_index: Dict[str, int] = {}
+def _candidate_starts(
+    net: BuiltNet, seed_ids: Sequence[int], want_start: int, start_ok: List[bool]
+) -> List[int]:
+    """The starts worth trying, ascending: the one asked for, the default and every seed's producer."""
+    producers: Dict[int, int] = {}  # blob -> the last layer that writes it (producer_index)
     for i, layer in enumerate(net.layers):
-        first_index.setdefault(layer.definition.name, i)
+        for top in layer.top_ids:
+            producers[top] = i
+    starts = {want_start, len(net.layers) - 1}
+    starts.update(producers[seed] for seed in seed_ids if seed in producers)
+    return [start for start in sorted(starts) if start_ok[start]]
 
-    def addressable(index: int, default: int) -> bool:
-        """Whether pycaffe can run from/to ``index``: by default, or by a name whose first match is it."""
-        return index == default or first_index[net.layers[index].definition.name] == index
 
-    return [
-        (s, e) for s in sorted(starts) if addressable(s, n - 1) for e in range(s + 1) if addressable(e, 0)
-    ]
+class _RangeTests:
+    """Whether calls (start, end) on one net make every read non-zero without aborting.
+
+    BackwardFromTo skips a layer whose need_backward is False entirely (no
+    write, no abort), so every start down to the same running layer sweeps
+    alike: one sweep per running layer serves them all. Ends a sweep never
+    reaches a running layer for see the diffs as they were before Backward.
+    When a read is a Parameter layer's top (``sweep_backward`` is None) every
+    call is simulated on its own.
+    """
+
+    def __init__(self, net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int]) -> None:
+        self.net = net
+        self.seed_ids = list(seed_ids)
+        self.read_ids = list(read_ids)
+        first_index: Dict[str, int] = {}
+        for i, layer in enumerate(net.layers):
+            first_index.setdefault(layer.definition.name, i)
+        # pycaffe can run from/to an index by default or by a name whose first match is it
+        addressable = [first_index[layer.definition.name] == i for i, layer in enumerate(net.layers)]
+        last = len(addressable) - 1
+        self.start_ok = [ok or i == last for i, ok in enumerate(addressable)]
+        self.end_ok = [ok or i == 0 for i, ok in enumerate(addressable)]
+        self.lower_end: List[int] = []  # the highest addressable end at or below i (-1: none)
+        self.running_below: List[int] = []  # the highest layer at or below i that runs backward (-1: none)
+        lower, running = -1, -1
+        for i, layer in enumerate(net.layers):
+            lower = i if self.end_ok[i] else lower
+            running = i if layer.need_backward is not False else running
+            self.lower_end.append(lower)
+            self.running_below.append(running)
+        self.before = diffs_before_backward(net, seed_ids, read_ids)
+        self.per_call = self.before is None
+        self.before_passes = self.before is not None and all(v is True for v in self.before)
+        self._passing: Dict[int, Tuple[List[int], Set[int]]] = {}  # running layer -> its passing ends
+
+    def passes(self, start: int, end: int) -> bool:
+        if self.per_call:
+            run = simulate_call(self.net, self.seed_ids, start, end)
+            values = [run.value(r) for r in self.read_ids]
+            aborted = any(v is not False for v in run.result.aborts.values())
+            return not aborted and all(v is True for v in values)
+        running = self.running_below[start]
+        if end > running:
+            return self.before_passes
+        return end in self._sweep(running)[1]
+
+    def best_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
+        """The highest addressable end but ``exclude``, within ``start - end < bound``, whose call passes."""
+        if self.per_call:
+            for end in range(start, max(start - bound, -1), -1):
+                if self.end_ok[end] and end != exclude and self.passes(start, end):
+                    return end
+            return None
+        running = self.running_below[start]
+        if self.before_passes:
+            end = self._end_at_most(start, exclude)
+            if end > running:
+                return end if start - end < bound else None
+        if running < 0 or start - self._end_at_most(running, exclude) >= bound:
+            return None
+        for end in self._sweep(running)[0]:
+            if end != exclude:
+                return end if start - end < bound else None
+        return None
+
+    def _end_at_most(self, index: int, exclude: int) -> int:
+        end = self.lower_end[index]
+        if end == exclude:
+            end = self.lower_end[end - 1] if end > 0 else -1
+        return end
+
+    def _sweep(self, running: int) -> Tuple[List[int], Set[int]]:
+        """The addressable ends, highest first (and as a set), whose call from ``running`` passes: one sweep."""
+        passing = self._passing.get(running)
+        if passing is None:
+            sweep = sweep_backward(self.net, self.seed_ids, running, self.read_ids)
+            assert sweep is not None  # None exactly when diffs_before_backward is
+            ends = [running - k for k, (values, aborted) in enumerate(sweep)
+                    if not aborted and self.end_ok[running - k] and all(v is True for v in values)]
+            passing = self._passing[running] = (ends, set(ends))
+        return passing
 
 
 def _call_text(

@@ -642,6 +642,15 @@ def sweep_backward(
     return entries
 
 
+def diffs_before_backward(net: BuiltNet, seeds: Sequence[int], watched: Sequence[int]) -> Optional[List[Tri]]:
+    """The diffs of the ``watched`` blobs before any layer's Backward: ``sweep_backward``'s
+    entry for an ``end`` no running layer is reached by. None where ``sweep_backward`` is None."""
+    store, _, param_alias = _fresh_diffs(net, seeds)
+    if set(watched) & set(param_alias.values()):
+        return None
+    return [store.get(b) for b in watched]
+
+
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
     """Bottoms whose diff Forward writes (HingeLoss's scratch, RBMInnerProduct's update pass)."""
     return [j for j in sorted(info.forward_writes_diff(layer.definition.param)) if j < len(layer.bottom_ids)]

@@ -1,0 +1,192 @@
+"""The fix search picks the same call as the brute-force search it replaced.
+
+``reference_search`` is the former ``search_fix``: every (start, end) pair of
+the candidate starts (the start asked for, the default, every seed's
+producer) and every end below, one ``sweep_backward`` per start, the cheapest
+by (force_backward switched on, how many of start/end change, width), ties to
+the first in (start, end) order. ``search_fix`` must return the same
+(start, end, force_backward) on fixture nets, corpus nets, random nets (many
+outputs and seeds, Parameter layers, aborting layers, start/end given or not)
+and fan nets (one Input read by many ReLUs, no loss).
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Iterator, List, Optional, Sequence, Tuple
+
+import pytest
+from randnet import generate
+from shared_data import CORPUS_DIR, corpus_nets
+
+from backprop_lint.backward.plan import prepare_source, search_fix, simulate_call
+from backprop_lint.caffe.model import InputError, NetRefused, PreparedNet
+from backprop_lint.caffe.pipeline import declared_layer_infos
+from backprop_lint.caffe.simulate import AUTOMATIC_TOP, BuiltNet, build_layers, init_net, outputs_of, sweep_backward
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_NETS = sorted((REPO / "fixtures").rglob("*.prototxt"))
+Choice = Tuple[int, int, bool]
+
+
+def _producer(net: BuiltNet, blob_id: int) -> Optional[int]:
+    found = None
+    for i, layer in enumerate(net.layers):
+        if blob_id in layer.top_ids:
+            found = i
+    return found
+
+
+def _candidate_ranges(net: BuiltNet, seed_ids: Sequence[int], want_start: int) -> List[Tuple[int, int]]:
+    n = len(net.layers)
+    starts = {want_start, n - 1}
+    for seed in seed_ids:
+        producer = _producer(net, seed)
+        if producer is not None:
+            starts.add(producer)
+    first_index: dict = {}
+    for i, layer in enumerate(net.layers):
+        first_index.setdefault(layer.definition.name, i)
+
+    def addressable(index: int, default: int) -> bool:
+        return index == default or first_index[net.layers[index].definition.name] == index
+
+    return [(s, e) for s in sorted(starts) if addressable(s, n - 1) for e in range(s + 1) if addressable(e, 0)]
+
+
+def _passing_ranges(net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int],
+                    want_start: int) -> Iterator[Tuple[int, int]]:
+    by_start: dict = {}
+    for start, end in _candidate_ranges(net, seed_ids, want_start):
+        by_start.setdefault(start, []).append(end)
+    for start, ends in by_start.items():
+        sweep = sweep_backward(net, seed_ids, start, read_ids)
+        for end in ends:
+            if sweep is None:
+                run = simulate_call(net, seed_ids, start, end)
+                values = [run.value(r) for r in read_ids]
+                aborted = any(v is not False for v in run.result.aborts.values())
+            else:
+                values, aborted = sweep[start - end]
+            if not aborted and all(v is True for v in values):
+                yield start, end
+
+
+def reference_search(prepared: PreparedNet, net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int],
+                     user_start: Optional[int], user_end: Optional[int], declared: object,
+                     built: BuiltNet) -> Optional[Choice]:
+    configurations = [(prepared.force_backward, net)]
+    if not prepared.force_backward:
+        configurations.append((True, init_net(prepared.replace(force_backward=True), declared, built)))
+    n = len(net.layers)
+    want_start = n - 1 if user_start is None else user_start
+    want_end = 0 if user_end is None else user_end
+    for forced_flag, candidate_net in configurations:
+        best = None
+        for start, end in _passing_ranges(candidate_net, seed_ids, read_ids, want_start):
+            changed = int(start != want_start) + int(end != want_end)
+            cost = (int(forced_flag != prepared.force_backward), changed, start - end)
+            if best is None or cost < best[0]:
+                best = (cost, (start, end, forced_flag))
+        if best is not None:
+            return best[1]
+    return None
+
+
+def _calls(net: BuiltNet, rng: random.Random, count: int) -> Iterator[Tuple[List[int], List[int], Optional[int],
+                                                                             Optional[int]]]:
+    """(seeds, reads, start, end) calls: outputs or random seeds, random reads, start/end given or not."""
+    n = len(net.layers)
+    blobs = [b for b, name in enumerate(net.blob_names) if name != AUTOMATIC_TOP]
+    outputs = [net.name_to_id[name] for name in outputs_of(net)]
+    no_loss = not any(w != 0 for w in net.blob_loss_weights)
+    for k in range(count):
+        if k == 0 or rng.random() < 0.4:
+            seeds = outputs if no_loss else []
+        else:
+            seeds = rng.sample(blobs, k=min(len(blobs), rng.choice((1, 2, 3, 8))))
+        if not seeds and no_loss:
+            continue
+        reads = rng.sample(blobs, k=min(len(blobs), rng.choice((1, 1, 2, 3))))
+        start = None if k == 0 or rng.random() < 0.4 else rng.randrange(n)
+        end = None if k == 0 or rng.random() < 0.4 else rng.randrange(n)
+        yield seeds, reads, start, end
+
+
+def _compare(prepared: PreparedNet, rng: random.Random, calls: int) -> int:
+    declared = declared_layer_infos(None, ())
+    try:
+        built = build_layers(prepared, declared)
+        net = init_net(prepared, declared, built)
+    except NetRefused:
+        return 0
+    if not net.layers:
+        return 0
+    compared = 0
+    for seeds, reads, start, end in _calls(net, rng, calls):
+        if start is not None:  # a range end pycaffe can address, as plan_for_net resolves it
+            start = next(i for i, layer in enumerate(net.layers)
+                         if layer.definition.name == net.layers[start].definition.name)
+        if end is not None:
+            end = next(i for i, layer in enumerate(net.layers)
+                       if layer.definition.name == net.layers[end].definition.name)
+        expected = reference_search(prepared, net, seeds, reads, start, end, declared, built)
+        found, _ = search_fix(prepared, net, seeds, reads, start, end, declared, built)
+        got = None if found is None else (found.start, found.end, found.forced)
+        assert got == expected, (prepared.name, seeds, reads, start, end)
+        compared += 1
+    return compared
+
+
+def _prepared(text_or_path: object, **options: object) -> Optional[PreparedNet]:
+    try:
+        return prepare_source(text_or_path, **options)  # type: ignore[arg-type]
+    except (InputError, NetRefused):
+        return None
+
+
+def fan(n: int) -> str:
+    lines = ['name: "fan"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }']
+    lines += [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("path", FIXTURE_NETS, ids=lambda p: str(p.relative_to(REPO)))
+def test_same_fix_on_fixture_nets(path: Path) -> None:
+    prepared = _prepared(path.read_text(errors="replace"))
+    if prepared is None:
+        pytest.skip("Caffe refuses this net")
+    _compare(prepared, random.Random(str(path.name)), 6)
+
+
+def test_same_fix_on_corpus_nets() -> None:
+    nets = corpus_nets()
+    if not nets:
+        pytest.skip(f"the shared corpus is not at {CORPUS_DIR}")
+    compared = 0
+    for path in nets:
+        for phase in ("TEST", "TRAIN"):
+            prepared = _prepared(path, phase=phase)
+            if prepared is not None:
+                compared += _compare(prepared, random.Random(f"{path.name}{phase}"), 3)
+    assert compared > 100
+
+
+def test_same_fix_on_random_nets() -> None:
+    compared = 0
+    for seed in range(400):
+        net = generate(seed, invalid_rate=0.0)
+        if not net.valid:
+            continue
+        prepared = _prepared(net.text, phase=net.phase, level=net.level, stages=net.stages, flavor="ssd")
+        if prepared is not None:
+            compared += _compare(prepared, random.Random(seed), 8)
+    assert compared > 1000
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 40, 120])
+def test_same_fix_on_fan_nets(n: int) -> None:
+    prepared = _prepared(fan(n))
+    assert prepared is not None
+    assert _compare(prepared, random.Random(n), 12) > 0
+
