@@ -782,8 +782,8 @@ class _RangeTests:
 
     BackwardFromTo skips a layer whose need_backward is False entirely (no
     write, no abort), so every start down to the same running layer sweeps
-    alike: one sweep per running layer serves them all. Ends a sweep never
-    reaches a running layer for see the diffs as they were before Backward.
+    alike: one sweep per running layer serves them all. A range that holds
+    no running layer leaves the diffs as they were before Backward.
     When a read is a Parameter layer's top (``sweep_backward`` is None) every
     call is simulated on its own.
     """
@@ -800,61 +800,90 @@ class _RangeTests:
         last = len(addressable) - 1
         self.start_ok = [ok or i == last for i, ok in enumerate(addressable)]
         self.end_ok = [ok or i == 0 for i, ok in enumerate(addressable)]
-        self.lower_end: List[int] = []  # the highest addressable end at or below i (-1: none)
         self.running_below: List[int] = []  # the highest layer at or below i that runs backward (-1: none)
-        lower, running = -1, -1
+        running = -1
         for i, layer in enumerate(net.layers):
-            lower = i if self.end_ok[i] else lower
-            running = i if layer.need_backward is not False else running
-            self.lower_end.append(lower)
+            if layer.need_backward is not False:
+                running = i
             self.running_below.append(running)
-        self.before = diffs_before_backward(net, seed_ids, read_ids)
-        self.per_call = self.before is None
-        self.before_passes = self.before is not None and all(v is True for v in self.before)
+        self._lower_end: Optional[List[int]] = None
+        #: every call simulated on its own (a read is a Parameter layer's top); None: not known yet
+        self.per_call: Optional[bool] = None
+        self._before_passes: Optional[bool] = None
         self._passing: Dict[int, Tuple[List[int], Set[int]]] = {}  # running layer -> its passing ends
 
     def passes(self, start: int, end: int) -> bool:
-        if self.per_call:
-            run = simulate_call(self.net, self.seed_ids, start, end)
-            values = [run.value(r) for r in self.read_ids]
-            aborted = any(v is not False for v in run.result.aborts.values())
-            return not aborted and all(v is True for v in values)
         running = self.running_below[start]
-        if end > running:
-            return self.before_passes
-        return end in self._sweep(running)[1]
+        if self.per_call is not True:
+            verdict = self._passes_before() if end > running else self._passes_from(running, end)
+            if verdict is not None:
+                return verdict
+        run = simulate_call(self.net, self.seed_ids, start, end)
+        values = [run.value(r) for r in self.read_ids]
+        aborted = any(v is not False for v in run.result.aborts.values())
+        return not aborted and all(v is True for v in values)
 
     def best_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         """The highest addressable end but ``exclude``, within ``start - end < bound``, whose call passes."""
-        if self.per_call:
-            for end in range(start, max(start - bound, -1), -1):
-                if self.end_ok[end] and end != exclude and self.passes(start, end):
-                    return end
-            return None
+        if self.per_call is not True:
+            found = self._best_swept_end(start, exclude, bound)
+            if self.per_call is not True:
+                return found
+        for end in range(start, max(start - bound, -1), -1):
+            if self.end_ok[end] and end != exclude and self.passes(start, end):
+                return end
+        return None
+
+    def _best_swept_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         running = self.running_below[start]
-        if self.before_passes:
+        if self._passes_before():
             end = self._end_at_most(start, exclude)
             if end > running:
                 return end if start - end < bound else None
-        if running < 0 or start - self._end_at_most(running, exclude) >= bound:
+        if self.per_call or running < 0 or start - self._end_at_most(running, exclude) >= bound:
             return None
-        for end in self._sweep(running)[0]:
+        passing = self._sweep(running)
+        for end in () if passing is None else passing[0]:
             if end != exclude:
                 return end if start - end < bound else None
         return None
 
+    def _passes_before(self) -> Optional[bool]:
+        """Whether a call that reaches no running layer passes (the diffs before Backward); None: per call."""
+        if self.per_call is None or self._before_passes is None:
+            before = diffs_before_backward(self.net, self.seed_ids, self.read_ids)
+            self.per_call = before is None
+            self._before_passes = before is not None and all(v is True for v in before)
+        return None if self.per_call else self._before_passes
+
+    def _passes_from(self, running: int, end: int) -> Optional[bool]:
+        passing = self._sweep(running)
+        return None if passing is None else end in passing[1]
+
     def _end_at_most(self, index: int, exclude: int) -> int:
-        end = self.lower_end[index]
+        if self._lower_end is None:  # the highest addressable end at or below i (-1: none)
+            self._lower_end = []
+            lower = -1
+            for i, ok in enumerate(self.end_ok):
+                if ok:
+                    lower = i
+                self._lower_end.append(lower)
+        end = self._lower_end[index]
         if end == exclude:
-            end = self.lower_end[end - 1] if end > 0 else -1
+            end = self._lower_end[end - 1] if end > 0 else -1
         return end
 
-    def _sweep(self, running: int) -> Tuple[List[int], Set[int]]:
-        """The addressable ends, highest first (and as a set), whose call from ``running`` passes: one sweep."""
+    def _sweep(self, running: int) -> Optional[Tuple[List[int], Set[int]]]:
+        """The addressable ends, highest first (and as a set), whose call from ``running`` passes: one sweep.
+
+        None when a read is a Parameter layer's top (``sweep_backward`` is None): every call is then simulated.
+        """
         passing = self._passing.get(running)
         if passing is None:
             sweep = sweep_backward(self.net, self.seed_ids, running, self.read_ids)
-            assert sweep is not None  # None exactly when diffs_before_backward is
+            self.per_call = sweep is None
+            if sweep is None:
+                return None
             ends = [running - k for k, (values, aborted) in enumerate(sweep)
                     if not aborted and self.end_ok[running - k] and all(v is True for v in values)]
             passing = self._passing[running] = (ends, set(ends))
