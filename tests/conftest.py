@@ -6,6 +6,7 @@ were compared and how many agreed.
 """
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from typing import Dict, List
 
@@ -24,6 +25,23 @@ class Tally:
 @pytest.fixture(scope="session")
 def differential_tally() -> Tally:
     return Tally()
+
+
+@pytest.fixture
+def bytes_read(monkeypatch: pytest.MonkeyPatch) -> List[int]:
+    """The size of every chunk ``os.read`` hands backprop-lint's file reader, as it happens (clear it between reads)."""
+    from backprop_lint.caffe import files
+
+    read: List[int] = []
+    real_read = os.read
+
+    def counting_read(descriptor: int, count: int) -> bytes:
+        chunk = real_read(descriptor, count)
+        read.append(len(chunk))
+        return chunk
+
+    monkeypatch.setattr(files.os, "read", counting_read)
+    return read
 
 
 def pytest_terminal_summary(terminalreporter: "pytest.TerminalReporter") -> None:

@@ -9,34 +9,19 @@ with its text or JSON report, the fix search and a misspelt name's hint.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from startup_probe import AVOIDED, cli_probe, run_without_site
 
-import backprop_lint
-
-AVOIDED = ("typing", "dataclasses", "inspect")
-CHECKOUT = str(Path(backprop_lint.__file__).resolve().parent.parent)
 
 NO_LOSS = (
     'name: "n"\n'
     'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }\n'
     'layer { name: "fc" type: "InnerProduct" bottom: "data" top: "fc" inner_product_param { num_output: 2 } }\n'
 )
-PROBE = (
-    "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
-    f"print(code, sorted(m for m in {AVOIDED!r} if m in sys.modules))"
-)
+PROBE = cli_probe(AVOIDED)
 
-
-def run_without_site(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=CHECKOUT)
-    done = subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
 
 
 def test_importing_the_backward_path_imports_none_of_them() -> None:

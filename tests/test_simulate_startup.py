@@ -9,17 +9,11 @@ them comes back, both on import and while `simulate` runs.
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from startup_probe import AVOIDED, cli_probe, run_without_site
 
-import backprop_lint
-
-AVOIDED = ("typing", "dataclasses", "inspect")
-CHECKOUT = str(Path(backprop_lint.__file__).resolve().parent.parent)
 
 NET = (
     'name: "n"\n'
@@ -36,17 +30,8 @@ V1_NET = (
     'layers { name: "relu" type: RELU bottom: "conv" top: "conv" }\n'
 )
 IMPORTS = "import backprop_lint.cli.simulate, backprop_lint.caffe.load, backprop_lint.caffe.upgrade"
-PROBE = (
-    "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
-    f"print(code, sorted(m for m in {AVOIDED!r} if m in sys.modules))"
-)
+PROBE = cli_probe(AVOIDED)
 
-
-def run_without_site(*args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=CHECKOUT)
-    done = subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip().splitlines()[-1]
 
 
 def test_importing_the_simulate_path_imports_none_of_them() -> None:
@@ -66,10 +51,7 @@ def test_simulate_imports_none_of_them(tmp_path: Path, text: str, options: tuple
 
 
 ON_DEMAND = ("backprop_lint.caffe.schema.packs", "backprop_lint.caffe.binary_net")
-ON_DEMAND_PROBE = (
-    "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
-    f"print(code, sorted(m for m in {ON_DEMAND!r} if m in sys.modules))"
-)
+ON_DEMAND_PROBE = cli_probe(ON_DEMAND)
 
 
 @pytest.mark.parametrize("options, imported", [
