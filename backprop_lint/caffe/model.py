@@ -332,19 +332,19 @@ class RepeatedWarnings:
 
     def __init__(self, warnings: List[Warning_]) -> None:
         self.warnings = warnings
-        #: message -> how many kept so far, or the last one kept once there are KEPT_REPEATS
-        self._kept: Dict[str, Union[int, Warning_]] = {}
+        #: (kind, message) -> how many kept so far, or the last one kept once there are KEPT_REPEATS
+        self._kept: Dict[Tuple[str, str], Union[int, Warning_]] = {}
 
     def add(self, message: str, kind: str, location: Callable[[], Location]) -> None:
         """Keep or count one warning; ``location`` is called only for one that is kept."""
-        kept = self._kept.get(message, 0)
-        if isinstance(kept, Warning_) and kept.kind == kind:
+        key = (kind, message)
+        kept = self._kept.get(key, 0)
+        if isinstance(kept, Warning_):
             kept.count += 1
             return
         warning = Warning_(message, location(), kind)
         self.warnings.append(warning)
-        if isinstance(kept, int):
-            self._kept[message] = warning if kept + 1 == KEPT_REPEATS else kept + 1
+        self._kept[key] = warning if kept + 1 == KEPT_REPEATS else kept + 1
 
 
 class LoadedNet(Record):
