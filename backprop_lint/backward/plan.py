@@ -325,11 +325,16 @@ def first_layer_index(net: BuiltNet, name: str) -> Optional[int]:
 
 def producer_index(net: BuiltNet, blob_id: int) -> Optional[int]:
     """The last layer that writes ``blob_id`` as a top (in-place chains: the last one)."""
-    found = None
+    return producer_indexes(net).get(blob_id)
+
+
+def producer_indexes(net: BuiltNet) -> Dict[int, int]:
+    """``producer_index`` of every blob a layer writes, in one pass."""
+    producers: Dict[int, int] = {}
     for i, layer in enumerate(net.layers):
-        if blob_id in layer.top_ids:
-            found = i
-    return found
+        for top in layer.top_ids:
+            producers[top] = i
+    return producers
 
 
 def consumer_indexes(net: BuiltNet, blob_id: int) -> List[int]:
@@ -768,10 +773,7 @@ def _candidate_starts(
     net: BuiltNet, seed_ids: Sequence[int], want_start: int, start_ok: List[bool]
 ) -> List[int]:
     """The starts worth trying, ascending: the one asked for, the default and every seed's producer."""
-    producers: Dict[int, int] = {}  # blob -> the last layer that writes it (producer_index)
-    for i, layer in enumerate(net.layers):
-        for top in layer.top_ids:
-            producers[top] = i
+    producers = producer_indexes(net)
     starts = {want_start, len(net.layers) - 1}
     starts.update(producers[seed] for seed in seed_ids if seed in producers)
     return [start for start in sorted(starts) if start_ok[start]]
