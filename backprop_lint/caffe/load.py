@@ -115,10 +115,9 @@ def load_file(
 ) -> LoadedNet:
     """Read a .prototxt (text) or .caffemodel/.binaryproto (binary) file."""
     name = file if file is not None else os.fspath(path)
-    binary_by_name = _binary_by_name(path)
-    data, _ = read_regular_bytes(path, _size_limit(binary_by_name, max_text_bytes, max_binary_bytes), name=name,
-                                 inspect=_binary_check(binary_by_name, max_text_bytes, name))
-    if binary_by_name:
+    limit, inspect = _read_rules(path, name, max_text_bytes, max_binary_bytes)
+    data, _ = read_regular_bytes(path, limit, name=name, inspect=inspect)
+    if _binary_by_name(path):
         return load_binary(data, flavor=flavor, strict=strict, file=name)
     return load_bytes(data, flavor=flavor, strict=strict, file=name, max_text_bytes=max_text_bytes,
                       max_binary_bytes=max_binary_bytes, max_depth=max_depth, packs=packs)
@@ -132,9 +131,8 @@ def read_net_file(
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
 ) -> Tuple[bytes, FileSnapshot]:
     """A net file's bytes, under the text or binary size limit, and its identity when read."""
-    binary_by_name = _binary_by_name(path)
-    return read_regular_file(path, _size_limit(binary_by_name, max_text_bytes, max_binary_bytes), name=name,
-                             inspect=_binary_check(binary_by_name, max_text_bytes, _display(path, name)))
+    limit, inspect = _read_rules(path, name, max_text_bytes, max_binary_bytes)
+    return read_regular_file(path, limit, name=name, inspect=inspect)
 
 
 def read_net_bytes(
@@ -145,9 +143,7 @@ def read_net_bytes(
     max_binary_bytes: int = DEFAULT_MAX_BINARY_BYTES,
 ) -> bytes:
     """``read_net_file`` without the snapshot, for a reader that never writes the file back."""
-    binary_by_name = _binary_by_name(path)
-    limit = _size_limit(binary_by_name, max_text_bytes, max_binary_bytes)
-    inspect = _binary_check(binary_by_name, max_text_bytes, _display(path, name))
+    limit, inspect = _read_rules(path, name, max_text_bytes, max_binary_bytes)
     return read_regular_bytes(path, limit, name=name, inspect=inspect)[0]
 
 
@@ -155,8 +151,15 @@ def _binary_by_name(path: Union[str, "os.PathLike[str]"]) -> bool:
     return os.path.splitext(os.fspath(path))[1].lower() in BINARY_SUFFIXES
 
 
-def _display(path: Union[str, "os.PathLike[str]"], name: Optional[str]) -> str:
-    return name if name is not None else os.fspath(path)
+def _read_rules(
+    path: Union[str, "os.PathLike[str]"], name: Optional[str], max_text_bytes: int, max_binary_bytes: int
+) -> Tuple[Callable[[bytes], SizeLimit], Callable[[bytes, int, Callable[[int, int], bytes]], None]]:
+    """How a net file is read: its size limit and the check run before it is read whole,
+    both chosen from its name and first bytes (``name``: shown in errors, else the path)."""
+    binary_by_name = _binary_by_name(path)
+    display = name if name is not None else os.fspath(path)
+    return (_size_limit(binary_by_name, max_text_bytes, max_binary_bytes),
+            _binary_check(binary_by_name, max_text_bytes, display))
 
 
 def _size_limit(binary_by_name: bool, max_text_bytes: int, max_binary_bytes: int) -> Callable[[bytes], SizeLimit]:
