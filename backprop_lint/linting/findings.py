@@ -5,7 +5,7 @@ of Caffe) and may carry a ``Fix`` made of text edits.
 """
 from __future__ import annotations
 
-from backprop_lint.caffe.records import FrozenRecord
+from backprop_lint.caffe.records import FrozenRecord, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -78,23 +78,18 @@ class Finding(FrozenRecord):
         return (self.location.file, self.location.line, self.location.col, self.code, self.layer or "", self.state, self.message)
 
 
-class FindingGroup(FrozenRecord):
+class FindingGroup(NamedTuple):
     """The findings of one rule in one file past the per-file limit: counted, not listed.
 
     ``first``: where the first few of them are (``GROUP_POSITIONS`` at most), in file order.
     """
 
-    __slots__ = ("file", "code", "name", "severity", "count", "first")
     file: str
     code: str
     name: str
     severity: str
     count: int
     first: Tuple[Location, ...]
-
-    def __init__(self, file: str, code: str, name: str, severity: str, count: int,
-                 first: Tuple[Location, ...]) -> None:
-        self._set(file, code, name, severity, count, first)
 
     def merged(self, count: int, locations: Sequence[Location]) -> "FindingGroup":
         """This group with ``count`` more findings, at ``locations`` (which come after ``first``)."""

@@ -20,7 +20,7 @@ import os
 import re
 
 from backprop_lint.caffe import text_bytes
-from backprop_lint.caffe.records import FrozenRecord, Record
+from backprop_lint.caffe.records import FrozenRecord, NamedTuple, Record
 from backprop_lint.linting.config import Config, ConfigFinder, code_is_selected
 from backprop_lint.caffe.files import os_error_message, problem_with
 from backprop_lint.caffe.model import (
@@ -72,17 +72,13 @@ STATES_LINTED_NAME = "states-linted"
 # ---------------------------------------------------------------------------
 
 
-class RuleInfo(FrozenRecord):
+class RuleInfo(NamedTuple):
     """A rule as the catalogue lists it (``rules``, ``explain``, SARIF's rule descriptors)."""
 
-    __slots__ = ("code", "name", "severity", "summary")
     code: str
     name: str
     severity: str
     summary: str
-
-    def __init__(self, code: str, name: str, severity: str, summary: str) -> None:
-        self._set(code, name, severity, summary)
 
 
 SHELL_RULES: Tuple[RuleInfo, ...] = (

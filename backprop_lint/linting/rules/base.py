@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from backprop_lint.caffe.model import Location
-from backprop_lint.caffe.records import FrozenRecord
+from backprop_lint.caffe.records import FrozenRecord, NamedTuple
 from backprop_lint.linting.findings import SEVERITIES, Finding
 
 TYPE_CHECKING = False
@@ -42,17 +42,13 @@ def state_label(state: NetState) -> str:
 OMITTED = "omitted"
 
 
-class Omitted(FrozenRecord):
+class Omitted(NamedTuple):
     """Findings of one rule left uncreated past the finding budget: how many, and where the first are."""
 
-    __slots__ = ("name", "severity", "count", "first")
     name: str
     severity: str
     count: int
     first: Tuple[Location, ...]
-
-    def __init__(self, name: str, severity: str, count: int, first: Tuple[Location, ...]) -> None:
-        self._set(name, severity, count, first)
 
 
 class RuleContext(FrozenRecord):
