@@ -1,5 +1,5 @@
 """``python -m backprop_lint``: the same as the ``backprop-lint`` command."""
 
-from backprop_lint.cli import main
+from backprop_lint.cli import console_main
 
-raise SystemExit(main())
+console_main()

@@ -14,8 +14,9 @@ from typing import Sequence
 
 import backprop_lint
 
-#: what importing `dataclasses` and `typing` costs at every start (README, Performance)
-AVOIDED = ("typing", "dataclasses", "inspect")
+#: what importing `dataclasses` and `typing` costs at every start (README, Performance); `shutil`:
+#: argparse's help formatter imports it (with bz2, lzma, zlib) unless given a width (cli/arguments.py)
+AVOIDED = ("typing", "dataclasses", "inspect", "shutil")
 CHECKOUT = str(Path(backprop_lint.__file__).resolve().parent.parent)
 
 

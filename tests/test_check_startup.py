@@ -26,8 +26,7 @@ import pytest
 import backprop_lint
 from backprop_lint.cli import main
 
-# not shutil: argparse's help formatter imports it whenever an argument is added, for every command
-WRITING_OR_HINTING = ("tempfile", "hashlib", "difflib")
+WRITING_OR_HINTING = ("tempfile", "hashlib", "difflib", "shutil")
 NO_LOSS = (
     'name: "n"\n'
     'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }\n'

@@ -10,6 +10,7 @@ import argparse
 import sys
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
+from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
 from backprop_lint.cli.simulate import (
     add_config_argument,
     add_state_arguments,
@@ -47,7 +48,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "backward",
         help="explain pycaffe's net.backward(start=..., end=...) on a net: which diffs stay zero and why",
         description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (the deploy net you load in pycaffe)")
     parser.add_argument("--start", metavar="LAYER", help="net.backward(start=LAYER): a layer name")
@@ -192,7 +193,7 @@ def _fix_lines(fix: CallFix) -> List[Line]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-lint")
+    parser = ArgumentParser(prog="backprop-lint")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.handler(args))

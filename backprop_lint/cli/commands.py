@@ -21,6 +21,7 @@ import sys
 
 from backprop_lint._version import __version__
 from backprop_lint.caffe import text_bytes
+from backprop_lint.cli.arguments import ArgumentParser
 from backprop_lint.cli.simulate import add_build_argument
 from backprop_lint.cli.guard import guarded
 from backprop_lint.cli.simulate import add_pack_argument
@@ -71,7 +72,7 @@ MAX_FIX_PASSES = 10
 
 def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
     """The whole command line; ``check_only``: the same parser for a command line that starts with ``check``."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="backprop-lint",
         description="Tells you, before you run Caffe, which layers and blobs will get no gradient, why, "
         "and what to change.",

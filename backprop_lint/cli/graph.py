@@ -24,6 +24,7 @@ from pathlib import Path
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, plan_backward
 from backprop_lint.caffe.model import BackpropLintError
+from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
 from backprop_lint.cli.simulate import add_build_argument, add_config_argument
 from backprop_lint.linting.config import ConfigFinder
 from backprop_lint.linting.findings import Finding
@@ -48,7 +49,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "graph",
         help="draw the net coloured by what backward does (DOT, SVG or a self-contained HTML page)",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter")
     parser.add_argument("-o", "--output", metavar="FILE", help="FILE.svg, FILE.html or FILE.dot (default: DOT on stdout)")
@@ -232,7 +233,7 @@ def write_check_graphs(report: LintReport, directory: str) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-lint")
+    parser = ArgumentParser(prog="backprop-lint")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -16,6 +16,7 @@ from backprop_lint.caffe.layer_table import Backward, Count, LayerInfo
 from backprop_lint.caffe.model import InputError, Message
 from backprop_lint.caffe.packs import PACKS, get_pack
 from backprop_lint.caffe.packs.base import Pack
+from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -23,7 +24,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "packs",
         help="list the layer packs of Caffe forks (py-faster-rcnn, R-FCN, SegNet, ...) and their layer types",
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("name", nargs="?", help="a pack: show its rows and schema fields")
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
@@ -135,7 +136,7 @@ def _write_json(document: Any) -> None:
 
 
 def main(argv: List[str]) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-lint")
+    parser = ArgumentParser(prog="backprop-lint")
     register(parser.add_subparsers(dest="command", required=True))
     parsed = parser.parse_args(argv)
     return int(parsed.handler(parsed))

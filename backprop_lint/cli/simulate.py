@@ -14,6 +14,7 @@ import sys
 from backprop_lint.caffe.pipeline import run_simulate
 from backprop_lint.caffe.records import NamedTuple
 from backprop_lint.caffe.text_bytes import printable_json
+from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -80,7 +81,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "simulate",
         help="print Caffe's need-backward decisions and the resulting gradient flow as JSON",
         description=help_text(__doc__ or ""),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter / .caffemodel")
     add_state_arguments(parser)
@@ -160,7 +161,7 @@ def write_json(document: Any, indent: Optional[int] = None) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-lint")
+    parser = ArgumentParser(prog="backprop-lint")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.handler(args))

@@ -26,6 +26,7 @@ from backprop_lint.backward.plan import DEFAULT_PHASE
 from backprop_lint.cli.simulate import add_state_arguments, help_text, write_json
 from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.caffe.pipeline import error_to_json
+from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         "verify",
         help="run the net in real pycaffe and compare its non-zero diffs with the prediction",
         description=help_text(__doc__ or ""),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt")
     parser.add_argument("--weights", help="a .caffemodel to load (default: random parameters)")
@@ -129,7 +130,7 @@ def _shown(value: object) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="backprop-lint")
+    parser = ArgumentParser(prog="backprop-lint")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.handler(args))
