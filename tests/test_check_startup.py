@@ -109,3 +109,23 @@ def test_a_path_option_still_works_without_pathlib_at_start(tmp_path: Path) -> N
     code, imported = bare_probe(tmp_path, "check", str(net), "--no-progress", "--output-file", "out.txt")
     assert code == "0" and "pathlib" in imported and "tomllib" in imported
     assert (tmp_path / "out.txt").read_text() == "All checks passed (1 file).\n"
+
+
+def test_a_forks_layer_type_is_named_without_importing_the_packs(tmp_path: Path) -> None:
+    """BL008 names the pack that describes a fork's type from a table, not from the 27 pack
+    modules; the "closest types" hint (difflib) is computed only for a type no pack explains."""
+    probe = (
+        "import sys; from backprop_lint.cli import main; code = main(sys.argv[1:]); "
+        "print(code, sorted(m for m in ('backprop_lint.caffe.packs', 'difflib') if m in sys.modules))"
+    )
+
+    def imported_by_check(layer_type: str) -> str:
+        net = tmp_path / "net.prototxt"
+        net.write_text(NO_LOSS.replace('type: "InnerProduct"', f'type: "{layer_type}"'))
+        done = subprocess.run([sys.executable, "-c", probe, "check", str(net), "--color", "never", "--no-progress"],
+                              capture_output=True, text=True, cwd=tmp_path)
+        assert "BL008" in done.stdout, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    assert imported_by_check("XCovLoss") == "1 []"
+    assert imported_by_check("InnerProdcut") == "1 ['difflib']"

@@ -63,6 +63,18 @@ def test_pack_names_and_lookup() -> None:
     assert checked_pack_names(["hed", "segnet", "hed"]) == ("hed", "segnet")
 
 
+def test_pack_index_is_packs_providing() -> None:
+    """BL008's table of which packs define a type (read without importing the packs) is
+    ``packs_providing`` for every type of every pack, and names no other type."""
+    from backprop_lint.linting.rules.pack_index import PACKS_PROVIDING
+
+    types = {row.type for pack in PACKS for row in pack.rows}
+    assert set(PACKS_PROVIDING) == types
+    assert {name: list(names) for name, names in PACKS_PROVIDING.items()} == {
+        name: packs_providing(name) for name in types
+    }
+
+
 def test_first_listed_pack_wins_a_shared_type() -> None:
     assert pack_rows(["py-faster-rcnn", "r-fcn"])["ROIPooling"] is get_pack("py-faster-rcnn").rows[0]
     assert pack_rows(["r-fcn", "py-faster-rcnn"])["ROIPooling"].citation.startswith("include/caffe/layers/")

@@ -6,6 +6,7 @@ rule here, whose finding quotes Caffe's own words and says what to change.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from backprop_lint.caffe.model import Location
 from backprop_lint.caffe.records import FrozenRecord
@@ -14,7 +15,7 @@ from backprop_lint.linting.rules.base import Rule
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Tuple
+    from typing import Dict, Iterable, Optional, Tuple
 
     from backprop_lint.caffe.model import NetRefused
     from backprop_lint.linting.rules.base import RuleContext
@@ -172,40 +173,46 @@ KNOWN_TYPES = r"Unknown layer type: (?P<type>.*) \(known types: (?P<known>.*)\)$
 MAX_CLOSE_TYPES = 3
 
 
-def _caffe_words(error: NetRefused) -> Tuple[str, Tuple[str, ...]]:
-    """Caffe's message as shown, and extra reasons: the factory's list of every known type is
-    replaced by the few closest to the unknown one."""
+def _caffe_words(error: NetRefused) -> Tuple[str, Optional[Tuple[str, Tuple[str, ...]]]]:
+    """Caffe's message as shown, and for an unknown type (the type, the types Caffe knows): the
+    factory's list of every known type is left out of the message."""
     match = re.match(KNOWN_TYPES, error.message, re.DOTALL) if error.kind == "unknown-layer-type" else None
     if match is None:
-        return error.message, ()
+        return error.message, None
     unknown = match.group("type")
-    known = [name.strip() for name in match.group("known").split(",") if name.strip()]
+    known = tuple(name.strip() for name in match.group("known").split(",") if name.strip())
+    return f"Unknown layer type: {unknown}", (unknown, known)
+
+
+@lru_cache(maxsize=64)
+def _closest_types(unknown: str, known: Tuple[str, ...]) -> Tuple[str, ...]:
+    """The reason that names the few known types closest to the unknown one (the same in every
+    net state, hence computed once)."""
     by_lower = {name.lower(): name for name in known}
-    from difflib import get_close_matches  # only for an unknown type
+    from difflib import get_close_matches  # only for an unknown type no pack or build option explains
 
     close = get_close_matches(unknown.lower(), list(by_lower), n=MAX_CLOSE_TYPES, cutoff=0.6)
-    shown = f"Unknown layer type: {unknown}"
     if close:
-        return shown, (f"closest types this Caffe knows: {', '.join(f'`{by_lower[c]}`' for c in close)}",)
-    return shown, (f"none of the {len(known)} types this Caffe registers is close to `{unknown}`: "
-                   "it is a custom layer or another fork's",)
+        return (f"closest types this Caffe knows: {', '.join(f'`{by_lower[c]}`' for c in close)}",)
+    return (f"none of the {len(known)} types this Caffe registers is close to `{unknown}`: "
+            "it is a custom layer or another fork's",)
 
 
 def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
     who = f" in `{error.layer}`" if error.layer else ""
     advice = refusal.fix[0].upper() + refusal.fix[1:] + "."
-    words, extra = _caffe_words(error)
+    words, unknown_type = _caffe_words(error)
+    extra: Tuple[str, ...] = ()
     message = f"Caffe refuses this net{who}: \"{words}\""
     if error.explanation:
         message += f". {error.explanation[0].upper()}{error.explanation[1:]}"
     if error.instead:
         advice = error.instead + "."
-    providers = _providing_packs(error) if refusal.kind == "unknown-layer-type" else []
+    providers = _providing_packs(error) if refusal.kind == "unknown-layer-type" else ()
     if providers:
         type_name = _unknown_type(error) or ""
         also = f" (also: {', '.join(f'`{name}`' for name in providers[1:])})" if len(providers) > 1 else ""
         message += f". `{type_name}` is registered by a Caffe fork: the `{providers[0]}` layer pack describes it{also}"
-        extra = ()
         advice = (f"Enable the pack: `--pack {providers[0]}`, or `packs = [\"{providers[0]}\"]` under "
                   f"[tool.backprop-lint].")
     options = list(error.missing_build_options) if refusal.kind == "unknown-layer-type" and not providers else []
@@ -213,11 +220,12 @@ def _finding(refusal: Refusal, error: NetRefused, ctx: RuleContext) -> Finding:
         type_name = _unknown_type(error) or ""
         message += (f". `{type_name}` is registered only by a Caffe built with {' and '.join(options)}, "
                     "and your build setting leaves that out")
-        extra = ()
         flag = ",".join(options)
         table = ", ".join(f"{option} = true" for option in options)
         advice = (f"If your Caffe was built with {' and '.join(options)}, say so: `--build {flag}`, or "
                   f"`build = {{{table}}}` under [tool.backprop-lint]; otherwise use a type your build has.")
+    if unknown_type is not None and not providers and not options:
+        extra = _closest_types(*unknown_type)
     return Finding(
         code=refusal.code,
         name=refusal.name,
@@ -239,12 +247,12 @@ def _unknown_type(error: NetRefused) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def _providing_packs(error: NetRefused) -> List[str]:
+def _providing_packs(error: NetRefused) -> Tuple[str, ...]:
     """The layer packs that define the type Caffe does not know (none: not a fork's type)."""
-    from backprop_lint.caffe.packs import packs_providing
+    from backprop_lint.linting.rules.pack_index import PACKS_PROVIDING
 
     type_name = _unknown_type(error)
-    return packs_providing(type_name) if type_name else []
+    return PACKS_PROVIDING.get(type_name, ()) if type_name else ()
 
 
 def _make_rule(refusal: Refusal) -> Rule:
