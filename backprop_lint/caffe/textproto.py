@@ -357,15 +357,37 @@ _schemas: Dict[Tuple[str, Tuple[str, ...]], Schema] = {}
 _common_fields: Dict[Tuple[str, Tuple[str, ...]], Dict[str, Dict[str, FieldSpec]]] = {}
 
 
+class _LazySchema(dict):  # type: ignore[type-arg]
+    """``compiled_schema(flavor)``: a message's FieldSpecs are made the first time it is
+    looked up. A net uses a dozen of Caffe's hundred messages, and compiling all of
+    them was a tenth of a process's first parse."""
+
+    def __init__(self, flavor: str) -> None:
+        super().__init__()
+        self.flavor = flavor
+
+    def __missing__(self, message: str) -> Dict[str, FieldSpec]:
+        specs = self[message] = _compile_message(message, self.flavor)
+        return specs
+
+
+class _LazyCommon(dict):  # type: ignore[type-arg]
+    """``common_fields``: per message, made from the schema's the first time it is looked up."""
+
+    def __init__(self, schema: Schema) -> None:
+        super().__init__()
+        self.schema = schema
+
+    def __missing__(self, message: str) -> Dict[str, FieldSpec]:
+        common = self[message] = {name: spec for name, spec in self.schema[message].items() if not spec.fork_only}
+        return common
+
+
 def common_fields(flavor: str, packs: Tuple[str, ...] = ()) -> Dict[str, Dict[str, FieldSpec]]:
     """Per message, the fields that are not fork-only for ``flavor`` (the hot loop's view)."""
     cached = _common_fields.get((flavor, packs))
     if cached is None:
-        cached = {
-            message: {name: spec for name, spec in specs.items() if not spec.fork_only}
-            for message, specs in compiled_schema(flavor, packs).items()
-        }
-        _common_fields[(flavor, packs)] = cached
+        cached = _common_fields[(flavor, packs)] = _LazyCommon(compiled_schema(flavor, packs))
     return cached
 
 
@@ -383,45 +405,49 @@ def compiled_schema(flavor: str, packs: Tuple[str, ...] = ()) -> Schema:
     if flavor not in FLAVORS:
         raise ValueError(f"unknown Caffe flavour {flavor!r}; expected one of {', '.join(FLAVORS)}")
     cached = _schemas.get((flavor, packs))
-    if cached is not None:
-        return cached
-    if packs:
-        extended = _with_packs(compiled_schema(flavor), packs)
-        _schemas[(flavor, packs)] = extended
-        return extended
+    if cached is None:
+        cached = _schemas[(flavor, packs)] = (
+            _with_packs(compiled_schema(flavor), packs) if packs else _LazySchema(flavor))
+    return cached
+
+
+#: per flavour: the other fork's (message, field) and (enum, value) pairs, grouped by message or enum
+_foreign_members: Dict[str, Dict[str, List[str]]] = {}
+
+
+def _compile_message(message: str, flavor: str) -> Dict[str, FieldSpec]:
+    """The FieldSpecs of one message (KeyError: not a message of the schema)."""
+    fields = tables.MESSAGES[message]
     foreign = tables.SSD_ONLY if flavor == "bvlc" else tables.BVLC_ONLY
-    # (message, field) and (enum, value) pairs, grouped by their message or enum
-    foreign_members: Dict[str, List[str]] = {}
-    for owner, member in foreign:
-        foreign_members.setdefault(owner, []).append(member)
+    members_of = _foreign_members.get(flavor)
+    if members_of is None:
+        members_of = _foreign_members[flavor] = {}
+        for owner, member in foreign:
+            members_of.setdefault(owner, []).append(member)
     no_values: FrozenSet[str] = frozenset()
-    schema: Schema = {}
-    for message, fields in tables.MESSAGES.items():
-        # In a message that only the other fork has, the field that holds it is
-        # the one to report; its own fields need no second warning.
-        wholly_foreign = all((message, name) in foreign for name in fields)
-        specs: Dict[str, FieldSpec] = {}
-        for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
-            members = foreign_members.get(type_name) if kind == "enum" and type_name is not None else None
-            fork_values = frozenset(members) if members else no_values
-            fork_only = (message, name) in foreign and not wholly_foreign
-            specs[name] = FieldSpec(name, kind, repeated, type_name, fork_only, fork_values)
-        schema[message] = specs
+    # In a message that only the other fork has, the field that holds it is
+    # the one to report; its own fields need no second warning.
+    wholly_foreign = all((message, name) in foreign for name in fields)
+    specs: Dict[str, FieldSpec] = {}
+    for name, (_number, kind, repeated, type_name, _default, _packed) in fields.items():
+        members = members_of.get(type_name) if kind == "enum" and type_name is not None else None
+        fork_values = frozenset(members) if members else no_values
+        fork_only = (message, name) in foreign and not wholly_foreign
+        specs[name] = FieldSpec(name, kind, repeated, type_name, fork_only, fork_values)
     if flavor == "ssd":
         # Where the SSD fork reuses a BVLC field number for another field (e.g.
         # PoolingParameter.ceil_mode), the SSD reader knows the SSD field.
-        for (message, _number), (name, label, kind, type_name, _default) in tables.SSD_VARIANTS.items():
-            if name not in schema[message]:
-                schema[message][name] = FieldSpec(name, kind, label == "repeated", type_name, False, frozenset())
-    _schemas[(flavor, ())] = schema
-    return schema
+        for (owner, _number), (name, label, kind, type_name, _default) in tables.SSD_VARIANTS.items():
+            if owner == message and name not in specs:
+                specs[name] = FieldSpec(name, kind, label == "repeated", type_name, False, frozenset())
+    return specs
 
 
 def _with_packs(base: Schema, packs: Tuple[str, ...]) -> Schema:
     """``base`` plus the packs' fields, messages and enum values; ``base`` itself is left as it is."""
     from backprop_lint.caffe.schema import packs as pack_tables  # only a net read with --pack needs them
 
-    schema = dict(base)
+    schema = {message: base[message] for message in tables.MESSAGES}
     for pack in packs:
         for message, fields in pack_tables.FIELDS.get(pack, {}).items():
             specs = dict(schema.get(message, {}))
@@ -981,12 +1007,40 @@ def shorten(token: str, limit: int = 40) -> str:
     return token if len(token) <= limit else token[:limit] + f"... ({len(token)} characters)"
 
 
+#: how alike a field name must be to a misspelt one to be suggested (difflib's ratio)
+_CLOSE_ENOUGH = 0.75
+
+
 @functools.lru_cache(maxsize=256)
 def _closest_field(name: str, candidates: Tuple[str, ...]) -> str:
-    import difflib  # only on this path
+    # difflib.get_close_matches drops every candidate whose quick ratio is below the
+    # cutoff before it computes the real one: doing that first here leaves nothing to
+    # compare for most unknown fields, and then difflib (1 ms to import) is not imported.
+    likely = [candidate for candidate in candidates if _quick_ratio(name, candidate) >= _CLOSE_ENOUGH]
+    if not likely:
+        return ""
+    import difflib
 
-    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(name, likely, n=1, cutoff=_CLOSE_ENOUGH)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _quick_ratio(a: str, b: str) -> float:
+    """``difflib.SequenceMatcher(None, b, a).quick_ratio()``: an upper bound of the real ratio,
+    from the characters the two have in common (counted with repeats), whatever their order."""
+    length = len(a) + len(b)
+    if not length:
+        return 1.0
+    available: Dict[str, int] = {}
+    for char in a:
+        available[char] = available.get(char, 0) + 1
+    matches = 0
+    for char in b:
+        left = available.get(char, 0)
+        if left > 0:
+            available[char] = left - 1
+            matches += 1
+    return 2.0 * matches / length
 
 
 # --------------------------------------------------------------------------
