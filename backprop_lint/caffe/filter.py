@@ -74,10 +74,11 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
     ] if specs else []
     loss_weights = fields.get("loss_weight")
     propagate_down = fields.get("propagate_down")
+    bottoms = list(fields.get("bottom") or ())
     return LayerDef(  # positional: it runs once per layer (see LayerDef)
         fields["name"] if "name" in fields else layer.get("name"),
         fields["type"] if "type" in fields else layer.get("type"),
-        list(fields.get("bottom") or ()),  # bottoms
+        bottoms,
         list(fields.get("top") or ()),  # tops
         [float(w) for w in loss_weights] if loss_weights else [],
         [bool(p) for p in propagate_down] if propagate_down else [],
@@ -87,6 +88,8 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
         layer,  # param: the whole LayerParameter
         list(layer.comments),
         source_index,
+        None,  # split_of
+        bottoms,  # original_bottoms: as written (InsertSplits' renaming makes a copy of the layer)
     )
 
 

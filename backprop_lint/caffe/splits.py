@@ -27,74 +27,94 @@ def split_blob_name(layer_name: str, blob_name: str, top_index: int, split_index
 
 
 def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
-    """The layer list with Split layers inserted and bottoms renamed, as Caffe does."""
-    last_producer: Dict[str, TopIndex] = {}
-    # per layer, per bottom: the (layer, top) producing it; per layer, per top: its readers
-    sources: List[List[TopIndex]] = []
-    reader_counts: List[List[int]] = []
-    loss_weight_of: Dict[TopIndex, float] = {}
+    """The layer list with Split layers inserted and bottoms renamed, as Caffe does.
+
+    ``layers`` are left as they are; a layer whose bottoms or loss weights change
+    is a copy in the result, the others are the same objects.
+    """
+    # Every top of every layer is a "slot", numbered in order: who produces it and how many read it.
+    slot_layers: List[int] = []
+    readers: List[int] = []
+    last_producer: Dict[str, int] = {}  # blob name -> slot
+    # every bottom of every layer, in order: the slot it reads and its layer
+    sources: List[int] = []
+    source_layers: List[int] = []
+    first_sources: List[int] = []  # per layer: where its bottoms start in ``sources``
+    first_slots: List[int] = []  # per layer: its first top's slot
+    loss_weight_of: Dict[int, float] = {}
 
     for i, layer in enumerate(layers):
-        layer_sources: List[TopIndex] = []
-        for j, blob in enumerate(layer.bottoms):
-            producer = last_producer.get(blob)
-            if producer is None:
+        first_sources.append(len(sources))
+        first_slots.append(len(readers))
+        for blob in layer.bottoms:
+            slot = last_producer.get(blob)
+            if slot is None:
                 raise NetRefused(
-                    f"Unknown bottom blob '{blob}' (layer '{layer.name}', bottom index {j})",
+                    f"Unknown bottom blob '{blob}' (layer '{layer.name}', bottom index {layer.bottoms.index(blob)})",
                     layer=layer.name,
                     location=layer.location,
                     kind="unknown-bottom",
                 )
-            layer_sources.append(producer)
-            reader_counts[producer[0]][producer[1]] += 1
-        sources.append(layer_sources)
-        reader_counts.append([0] * len(layer.tops))
-        for j, blob in enumerate(layer.tops):
-            last_producer[blob] = (i, j)
+            sources.append(slot)
+            source_layers.append(i)
+            readers[slot] += 1
+        for blob in layer.tops:
+            last_producer[blob] = len(readers)
+            slot_layers.append(i)
+            readers.append(0)
         for j in range(min(len(layer.loss_weights), len(layer.tops)) if layer.loss_weights else 0):
-            producer = last_producer[layer.tops[j]]
+            slot = last_producer[layer.tops[j]]
             # Caffe keeps the weight in a float map: a tiny double may round to 0.
             weight = to_float32(layer.loss_weights[j])
-            loss_weight_of[producer] = weight
+            loss_weight_of[slot] = weight
             if weight != 0:
-                reader_counts[producer[0]][producer[1]] += 1
+                readers[slot] += 1
 
+    # Only the layers that read a split blob or produce one change; the others are copied over in runs.
+    changed = sorted({source_layers[k] for k, slot in enumerate(sources) if readers[slot] > 1}
+                     | {slot_layers[slot] for slot, count in enumerate(readers) if count > 1})
     result: List[LayerDef] = []
-    next_split_index: Dict[TopIndex, int] = {}
-    for i, layer in enumerate(layers):
+    next_split_index: Dict[int, int] = {}
+    unchanged_from = 0
+    for i in changed:
+        result.extend(layers[unchanged_from:i])
+        unchanged_from = i + 1
+        layer = layers[i]
         bottoms = list(layer.bottoms)
-        for j, (producer_index, top_index) in enumerate(sources[i]):
-            if reader_counts[producer_index][top_index] > 1:
-                producer = (producer_index, top_index)
-                k = next_split_index.get(producer, 0)
-                next_split_index[producer] = k + 1
-                bottoms[j] = split_blob_name(layers[producer_index].name, bottoms[j], top_index, k)
-        copy = _with_bottoms(layer, bottoms)
-        result.append(copy)
-        counts = reader_counts[i]
-        if max(counts, default=0) <= 1:  # no top read twice: no Split layer after this one
-            continue
-        for j, count in enumerate(counts):
+        for j in range(len(bottoms)):
+            slot = sources[first_sources[i] + j]
+            if readers[slot] > 1:
+                k = next_split_index.get(slot, 0)
+                next_split_index[slot] = k + 1
+                producer = slot_layers[slot]
+                bottoms[j] = split_blob_name(layers[producer].name, bottoms[j], slot - first_slots[producer], k)
+        splits: List[LayerDef] = []
+        clear_loss_weights = False
+        for j, blob in enumerate(layer.tops):
+            slot = first_slots[i] + j
+            count = readers[slot]
             if count <= 1:
                 continue
-            blob = layer.tops[j]
-            weight = loss_weight_of.get((i, j), 0.0)
-            result.append(_split_layer(layer, blob, j, count, weight))
+            weight = loss_weight_of.get(slot, 0.0)
+            splits.append(_split_layer(layer, blob, j, count, weight))
             if weight != 0:
-                copy.loss_weights = []  # clear_loss_weight(): all of the producer's tops
-                next_split_index[(i, j)] = next_split_index.get((i, j), 0) + 1
+                clear_loss_weights = True  # clear_loss_weight(): all of the producer's tops
+                next_split_index[slot] = next_split_index.get(slot, 0) + 1
+        if bottoms != layer.bottoms or clear_loss_weights:
+            layer = _with_bottoms(layer, bottoms, [] if clear_loss_weights else layer.loss_weights)
+        result.append(layer)
+        result.extend(splits)
+    result.extend(layers[unchanged_from:])
     return result
 
 
-def _with_bottoms(layer: LayerDef, bottoms: List[str]) -> LayerDef:
-    """A copy of ``layer`` reading ``bottoms``, its bottoms as written kept in ``original_bottoms``.
-
-    ``layer.replace(...)`` with its field names spelled out, positional: it runs once per layer.
-    """
+def _with_bottoms(layer: LayerDef, bottoms: List[str], loss_weights: List[float]) -> LayerDef:
+    """A copy of ``layer`` reading ``bottoms``, with ``loss_weights``; its bottoms as written
+    stay in ``original_bottoms``. (``layer.replace(...)`` with its field names spelled out.)"""
     return LayerDef(
-        layer.name, layer.type, bottoms, layer.tops, list(layer.loss_weights), layer.propagate_down,
+        layer.name, layer.type, bottoms, layer.tops, loss_weights, layer.propagate_down,
         layer.params, layer.phase, layer.location, layer.param, layer.comments, layer.source_index,
-        layer.split_of, list(layer.bottoms),
+        layer.split_of, layer.original_bottoms,
     )
 
 
@@ -105,16 +125,7 @@ def _split_layer(producer: LayerDef, blob: str, top_index: int, count: int, loss
     fields = {"name": name, "type": "Split", "bottom": [blob], "top": tops}
     if loss_weights:
         fields["loss_weight"] = loss_weights
-    return LayerDef(
-        name=name,
-        type="Split",
-        bottoms=[blob],
-        tops=tops,
-        loss_weights=loss_weights,
-        propagate_down=[],
-        params=[],
-        phase=None,
-        location=producer.location,
-        param=Message("LayerParameter", fields),
-        split_of=producer.name,
+    return LayerDef(  # positional, as _with_bottoms
+        name, "Split", [blob], tops, loss_weights, [], [], None, producer.location,
+        Message("LayerParameter", fields), None, None, producer.name,
     )
