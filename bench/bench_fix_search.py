@@ -1,0 +1,123 @@
+#!/usr/bin/env python3
+"""`backward`'s fix search on fan nets: N outputs, no loss, many candidate starts.
+
+    python3 bench/bench_fix_search.py [--sizes 1000,2000,10000] [--nets fan,read-data,...]
+                                      [--repeat 3] [--instructions] [--in-repo]
+
+Each net is an Input ``data`` read by N ReLUs (tops r0 .. rN-1) and a blob
+``other``; the call is ``backprop-lint backward NET --seed r0 ... --seed
+rN-1 --read READ``, so every ReLU is a candidate start of the fix search and,
+with ``force_backward: true``, a layer of its own that runs backward:
+
+* ``fan``: ``other`` is an unread Input and the read (no call can make it
+  non-zero);
+* ``read-data``: the read is ``data`` (the first candidate passes);
+* ``bottom``: ``other`` is read, with ``propagate_down: false``, by a ReLU
+  below the fan;
+* ``silence``: ``other`` is read by a Silence layer below the fan (its
+  Backward zeroes the diff);
+* ``argmax``: ``other`` is read by an ArgMax layer below the fan (its
+  Backward aborts);
+* ``parameter``: ``other`` is a Parameter layer's top (every call is
+  simulated on its own).
+
+Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
+the growth from the smallest size to each other one (linear: the size ratio).
+``--instructions`` counts instructions under callgrind instead (one run; does
+not move with the machine's load). As the other benches, it runs the wheel of
+this checkout installed in a venv outside the repo (bench/installed.py);
+``--in-repo`` runs ``python3 -m backprop_lint`` from the checkout.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_check_ratio import instructions  # noqa: E402
+from bench_simulate import Ours  # noqa: E402
+from installed import run_once  # noqa: E402
+
+_BELOW = {
+    "fan": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
+    "read-data": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
+    "bottom": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
+              'layer { name: "keep" type: "ReLU" bottom: "other" top: "kept" propagate_down: false }',
+    "silence": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
+               'layer { name: "silence" type: "Silence" bottom: "other" }',
+    "argmax": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
+              'layer { name: "argmax" type: "ArgMax" bottom: "other" top: "arg" }',
+    "parameter": 'layer { name: "other" type: "Parameter" top: "other" parameter_param { shape { dim: 1 dim: 3 } } }',
+}
+NETS = tuple(_BELOW)
+
+
+def fan_net(kind: str, n: int) -> str:
+    """An Input ``data`` read by ``n`` ReLUs, above the layers of ``kind`` that make ``other``."""
+    lines = ['name: "fan"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             _BELOW[kind]]
+    lines += [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(n)]
+    return "\n".join(lines) + "\n"
+
+
+def command(ours: Ours, kind: str, n: int, path: Path) -> List[str]:
+    seeds = [argument for i in range(n) for argument in ("--seed", f"r{i}")]
+    read = "data" if kind == "read-data" else "other"
+    return [*ours.prefix, "backward", str(path), *seeds, "--read", read]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000,2000,10000", help="fan widths, comma-separated")
+    parser.add_argument("--nets", default=",".join(NETS), help=f"comma-separated, of: {', '.join(NETS)}")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--instructions", action="store_true", help="callgrind instruction counts instead of times")
+    parser.add_argument("--in-repo", action="store_true",
+                        help="run python3 -m backprop_lint from the checkout instead of the installed wheel")
+    args = parser.parse_args()
+    ours = Ours(args.in_repo)
+    print(f"ours: {ours.label}", file=sys.stderr)
+    sizes = [int(x) for x in args.sizes.split(",") if x]
+    kinds = [kind for kind in args.nets.split(",") if kind]
+    unknown = [kind for kind in kinds if kind not in _BELOW]
+    if unknown:
+        raise SystemExit(f"unknown nets: {', '.join(unknown)} (known: {', '.join(NETS)})")
+    results: Dict[Tuple[str, int], Tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind in kinds:
+            for n in sizes:
+                path = Path(tmp) / f"{kind}{n}.prototxt"
+                path.write_text(fan_net(kind, n))
+                line = command(ours, kind, n, path)
+                if args.instructions:
+                    count = float(instructions(line, ours.env))
+                    results[kind, n] = (count, count)
+                else:
+                    runs = [run_once(line, ours.env) for _ in range(args.repeat)]
+                    results[kind, n] = (min(r[0] for r in runs), min(r[1] for r in runs))
+                print(f"measured {kind} {n}", file=sys.stderr)
+    if args.instructions:
+        print("\n| net | outputs | instructions | growth from the smallest |")
+        print("|---|---|---|---|")
+    else:
+        print(f"\nminimum of {args.repeat}:\n")
+        print("| net | outputs | wall | CPU | CPU growth from the smallest |")
+        print("|---|---|---|---|---|")
+    for kind in kinds:
+        first = results[kind, sizes[0]][1]
+        for n in sizes:
+            wall, cpu = results[kind, n]
+            growth = f"x{cpu / first:.1f} (size x{n / sizes[0]:g})"
+            if args.instructions:
+                print(f"| {kind} | {n:,} | {cpu / 1e6:,.0f} M | {growth} |")
+            else:
+                print(f"| {kind} | {n:,} | {wall:.2f} s | {cpu:.2f} s | {growth} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
