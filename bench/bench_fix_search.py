@@ -99,7 +99,10 @@ def main() -> int:
                 else:
                     runs = [run_once(line, ours.env) for _ in range(args.repeat)]
                     results[kind, n] = (min(r[0] for r in runs), min(r[1] for r in runs))
-                print(f"measured {kind} {n}", file=sys.stderr)
+                wall, cpu = results[kind, n]
+                figures = (f"{cpu / 1e6:,.0f} M instructions" if args.instructions
+                           else f"{wall:.2f} s wall, {cpu:.2f} s CPU")
+                print(f"measured {kind} {n}: {figures}", file=sys.stderr)
     if args.instructions:
         print("\n| net | outputs | instructions | growth from the smallest |")
         print("|---|---|---|---|")
