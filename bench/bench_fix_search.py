@@ -2,7 +2,7 @@
 """`backward`'s fix search on fan nets: N outputs, no loss, many candidate starts.
 
     python3 bench/bench_fix_search.py [--sizes 1000,2000,10000] [--nets fan,read-data,...]
-                                      [--repeat 3] [--instructions] [--in-repo]
+                                      [--repeat 3] [--instructions] [--api] [--in-repo]
 
 Each net is an Input ``data`` read by N ReLUs (tops r0 .. rN-1) and a blob
 ``other``; the call is ``backprop-lint backward NET --seed r0 ... --seed
@@ -24,7 +24,11 @@ with ``force_backward: true``, a layer of its own that runs backward:
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).
 ``--instructions`` counts instructions under callgrind instead (one run; does
-not move with the machine's load). As the other benches, it runs the wheel of
+not move with the machine's load). ``--api`` runs a Python process that calls
+``plan_backward`` with the same seeds and read instead of the console script:
+Python 3.11's argparse takes time quadratic in the number of options (10,000
+``--seed`` options: about 2.4 s), which the console script pays before the
+search starts. As the other benches, it runs the wheel of
 this checkout installed in a venv outside the repo (bench/installed.py);
 ``--in-repo`` runs ``python3 -m backprop_lint`` from the checkout.
 """
@@ -64,9 +68,15 @@ def fan_net(kind: str, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def command(ours: Ours, kind: str, n: int, path: Path) -> List[str]:
-    seeds = [argument for i in range(n) for argument in ("--seed", f"r{i}")]
+_API = ("import sys; from backprop_lint.backward.plan import plan_backward; "
+        "plan_backward(sys.argv[1], seeds=[f'r{i}' for i in range(int(sys.argv[2]))], reads=[sys.argv[3]])")
+
+
+def command(ours: Ours, kind: str, n: int, path: Path, api: bool) -> List[str]:
     read = "data" if kind == "read-data" else "other"
+    if api:
+        return [str(ours.python), "-c", _API, str(path), str(n), read]
+    seeds = [argument for i in range(n) for argument in ("--seed", f"r{i}")]
     return [*ours.prefix, "backward", str(path), *seeds, "--read", read]
 
 
@@ -76,6 +86,7 @@ def main() -> int:
     parser.add_argument("--nets", default=",".join(NETS), help=f"comma-separated, of: {', '.join(NETS)}")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--instructions", action="store_true", help="callgrind instruction counts instead of times")
+    parser.add_argument("--api", action="store_true", help="call plan_backward in a Python process, not the CLI")
     parser.add_argument("--in-repo", action="store_true",
                         help="run python3 -m backprop_lint from the checkout instead of the installed wheel")
     args = parser.parse_args()
@@ -92,7 +103,7 @@ def main() -> int:
             for n in sizes:
                 path = Path(tmp) / f"{kind}{n}.prototxt"
                 path.write_text(fan_net(kind, n))
-                line = command(ours, kind, n, path)
+                line = command(ours, kind, n, path, args.api)
                 if args.instructions:
                     count = float(instructions(line, ours.env))
                     results[kind, n] = (count, count)
