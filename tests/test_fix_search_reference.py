@@ -7,7 +7,13 @@ by (force_backward switched on, how many of start/end change, width), ties to
 the first in (start, end) order. ``search_fix`` must return the same
 (start, end, force_backward) on fixture nets, corpus nets, random nets (many
 outputs and seeds, Parameter layers, aborting layers, start/end given or not)
-and fan nets (one Input read by many ReLUs, no loss).
+and fan nets (one Input read by many ReLUs, no loss), including fans and
+chains where no call can pass: the read an unread Input, or read below the
+fan or chain by a layer that passes no gradient (propagate_down: false), zeroes
+it (Silence) or aborts (ArgMax), or a Parameter's top.
+
+``BackwardSweeps``, which stops a sweep where no lower end can change, must
+also give ``sweep_backward``'s entry for every start and end on those nets.
 """
 from __future__ import annotations
 
@@ -22,7 +28,16 @@ from shared_data import CORPUS_DIR, corpus_nets
 from backprop_lint.backward.plan import prepare_source, search_fix, simulate_call
 from backprop_lint.caffe.model import InputError, NetRefused, PreparedNet
 from backprop_lint.caffe.pipeline import declared_layer_infos
-from backprop_lint.caffe.simulate import AUTOMATIC_TOP, BuiltNet, build_layers, init_net, outputs_of, sweep_backward
+from backprop_lint.caffe.simulate import (
+    AUTOMATIC_TOP,
+    BackwardSweeps,
+    BuiltNet,
+    build_layers,
+    init_net,
+    outputs_of,
+    run_backward,
+    sweep_backward,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_NETS = sorted((REPO / "fixtures").rglob("*.prototxt"))
@@ -113,17 +128,30 @@ def _calls(net: BuiltNet, rng: random.Random, count: int) -> Iterator[Tuple[List
         yield seeds, reads, start, end
 
 
-def _compare(prepared: PreparedNet, rng: random.Random, calls: int) -> int:
+def _built(prepared: PreparedNet) -> Optional[Tuple[BuiltNet, BuiltNet]]:
+    """(build_layers, init_net) of ``prepared``; None when Caffe refuses it or it has no layer."""
     declared = declared_layer_infos(None, ())
     try:
         built = build_layers(prepared, declared)
         net = init_net(prepared, declared, built)
     except NetRefused:
+        return None
+    return (built, net) if net.layers else None
+
+
+def _compare(prepared: PreparedNet, rng: random.Random, calls: int,
+             fixed: Sequence[Tuple[List[str], List[str]]] = ()) -> int:
+    """Compare the searches on ``calls`` random calls, and on ``fixed`` (seed names, read names) calls
+    with start and end left out."""
+    declared = declared_layer_infos(None, ())
+    nets = _built(prepared)
+    if nets is None:
         return 0
-    if not net.layers:
-        return 0
+    built, net = nets
     compared = 0
-    for seeds, reads, start, end in _calls(net, rng, calls):
+    named = [([net.name_to_id[s] for s in seeds], [net.name_to_id[r] for r in reads], None, None)
+             for seeds, reads in fixed]
+    for seeds, reads, start, end in [*named, *_calls(net, rng, calls)]:
         if start is not None:  # a range end pycaffe can address, as plan_for_net resolves it
             start = next(i for i, layer in enumerate(net.layers)
                          if layer.definition.name == net.layers[start].definition.name)
@@ -190,3 +218,107 @@ def test_same_fix_on_fan_nets(n: int) -> None:
     assert prepared is not None
     assert _compare(prepared, random.Random(n), 12) > 0
 
+
+
+_BELOW = {  # the layers that make (and read) ``other``, below the fan or chain
+    "input": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
+    "no-gradient": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
+                   'layer { name: "keep" type: "ReLU" bottom: "other" top: "kept" propagate_down: false }',
+    "zeroes": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
+              'layer { name: "silence" type: "Silence" bottom: "other" }',
+    "aborts": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
+              'layer { name: "argmax" type: "ArgMax" bottom: "other" top: "arg" }',
+    "parameter": 'layer { name: "other" type: "Parameter" top: "other" parameter_param { shape { dim: 1 dim: 3 } } }',
+}
+
+
+def hopeless(body: str, below: str, n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): ``n`` ReLUs reading one Input ``data`` (``body`` "fan") or a chain of
+    ``n`` ReLUs above it ("chain"), with the layers ``below`` that make ``other`` under them."""
+    lines = ['name: "hopeless"', _BELOW[below],
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }']
+    tops = [f"r{i}" for i in range(n)]
+    for i, top in enumerate(tops):
+        bottom = "data" if body == "fan" or i == 0 else tops[i - 1]
+        lines.append(f'layer {{ name: "{top}" type: "ReLU" bottom: "{bottom}" top: "{top}" }}')
+    return "\n".join(lines) + "\n", tops
+
+
+HOPELESS = [(body, below) for body in ("fan", "chain") for below in _BELOW]
+
+
+@pytest.mark.parametrize("body, below", HOPELESS)
+@pytest.mark.parametrize("n", [1, 3, 30, 100])
+def test_same_fix_when_no_call_can_pass(body: str, below: str, n: int) -> None:
+    text, tops = hopeless(body, below, n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["other"]), (tops, ["data"]), (tops, ["other", "data"]), (tops[-1:], ["data"])]
+    assert _compare(prepared, random.Random(f"{body}{below}{n}"), 8, fixed) >= len(fixed)
+
+
+def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: int) -> int:
+    """``BackwardSweeps`` against ``sweep_backward``: every end of ``starts`` random starts (all when
+    the net is smaller) of random calls; below an aborted entry only the abort is compared."""
+    nets = _built(prepared)
+    if nets is None:
+        return 0
+    forced = init_net(prepared.replace(force_backward=True), declared_layer_infos(None, ()), nets[0])
+    compared = 0
+    for net in (nets[1], forced):
+        n = len(net.layers)
+        for seeds, reads, _, _ in _calls(net, rng, calls):
+            sweeps = BackwardSweeps(net, seeds, reads)
+            if not sweeps.per_call:  # a call that runs no layer
+                assert sweeps.before == [run_backward(net, seeds, -1, 0).blob_diff_nonzero[r] for r in reads]
+            for start in sorted(rng.sample(range(n), min(n, starts))):
+                expected = sweep_backward(net, seeds, start, reads)
+                entries = sweeps.sweep(start)
+                if expected is None:
+                    assert entries is None and sweeps.per_call
+                    continue
+                assert entries is not None and 1 <= len(entries) <= len(expected)
+                lowest = start - len(entries) + 1
+                values, aborted = entries[-1]
+                below = [(values, aborted or end <= sweeps.aborting_below(lowest)) for end in range(lowest - 1, -1, -1)]
+                for k, ((got_values, got_aborted), (want_values, want_aborted)) in enumerate(
+                        zip([*entries, *below], expected)):
+                    assert got_aborted == want_aborted, (prepared.name, seeds, reads, start, start - k)
+                    assert got_aborted or got_values == want_values, (prepared.name, seeds, reads, start, start - k)
+                compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("body, below", HOPELESS)
+def test_sweeps_stop_early_and_exactly_on_hopeless_nets(body: str, below: str) -> None:
+    prepared = _prepared(hopeless(body, below, 12)[0])
+    assert prepared is not None
+    assert _same_sweeps(prepared, random.Random(f"{body}{below}"), 12, 40) > 0
+
+
+def test_sweeps_stop_early_and_exactly_on_fixture_and_random_nets() -> None:
+    compared = 0
+    for path in FIXTURE_NETS:
+        prepared = _prepared(path.read_text(errors="replace"))
+        if prepared is not None:
+            compared += _same_sweeps(prepared, random.Random(path.name), 4, 12)
+    for seed in range(300):
+        net = generate(seed, invalid_rate=0.0)
+        if not net.valid:
+            continue
+        prepared = _prepared(net.text, phase=net.phase, level=net.level, stages=net.stages, flavor="ssd")
+        if prepared is not None:
+            compared += _same_sweeps(prepared, random.Random(seed), 4, 12)
+    assert compared > 3000
+
+
+def test_sweeps_stop_early_and_exactly_on_corpus_nets() -> None:
+    nets = corpus_nets()
+    if not nets:
+        pytest.skip(f"the shared corpus is not at {CORPUS_DIR}")
+    compared = 0
+    for path in nets:
+        prepared = _prepared(path)
+        if prepared is not None:
+            compared += _same_sweeps(prepared, random.Random(path.name), 2, 3)
+    assert compared > 300

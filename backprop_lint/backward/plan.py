@@ -31,16 +31,15 @@ from backprop_lint.caffe.records import Record
 from backprop_lint.caffe.simulate import (
     AUTOMATIC_TOP,
     BackwardResult,
+    BackwardSweeps,
     BuiltLayer,
     BuiltNet,
     build_layers,
-    diffs_before_backward,
     init_net,
     is_unknowable,
     outputs_of,
     python_layer_key,
     run_backward,
-    sweep_backward,
 )
 
 TYPE_CHECKING = False
@@ -784,10 +783,11 @@ class _RangeTests:
 
     BackwardFromTo skips a layer whose need_backward is False entirely (no
     write, no abort), so every start down to the same running layer sweeps
-    alike: one sweep per running layer serves them all. A range that holds
-    no running layer leaves the diffs as they were before Backward.
-    When a read is a Parameter layer's top (``sweep_backward`` is None) every
-    call is simulated on its own.
+    alike: one sweep per running layer serves them all (``BackwardSweeps``,
+    which stops where no lower end can change). A range that holds no running
+    layer leaves the diffs as they were before Backward. When a read is a
+    Parameter layer's top (``BackwardSweeps.per_call``) every call is
+    simulated on its own.
     """
 
     def __init__(self, net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int]) -> None:
@@ -809,17 +809,16 @@ class _RangeTests:
                 running = i
             self.running_below.append(running)
         self._lower_end: Optional[List[int]] = None
-        #: every call simulated on its own (a read is a Parameter layer's top); None: not known yet
-        self.per_call: Optional[bool] = None
-        self._before_passes: Optional[bool] = None
-        self._passing: Dict[int, Tuple[List[int], Set[int]]] = {}  # running layer -> its passing ends
+        self._sweeps: Optional[BackwardSweeps] = None
+        self._passing: Dict[int, _PassingEnds] = {}  # running layer -> its passing ends
 
     def passes(self, start: int, end: int) -> bool:
-        running = self.running_below[start]
-        if self.per_call is not True:
-            verdict = self._passes_before() if end > running else self._passes_from(running, end)
-            if verdict is not None:
-                return verdict
+        sweeps = self._swept()
+        if not sweeps.per_call:
+            running = self.running_below[start]
+            if end > running:
+                return self._passes_before()
+            return self._passing_from(running).holds(end, self.end_ok)
         run = simulate_call(self.net, self.seed_ids, start, end)
         values = [run.value(r) for r in self.read_ids]
         aborted = any(v is not False for v in run.result.aborts.values())
@@ -827,14 +826,17 @@ class _RangeTests:
 
     def best_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         """The highest addressable end but ``exclude``, within ``start - end < bound``, whose call passes."""
-        if self.per_call is not True:
-            found = self._best_swept_end(start, exclude, bound)
-            if self.per_call is not True:
-                return found
+        if not self._swept().per_call:
+            return self._best_swept_end(start, exclude, bound)
         for end in range(start, max(start - bound, -1), -1):
             if self.end_ok[end] and end != exclude and self.passes(start, end):
                 return end
         return None
+
+    def _swept(self) -> BackwardSweeps:
+        if self._sweeps is None:
+            self._sweeps = BackwardSweeps(self.net, self.seed_ids, self.read_ids)
+        return self._sweeps
 
     def _best_swept_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         running = self.running_below[start]
@@ -842,25 +844,19 @@ class _RangeTests:
             end = self._end_at_most(start, exclude)
             if end > running:
                 return end if start - end < bound else None
-        if self.per_call or running < 0 or start - self._end_at_most(running, exclude) >= bound:
+        if running < 0 or start - self._end_at_most(running, exclude) >= bound:
             return None
-        passing = self._sweep(running)
-        for end in () if passing is None else passing[0]:
-            if end != exclude:
-                return end if start - end < bound else None
-        return None
+        passing = self._passing_from(running)
+        end = next((end for end in passing.listed if end != exclude), -1)
+        if end < 0 and passing.low <= passing.high:
+            end = self._end_at_most(passing.high, exclude)
+            if end < passing.low:
+                return None
+        return end if end >= 0 and start - end < bound else None
 
-    def _passes_before(self) -> Optional[bool]:
-        """Whether a call that reaches no running layer passes (the diffs before Backward); None: per call."""
-        if self.per_call is None or self._before_passes is None:
-            before = diffs_before_backward(self.net, self.seed_ids, self.read_ids)
-            self.per_call = before is None
-            self._before_passes = before is not None and all(v is True for v in before)
-        return None if self.per_call else self._before_passes
-
-    def _passes_from(self, running: int, end: int) -> Optional[bool]:
-        passing = self._sweep(running)
-        return None if passing is None else end in passing[1]
+    def _passes_before(self) -> bool:
+        """Whether a call that reaches no running layer passes (the diffs before Backward)."""
+        return all(v is True for v in self._swept().before)
 
     def _end_at_most(self, index: int, exclude: int) -> int:
         if self._lower_end is None:  # the highest addressable end at or below i (-1: none)
@@ -875,21 +871,39 @@ class _RangeTests:
             end = self._lower_end[end - 1] if end > 0 else -1
         return end
 
-    def _sweep(self, running: int) -> Optional[Tuple[List[int], Set[int]]]:
-        """The addressable ends, highest first (and as a set), whose call from ``running`` passes: one sweep.
-
-        None when a read is a Parameter layer's top (``sweep_backward`` is None): every call is then simulated.
-        """
+    def _passing_from(self, running: int) -> _PassingEnds:
+        """The ends whose call from ``running`` passes, from one sweep (not ``per_call``)."""
         passing = self._passing.get(running)
         if passing is None:
-            sweep = sweep_backward(self.net, self.seed_ids, running, self.read_ids)
-            self.per_call = sweep is None
-            if sweep is None:
-                return None
-            ends = [running - k for k, (values, aborted) in enumerate(sweep)
-                    if not aborted and self.end_ok[running - k] and all(v is True for v in values)]
-            passing = self._passing[running] = (ends, set(ends))
+            sweeps = self._swept()
+            entries = sweeps.sweep(running)
+            assert entries is not None  # not per_call
+            listed = [running - k for k, (values, aborted) in enumerate(entries)
+                      if not aborted and self.end_ok[running - k] and all(v is True for v in values)]
+            lowest = running - len(entries) + 1  # the sweep stopped there: below, the reads keep their diffs
+            values, aborted = entries[-1]
+            low, high = 0, -1
+            if not aborted and all(v is True for v in values):
+                low, high = sweeps.aborting_below(lowest) + 1, lowest - 1
+            passing = self._passing[running] = _PassingEnds(listed, low, high)
         return passing
+
+
+class _PassingEnds:
+    """The addressable ends whose call from one running layer passes: ``listed``, those
+    the sweep went through (highest first), and every addressable end from ``high`` down
+    to ``low``, below where the sweep stopped (none when ``low > high``)."""
+
+    __slots__ = ("listed", "listed_set", "low", "high")
+
+    def __init__(self, listed: List[int], low: int, high: int) -> None:
+        self.listed = listed
+        self.listed_set = set(listed)
+        self.low = low
+        self.high = high
+
+    def holds(self, end: int, end_ok: List[bool]) -> bool:
+        return end in self.listed_set or (self.low <= end <= self.high and end_ok[end])
 
 
 def _call_text(

@@ -21,7 +21,7 @@ from backprop_lint.caffe.textproto import to_float32
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
+    from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Sequence, Set, Tuple
 
     from backprop_lint.caffe.model import Tri
 
@@ -626,7 +626,9 @@ def sweep_backward(
     ``end`` runs the same layers first, so each entry extends the one before.
     None when a watched blob is a Parameter layer's top: its diff is only
     settled after the whole call (shared parameter diffs), so ask
-    ``run_backward`` per ``end`` instead.
+    ``run_backward`` per ``end`` instead. The fix search sweeps with
+    ``BackwardSweeps``, which gives the same entries but stops where no lower
+    one can change; this is the plain definition its tests compare it with.
     """
     store, param_cells, param_alias = _fresh_diffs(net, seeds)
     if set(watched) & set(param_alias.values()):
@@ -642,13 +644,126 @@ def sweep_backward(
     return entries
 
 
-def diffs_before_backward(net: BuiltNet, seeds: Sequence[int], watched: Sequence[int]) -> Optional[List[Tri]]:
-    """The diffs of the ``watched`` blobs before any layer's Backward: ``sweep_backward``'s
-    entry for an ``end`` no running layer is reached by. None where ``sweep_backward`` is None."""
-    store, _, param_alias = _fresh_diffs(net, seeds)
-    if set(watched) & set(param_alias.values()):
-        return None
-    return [store.get(b) for b in watched]
+class _UndoableDiffStore(_DiffStore):
+    """A ``_DiffStore`` that logs every change, so that many sweeps start from one set of fresh diffs."""
+
+    def __init__(self, fresh: _DiffStore) -> None:
+        self.cell_of = fresh.cell_of
+        self.value = fresh.value
+        self.log: List[Tuple[List[Any], int, Any]] = []  # (the list changed, index, old item)
+
+    def set(self, blob_id: int, value: Tri) -> None:
+        cell = self.cell_of[blob_id]
+        self.log.append((self.value, cell, self.value[cell]))
+        self.value[cell] = value
+
+    def share(self, blob_id: int, with_blob: int) -> None:
+        self.log.append((self.cell_of, blob_id, self.cell_of[blob_id]))
+        self.cell_of[blob_id] = self.cell_of[with_blob]
+
+    def undo(self) -> None:
+        """Back to the diffs this store started with."""
+        for changed, index, old in reversed(self.log):
+            changed[index] = old
+        self.log.clear()
+
+
+class BackwardSweeps:
+    """``sweep_backward`` from many starts of one net, with the same seeds and watched blobs.
+
+    The diffs after Forward are set up once and every sweep starts from them
+    (an undo log puts them back). A sweep stops at the first layer below which
+    no entry can change:
+
+    * below the lowest *writer*, no layer can change a watched diff: a layer's
+      Backward writes only its bottoms' diffs, and ShareDiff (``aliases_diff``,
+      at SetUp or in Backward) only makes bottom 0 and top 0 of such a layer
+      use one diff; so a layer none of whose bottoms is a watched blob, or
+      joined to one by a chain of such aliases, is not a writer;
+    * once a layer in range aborts (or may), every lower end aborts too.
+
+    Below the last entry, an end's diffs are the last entry's, and its call
+    aborts when the last entry's does or a running layer from the end up
+    aborts (``aborting_below``; whether a layer aborts depends on its flags and
+    its row, never on the diffs, as ``aborting_layers`` says).
+    """
+
+    def __init__(self, net: BuiltNet, seeds: Sequence[int], watched: Sequence[int]) -> None:
+        self.net = net
+        self.watched = list(watched)
+        fresh, self._param_cells, param_alias = _fresh_diffs(net, seeds)
+        #: a watched blob is a Parameter layer's top: its diff is settled only after the whole call
+        #: (shared parameter diffs); ask ``run_backward`` per call instead (``sweep`` is None)
+        self.per_call = bool(set(self.watched) & set(param_alias.values()))
+        self._store = _UndoableDiffStore(fresh)
+        #: the watched diffs before any layer's Backward (a call that reaches no running layer)
+        self.before: List[Tri] = [fresh.get(b) for b in self.watched]
+        self._lowest_writer: Optional[int] = None
+        self._abort_below: List[int] = [-1]
+
+    def sweep(self, start: int) -> Optional[List[Tuple[List[Tri], bool]]]:
+        """``sweep_backward(net, seeds, start, watched)``'s entries from ``start`` down to where it can stop.
+
+        None when ``per_call``.
+        """
+        if self.per_call:
+            return None
+        net, store, watched = self.net, self._store, self.watched
+        if self._lowest_writer is None:
+            self._lowest_writer = _lowest_writer(net, watched)
+        lowest_writer = self._lowest_writer
+        entries: List[Tuple[List[Tri], bool]] = []
+        aborted = False
+        for i in range(start, -1, -1):
+            layer = net.layers[i]
+            # parameter diffs are written, never read into a blob's: every sweep shares the same cells
+            if layer.need_backward is not False \
+                    and _backward_layer(net, i, layer, store, self._param_cells) is not False:
+                aborted = True
+            entries.append(([store.get(b) for b in watched], aborted))
+            if aborted or i <= lowest_writer:
+                break
+        store.undo()
+        return entries
+
+    def aborting_below(self, index: int) -> int:
+        """The highest layer below ``index`` whose Backward aborts or may abort when it runs (-1: none)."""
+        below = self._abort_below  # entry i: the answer for index i, learnt from the bottom up as asked
+        if len(below) <= index:
+            net, store = self.net, self._store
+            for i in range(len(below) - 1, index):
+                layer = net.layers[i]
+                aborts = layer.need_backward is not False \
+                    and _backward_layer(net, i, layer, store, self._param_cells) is not False
+                below.append(i if aborts else below[i])
+            store.undo()
+        return below[index]
+
+
+def _lowest_writer(net: BuiltNet, watched: Sequence[int]) -> int:
+    """The lowest layer whose Backward can change a ``watched`` blob's diff (``BackwardSweeps``);
+    the number of layers when none can."""
+    joined: Dict[int, int] = {}  # blob -> a blob whose diff ShareDiff may join it to (union-find)
+
+    def root(blob_id: int) -> int:
+        while blob_id in joined:
+            parent = joined[blob_id]
+            if parent in joined:  # path halving: chains of aliases stay short
+                parent = joined[blob_id] = joined[parent]
+            blob_id = parent
+        return blob_id
+
+    for layer in net.layers:
+        info = layer.info
+        if info is not None and info.aliases_diff(layer.definition.param, len(layer.bottom_ids), len(layer.top_ids)):
+            top, bottom = root(layer.top_ids[0]), root(layer.bottom_ids[0])
+            if top != bottom:
+                joined[top] = bottom
+    roots = {root(b) for b in watched}
+    for i, layer in enumerate(net.layers):
+        if any(root(b) in roots for b in layer.bottom_ids):
+            return i
+    return len(net.layers)
 
 
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
