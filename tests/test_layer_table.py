@@ -27,6 +27,8 @@ from backprop_lint.caffe.layer_table import (
 
     Count,
 
+    LayerInfo,
+
     ScratchContext,
 
     available_types,
@@ -99,6 +101,14 @@ def test_every_row_cites_source() -> None:
             assert row is not None and re.search(r"\b[UL]:[\w/.]+:\d", row.citation), t
             if flavor == SSD and BVLC not in row.flavors:
                 assert "L:" in row.citation, t
+
+
+def test_every_row_is_the_named_tuple_its_fields_build() -> None:
+    # the table fills each row's tuple directly rather than through LayerInfo(...)
+    for flavor in FLAVORS:
+        for t in known_types(flavor):
+            row = layer_info(t, flavor)
+            assert type(row) is LayerInfo and row == LayerInfo(**row._asdict()), t
 
 
 def test_oracle_builds_lack_opencv_and_python_types() -> None:

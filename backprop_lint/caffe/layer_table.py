@@ -482,12 +482,22 @@ AT_LEAST_ONE = Count(min=1)
 _LOSS_LABEL = lambda j, n: j == 1  # LossLayer::AllowForceBackward: bottom 1 is the label
 _LOSS_BOTTOMS = TWO
 
+#: the defaults of LayerInfo's fields after the seven that every row gives, in order
+_DEFAULTS: Tuple[Any, ...] = tuple(LayerInfo._field_defaults.values())
+_FIELD_INDEX: Dict[str, int] = {name: index for index, name in enumerate(LayerInfo._fields)}
+_new_row = tuple.__new__
+
+
 #: (type, flavours, row) built compactly; citations name the headers with the counts
 #: and the .cpp with the Backward; U: BVLC 9b89154, L: brocolli-caffe 9.0.2
 def _row(type_name: str, flavors: Iterable[str], bottoms: Count, tops: Count, params: ParamCount,
          backward: BottomBackward, citation: str, **extra: Any) -> LayerInfo:
-    return LayerInfo(type=type_name, flavors=frozenset(flavors), bottoms=bottoms, tops=tops,
-                     params=params, backward=backward, citation=citation, **extra)
+    # the tuple filled in directly: binding thirty-five arguments through LayerInfo(...)
+    # cost twice as much, for every row at every start
+    values = [type_name, frozenset(flavors), bottoms, tops, params, backward, citation, *_DEFAULTS]
+    for name, value in extra.items():
+        values[_FIELD_INDEX[name]] = value
+    return _new_row(LayerInfo, values)
 
 
 def _neuron(type_name: str, flavors: Iterable[str], citation: str,
