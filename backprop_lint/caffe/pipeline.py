@@ -80,7 +80,8 @@ def prepare_loaded(
 class NetStates:
     """One loaded net in several net states, sharing the work the states have in common.
 
-    The upgrade does not depend on the state; two states that keep the same
+    The upgrade does not depend on the state, nor does a layer's LayerDef (built
+    once for all the states that keep the layer); two states that keep the same
     layers get the same (split-inserted) layer list; and the simulation does
     not depend on the state either, so such states are simulated once.
     """
@@ -100,22 +101,28 @@ class NetStates:
         #: the Caffe macros ON in the user's build (build_options.resolve_build)
         self.build = resolve_build(self.flavor.name, build)
         self._upgraded: Optional[Tuple[Message, List[Warning_], Optional[str]]] = None
+        #: index of a layer in the upgraded net -> its LayerDef, for every state that keeps it
+        self._layer_defs: Dict[int, LayerDef] = {}
         self._layers: Dict[Tuple[int, ...], List[LayerDef]] = {}
         self._simulated: Dict[Tuple[int, bool], Tuple[List[LayerDef], SimulatedNet]] = {}
         self._built: Dict[Tuple[Any, ...], Tuple[List[LayerDef], BuiltNet]] = {}
         self._declared: Optional[Dict[str, LayerInfo]] = None
         self._forced_aborts: Dict[int, Tuple[List[LayerDef], List[str]]] = {}
 
-    def prepare(self, *, phase: str = "TRAIN", level: int = 0, stages: Sequence[str] = ()) -> PreparedNet:
+    def upgraded(self) -> Tuple[Message, List[Warning_], Optional[str]]:
+        """``upgrade`` of the loaded net (the same in every state): the net, its warnings, the format it was in."""
         if self._upgraded is None:
             self._upgraded = upgrade(self.loaded.net, self.flavor, self.loaded.file, self.packs)
-        net, upgrade_warnings, upgraded_from = self._upgraded
+        return self._upgraded
+
+    def prepare(self, *, phase: str = "TRAIN", level: int = 0, stages: Sequence[str] = ()) -> PreparedNet:
+        net, upgrade_warnings, upgraded_from = self.upgraded()
         state = net_state_for(net, phase, level, stages)
         kept, dropped = select_layers(net, state, self.loaded.file)
         key = tuple(kept)
         layers = self._layers.get(key)
         if layers is None:
-            layers = self._layers[key] = insert_splits(layer_defs(net, kept, self.loaded.file))
+            layers = self._layers[key] = insert_splits(self._layer_defs_of(net, kept))
         return PreparedNet(
             name=net.get("name"),
             file=self.loaded.file,
@@ -129,6 +136,16 @@ class NetStates:
             net=net,
             build=self.build,
         )
+
+    def _layer_defs_of(self, net: Message, kept: List[int]) -> List[LayerDef]:
+        """``layer_defs(net, kept)``, each layer's LayerDef built once for all the states that keep it:
+        a LayerDef does not depend on the state, and no stage changes one (``insert_splits`` copies
+        those it renames)."""
+        built = self._layer_defs
+        missing = [index for index in kept if index not in built]
+        if missing:
+            built.update(zip(missing, layer_defs(net, missing, self.loaded.file)))
+        return [built[index] for index in kept]
 
     def simulate(self, prepared: PreparedNet) -> SimulatedNet:
         """``simulate(prepared)`` with the declared layers and packs, reusing another state's run on the same layers."""
