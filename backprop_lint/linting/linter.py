@@ -861,17 +861,17 @@ class Linter:
         text = None if isinstance(plan.source, Message) else loaded.text
         if text is not None:
             report.sources[plan.display] = text
-        states = list(plan.states)
-        file_findings: List[Finding] = []
-        if not states:
-            states, note = intended_states(loaded, config)
-            if note is not None:
-                file_findings.append(note)
-        per_state: List[Tuple[str, List[Finding]]] = []
         from backprop_lint.caffe.pipeline import NetStates
 
         shared = NetStates(loaded, config.flavor, dict(config.declared_layers) or None, packs=config.packs,
                            build=config.build)
+        states = list(plan.states)
+        file_findings: List[Finding] = []
+        if not states:
+            states, note = intended_states(loaded, config, shared)
+            if note is not None:
+                file_findings.append(note)
+        per_state: List[Tuple[str, List[Finding]]] = []
         # past the per-file limit nothing is shown, so rules that can make very many findings
         # stop there; not when a suppression could silence some of those they did make
         budget = self.max_findings_per_file if text is None or "backprop-lint" not in text else 0
@@ -940,20 +940,22 @@ def default_states(config: Config) -> List[NetState]:
     return [NetState(phase=phase, level=config.level, stages=tuple(config.stages)) for phase in phases]
 
 
-def intended_states(loaded: LoadedNet, config: Config) -> Tuple[List[NetState], Optional[Finding]]:
+def intended_states(
+    loaded: LoadedNet, config: Config, shared: Optional[NetStates] = None
+) -> Tuple[List[NetState], Optional[Finding]]:
     """The states a standalone net is meant for: those in which every blob read has a producer.
 
     Per phase: the state with no stage when it can be built, else the states the include rules'
     stage sets complete to (``caffe.states``). A phase with none is left out. When no state at all
     can be built, both phases are linted as they are (the refusals say why). When the states are
     not simply TRAIN and TEST, a BL902 note says which were linted and why.
+    ``shared``: the NetStates that will prepare those states (its upgrade is theirs).
     """
-    from backprop_lint.caffe.flavors import get_flavor
-    from backprop_lint.caffe.pipeline import upgrade
+    from backprop_lint.caffe.pipeline import NetStates
 
     defaults = default_states(config)
     try:
-        upgraded, _, _ = upgrade(loaded.net, get_flavor(config.flavor), loaded.file, config.packs)
+        upgraded, _, _ = (shared or NetStates(loaded, config.flavor, packs=config.packs)).upgraded()
     except NetRefused:
         return defaults, None  # the upgrade refusal is reported in every state
     if not any("include" in layer.fields or "exclude" in layer.fields for layer in upgraded.repeated("layer")):
