@@ -6,7 +6,6 @@ from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.linting.findings import Fix, TextEdit
 from backprop_lint.linting.rules.base import RuleContext
 from backprop_lint.linting.rules.graph import quoted_names
-from backprop_lint.linting.rules.textpos import force_backward_edit, insert_lines_after, text_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -84,6 +83,8 @@ def force_backward_fix(ctx: RuleContext, description: str, after_aborts: Optiona
     """``force_backward: true`` as an edit; safe only when re-simulation shows no new abort
     (``after_aborts``: the aborting layers with it, None when it could not be re-simulated)."""
     assert ctx.net is not None
+    from backprop_lint.linting.rules.textpos import force_backward_edit  # text scans: nets with such findings only
+
     edits = (force_backward_edit(ctx.text, ctx.file, parsed_top_level(ctx)),) if ctx.text is not None else ()
     if after_aborts is None:
         return Fix(description, edits, safe=False,
@@ -102,6 +103,8 @@ def propagate_down_edits(ctx: RuleContext, index: int, values: Sequence[bool]) -
     if net is None or ctx.text is None or net.prepared.upgraded_from is not None:
         return ()
     layer = net.layers[index]
+    from backprop_lint.linting.rules.textpos import insert_lines_after, text_index
+
     positions = text_index(ctx.text)
     block = positions.layer_block(layer.location)
     if block is None:

@@ -30,7 +30,6 @@ from backprop_lint.linting.rules.graph import (
     user_layers,
     user_readers,
 )
-from backprop_lint.linting.rules.textpos import text_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,6 +39,8 @@ if TYPE_CHECKING:
 def net_location(ctx: RuleContext) -> Location:
     """Where a net-level finding points: the net's ``name:`` line, else the file."""
     if ctx.text is not None:
+        from backprop_lint.linting.rules.textpos import text_index  # text scans: nets with such findings only
+
         index = text_index(ctx.text)
         name = index.top_level("name", parsed_top_level(ctx))
         if name is not None:

@@ -25,7 +25,6 @@ from backprop_lint.linting.rules.graph import (
     user_layers,
     user_readers,
 )
-from backprop_lint.linting.rules.textpos import insert_lines_after, text_index
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -313,6 +312,8 @@ def _batchnorm_fix(ctx: RuleContext, net: SimulatedNet, index: int, layer: SimLa
     description = f"add `param {{ lr_mult: 0 }}` to {quote(layer.name)} for each of its three statistics"
     if ctx.text is None or net.prepared.upgraded_from is not None or missing <= 0:
         return Fix(description)
+    from backprop_lint.linting.rules.textpos import insert_lines_after, text_index  # text scans: this fix only
+
     positions = text_index(ctx.text)
     block = positions.layer_block(layer.location)
     if block is None:
