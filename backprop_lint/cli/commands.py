@@ -13,7 +13,6 @@ or an input cannot be read, 2 usage, configuration or internal error.
 from __future__ import annotations
 
 import argparse
-import importlib
 import io
 import json
 import os
@@ -91,6 +90,8 @@ def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
 
 
 def register_external(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]", module_name: str) -> None:
+    import importlib  # every command line but a `check`'s
+
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
