@@ -15,6 +15,8 @@ undeclared custom layer whose behaviour cannot be known statically.
 """
 from __future__ import annotations
 
+from operator import eq
+
 from backprop_lint.caffe.layer_table import Backward, LayerInfo, ScratchContext, engine_refusal, layer_info
 from backprop_lint.caffe.model import LayerDef, NetRefused, ParamSpec, PreparedNet, SimLayer, SimulatedNet
 from backprop_lint.caffe.textproto import to_float32
@@ -85,15 +87,23 @@ class BuiltLayer:
         "contributes_to_loss", "skip_pruned", "forced",
     )
 
-    def __init__(self, definition: LayerDef, info: Optional[LayerInfo]) -> None:
+    def __init__(
+        self,
+        definition: LayerDef,
+        info: Optional[LayerInfo],
+        bottom_ids: List[int],
+        top_ids: List[int],
+        tops: List[str],
+        bottom_need_backward: List[Tri],
+    ) -> None:
         self.definition = definition
         self.info = info  # None: an undeclared custom layer
-        self.bottom_ids: List[int] = []
-        self.top_ids: List[int] = []
-        self.tops: List[str] = []
+        self.bottom_ids = bottom_ids
+        self.top_ids = top_ids
+        self.tops = tops
         self.loss: List[float] = []
         self.need_backward: Tri = False
-        self.bottom_need_backward: List[Tri] = []
+        self.bottom_need_backward = bottom_need_backward
         self.param_propagate_down: Optional[List[Tri]] = None
         self.need_backward_before_pruning: Tri = False
         self.contributes_to_loss = False
@@ -146,15 +156,17 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
     counts_passed: Set[Tuple[int, int, int]] = set()
     # this loop runs once per layer: the net's containers are bound once here
     available, name_to_id, blob_need_backward = net.available, net.name_to_id, net.blob_need_backward
+    blob_names, blob_loss_weights = net.blob_names, net.blob_loss_weights
     for definition in prepared.layers:
-        if definition.type in rows:
-            info = rows[definition.type]
+        type_name = definition.type
+        if type_name in rows:
+            info = rows[type_name]
         else:
             info = _info_for(definition, prepared.flavor, build, declared)
-            if definition.type != "Python":  # a Python layer's row depends on its module, not its type
-                rows[definition.type] = info
-        layer = BuiltLayer(definition, info)
-        if definition.propagate_down and len(definition.propagate_down) != len(definition.bottoms):
+            if type_name != "Python":  # a Python layer's row depends on its module, not its type
+                rows[type_name] = info
+        bottoms, tops, propagate_down = definition.bottoms, definition.tops, definition.propagate_down
+        if propagate_down and len(propagate_down) != len(bottoms):
             raise _refuse(
                 definition,
                 "propagate_down param must be specified either 0 or bottom_size times",
@@ -163,18 +175,19 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
         if info is None:
             refusal = _refuse(
                 definition,
-                f"Unknown layer type: {definition.type} (known types: {', '.join(_known(prepared.flavor, build))})",
+                f"Unknown layer type: {type_name} (known types: {', '.join(_known(prepared.flavor, build))})",
                 "unknown-layer-type",
             )
-            refusal.missing_build_options = _missing_options(definition.type, prepared.flavor, build)
+            refusal.missing_build_options = _missing_options(type_name, prepared.flavor, build)
             raise refusal
         if info.engine_param is not None:
             refusal = engine_refusal(info, definition.name, definition.param, build)
             if refusal is not None:
                 raise _refuse(definition, refusal, "unknown-engine")
+        # AppendBottom; the layer needs backward if a bottom does (tri-valued "or", written out)
         need: Tri = False
-        for j, name in enumerate(definition.bottoms):
-            # AppendBottom
+        bottom_ids: List[int] = []
+        for j, name in enumerate(bottoms):
             if name not in available:
                 raise _refuse(
                     definition,
@@ -183,38 +196,46 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
                 )
             blob_id = name_to_id[name]
             del available[name]
+            bottom_ids.append(blob_id)
             blob_need = blob_need_backward[blob_id]
-            layer.bottom_ids.append(blob_id)
-            layer.bottom_need_backward.append(definition.propagate_down[j] if definition.propagate_down else blob_need)
-            need = _or2(need, blob_need)
-        bottoms = definition.bottoms
-        for j, name in enumerate(definition.tops):
-            # AppendTop
-            if j < len(bottoms) and name == bottoms[j]:
+            if blob_need is not False and need is not True:
+                need = blob_need
+        # AppendTop
+        top_ids: List[int] = []
+        n_bottoms = len(bottoms)
+        for j, name in enumerate(tops):
+            if j < n_bottoms and name == bottoms[j]:
                 blob_id = name_to_id[name]  # in place
             elif name in name_to_id:
                 raise _multiple_sources(definition, j, name)
             else:
                 blob_id = name_to_id[name] = net.new_blob(name)
-            layer.top_ids.append(blob_id)
-            layer.tops.append(name)
+            top_ids.append(blob_id)
             available[name] = None
-            if definition.type == "Input":
-                net.inputs.append(blob_id)
-        auto_tops = _auto_top_count(info, definition) if info.is_loss or info.auto_top_blobs else 0
-        for j in range(len(definition.tops), auto_tops):
-            layer.top_ids.append(net.new_blob(AUTOMATIC_TOP))
-            layer.tops.append(AUTOMATIC_TOP)
+        if type_name == "Input":
+            net.inputs.extend(top_ids)
+        layer = BuiltLayer(
+            definition, info, bottom_ids, top_ids, list(tops),
+            list(propagate_down) if propagate_down else list(map(blob_need_backward.__getitem__, bottom_ids)),
+        )
+        if info.is_loss or info.auto_top_blobs:
+            for _ in range(len(tops), _auto_top_count(info, definition)):
+                top_ids.append(net.new_blob(AUTOMATIC_TOP))
+                layer.tops.append(AUTOMATIC_TOP)
         _set_up(layer, build, counts_passed)
-        for j, blob_id in enumerate(layer.top_ids):
-            net.blob_loss_weights[blob_id] = layer.loss[j]
-        need = _or2(need, _set_param_propagate_down(layer))
-        _append_params(shared_mults, layer)
+        for blob_id, weight in zip(top_ids, layer.loss):
+            blob_loss_weights[blob_id] = weight
+        params_need = _set_param_propagate_down(layer)
+        if params_need is not False and need is not True:
+            need = params_need
+        if definition.params:  # param {} written: Net::AppendParam's checks on shared names
+            _append_params(shared_mults, layer)
         layer.need_backward = need
         layer.need_backward_before_pruning = need
         if need is not False:
-            for blob_id in layer.top_ids:
-                blob_need_backward[blob_id] = _or2(blob_need_backward[blob_id], need)
+            for blob_id in top_ids:
+                if blob_need_backward[blob_id] is not True:
+                    blob_need_backward[blob_id] = need
         # is_unknowable(info, definition), reusing the param count _set_param_propagate_down found
         if not info.backward_known or layer.param_propagate_down is None:
             net.unknown_layers.append(definition.name)
@@ -310,9 +331,7 @@ def _set_up(
             inner_refusal = engine_refusal(info, definition.name, definition.param, build, at_setup=True)
             if inner_refusal is not None:
                 raise _refuse(definition, inner_refusal, "unknown-engine")
-        if not info.in_place_allowed and any(
-            j < n_bottoms and name == definition.bottoms[j] for j, name in enumerate(definition.tops)
-        ):
+        if not info.in_place_allowed and any(map(eq, definition.bottoms, definition.tops)):  # top j is bottom j
             raise _refuse(
                 definition,
                 f"{definition.type} Layer does not allow in-place computation.",
@@ -536,6 +555,13 @@ class _DiffStore:
         self.cell_of[blob_id] = self.cell_of[with_blob]
 
 
+#: a table row's defaults for what a type does not do (each answers "no" for every layer):
+#: a row that keeps one is not asked, layer by layer
+_ROW_NEVER_ALIASES = LayerInfo._field_defaults["aliases_diff"]
+_ROW_NO_FORWARD_DIFF = LayerInfo._field_defaults["forward_writes_diff"]
+_ROW_NO_FORWARD_PARAM_DIFF = LayerInfo._field_defaults["forward_writes_param_diff"]
+
+
 def _fresh_diffs(
     net: BuiltNet, seeds: Sequence[int]
 ) -> Tuple[_DiffStore, Dict[int, List[Tri]], Dict[int, int]]:
@@ -548,28 +574,30 @@ def _fresh_diffs(
         if layer.param_propagate_down is not None:
             param_cells[i] = [False] * len(layer.param_propagate_down)
         info = layer.info
-        n_bottoms, n_tops = len(layer.bottom_ids), len(layer.top_ids)
-        # SetUp runs Reshape (where these tops take their bottom's diff) before
-        # SetLossWeights fills a loss top's diff with its weight.
-        if info is not None and info.aliases_diff(layer.definition.param, n_bottoms, n_tops):
-            if not info.alias_needs_backward:
-                store.share(layer.top_ids[0], layer.bottom_ids[0])
-        if info is not None and info.top_aliases_param:
-            # Forward makes the top's diff the parameter's diff: the loss weight
-            # SetUp wrote into the top's own diff is gone.
-            param_alias[i] = layer.top_ids[0]
-            continue
+        if info is not None:
+            # SetUp runs Reshape (where these tops take their bottom's diff) before
+            # SetLossWeights fills a loss top's diff with its weight.
+            if info.aliases_diff is not _ROW_NEVER_ALIASES and info.aliases_diff(
+                layer.definition.param, len(layer.bottom_ids), len(layer.top_ids)
+            ):
+                if not info.alias_needs_backward:
+                    store.share(layer.top_ids[0], layer.bottom_ids[0])
+            if info.top_aliases_param:
+                # Forward makes the top's diff the parameter's diff: the loss weight
+                # SetUp wrote into the top's own diff is gone.
+                param_alias[i] = layer.top_ids[0]
+                continue
         if any(layer.loss):  # SetLossWeights wrote a weight into a top's diff
             for j, blob_id in enumerate(layer.top_ids):
                 if layer.loss[j] != 0:
                     store.set(blob_id, True)
-        if info is None or not info.forward_writes_diff:
+        if info is None:
             continue
-        scratch = info.forward_writes_diff(layer.definition.param)
-        if scratch:  # most types write no bottom diff in Forward
+        # most types write no diff in Forward: their rows keep the table's defaults
+        if info.forward_writes_diff is not _ROW_NO_FORWARD_DIFF and info.forward_writes_diff(layer.definition.param):
             for j in _forward_scratch_bottoms(info, layer):
                 store.set(layer.bottom_ids[j], True)
-        if i in param_cells:
+        if i in param_cells and info.forward_writes_param_diff is not _ROW_NO_FORWARD_PARAM_DIFF:
             cells = param_cells[i]
             for p in info.forward_writes_param_diff(layer.definition.param):
                 if p < len(cells):
@@ -974,12 +1002,17 @@ def simulate(
     return _to_simulated(prepared, net, outputs, result, seed_names)
 
 
+#: Caffe's ParamSpec for a parameter blob with no ``param {}``: one instance shared by every such
+#: blob of every simulation (nothing changes a ParamSpec once made), instead of one per blob
+DEFAULT_PARAM_SPEC = ParamSpec()
+
+
 def _param_specs(layer: BuiltLayer) -> List[ParamSpec]:
     explicit = layer.definition.params
     count = len(layer.param_propagate_down) if layer.param_propagate_down is not None else len(explicit)
     if count <= len(explicit):
         return explicit[:count]
-    return explicit + [ParamSpec() for _ in range(count - len(explicit))]
+    return explicit + [DEFAULT_PARAM_SPEC] * (count - len(explicit))
 
 
 def _to_simulated(
@@ -1013,9 +1046,7 @@ def _to_simulated(
             definition,
             info,  # row
         ))
-    blob_diff: Dict[str, Tri] = {}
-    for blob_id, name in enumerate(net.blob_names):
-        blob_diff[name] = result.blob_diff_nonzero[blob_id]
+    blob_diff: Dict[str, Tri] = dict(zip(net.blob_names, result.blob_diff_nonzero))
     param_diff: Dict[str, List[Tri]] = {}
     for i, cells in result.param_diff_nonzero.items():
         if cells:
