@@ -253,3 +253,36 @@ def test_check_reuses_one_build_for_the_force_backward_run_on_corpus_nets() -> N
             forced = prepared.replace(force_backward=True)
             assert states.simulate(forced) == simulate(forced), path.name
             assert first == simulate(prepared), path.name
+
+
+def _json_paths_agree(source: Any, **options: Any) -> None:
+    from backprop_lint.caffe.model import InputError
+    from backprop_lint.caffe.pipeline import prepare, simulate, simulation_to_json
+
+    try:
+        expected = simulation_to_json(simulate(prepare(source, **options)))
+    except (NetRefused, InputError):
+        return
+    assert run_simulate(source, **options) == expected
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_run_simulate_writes_the_json_of_the_simulated_net_on_random_nets(seed: int) -> None:
+    """run_simulate writes its JSON straight from the simulation, without the SimulatedNet:
+    it must be the JSON ``simulation_to_json`` makes of that record."""
+    import randnet
+
+    net = randnet.generate(seed)
+    for flavor in ("ssd", "bvlc"):
+        _json_paths_agree(net.text, phase=net.phase, level=net.level, stages=net.stages, flavor=flavor)
+
+
+def test_run_simulate_writes_the_json_of_the_simulated_net_on_corpus_nets() -> None:
+    from shared_data import MISSING_REASON, corpus_nets
+
+    paths = corpus_nets()
+    if not paths:
+        pytest.skip(MISSING_REASON)
+    for path in paths:
+        for phase in ("TRAIN", "TEST"):
+            _json_paths_agree(path, phase=phase, flavor="ssd")

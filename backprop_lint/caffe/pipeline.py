@@ -25,7 +25,7 @@ from backprop_lint.caffe.model import (
     SimulatedNet,
     Warning_,
 )
-from backprop_lint.caffe.simulate import BuiltNet, aborting_layers, build_layers, init_net
+from backprop_lint.caffe.simulate import BuiltNet, Simulation, aborting_layers, build_layers, init_net, run_simulation
 from backprop_lint.caffe.simulate import simulate as _simulate
 from backprop_lint.caffe.splits import insert_splits
 
@@ -265,6 +265,34 @@ def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
     }
 
 
+def _simulation_json(simulation: Simulation) -> Dict[str, Any]:
+    """``simulation_to_json`` of the ``SimulatedNet`` ``simulation`` becomes, written without
+    building it (``run_simulate`` needs nothing else: one record per layer less)."""
+    net = simulation.net
+    blob_names = net.blob_names
+    return {
+        "layers": [
+            {
+                "name": layer.definition.name,
+                "type": simulation.reported_type(layer),
+                "bottoms": list(map(blob_names.__getitem__, layer.bottom_ids)),
+                "tops": layer.tops,
+                "need_backward": layer.need_backward,
+                "bottom_need_backward": layer.bottom_need_backward,
+                "param_propagate_down": layer.param_propagate_down,
+                "loss": [w if w == 0 else caffe_float(w) for w in layer.loss] if any(layer.loss) else list(layer.loss),
+            }
+            for layer in net.layers
+        ],
+        "blobs": list(blob_names),
+        "inputs": simulation.inputs(),
+        "outputs": simulation.outputs,
+        "blob_diff_nonzero": simulation.blob_diff_nonzero(),
+        "param_diff_nonzero": simulation.param_diff_nonzero(),
+        "backward_aborts": simulation.backward_aborts(),
+    }
+
+
 def caffe_float(value: float) -> float:
     """A float as Caffe's oracle prints it (C++ ostream, 6 significant digits)."""
     return float(f"{value:.6g}")
@@ -303,12 +331,11 @@ def run_simulate(
         with gc_paused():
             # One expression, no local: the nets are freed before the collector is back on
             # (which would otherwise rescan all their objects once).
-            return simulation_to_json(simulate(
+            return _simulation_json(run_simulation(
                 prepare(source, phase=phase, level=level, stages=stages, flavor=flavor, strict=strict,
                         packs=packs, build=build),
                 seeds=seeds,
-                declared_layers=declared_layers,
-                packs=packs,
+                declared=declared_layer_infos(declared_layers, packs),
             ))
     except (NetRefused, InputError) as error:
         return error_to_json(error)

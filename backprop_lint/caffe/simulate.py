@@ -993,13 +993,54 @@ def simulate(
     count only for a net with no loss (as when the oracle or a user seeds a
     deploy net). By default every output is seeded. ``built``: as in ``init_net``.
     """
+    return _to_simulated(prepared, run_simulation(prepared, seeds, declared, built))
+
+
+class Simulation:
+    """``simulate``'s findings before they become a ``SimulatedNet``: the built net after
+    Net::Init, its outputs, what one Backward() left, and the seeds (internal, a plain
+    class like BuiltNet; the ``simulate`` command's JSON is written straight from it)."""
+
+    __slots__ = ("net", "outputs", "backward", "seeds")
+
+    def __init__(self, net: BuiltNet, outputs: List[str], backward: BackwardResult, seeds: List[str]) -> None:
+        self.net = net
+        self.outputs = outputs
+        self.backward = backward
+        self.seeds = seeds
+
+    def reported_type(self, layer: BuiltLayer) -> str:
+        """What Layer::type() returns for ``layer``."""
+        return (layer.info.reported_type if layer.info else None) or layer.definition.type
+
+    def blob_diff_nonzero(self) -> Dict[str, Tri]:
+        return dict(zip(self.net.blob_names, self.backward.blob_diff_nonzero))
+
+    def param_diff_nonzero(self) -> Dict[str, List[Tri]]:
+        layers = self.net.layers
+        return {layers[i].definition.name: list(cells) for i, cells in self.backward.param_diff_nonzero.items() if cells}
+
+    def backward_aborts(self) -> List[str]:
+        layers = self.net.layers
+        return [layers[i].definition.name for i, verdict in self.backward.aborts.items() if verdict]
+
+    def inputs(self) -> List[str]:
+        return [self.net.blob_names[b] for b in self.net.inputs]
+
+
+def run_simulation(
+    prepared: PreparedNet,
+    seeds: Optional[Sequence[str]] = None,
+    declared: Optional[Dict[str, LayerInfo]] = None,
+    built: Optional[BuiltNet] = None,
+) -> Simulation:
+    """What ``simulate`` finds (arguments as there), before it is copied into a ``SimulatedNet``."""
     net = init_net(prepared, declared, built)
     outputs = outputs_of(net)
     has_loss = any(w != 0 for w in net.blob_loss_weights)
     seed_names: List[str] = [] if has_loss else list(outputs if seeds is None else seeds)
     seed_ids = [net.name_to_id[name] for name in seed_names if name in net.name_to_id]
-    result = run_backward(net, seed_ids)
-    return _to_simulated(prepared, net, outputs, result, seed_names)
+    return Simulation(net, outputs, run_backward(net, seed_ids), seed_names)
 
 
 #: Caffe's ParamSpec for a parameter blob with no ``param {}``: one instance shared by every such
@@ -1015,17 +1056,16 @@ def _param_specs(layer: BuiltLayer) -> List[ParamSpec]:
     return explicit + [DEFAULT_PARAM_SPEC] * (count - len(explicit))
 
 
-def _to_simulated(
-    prepared: PreparedNet, net: BuiltNet, outputs: List[str], result: BackwardResult, seeds: List[str]
-) -> SimulatedNet:
+def _to_simulated(prepared: PreparedNet, simulation: Simulation) -> SimulatedNet:
+    net, result = simulation.net, simulation.backward
     layers: List[SimLayer] = []
     blob_names, aborts, param_diffs = net.blob_names, result.aborts, result.param_diff_nonzero
     for i, layer in enumerate(net.layers):
-        definition, info = layer.definition, layer.info
+        definition = layer.definition
         # positional, in SimLayer's field order: it runs once per layer (see LayerDef)
         layers.append(SimLayer(
             definition.name,
-            (info.reported_type if info else None) or definition.type,
+            simulation.reported_type(layer),
             list(map(blob_names.__getitem__, layer.bottom_ids)),  # bottoms; no comprehension frame per layer
             # The built net is simulate()'s own and dropped after this: its per-layer
             # lists (each made for one layer) are handed over rather than copied.
@@ -1044,23 +1084,18 @@ def _to_simulated(
             _param_specs(layer),
             list(param_diffs[i]) if i in param_diffs else None,  # param_diff_nonzero
             definition,
-            info,  # row
+            layer.info,  # row
         ))
-    blob_diff: Dict[str, Tri] = dict(zip(net.blob_names, result.blob_diff_nonzero))
-    param_diff: Dict[str, List[Tri]] = {}
-    for i, cells in result.param_diff_nonzero.items():
-        if cells:
-            param_diff[net.layers[i].definition.name] = list(cells)
     return SimulatedNet(
         prepared=prepared,
         layers=layers,
         blobs=list(net.blob_names),
-        inputs=[net.blob_names[b] for b in net.inputs],
-        outputs=outputs,
-        blob_diff_nonzero=blob_diff,
-        param_diff_nonzero=param_diff,
-        backward_aborts=[net.layers[i].definition.name for i, v in result.aborts.items() if v],
-        seeds=seeds,
+        inputs=simulation.inputs(),
+        outputs=simulation.outputs,
+        blob_diff_nonzero=simulation.blob_diff_nonzero(),
+        param_diff_nonzero=simulation.param_diff_nonzero(),
+        backward_aborts=simulation.backward_aborts(),
+        seeds=simulation.seeds,
         blob_loss_weights=list(net.blob_loss_weights),
         blob_need_backward=list(net.blob_need_backward),
         unknown_layers=list(net.unknown_layers),
