@@ -257,9 +257,23 @@ def test_same_fix_when_no_call_can_pass(body: str, below: str, n: int) -> None:
     assert _compare(prepared, random.Random(f"{body}{below}{n}"), 8, fixed) >= len(fixed)
 
 
+def _reference_sweep(net: BuiltNet, seeds: Sequence[int], start: int,
+                     reads: Sequence[int]) -> List[Tuple[List[object], bool]]:
+    """``sweep_backward``'s entries, or ``run_backward`` per end where it is None (a Parameter's top)."""
+    expected = sweep_backward(net, seeds, start, reads)
+    if expected is not None:
+        return expected  # type: ignore[return-value]
+    entries = []
+    for end in range(start, -1, -1):
+        run = run_backward(net, seeds, start, end)
+        entries.append(([run.blob_diff_nonzero[r] for r in reads], any(v is not False for v in run.aborts.values())))
+    return entries
+
+
 def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: int) -> int:
-    """``BackwardSweeps`` against ``sweep_backward``: every end of ``starts`` random starts (all when
-    the net is smaller) of random calls; below an aborted entry only the abort is compared."""
+    """``BackwardSweeps`` against ``sweep_backward`` (``run_backward`` where it is None): every end of
+    ``starts`` random starts (all when the net is smaller) of random calls; below an aborted entry only
+    the abort is compared."""
     nets = _built(prepared)
     if nets is None:
         return 0
@@ -269,15 +283,12 @@ def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: 
         n = len(net.layers)
         for seeds, reads, _, _ in _calls(net, rng, calls):
             sweeps = BackwardSweeps(net, seeds, reads)
-            if not sweeps.per_call:  # a call that runs no layer
-                assert sweeps.before == [run_backward(net, seeds, -1, 0).blob_diff_nonzero[r] for r in reads]
+            # a call that runs no layer
+            assert sweeps.before == [run_backward(net, seeds, -1, 0).blob_diff_nonzero[r] for r in reads]
             for start in sorted(rng.sample(range(n), min(n, starts))):
-                expected = sweep_backward(net, seeds, start, reads)
+                expected = _reference_sweep(net, seeds, start, reads)
                 entries = sweeps.sweep(start)
-                if expected is None:
-                    assert entries is None and sweeps.per_call
-                    continue
-                assert entries is not None and 1 <= len(entries) <= len(expected)
+                assert 1 <= len(entries) <= len(expected)
                 lowest = start - len(entries) + 1
                 values, aborted = entries[-1]
                 below = [(values, aborted or end <= sweeps.aborting_below(lowest)) for end in range(lowest - 1, -1, -1)]
@@ -322,3 +333,36 @@ def test_sweeps_stop_early_and_exactly_on_corpus_nets() -> None:
         if prepared is not None:
             compared += _same_sweeps(prepared, random.Random(path.name), 2, 3)
     assert compared > 300
+
+
+def shared_parameter(kind: str, n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): a Parameter ``p`` read through a Flatten as ``q`` (the same diff), whose
+    param (name "w") an InnerProduct under it ("ip-below") or over it ("ip-above") shares, or another
+    Parameter under it read by a ReLU ("two-parameters"); then ``n`` ReLUs of the Input ``data``."""
+    parameter = ['layer { name: "p" type: "Parameter" top: "p" param { name: "w" } '
+                 'parameter_param { shape { dim: 4 dim: 3 } } }',
+                 'layer { name: "flat" type: "Flatten" bottom: "p" top: "q" }']
+    if kind == "two-parameters":
+        other = ['layer { name: "p2" type: "Parameter" top: "p2" param { name: "w" } '
+                 'parameter_param { shape { dim: 4 dim: 3 } } }',
+                 'layer { name: "relu_p2" type: "ReLU" bottom: "p2" top: "y" }']
+    else:
+        other = ['layer { name: "ip" type: "InnerProduct" bottom: "data" top: "y" param { name: "w" } '
+                 'inner_product_param { num_output: 4 bias_term: false } }']
+    relus = [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(n)]
+    body = [*parameter, *other] if kind == "ip-above" else [*other, *parameter]
+    text = "\n".join(['name: "shared"',
+                      'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 3 } } }',
+                      *body, *relus]) + "\n"
+    return text, ["y"] + [f"r{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["ip-below", "ip-above", "two-parameters"])
+@pytest.mark.parametrize("n", [0, 1, 5])
+def test_reads_that_settle_into_a_shared_parameter(kind: str, n: int) -> None:
+    text, tops = shared_parameter(kind, n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["q"]), (tops, ["p"]), (tops[-1:], ["q", "data"]), (["q"], ["p"])]
+    assert _compare(prepared, random.Random(f"{kind}{n}"), 8, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 12, 40) > 0

@@ -785,9 +785,7 @@ class _RangeTests:
     write, no abort), so every start down to the same running layer sweeps
     alike: one sweep per running layer serves them all (``BackwardSweeps``,
     which stops where no lower end can change). A range that holds no running
-    layer leaves the diffs as they were before Backward. When a read is a
-    Parameter layer's top (``BackwardSweeps.per_call``) every call is
-    simulated on its own.
+    layer leaves the diffs as they were before Backward.
     """
 
     def __init__(self, net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int]) -> None:
@@ -813,32 +811,13 @@ class _RangeTests:
         self._passing: Dict[int, _PassingEnds] = {}  # running layer -> its passing ends
 
     def passes(self, start: int, end: int) -> bool:
-        sweeps = self._swept()
-        if not sweeps.per_call:
-            running = self.running_below[start]
-            if end > running:
-                return self._passes_before()
-            return self._passing_from(running).holds(end, self.end_ok)
-        run = simulate_call(self.net, self.seed_ids, start, end)
-        values = [run.value(r) for r in self.read_ids]
-        aborted = any(v is not False for v in run.result.aborts.values())
-        return not aborted and all(v is True for v in values)
+        running = self.running_below[start]
+        if end > running:
+            return self._passes_before()
+        return self._passing_from(running).holds(end, self.end_ok)
 
     def best_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         """The highest addressable end but ``exclude``, within ``start - end < bound``, whose call passes."""
-        if not self._swept().per_call:
-            return self._best_swept_end(start, exclude, bound)
-        for end in range(start, max(start - bound, -1), -1):
-            if self.end_ok[end] and end != exclude and self.passes(start, end):
-                return end
-        return None
-
-    def _swept(self) -> BackwardSweeps:
-        if self._sweeps is None:
-            self._sweeps = BackwardSweeps(self.net, self.seed_ids, self.read_ids)
-        return self._sweeps
-
-    def _best_swept_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         running = self.running_below[start]
         if self._passes_before():
             end = self._end_at_most(start, exclude)
@@ -871,13 +850,17 @@ class _RangeTests:
             end = self._lower_end[end - 1] if end > 0 else -1
         return end
 
+    def _swept(self) -> BackwardSweeps:
+        if self._sweeps is None:
+            self._sweeps = BackwardSweeps(self.net, self.seed_ids, self.read_ids)
+        return self._sweeps
+
     def _passing_from(self, running: int) -> _PassingEnds:
-        """The ends whose call from ``running`` passes, from one sweep (not ``per_call``)."""
+        """The ends whose call from ``running`` passes, from one sweep."""
         passing = self._passing.get(running)
         if passing is None:
             sweeps = self._swept()
             entries = sweeps.sweep(running)
-            assert entries is not None  # not per_call
             listed = [running - k for k, (values, aborted) in enumerate(entries)
                       if not aborted and self.end_ok[running - k] and all(v is True for v in values)]
             lowest = running - len(entries) + 1  # the sweep stopped there: below, the reads keep their diffs

@@ -635,13 +635,36 @@ def run_backward(
         if verdict is not False:
             aborts[i] = verdict
 
-    for i, top_id in param_alias.items():
-        param_cells[i] = [store.get(top_id)]
-    _share_param_diffs(net, param_cells)
-    for i, top_id in param_alias.items():
-        store.set(top_id, param_cells[i][0])  # the Parameter's top IS its (maybe shared) param diff
+    _settle_param_diffs(store, param_cells, param_alias, _param_groups(net, param_cells))
     blob_values = [store.get(b) for b in range(len(net.blob_names))]
     return BackwardResult(blob_values, param_cells, aborts, ran)
+
+
+def _param_groups(net: BuiltNet, param_cells: Dict[int, List[Tri]]) -> List[List[Tuple[int, int]]]:
+    """The (layer, param) pairs that share one diff: params with the same ParamSpec name (Net::ShareWeights)."""
+    groups: Dict[str, List[Tuple[int, int]]] = {}
+    for i, layer in enumerate(net.layers):
+        if i not in param_cells:
+            continue
+        for p, spec in enumerate(layer.definition.params):
+            if spec.name and p < len(param_cells[i]):
+                groups.setdefault(spec.name, []).append((i, p))
+    return [members for members in groups.values() if len(members) > 1]
+
+
+def _settle_param_diffs(
+    store: _DiffStore, param_cells: Dict[int, List[Tri]], param_alias: Dict[int, int],
+    groups: Sequence[Sequence[Tuple[int, int]]],
+) -> None:
+    """After Backward: a Parameter layer's top IS its param diff, and the params of a group share one diff."""
+    for i, top_id in param_alias.items():
+        param_cells[i] = [store.get(top_id)]
+    for members in groups:
+        value = tri_or(param_cells[i][p] for i, p in members)
+        for i, p in members:
+            param_cells[i][p] = value
+    for i, top_id in param_alias.items():
+        store.set(top_id, param_cells[i][0])  # the Parameter's top IS its (maybe shared) param diff
 
 
 def sweep_backward(
@@ -652,14 +675,16 @@ def sweep_backward(
     Entry ``start - end``: the diffs of the ``watched`` blobs after that call,
     and whether a layer in the range aborts or may abort. A call to a lower
     ``end`` runs the same layers first, so each entry extends the one before.
-    None when a watched blob is a Parameter layer's top: its diff is only
-    settled after the whole call (shared parameter diffs), so ask
-    ``run_backward`` per ``end`` instead. The fix search sweeps with
-    ``BackwardSweeps``, which gives the same entries but stops where no lower
+    None when a watched blob's diff may be a Parameter layer's top's (the top
+    itself, or a blob ShareDiff joins to it): that diff is only settled after
+    the whole call (shared parameter diffs), so ask ``run_backward`` per
+    ``end`` instead. The fix search sweeps with ``BackwardSweeps``, which gives
+    the same entries (and those for Parameter tops) but stops where no lower
     one can change; this is the plain definition its tests compare it with.
     """
     store, param_cells, param_alias = _fresh_diffs(net, seeds)
-    if set(watched) & set(param_alias.values()):
+    classes = _DiffClasses(net)
+    if {classes.root(b) for b in watched} & {classes.root(top) for top in param_alias.values()}:
         return None
     entries: List[Tuple[List[Tri], bool]] = []
     aborted = False
@@ -670,6 +695,30 @@ def sweep_backward(
                 aborted = True
         entries.append(([store.get(b) for b in watched], aborted))
     return entries
+
+
+class _DiffClasses:
+    """Blobs whose diffs ShareDiff may make one (bottom 0 and top 0 of a layer that ``aliases_diff``,
+    at SetUp or in Backward), as a union-find: a blob's diff is always that of a blob of its class."""
+
+    def __init__(self, net: BuiltNet) -> None:
+        self._joined: Dict[int, int] = {}
+        for layer in net.layers:
+            info = layer.info
+            if info is not None and info.aliases_diff(layer.definition.param, len(layer.bottom_ids),
+                                                      len(layer.top_ids)):
+                top, bottom = self.root(layer.top_ids[0]), self.root(layer.bottom_ids[0])
+                if top != bottom:
+                    self._joined[top] = bottom
+
+    def root(self, blob_id: int) -> int:
+        joined = self._joined
+        while blob_id in joined:
+            parent = joined[blob_id]
+            if parent in joined:  # path halving: chains of aliases stay short
+                parent = joined[blob_id] = joined[parent]
+            blob_id = parent
+        return blob_id
 
 
 class _UndoableDiffStore(_DiffStore):
@@ -689,28 +738,35 @@ class _UndoableDiffStore(_DiffStore):
         self.log.append((self.cell_of, blob_id, self.cell_of[blob_id]))
         self.cell_of[blob_id] = self.cell_of[with_blob]
 
-    def undo(self) -> None:
-        """Back to the diffs this store started with."""
-        for changed, index, old in reversed(self.log):
+    def undo(self, to: int = 0) -> None:
+        """Back to the diffs this store had when its log was ``to`` changes long (0: as it started)."""
+        log = self.log
+        while len(log) > to:
+            changed, index, old = log.pop()
             changed[index] = old
-        self.log.clear()
 
 
 class BackwardSweeps:
     """``sweep_backward`` from many starts of one net, with the same seeds and watched blobs.
 
     The diffs after Forward are set up once and every sweep starts from them
-    (an undo log puts them back). A sweep stops at the first layer below which
-    no entry can change:
+    (an undo log puts them back). Entries are ``run_backward``'s values: when a
+    watched diff may be a Parameter layer's top's, each entry settles the
+    parameter diffs as the end of the call does (only for the Parameter
+    layers and shared params that can reach a watched diff).
 
-    * below the lowest *writer*, no layer can change a watched diff: a layer's
-      Backward writes only its bottoms' diffs, and ShareDiff (``aliases_diff``,
-      at SetUp or in Backward) only makes bottom 0 and top 0 of such a layer
-      use one diff; so a layer none of whose bottoms is a watched blob, or
-      joined to one by a chain of such aliases, is not a writer;
+    A sweep stops at the first layer below which no entry can change:
+
+    * below the lowest *writer*, no layer can change a watched value. A
+      layer's Backward writes only its bottoms' diffs and its own param diffs,
+      and ShareDiff only makes a blob's diff that of another blob of its
+      ``_DiffClasses`` class. So a writer is a layer with a bottom in the class
+      of a watched blob or of a settled Parameter top, or a layer (not a
+      Parameter, whose param diff the settling takes from its top) with a
+      param in a group shared with a settled Parameter;
     * once a layer in range aborts (or may), every lower end aborts too.
 
-    Below the last entry, an end's diffs are the last entry's, and its call
+    Below the last entry, an end's values are the last entry's, and its call
     aborts when the last entry's does or a running layer from the end up
     aborts (``aborting_below``; whether a layer aborts depends on its flags and
     its row, never on the diffs, as ``aborting_layers`` says).
@@ -720,35 +776,69 @@ class BackwardSweeps:
         self.net = net
         self.watched = list(watched)
         fresh, self._param_cells, param_alias = _fresh_diffs(net, seeds)
-        #: a watched blob is a Parameter layer's top: its diff is settled only after the whole call
-        #: (shared parameter diffs); ask ``run_backward`` per call instead (``sweep`` is None)
-        self.per_call = bool(set(self.watched) & set(param_alias.values()))
         self._store = _UndoableDiffStore(fresh)
-        #: the watched diffs before any layer's Backward (a call that reaches no running layer)
-        self.before: List[Tri] = [fresh.get(b) for b in self.watched]
+        self._classes: Optional[_DiffClasses] = None
+        #: Parameter layers whose top's diff may be a watched one, and those sharing a param with them
+        self._settled: Dict[int, int] = {}
+        self._groups: List[List[Tuple[int, int]]] = []
+        self._fresh_cells: Dict[int, List[Tri]] = {}  # the param diffs the settling reads, after Forward
+        self._param_writers: Set[int] = set()  # layers whose own param diffs the settling reads
+        if param_alias:
+            self._settle_parameters(param_alias)
+        #: the watched values after a call that runs no layer
+        self.before = self._values()
         self._lowest_writer: Optional[int] = None
         self._abort_below: List[int] = [-1]
 
-    def sweep(self, start: int) -> Optional[List[Tuple[List[Tri], bool]]]:
-        """``sweep_backward(net, seeds, start, watched)``'s entries from ``start`` down to where it can stop.
+    def _settle_parameters(self, param_alias: Dict[int, int]) -> None:
+        classes = self._diff_classes()
+        roots = {classes.root(b) for b in self.watched}
+        settled = {i for i, top in param_alias.items() if classes.root(top) in roots}
+        if not settled:
+            return
+        self._groups = [members for members in _param_groups(self.net, self._param_cells)
+                        if any(i in settled for i, _ in members)]
+        shared = {i for members in self._groups for i, _ in members}
+        self._settled = {i: top for i, top in param_alias.items() if i in settled or i in shared}
+        self._fresh_cells = {i: list(self._param_cells[i]) for i in shared | set(self._settled)}
+        self._param_writers = shared - set(param_alias)
 
-        None when ``per_call``.
-        """
-        if self.per_call:
-            return None
-        net, store, watched = self.net, self._store, self.watched
+    def _diff_classes(self) -> _DiffClasses:
+        if self._classes is None:
+            self._classes = _DiffClasses(self.net)
+        return self._classes
+
+    def _lowest(self) -> int:
+        """The lowest writer (the number of layers when none)."""
         if self._lowest_writer is None:
-            self._lowest_writer = _lowest_writer(net, watched)
-        lowest_writer = self._lowest_writer
+            classes = self._diff_classes()
+            roots = {classes.root(b) for b in (*self.watched, *self._settled.values())}
+            layers = self.net.layers
+            lowest = min(self._param_writers, default=len(layers))
+            for i in range(lowest):
+                if any(classes.root(b) in roots for b in layers[i].bottom_ids):
+                    lowest = i
+                    break
+            self._lowest_writer = lowest
+        return self._lowest_writer
+
+    def sweep(self, start: int) -> List[Tuple[List[Tri], bool]]:
+        """``sweep_backward(net, seeds, start, watched)``'s entries from ``start`` down to where it can stop
+        (for a watched Parameter top too, where ``sweep_backward`` is None)."""
+        net, store, param_cells, watched = self.net, self._store, self._param_cells, self.watched
+        for i, cells in self._fresh_cells.items():
+            param_cells[i] = list(cells)
+        # other parameter diffs are written, never read: every sweep shares the same cells
+        lowest_writer = self._lowest()
+        settled = bool(self._settled)
         entries: List[Tuple[List[Tri], bool]] = []
         aborted = False
         for i in range(start, -1, -1):
             layer = net.layers[i]
-            # parameter diffs are written, never read into a blob's: every sweep shares the same cells
             if layer.need_backward is not False \
-                    and _backward_layer(net, i, layer, store, self._param_cells) is not False:
+                    and _backward_layer(net, i, layer, store, param_cells) is not False:
                 aborted = True
-            entries.append(([store.get(b) for b in watched], aborted))
+            entries.append((self._values() if settled else [store.get(b) for b in watched], aborted))
             if aborted or i <= lowest_writer:
                 break
         store.undo()
@@ -767,31 +857,17 @@ class BackwardSweeps:
             store.undo()
         return below[index]
 
-
-def _lowest_writer(net: BuiltNet, watched: Sequence[int]) -> int:
-    """The lowest layer whose Backward can change a ``watched`` blob's diff (``BackwardSweeps``);
-    the number of layers when none can."""
-    joined: Dict[int, int] = {}  # blob -> a blob whose diff ShareDiff may join it to (union-find)
-
-    def root(blob_id: int) -> int:
-        while blob_id in joined:
-            parent = joined[blob_id]
-            if parent in joined:  # path halving: chains of aliases stay short
-                parent = joined[blob_id] = joined[parent]
-            blob_id = parent
-        return blob_id
-
-    for layer in net.layers:
-        info = layer.info
-        if info is not None and info.aliases_diff(layer.definition.param, len(layer.bottom_ids), len(layer.top_ids)):
-            top, bottom = root(layer.top_ids[0]), root(layer.bottom_ids[0])
-            if top != bottom:
-                joined[top] = bottom
-    roots = {root(b) for b in watched}
-    for i, layer in enumerate(net.layers):
-        if any(root(b) in roots for b in layer.bottom_ids):
-            return i
-    return len(net.layers)
+    def _values(self) -> List[Tri]:
+        """The watched diffs if the call ended here."""
+        store = self._store
+        if not self._settled:
+            return [store.get(b) for b in self.watched]
+        mark = len(store.log)
+        cells = {i: list(self._param_cells[i]) for i in self._fresh_cells}
+        _settle_param_diffs(store, cells, self._settled, self._groups)
+        values = [store.get(b) for b in self.watched]
+        store.undo(mark)
+        return values
 
 
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
@@ -904,23 +980,6 @@ def aborting_layers(net: BuiltNet) -> List[str]:
 
 def _in_place(layer: BuiltLayer, j: int) -> bool:
     return j < len(layer.top_ids) and j < len(layer.bottom_ids) and layer.top_ids[j] == layer.bottom_ids[j]
-
-
-def _share_param_diffs(net: BuiltNet, param_cells: Dict[int, List[Tri]]) -> None:
-    """Params with the same ParamSpec name share one diff (Net::ShareWeights)."""
-    groups: Dict[str, List[tuple]] = {}
-    for i, layer in enumerate(net.layers):
-        if i not in param_cells:
-            continue
-        for p, spec in enumerate(layer.definition.params):
-            if spec.name and p < len(param_cells[i]):
-                groups.setdefault(spec.name, []).append((i, p))
-    for members in groups.values():
-        if len(members) < 2:
-            continue
-        value = tri_or(param_cells[i][p] for i, p in members)
-        for i, p in members:
-            param_cells[i][p] = value
 
 
 # ---------------------------------------------------------------------------
