@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import inspect
 import pickle
 import typing
-from typing import List, NamedTuple, Optional
+from typing import Any, List, NamedTuple, Optional
 
 import pytest
 
@@ -139,3 +140,32 @@ def test_records_named_tuple_is_typing_named_tuple_without_typing() -> None:
     assert pickle.loads(pickle.dumps(row)) == row
     with pytest.raises(TypeError):
         Row()  # type: ignore[call-arg]
+
+
+def test_lazy_named_tuple_compiles_its_constructor_on_first_call() -> None:
+    class Fresh(records.LazyNamedTuple):
+        name: str
+        count: int = 1
+
+    class Eager(records.NamedTuple):
+        name: str
+        count: int = 1
+
+    class FreshNT(typing.NamedTuple):
+        name: str
+        count: int = 1
+
+    assert "__new__" in vars(Eager)  # compiled with the class, as namedtuple does
+    assert "__new__" not in vars(Fresh)  # making the class compiled nothing
+    assert Fresh._make(["a", 2]) == ("a", 2) and "__new__" not in vars(Fresh)
+    assert copy.copy(Fresh._make(["b", 3])) == ("b", 3)  # the first call (copy calls __new__)
+    assert "__new__" in vars(Fresh) and Fresh(count=4, name="c") == FreshNT(count=4, name="c")
+
+    def parameters(cls: type) -> List[Any]:
+        return [(p.name, p.default, p.kind) for p in inspect.signature(cls).parameters.values()]
+
+    assert parameters(Fresh) == parameters(Eager) == parameters(FreshNT)
+    for cls in (Fresh, Eager):
+        for wrong in ({}, {"name": "a", "colour": "red"}, {"name": "a", "count": 1, "extra": 2}):
+            with pytest.raises(TypeError):
+                cls(**wrong)

@@ -14,7 +14,7 @@ import os
 import stat
 
 from backprop_lint.caffe.model import InputError, Location
-from backprop_lint.caffe.records import NamedTuple
+from backprop_lint.caffe.records import LazyNamedTuple, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ class SizeLimit(NamedTuple):
     reason: str = DEFAULT_REASON
 
 
-class FileSnapshot(NamedTuple):
-    """What identifies a file's content on disk at the moment it was read."""
+class FileSnapshot(LazyNamedTuple):
+    """What identifies a file's content on disk at the moment it was read (only ``check`` keeps one)."""
 
     device: int
     inode: int

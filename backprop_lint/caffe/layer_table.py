@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from enum import Enum
 
 from backprop_lint.caffe.model import InputError, Message
-from backprop_lint.caffe.records import NamedTuple
+from backprop_lint.caffe.records import LazyNamedTuple, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -109,13 +109,15 @@ def _no_scratch(j: int, ctx: ScratchContext) -> bool:
     return False
 
 
-class LayerInfo(NamedTuple):
+class LayerInfo(LazyNamedTuple):
     """One row of the table: what Caffe does with one layer type in some flavours.
 
     An immutable named tuple rather than a frozen dataclass: the table builds
     a hundred rows of thirty fields at every start, and a frozen dataclass's
     generated code (compiled at import) and ``__init__`` (an
-    ``object.__setattr__`` per field) cost several times as much.
+    ``object.__setattr__`` per field) cost several times as much. Lazy: the
+    table fills its rows' tuples itself (``_row``), so a start compiles no
+    constructor of thirty-five arguments; declarations and packs call it.
     """
 
     type: str

@@ -18,11 +18,15 @@ name in ``__slots__`` is annotated, so a type checker sees each field.
 ``NamedTuple`` is ``typing.NamedTuple`` for type checkers and, at run time, the
 same class built without importing ``typing``: for table rows (many of them,
 built at import), which a named tuple builds several times faster than a
-frozen record.
+frozen record. The methods ``collections.namedtuple`` writes into each class
+are written once, on a shared base. ``LazyNamedTuple`` is the same, except
+that the constructor with the class's signature, which namedtuple compiles
+from source when the class is made (1.1 M instructions for the layer table's
+35-field row, about 0.2 M for a small one), is compiled on the class's first
+call: for rows that a start builds otherwise (``_make``, ``tuple.__new__``)
+or not at all, so that a run never pays for it.
 """
 from __future__ import annotations
-
-from collections import namedtuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -128,26 +132,100 @@ def _plain(value: Any) -> Any:
     return value
 
 
+try:
+    from _collections import _tuplegetter  # what collections.namedtuple's fields are
+except ImportError:  # another interpreter than CPython
+    from operator import itemgetter
+
+    def _tuplegetter(index: int, doc: str) -> Any:  # type: ignore[no-redef]
+        return property(itemgetter(index), doc=doc)
+
+
+_tuple_new = tuple.__new__
+
+
+class _NamedTupleBase(tuple):
+    """What ``collections.namedtuple`` writes into every class it makes, written once here.
+
+    Its ``__new__`` serves a ``LazyNamedTuple`` class until the first call: it compiles
+    the class's own constructor (``Row(name, count=1)``) and puts it on the class.
+    """
+
+    __slots__ = ()
+    # set on each class (not annotated here, so that they are no field of it for typing)
+    _fields = ()  # type: Tuple[str, ...]
+    _field_defaults = {}  # type: Dict[str, Any]
+
+    def __new__(cls, *values: Any, **named: Any) -> Any:
+        new = _compiled_new(cls.__qualname__, cls._fields, cls._field_defaults)
+        cls.__new__ = staticmethod(new)  # type: ignore[assignment]
+        return new(cls, *values, **named)
+
+    @classmethod
+    def _make(cls, iterable: Any) -> Any:
+        row = _tuple_new(cls, iterable)
+        if len(row) != len(cls._fields):
+            raise TypeError(f"Expected {len(cls._fields)} arguments, got {len(row)}")
+        return row
+
+    def _replace(self, /, **changes: Any) -> Any:
+        row = self._make(map(changes.pop, self._fields, self))
+        if changes:
+            raise ValueError(f"Got unexpected field names: {list(changes)!r}")
+        return row
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self._fields, self))
+        return f"{type(self).__name__}({fields})"
+
+    def _asdict(self) -> Dict[str, Any]:
+        return dict(zip(self._fields, self))
+
+    def __getnewargs__(self) -> Tuple[Any, ...]:
+        return tuple(self)
+
+
+def _compiled_new(qualname: str, fields: Tuple[str, ...], defaults: Dict[str, Any]) -> Any:
+    """``lambda _cls, name, count=1: _tuple_new(_cls, (name, count, ))``, named ``__new__``."""
+    parameters = "".join(f", {name}" for name in fields)
+    items = "".join(f"{name}, " for name in fields)
+    new = eval(f"lambda _cls{parameters}: _tuple_new(_cls, ({items}))", {"_tuple_new": _tuple_new, "__builtins__": {}})
+    new.__name__ = "__new__"
+    new.__qualname__ = f"{qualname}.__new__"
+    new.__defaults__ = tuple(defaults.values()) or None
+    return new
+
+
 class _NamedTupleMeta(type):
-    """What ``typing.NamedTuple`` does with a class body: ``collections.namedtuple`` of its
-    annotated names (their values are the defaults), plus its methods and docstring."""
+    """What ``typing.NamedTuple`` does with a class body: a named tuple class of its annotated
+    names (their values are the defaults), plus its methods and docstring."""
 
     def __new__(mcs, name: str, bases: Tuple[type, ...], namespace: Dict[str, Any]) -> Any:
         if not bases:
             return super().__new__(mcs, name, bases, namespace)  # the NamedTuple base itself
         annotations = namespace.get("__annotations__", {})
-        fields = list(annotations)
-        defaults = [namespace[field] for field in fields if field in namespace]
-        row = namedtuple(name, fields, defaults=defaults, module=namespace["__module__"])  # type: ignore[misc]
-        row.__annotations__ = annotations
-        for key, value in namespace.items():
-            if key not in annotations and key not in ("__module__", "__annotations__"):
-                setattr(row, key, value)
-        return row
+        fields = tuple(annotations)
+        defaults = {field: namespace[field] for field in fields if field in namespace}
+        if list(defaults) != list(fields[len(fields) - len(defaults):]):
+            raise TypeError(f"{name}: a field without a default follows one with a default")
+        if any(field.startswith("_") for field in fields):
+            raise ValueError(f"{name}: field names cannot start with an underscore")
+        body: Dict[str, Any] = {"__doc__": f"{name}({', '.join(fields)})"}
+        body.update((key, value) for key, value in namespace.items() if key not in defaults)
+        body.update(__slots__=(), _fields=fields, _field_defaults=defaults, __match_args__=fields)
+        if bases[0] is not LazyNamedTuple:
+            body["__new__"] = _compiled_new(body.get("__qualname__", name), fields, defaults)
+        for index, field in enumerate(fields):
+            body[field] = _tuplegetter(index, f"Alias for field number {index}")
+        return type(name, (_NamedTupleBase,), body)
 
 
 if TYPE_CHECKING:
+    from typing import NamedTuple as LazyNamedTuple
     from typing import NamedTuple as NamedTuple
 else:
     class NamedTuple(metaclass=_NamedTupleMeta):
         """Base of a named tuple class, as ``typing.NamedTuple`` (see the module docstring)."""
+
+    class LazyNamedTuple(metaclass=_NamedTupleMeta):
+        """``NamedTuple`` whose constructor is compiled on the class's first call (see the module docstring)."""
