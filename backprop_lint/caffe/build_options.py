@@ -29,14 +29,12 @@ by (tools/oracle/build.sh): the tests compare with each using exactly its option
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from backprop_lint.caffe.layer_table import BVLC, SSD, USE_CUDNN, USE_HDF5, USE_OPENCV, WITH_PYTHON_LAYER
 from backprop_lint.caffe.model import InputError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, FrozenSet, Iterable, Optional, Union
+    from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Union
 
     #: a build as a user writes it: ``"opencv,no-cudnn"`` or ``{"opencv": True, "cudnn": False}``
     BuildSetting = Union[str, Mapping[str, bool], Iterable[str], None]
@@ -104,7 +102,7 @@ def resolve_build(flavor: str, setting: BuildSetting = None) -> FrozenSet[str]:
         return frozenset(build)
     if isinstance(setting, str):
         settings = parse_build_flag(setting)
-    elif isinstance(setting, Mapping):
+    elif hasattr(setting, "items"):  # a mapping (collections.abc is not imported for isinstance)
         settings = check_build_table(setting, "build")
     else:
         raise InputError(f"build: expected a string or a table of option = true/false, got {type(setting).__name__}")

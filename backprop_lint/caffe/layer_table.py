@@ -21,7 +21,6 @@ Which options a build has is the user's setting (``build_options.py``).
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
 from enum import Enum
 
 from backprop_lint.caffe.model import InputError, Message
@@ -29,7 +28,7 @@ from backprop_lint.caffe.records import LazyNamedTuple, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 BVLC = "bvlc"
 SSD = "ssd"
@@ -854,6 +853,8 @@ def declared_layer(type_name: str, config: Mapping[str, Any], flavors: Iterable[
     "none" | "aborts", default "respects-pd"), ``loss`` (bool, default false),
     ``bottoms`` / ``tops`` (exact counts, optional). Unknown keys are refused.
     """
+    from collections.abc import Mapping  # only a declaration needs it, not every start
+
     where = f"layer declaration '{type_name}'"
     if not isinstance(config, Mapping):
         raise InputError(f"{where}: expected a table of settings, got {type(config).__name__}")
