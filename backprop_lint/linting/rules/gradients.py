@@ -106,12 +106,12 @@ def _check_params_never_learn(ctx: RuleContext) -> Iterable[Finding]:
 
 def _dead_params(net: SimulatedNet, layer: SimLayer) -> List[int]:
     """Parameter blobs with a non-zero lr_mult whose diff stays zero."""
-    if layer.param_propagate_down is None or layer.name in net.unknown_layers:
-        return []
+    cells = layer.param_diff_nonzero or []
+    if False not in cells or layer.param_propagate_down is None or layer.name in net.unknown_layers:
+        return []  # every parameter diff non-zero (or unknown): the common case, decided first
     info = row_of(net, layer)
     if info is not None and not info.writes_param_diff:
         return []  # running statistics (BatchNorm): never meant to get a gradient
-    cells = layer.param_diff_nonzero or []
     return [
         p for p, spec in enumerate(param_specs(layer))
         if spec.lr_mult != 0 and p < len(cells) and cells[p] is False

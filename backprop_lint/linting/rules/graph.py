@@ -122,7 +122,7 @@ def user_layers(net: SimulatedNet) -> Iterator[Tuple[int, SimLayer]]:
 
 
 def has_loss(net: SimulatedNet) -> bool:
-    return any(weight != 0 for layer in net.layers for weight in layer.loss)
+    return any(any(layer.loss) for layer in net.layers)  # a weight is a float: true when non-zero
 
 
 def gradient_flows(net: SimulatedNet) -> bool:

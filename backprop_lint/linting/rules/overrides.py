@@ -189,6 +189,8 @@ def _check_loss_top_read(ctx: RuleContext) -> Iterable[Finding]:
     if net is None:
         return
     for index, layer in user_layers(net):
+        if not any(layer.loss):
+            continue  # not a loss layer
         for j, top in enumerate(layer.tops):
             if layer.loss[j] == 0 or _split_carries_loss(net, index, top):
                 continue  # no loss here, or InsertSplits saw an explicit weight (BL302's case)
@@ -465,11 +467,15 @@ def _check_ignored_propagate_down(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or net.prepared.force_backward:
         return  # under force_backward every flag is overridden anyway (BL301)
-    loss_of = dict(zip(net.blobs, net.blob_loss_weights))
+    loss_of: Optional[Dict[str, float]] = None
     for index, layer in user_layers(net):
+        if layer.definition is None or False not in layer.definition.propagate_down:
+            continue  # no `propagate_down: false` written on this layer (most layers have no flag at all)
         for j, blob in enumerate(layer.bottoms):
             if explicit_propagate_down(layer, j) is not False or blob in layer.tops:
                 continue
+            if loss_of is None:
+                loss_of = dict(zip(net.blobs, net.blob_loss_weights))
             if net.blob_diff_nonzero.get(blob) is not True or loss_of.get(blob, 0) != 0 or blob in net.seeds:
                 continue
             cause = _why_the_flag_is_ignored(net, layer, j)
