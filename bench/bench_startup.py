@@ -69,6 +69,7 @@ class Interpreter:
             self.env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONPYCACHEPREFIX=str(BENCH_HOME / "pycache"))
             self.env.pop("PYTHONDONTWRITEBYTECODE", None)
             self.label = f"{sys.executable} on the checkout"
+            self.cwd = str(REPO)
             subprocess.run([self.python, "-c", "import compileall, sys; compileall.compile_dir(sys.argv[1], quiet=1)",
                             str(REPO / "backprop_lint")], env=self.env, check=True)
         else:
@@ -76,9 +77,13 @@ class Interpreter:
             self.python = str(venv.python)
             self.env = clean_env()
             self.label = f"{venv.python} (wheel {venv.wheel_hash}, compiled bytecode)"
+            # `python -c` puts the working directory first on sys.path: from the repo's root it
+            # would import the checkout instead of the installed wheel
+            self.cwd = str(venv.python.parent)
 
     def run(self, *args: str) -> "subprocess.CompletedProcess[str]":
-        return subprocess.run([self.python, *args], env=self.env, capture_output=True, text=True, check=True)
+        return subprocess.run([self.python, *args], env=self.env, cwd=self.cwd, capture_output=True, text=True,
+                              check=True)
 
 
 def in_process_ms(where: Interpreter, net: Path, repeat: int) -> float:
@@ -103,7 +108,7 @@ def instructions(where: Interpreter, code: str) -> Optional[int]:
         out = Path(scratch) / "callgrind.out"
         done = subprocess.run(
             ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", where.python, "-c", code],
-            env=where.env, capture_output=True, text=True,
+            env=where.env, cwd=where.cwd, capture_output=True, text=True,
         )
     found = re.search(r"Collected : (\d+)", done.stderr)
     return int(found.group(1)) if found else None
