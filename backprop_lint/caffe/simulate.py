@@ -741,9 +741,9 @@ class _UndoableDiffStore(_DiffStore):
     def undo(self, to: int = 0) -> None:
         """Back to the diffs this store had when its log was ``to`` changes long (0: as it started)."""
         log = self.log
-        while len(log) > to:
-            changed, index, old = log.pop()
+        for changed, index, old in reversed(log[to:] if to else log):
             changed[index] = old
+        del log[to:]
 
 
 class BackwardSweeps:
