@@ -68,7 +68,9 @@ def fan_net(kind: str, n: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-_API = ("import sys; from backprop_lint.backward.plan import plan_backward; "
+# sys.path[0] is the working directory under `python -c`: dropped, so that the installed wheel is
+# imported even when the bench runs from the repo's root
+_API = ("import sys; del sys.path[0]; from backprop_lint.backward.plan import plan_backward; "
         "plan_backward(sys.argv[1], seeds=[f'r{i}' for i in range(int(sys.argv[2]))], reads=[sys.argv[3]])")
 
 
