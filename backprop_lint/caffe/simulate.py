@@ -53,15 +53,6 @@ def _or2(a: Tri, b: Tri) -> Tri:
     return False
 
 
-def _and2(a: Tri, b: Tri) -> Tri:
-    """``tri_and([a, b])`` without building a list."""
-    if a is False or b is False:
-        return False
-    if a is None or b is None:
-        return None
-    return True
-
-
 def tri_and(values: Iterable[Tri]) -> Tri:
     result: Tri = True
     for value in values:
@@ -457,21 +448,23 @@ def prune_backward(net: BuiltNet) -> None:
     skipped: Dict[str, Tri] = {}  # blob name -> True, or None when it depends on an unknown
     blob_names = net.blob_names
     for layer in reversed(net.layers):
-        contributes = False
-        for j, blob_id in enumerate(layer.top_ids):
-            if layer.loss[j] != 0 or blob_names[blob_id] in under_loss:
-                contributes = True
+        contributes = any(layer.loss)  # a top with a loss weight, or one read under a loss
+        if not contributes:
+            for blob_id in layer.top_ids:
+                if blob_names[blob_id] in under_loss:
+                    contributes = True
+                    break
         prune: Tri = False
         if layer.need_backward is not False:
-            all_tops_skipped: Tri = True  # tri_and over the tops, without a generator per layer
+            # tri_and of need_backward (True or None) and every top being skipped
+            prune = layer.need_backward
             for blob_id in layer.top_ids:
                 top_skipped = skipped.get(blob_names[blob_id], False)
                 if top_skipped is False:
-                    all_tops_skipped = False
+                    prune = False
                     break
                 if top_skipped is None:
-                    all_tops_skipped = None
-            prune = _and2(layer.need_backward, all_tops_skipped)
+                    prune = None
         if prune is True:
             layer.need_backward = False
             layer.bottom_need_backward = [False] * len(layer.bottom_ids)
@@ -636,7 +629,7 @@ def run_backward(
             aborts[i] = verdict
 
     _settle_param_diffs(store, param_cells, param_alias, _param_groups(net, param_cells))
-    blob_values = [store.get(b) for b in range(len(net.blob_names))]
+    blob_values = list(map(store.value.__getitem__, store.cell_of))  # store.get of every blob
     return BackwardResult(blob_values, param_cells, aborts, ran)
 
 
