@@ -147,7 +147,7 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
     counts_passed: Set[Tuple[int, int, int]] = set()
     # this loop runs once per layer: the net's containers are bound once here
     available, name_to_id, blob_need_backward = net.available, net.name_to_id, net.blob_need_backward
-    blob_names, blob_loss_weights = net.blob_names, net.blob_loss_weights
+    blob_loss_weights = net.blob_loss_weights
     for definition in prepared.layers:
         type_name = definition.type
         if type_name in rows:
@@ -1070,7 +1070,8 @@ class Simulation:
 
     def param_diff_nonzero(self) -> Dict[str, List[Tri]]:
         layers = self.net.layers
-        return {layers[i].definition.name: list(cells) for i, cells in self.backward.param_diff_nonzero.items() if cells}
+        diffs = self.backward.param_diff_nonzero
+        return {layers[i].definition.name: list(cells) for i, cells in diffs.items() if cells}
 
     def backward_aborts(self) -> List[str]:
         layers = self.net.layers
