@@ -135,3 +135,16 @@ def test_a_repeated_field_names_its_first_lines_and_says_there_are_more() -> Non
         where = f", at line{'s' if len(lines) > 1 else ''} {shown}"
         assert first.location == Location("f", 3, 1)
         assert message == f"no field zz (and {count - 1} more{where})"
+
+
+def test_omitted_groups_of_one_rule_from_two_nets_of_a_file_merge_in_file_order() -> None:
+    """A solver with two inline nets: each net's never-created findings of one rule become one group."""
+    from backprop_lint.caffe.model import Location
+    from backprop_lint.linting.findings import FindingGroup
+    from backprop_lint.linting.linter import group_findings
+
+    later = FindingGroup("s.prototxt", "BL403", "unknown-field", "warning", 2, (Location("s.prototxt", 30, 1),))
+    earlier = FindingGroup("s.prototxt", "BL403", "unknown-field", "warning", 1, (Location("s.prototxt", 3, 5),))
+    [group] = group_findings("s.prototxt", [], [later, earlier])
+    assert group.count == 3
+    assert [(at.line, at.col) for at in group.first] == [(3, 5), (30, 1)]

@@ -909,7 +909,7 @@ def group_findings(file: str, dropped: Sequence[Finding], omitted: Sequence[Find
             by_code[extra.code] = extra
         else:  # two nets in one file (a solver's inline nets): their positions in file order
             first = sorted(group.first + extra.first, key=lambda at: (at.line, at.col))
-            by_code[extra.code] = group.replace(count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
+            by_code[extra.code] = group._replace(count=group.count + extra.count, first=tuple(first[:GROUP_POSITIONS]))
     rank = {severity: i for i, severity in enumerate(SEVERITIES)}
     return sorted(by_code.values(), key=lambda group: (-rank.get(group.severity, 0), group.code))
 
