@@ -5,7 +5,7 @@ state includes, in file order.
 """
 from __future__ import annotations
 
-from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec, line_cols
+from backprop_lint.caffe.model import LayerDef, Location, Message, NetRefused, NetState, ParamSpec
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -135,8 +135,4 @@ def select_layers(
 def layer_defs(net: Message, indexes: Sequence[int], file: str) -> List[LayerDef]:
     """The LayerDefs of the layers at ``indexes`` (they do not depend on the net state)."""
     layers = net.repeated("layer")
-    kept = [layers[index] for index in indexes]
-    return [
-        layer_def_from(layer, file, index, Location(file, line, col) if line else Location(file))
-        for layer, index, (line, col) in zip(kept, indexes, line_cols(kept))
-    ]
+    return [layer_def_from(layers[index], file, index) for index in indexes]

@@ -151,30 +151,6 @@ class SourceLines:
         return line, offset - starts[line - 1] + 1
 
 
-def line_cols(messages: List["Message"]) -> List[Tuple[int, int]]:
-    """``[message.line_col() for message in messages]``, for many messages at once.
-
-    The filter reads where every kept layer starts: for the messages of one parse,
-    in file order, that is one count of newlines per message, in this one loop.
-    """
-    placed: List[Tuple[int, int]] = []
-    for message in messages:
-        lines, offset = message._lines, message._offset
-        if offset < 0 or lines is None or offset < lines._pos:
-            placed.append(message.line_col())
-            continue
-        text = lines.text
-        newlines = text.count("\n", lines._pos, offset)
-        if newlines:
-            lines._line += newlines
-            lines._line_start = text.rfind("\n", lines._pos, offset) + 1
-        lines._pos = offset
-        line_col = message._line, message._col = lines._line, offset - lines._line_start + 1
-        message._offset = -1
-        placed.append(line_col)
-    return placed
-
-
 class Message:
     """One protobuf message as plain data, with source positions.
 
