@@ -239,35 +239,12 @@ def simulate(
     return _simulate(prepared, seeds=seeds, declared=declared_layer_infos(declared_layers, packs))
 
 
-def simulation_to_json(sim: SimulatedNet) -> Dict[str, Any]:
-    """The ``backprop-lint simulate`` JSON: the oracle's keys plus the gradient flow."""
-    return {
-        "layers": [
-            {
-                "name": layer.name,
-                "type": layer.type,
-                "bottoms": layer.bottoms,
-                "tops": layer.tops,
-                "need_backward": layer.need_backward,
-                "bottom_need_backward": layer.bottom_need_backward,
-                "param_propagate_down": layer.param_propagate_down,
-                # 0.0 and -0.0 print as they are; a layer with no loss needs no conversion
-                "loss": [w if w == 0 else caffe_float(w) for w in layer.loss] if any(layer.loss) else list(layer.loss),
-            }
-            for layer in sim.layers
-        ],
-        "blobs": sim.blobs,
-        "inputs": sim.inputs,
-        "outputs": sim.outputs,
-        "blob_diff_nonzero": sim.blob_diff_nonzero,
-        "param_diff_nonzero": sim.param_diff_nonzero,
-        "backward_aborts": sim.backward_aborts,
-    }
-
-
 def _simulation_json(simulation: Simulation) -> Dict[str, Any]:
-    """``simulation_to_json`` of the ``SimulatedNet`` ``simulation`` becomes, written without
-    building it (``run_simulate`` needs nothing else: one record per layer less)."""
+    """The ``backprop-lint simulate`` JSON: the oracle's keys plus the gradient flow.
+
+    Written from the simulation itself, not from the ``SimulatedNet`` the rules read
+    (``run_simulate`` needs nothing else: one record per layer less); both take their
+    derived values from ``Simulation``, and a test checks they say the same."""
     net = simulation.net
     blob_names = net.blob_names
     return {
