@@ -25,10 +25,10 @@ def terminal_columns() -> int:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
         columns = 0
-    if columns <= 0:
+    if columns <= 0 and sys.__stdout__ is not None:
         try:
             columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):  # no stdout, closed, detached, or not a terminal
+        except (AttributeError, ValueError, OSError):  # closed, detached, or not a terminal
             columns = 0
     return columns or FALLBACK_COLUMNS
 
@@ -44,8 +44,12 @@ class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpForm
     """argparse.RawDescriptionHelpFormatter (descriptions printed as written), without ``shutil``."""
 
 
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse.ArgumentParser whose help formatter, and its subcommands' by default, is ``HelpFormatter``."""
+if TYPE_CHECKING:
+    # the same class to a type checker: subcommands' `register(subparsers)` take argparse's
+    ArgumentParser = argparse.ArgumentParser
+else:
+    class ArgumentParser(argparse.ArgumentParser):
+        """argparse.ArgumentParser whose help formatter, and its subcommands' by default, is ``HelpFormatter``."""
 
-    def __init__(self, *args: Any, formatter_class: Any = HelpFormatter, **kwargs: Any) -> None:
-        super().__init__(*args, formatter_class=formatter_class, **kwargs)
+        def __init__(self, *args: Any, formatter_class: Any = HelpFormatter, **kwargs: Any) -> None:
+            super().__init__(*args, formatter_class=formatter_class, **kwargs)
