@@ -6,9 +6,10 @@
 What is timed is what a user runs: the ``backprop-lint`` console script of a
 wheel of this checkout installed (with pip's compiled bytecode) in a venv
 outside the repo (bench/installed.py; rebuilt when the wheel's content
-changes), run with no PYTHONPATH, PYTHONPYCACHEPREFIX or
-PYTHONDONTWRITEBYTECODE. ``--in-repo`` times ``python3 -m backprop_lint`` from
-the checkout instead (this interpreter, its site-packages, this environment).
+changes; ``BACKPROP_LINT_BENCH_PYTHON`` picks the venv's interpreter), run
+with no PYTHONPATH, PYTHONPYCACHEPREFIX or PYTHONDONTWRITEBYTECODE.
+``--in-repo`` times ``python3 -m backprop_lint`` from the checkout instead
+(this interpreter, its site-packages, this environment).
 The first row is that interpreter's bare ``python -c pass``, for context.
 
 Each measurement is a whole process (start-up included): median wall time and
@@ -35,7 +36,7 @@ sys.path.insert(0, str(REPO / "tools" / "oracle"))
 sys.path.insert(0, str(REPO / "bench"))
 
 import oracle  # noqa: E402
-from installed import clean_env, installed_venv  # noqa: E402
+from installed import clean_env, describe_interpreter, installed_venv  # noqa: E402
 from paths import shared_dir  # noqa: E402
 
 CORPUS = Path(os.environ["BACKPROP_LINT_CORPUS"]) if "BACKPROP_LINT_CORPUS" in os.environ else shared_dir() / "corpus" / "nets"
@@ -106,7 +107,8 @@ class Ours:
             self.python = venv.python
             self.prefix = [str(venv.script)]
             self.env = clean_env()
-            self.label = f"{venv.script} (wheel {venv.wheel_hash}, compiled bytecode)"
+            self.label = (f"{venv.script} (wheel {venv.wheel_hash}, compiled bytecode; "
+                          f"{describe_interpreter(venv.python)})")
 
     def simulate(self, path: Path, phase: str) -> List[str]:
         return [*self.prefix, "simulate", str(path), "--phase", phase, "--flavor", "ssd"]

@@ -3,10 +3,11 @@
 
 Usage: python3 bench/bench_startup.py [--repeat N] [--net PATH] [--in-repo]
 
-Everything runs in the interpreter of the bench venv, where a wheel of this
-checkout is installed with compiled bytecode (bench/installed.py), with no
-PYTHONPATH, PYTHONPYCACHEPREFIX or PYTHONDONTWRITEBYTECODE: what a user's
-``backprop-lint`` imports. ``--in-repo`` uses this interpreter and the
+Everything runs in the interpreter of the bench venv (made from
+``BACKPROP_LINT_BENCH_PYTHON`` when set), where a wheel of this checkout is
+installed with compiled bytecode (bench/installed.py), with no PYTHONPATH,
+PYTHONPYCACHEPREFIX or PYTHONDONTWRITEBYTECODE: what a user's ``backprop-lint``
+imports. ``--in-repo`` uses this interpreter and the
 checkout instead (bytecode compiled into a cache directory outside the repo).
 Prints, for one net (DenseNet-201 from the shared corpus by default):
 
@@ -36,7 +37,7 @@ from typing import List, Optional
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 
-from installed import BENCH_HOME, clean_env, installed_venv  # noqa: E402
+from installed import BENCH_HOME, clean_env, describe_interpreter, installed_venv  # noqa: E402
 from paths import shared_dir  # noqa: E402
 
 SHARED = shared_dir()
@@ -76,7 +77,7 @@ class Interpreter:
             venv = installed_venv()
             self.python = str(venv.python)
             self.env = clean_env()
-            self.label = f"{venv.python} (wheel {venv.wheel_hash}, compiled bytecode)"
+            self.label = f"{venv.python} (wheel {venv.wheel_hash}, compiled bytecode; {describe_interpreter(venv.python)})"
             # `python -c` puts the working directory first on sys.path: from the repo's root it
             # would import the checkout instead of the installed wheel
             self.cwd = str(venv.python.parent)

@@ -5,7 +5,10 @@ dependencies, bytecode compiled by pip) into a venv kept outside the repo,
 ``~/.cache/backprop-lint-bench/venv`` by default (``BACKPROP_LINT_BENCH_HOME``
 moves it). The venv is rebuilt only when the wheel's content changes: the
 content hash (each member's name and bytes, not the zip's timestamps) is
-stored next to it. ``clean_env()`` is the environment its programs run in: no
+stored next to it. The venv is made from the interpreter running the bench,
+or from ``BACKPROP_LINT_BENCH_PYTHON`` (a path; each interpreter gets its own
+venv, ``venv-<hash of the path>``): how CPython was built moves every figure
+(``describe_interpreter()`` names it for the bench's output). ``clean_env()`` is the environment its programs run in: no
 PYTHONPATH (the checkout would shadow the installed copy), no
 PYTHONPYCACHEPREFIX or PYTHONDONTWRITEBYTECODE (both would make Python ignore
 the venv's compiled bytecode). ``run_once()`` times one run of a command
@@ -26,6 +29,8 @@ from typing import Dict, NamedTuple, Sequence, Tuple
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_HOME = Path(os.environ.get("BACKPROP_LINT_BENCH_HOME", Path.home() / ".cache" / "backprop-lint-bench"))
+#: the interpreter the bench venv is made from
+BENCH_PYTHON = os.environ.get("BACKPROP_LINT_BENCH_PYTHON", "")
 
 
 class InstalledVenv(NamedTuple):
@@ -60,10 +65,15 @@ def build_wheel(out_dir: Path) -> Path:
     return next(out_dir.glob("backprop_lint-*.whl"))
 
 
-def installed_venv(home: Path = BENCH_HOME) -> InstalledVenv:
-    """The bench venv with this checkout's wheel installed (built or reused)."""
-    venv = home / "venv"
-    stamp = home / "wheel.sha256"
+def installed_venv(home: Path = BENCH_HOME, base_python: str = BENCH_PYTHON) -> InstalledVenv:
+    """The bench venv with this checkout's wheel installed (built or reused), made from ``base_python``
+    (default: this interpreter)."""
+    if base_python:
+        tag = hashlib.sha256(str(Path(base_python).resolve()).encode()).hexdigest()[:8]
+        venv, stamp = home / f"venv-{tag}", home / f"wheel-{tag}.sha256"
+    else:
+        base_python = sys.executable
+        venv, stamp = home / "venv", home / "wheel.sha256"
     python = venv / "bin" / "python"
     script = venv / "bin" / "backprop-lint"
     home.mkdir(parents=True, exist_ok=True)
@@ -75,13 +85,21 @@ def installed_venv(home: Path = BENCH_HOME) -> InstalledVenv:
         print(f"bench: installing the wheel ({content[:12]}) into {venv}", file=sys.stderr)
         shutil.rmtree(venv, ignore_errors=True)
         stamp.unlink(missing_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=clean_env())
+        subprocess.run([base_python, "-m", "venv", str(venv)], check=True, env=clean_env())
         done = subprocess.run([str(python), "-m", "pip", "install", "-q", "--compile", str(wheel)],
                               capture_output=True, text=True, env=clean_env(), cwd=str(home))
         if done.returncode != 0:
             raise RuntimeError(f"installing the wheel failed: {done.stderr.strip()[-400:]}")
     stamp.write_text(content + "\n")
     return InstalledVenv(python, script, content[:12])
+
+
+def describe_interpreter(python: Path) -> str:
+    """The venv's base interpreter and its version."""
+    code = "import sys; print(sys.version.split()[0], sys.base_prefix)"
+    done = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=clean_env(), check=True)
+    version, prefix = done.stdout.strip().split(" ", 1)
+    return f"CPython {version} of {prefix}"
 
 
 def run_once(command: Sequence[str], env: Dict[str, str]) -> Tuple[float, float, float]:
