@@ -6,17 +6,11 @@ refuse the net), 2 usage errors.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 from backprop_lint.backward.plan import DEFAULT_PHASE, BackwardPlan, CallFix, plan_backward
-from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
-from backprop_lint.cli.simulate import (
-    add_config_argument,
-    add_state_arguments,
-    layer_settings,
-    write_json,
-)
+from backprop_lint.cli.quickargs import APPEND, VALUE, Option, add_options, read_plainly
+from backprop_lint.cli.simulate import CONFIG_OPTION, layer_settings, parsed_by_argparse, state_options, write_json
 from backprop_lint.caffe.model import InputError, NetRefused
 from backprop_lint.caffe.pipeline import error_to_json
 from backprop_lint.report.escape import printable
@@ -24,7 +18,8 @@ from backprop_lint.report.plain import plain_lines, rich_styles, unchanged_by_ri
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, List, Optional, Sequence, TextIO
+    import argparse
+    from typing import Dict, List, Sequence, TextIO
 
     from backprop_lint.report.plain import Piece
 
@@ -43,7 +38,22 @@ refuse the net; 2 usage errors.
 """
 
 
+OPTIONS = (
+    Option("--start", VALUE, "net.backward(start=LAYER): a layer name", metavar="LAYER"),
+    Option("--end", VALUE, "net.backward(end=LAYER): a layer name", metavar="LAYER"),
+    Option("--seed", APPEND, "a blob whose diff you write before the call (repeatable; default for a net with "
+           "no loss: every net output)", default=[], metavar="BLOB"),
+    Option("--read", APPEND, "a blob whose diff you read after the call (repeatable; default: the keys "
+           "net.backward returns)", default=[], metavar="BLOB"),
+    *state_options(default_phase=DEFAULT_PHASE),
+    CONFIG_OPTION,
+    Option("--format", VALUE, "output format", default="text", choices=("text", "json")),
+)
+
+
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from backprop_lint.cli.arguments import RawDescriptionHelpFormatter
+
     parser = subparsers.add_parser(
         "backward",
         help="explain pycaffe's net.backward(start=..., end=...) on a net: which diffs stay zero and why",
@@ -51,17 +61,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (the deploy net you load in pycaffe)")
-    parser.add_argument("--start", metavar="LAYER", help="net.backward(start=LAYER): a layer name")
-    parser.add_argument("--end", metavar="LAYER", help="net.backward(end=LAYER): a layer name")
-    parser.add_argument("--seed", action="append", default=[], metavar="BLOB",
-                        help="a blob whose diff you write before the call (repeatable; "
-                             "default for a net with no loss: every net output)")
-    parser.add_argument("--read", action="append", default=[], metavar="BLOB",
-                        help="a blob whose diff you read after the call (repeatable; "
-                             "default: the keys net.backward returns)")
-    add_state_arguments(parser, default_phase=DEFAULT_PHASE)
-    add_config_argument(parser)
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    add_options(parser, OPTIONS)
     parser.set_defaults(handler=run)
 
 
@@ -192,8 +192,7 @@ def _fix_lines(fix: CallFix) -> List[Line]:
     return lines
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    parser = ArgumentParser(prog="backprop-lint")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
+def main(argv: List[str]) -> int:
+    """``backprop-lint backward ...`` (``argv`` starts with ``backward``)."""
+    args = read_plainly(argv, "net", OPTIONS, run) or parsed_by_argparse(argv, register)
     return int(args.handler(args))

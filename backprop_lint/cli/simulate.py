@@ -7,18 +7,18 @@ The output has exactly the oracle's keys (``layers``, ``blobs``, ``inputs``,
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 
 from backprop_lint.caffe.pipeline import run_simulate
 from backprop_lint.caffe.records import NamedTuple
 from backprop_lint.caffe.text_bytes import printable_json
-from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
+from backprop_lint.cli.quickargs import APPEND, FLAG, VALUE, Option, add_options, read_plainly
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional
+    import argparse
+    from typing import Any, Dict, List, Optional, Tuple
 
 
 def help_text(docstring: str) -> str:
@@ -26,25 +26,29 @@ def help_text(docstring: str) -> str:
     return docstring.replace("``", "")
 
 
+def state_options(default_phase: Optional[str] = "TRAIN") -> Tuple[Option, ...]:
+    """--phase/--level/--stage/--flavor/--strict/--pack/--build, shared by the commands that build a net."""
+    return (
+        Option("--phase", VALUE, "net phase, as caffe.Net(file, phase) (default: %(default)s)",
+               default=default_phase, convert=str.upper, choices=("TRAIN", "TEST")),
+        Option("--level", VALUE, "NetState level (default: 0)", default=0, convert=int),
+        Option("--stage", APPEND, "a NetState stage (repeatable)", default=[], metavar="STAGE"),
+        Option("--flavor", VALUE, "which Caffe: BVLC 1.0/master or the SSD fork lineage (default: bvlc)",
+               default="bvlc", choices=("bvlc", "ssd")),
+        Option("--strict", FLAG, "refuse fields the flavour's caffe.proto lacks, as Caffe would", default=False),
+        PACK_OPTION,
+        BUILD_OPTION,
+    )
+
+
 def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional[str] = "TRAIN") -> None:
-    """--phase/--level/--stage/--flavor, shared by the commands that build a net."""
-    parser.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper, default=default_phase,
-                        help="net phase, as caffe.Net(file, phase) (default: %(default)s)")
-    parser.add_argument("--level", type=int, default=0, help="NetState level (default: 0)")
-    parser.add_argument("--stage", action="append", default=[], metavar="STAGE",
-                        help="a NetState stage (repeatable)")
-    parser.add_argument("--flavor", choices=("bvlc", "ssd"), default="bvlc",
-                        help="which Caffe: BVLC 1.0/master or the SSD fork lineage (default: bvlc)")
-    parser.add_argument("--strict", action="store_true",
-                        help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
-    add_pack_argument(parser)
-    add_build_argument(parser)
+    """``state_options`` on an argparse parser."""
+    add_options(parser, state_options(default_phase))
 
 
 def add_pack_argument(parser: Any) -> None:
     """--pack NAME (repeatable): a layer pack of a Caffe fork, on top of the configured ones."""
-    parser.add_argument("--pack", action="append", default=None, metavar="NAME", type=pack_name,
-                        help="enable a layer pack of a Caffe fork (repeatable; `backprop-lint packs` lists them)")
+    add_options(parser, (PACK_OPTION,))
 
 
 def pack_name(value: str) -> str:
@@ -54,6 +58,8 @@ def pack_name(value: str) -> str:
     try:
         get_pack(value)
     except InputError as error:
+        import argparse
+
         raise argparse.ArgumentTypeError(error.message) from None
     return value
 
@@ -66,17 +72,36 @@ def build_flag(text: str) -> Dict[str, bool]:
     try:
         return parse_build_flag(text)
     except InputError as error:
+        import argparse
+
         raise argparse.ArgumentTypeError(error.message) from None
 
 
 def add_build_argument(parser: "argparse.ArgumentParser | argparse._ArgumentGroup") -> None:
-    parser.add_argument("--build", type=build_flag, default=None, metavar="OPTIONS",
-                        help="your Caffe build's options, comma-separated: opencv, hdf5, python, cudnn, "
-                             "each optionally prefixed with no- (default: opencv,hdf5,python,no-cudnn; "
-                             "options not named keep the default)")
+    add_options(parser, (BUILD_OPTION,))
+
+
+# --pack and --build check their values with argparse's errors: a command line with them goes to argparse
+PACK_OPTION = Option("--pack", APPEND, "enable a layer pack of a Caffe fork (repeatable; `backprop-lint packs` "
+                     "lists them)", metavar="NAME", convert=pack_name, plain=False)
+BUILD_OPTION = Option("--build", VALUE, "your Caffe build's options, comma-separated: opencv, hdf5, python, cudnn, "
+                      "each optionally prefixed with no- (default: opencv,hdf5,python,no-cudnn; options not named "
+                      "keep the default)", metavar="OPTIONS", convert=build_flag, plain=False)
+CONFIG_OPTION = Option("--config", VALUE, "a pyproject.toml or backprop-lint.toml whose [layers.TYPE] tables "
+                       "declare custom and Python layers and whose `packs` are enabled (the rest of it is for "
+                       "`check`)", metavar="FILE")
+OPTIONS = (
+    *state_options(),
+    Option("--seed", APPEND, "for a net with no loss: a blob whose diff you write before backward (repeatable; "
+           "default: every net output)", metavar="BLOB"),
+    Option("--indent", VALUE, "pretty-print the JSON", convert=int),
+    CONFIG_OPTION,
+)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from backprop_lint.cli.arguments import RawDescriptionHelpFormatter
+
     parser = subparsers.add_parser(
         "simulate",
         help="print Caffe's need-backward decisions and the resulting gradient flow as JSON",
@@ -84,19 +109,12 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter / .caffemodel")
-    add_state_arguments(parser)
-    parser.add_argument("--seed", action="append", default=None, metavar="BLOB",
-                        help="for a net with no loss: a blob whose diff you write before backward "
-                             "(repeatable; default: every net output)")
-    parser.add_argument("--indent", type=int, default=None, help="pretty-print the JSON")
-    add_config_argument(parser)
+    add_options(parser, OPTIONS)
     parser.set_defaults(handler=run)
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", default=None,
-                        help="a pyproject.toml or backprop-lint.toml whose [layers.TYPE] tables declare "
-                             "custom and Python layers and whose `packs` are enabled (the rest of it is for `check`)")
+    add_options(parser, (CONFIG_OPTION,))
 
 
 class LayerSettings(NamedTuple):
@@ -161,8 +179,16 @@ def write_json(document: Any, indent: Optional[int] = None) -> None:
     sys.stdout.write(printable_json(json.dumps(document, indent=indent, check_circular=False)) + "\n")
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: List[str]) -> int:
+    """``backprop-lint simulate ...`` (``argv`` starts with ``simulate``)."""
+    args = read_plainly(argv, "net", OPTIONS, run) or parsed_by_argparse(argv, register)
+    return int(args.handler(args))
+
+
+def parsed_by_argparse(argv: List[str], register: Any) -> argparse.Namespace:
+    """``argv`` read by a ``backprop-lint`` parser that knows only the subcommand ``register`` adds."""
+    from backprop_lint.cli.arguments import ArgumentParser
+
     parser = ArgumentParser(prog="backprop-lint")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return parser.parse_args(argv)

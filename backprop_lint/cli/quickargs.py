@@ -1,0 +1,126 @@
+"""Options declared once, read by argparse or, for the plainest command lines, without it.
+
+``simulate`` and ``backward`` declare their options as ``Option`` records.
+``add_options`` hands them to argparse, which reads every command line and
+owns ``--help``, usage errors and their messages. ``read_plainly`` reads the
+same declarations without argparse when a command line is plain:
+
+* the command, then tokens that are either the one positional argument (not
+  empty, not starting with ``-``) or an option spelled out in full, followed,
+  unless it is a flag, by a value that is not empty and does not start with
+  ``-``;
+* every value converts and is one of its choices; the positional argument is there.
+
+Anything else (``--help``, ``--phase=TEST``, an abbreviation, a value
+starting with ``-``, an invalid choice, a missing or extra argument, an option
+declared ``plain=False``) returns None, and the caller asks argparse, which
+gives it its usual meaning or its usual error. Where both read a command
+line, they give the same namespace: ``tests/test_quickargs.py`` compares them
+on generated command lines.
+
+Why a second reader: importing argparse (with ``gettext`` and ``locale``) and
+building a parser costs about 16 M instructions, 7 % of ``simulate`` on
+DenseNet-201; and argparse before Python 3.13 takes time quadratic in the
+number of options (10,000 ``--seed``: 2.4 s), where this reading is linear.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from backprop_lint.caffe.records import NamedTuple
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+#: ``Option.kind``: one value (the last one given wins), a value per occurrence, or present / absent
+VALUE, APPEND, FLAG = "value", "append", "flag"
+
+
+class Option(NamedTuple):
+    """One ``--flag``, as ``parser.add_argument`` takes it."""
+
+    flag: str
+    kind: str
+    help: str
+    default: Any = None
+    convert: Optional[Callable[[str], Any]] = None  # argparse's ``type``
+    choices: Optional[Tuple[str, ...]] = None
+    metavar: Optional[str] = None
+    #: False: a command line with this option always goes to argparse (its ``convert`` reports
+    #: errors as argparse.ArgumentTypeError)
+    plain: bool = True
+
+    @property
+    def dest(self) -> str:
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+def add_options(parser: Any, options: Sequence[Option]) -> None:
+    """``parser.add_argument`` for each option (``parser``: a parser or an argument group)."""
+    for option in options:
+        settings: Dict[str, Any] = {"help": option.help, "default": option.default}
+        if option.kind == FLAG:
+            settings["action"] = "store_true"
+        else:
+            if option.kind == APPEND:
+                settings["action"] = "append"
+            for name in ("convert", "choices", "metavar"):
+                value = getattr(option, name)
+                if value is not None:
+                    settings["type" if name == "convert" else name] = value
+        parser.add_argument(option.flag, **settings)
+
+
+def read_plainly(
+    argv: Sequence[str], positional: str, options: Sequence[Option], handler: Callable[[argparse.Namespace], int]
+) -> Optional[argparse.Namespace]:
+    """``argv`` (``[command, ...]``) read as argparse reads it, or None when it is not plain (see the module)."""
+    by_flag = {option.flag: option for option in options}
+    values: Dict[str, Any] = {}
+    for option in options:
+        default = option.default
+        if isinstance(default, str) and option.convert is not None:
+            default = option.convert(default)  # as argparse converts a string default
+        values[option.dest] = list(default) if isinstance(default, list) else default
+    appended: Dict[str, List[Any]] = {}
+    found: Optional[str] = None
+    i, n = 1, len(argv)
+    while i < n:
+        token = argv[i]
+        if not token:
+            return None
+        if token[0] != "-":
+            if found is not None:
+                return None
+            found, i = token, i + 1
+            continue
+        declared = by_flag.get(token)
+        if declared is None or not declared.plain:
+            return None
+        option = declared
+        if option.kind == FLAG:
+            values[option.dest], i = True, i + 1
+            continue
+        if i + 1 == n or not argv[i + 1] or argv[i + 1][0] == "-":
+            return None
+        value: Any = argv[i + 1]
+        if option.convert is not None:
+            try:
+                value = option.convert(value)
+            except (TypeError, ValueError):
+                return None
+        if option.choices is not None and value not in option.choices:
+            return None
+        if option.kind == APPEND:
+            if option.dest not in appended:  # argparse appends to a copy of the default
+                appended[option.dest] = values[option.dest] = list(option.default or ())
+            appended[option.dest].append(value)
+        else:
+            values[option.dest] = value
+        i += 2
+    if found is None:
+        return None
+    values[positional] = found
+    return SimpleNamespace(command=argv[0], handler=handler, **values)  # type: ignore[return-value]

@@ -1,0 +1,110 @@
+"""`simulate` and `backward` read plain command lines without argparse: the same namespace, or argparse's say.
+
+`cli/quickargs.read_plainly` reads the options argparse is given; whenever it
+reads a command line, argparse must read it too, to an equal namespace. The
+command lines are generated from tokens that probe argparse's corners (an
+abbreviation, `--opt=value`, values starting with `-`, `--`, empty strings,
+conversions and choices that fail, repeated and missing arguments).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from typing import Any, Dict, List, Optional
+
+import pytest
+from startup_probe import cli_probe, run_without_site
+
+from backprop_lint.cli import backward, simulate
+from backprop_lint.cli.quickargs import read_plainly
+
+COMMANDS = {"simulate": simulate, "backward": backward}
+TOKENS = [
+    "net.prototxt", "other", "", "-", "--", "-h", "--help", "-x", "--seed=a", "--ph", "--phase=TEST",
+    "--phase", "TEST", "test", "train", "bad", "--level", "3", " 3", "3_0", "-1", "x", "--stage", "s1",
+    "--flavor", "ssd", "bvlc", "--strict", "--seed", "a", "--read", "--start", "--end", "--format", "json",
+    "text", "--indent", "2", "--config", "cfg.toml", "--pack", "--build", "no-opencv",
+]
+
+
+def by_argparse(argv: List[str]) -> Optional[Dict[str, Any]]:
+    """argparse's namespace for ``argv``, or None when it refuses it."""
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            return vars(simulate.parsed_by_argparse(argv, COMMANDS[argv[0]].register))
+        except SystemExit:
+            return None
+
+
+def plainly(argv: List[str]) -> Optional[Dict[str, Any]]:
+    module = COMMANDS[argv[0]]
+    read = read_plainly(argv, "net", module.OPTIONS, module.run)
+    return None if read is None else vars(read)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_generated_command_lines_read_alike(command: str) -> None:
+    rng = random.Random(f"quickargs-{command}")
+    read = 0
+    for _ in range(4000):
+        argv = [command, *rng.choices(TOKENS, k=rng.randint(0, 9))]
+        plain = plainly(argv)
+        if plain is not None:
+            read += 1
+            assert plain == by_argparse(argv), argv
+    assert read > 100  # the plain reading is exercised, not only the fallback
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate", "net.prototxt"],
+    ["simulate", "--phase", "test", "net.prototxt", "--level", "2", "--stage", "a", "--stage", "b", "--strict"],
+    ["simulate", "net.prototxt", "--flavor", "ssd", "--seed", "x", "--indent", "2", "--config", "c.toml"],
+    ["simulate", "net.prototxt", "--phase", "TEST", "--phase", "TRAIN"],
+    ["backward", "net.prototxt", "--start", "fc", "--end", "conv", "--seed", "fc", "--read", "data"],
+    ["backward", "--format", "json", "net.prototxt", *[f"--seed={i}" for i in ()], "--read", "a", "--read", "b"],
+    ["backward", "net.prototxt", *[token for i in range(500) for token in ("--seed", f"r{i}")]],
+], ids=["net-only", "state", "simulate-options", "last-wins", "backward-call", "backward-reads", "many-seeds"])
+def test_common_command_lines_are_read_plainly_and_alike(argv: List[str]) -> None:
+    plain = plainly(argv)
+    assert plain is not None
+    assert plain == by_argparse(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["simulate"],  # the net is missing: argparse says so
+    ["simulate", "a", "b"],
+    ["simulate", "net", "--help"],
+    ["simulate", "net", "--phase=TEST"],
+    ["simulate", "net", "--ph", "TEST"],
+    ["simulate", "net", "--phase", "bad"],
+    ["simulate", "net", "--level", "x"],
+    ["simulate", "net", "--level", "-1"],
+    ["simulate", "net", "--seed"],
+    ["simulate", "net", "--pack", "ssd"],
+    ["simulate", "net", "--build", "no-opencv"],
+    ["simulate", "", "--strict"],
+    ["backward", "net", "--format", "yaml"],
+    ["backward", "net", "--seed", "-x"],
+    ["backward", "net", "--", "--seed"],
+], ids=lambda argv: " ".join(argv[1:]) or "none")
+def test_other_command_lines_go_to_argparse(argv: List[str]) -> None:
+    assert plainly(argv) is None
+
+
+def test_mutating_a_read_list_leaves_the_next_reading_alone() -> None:
+    first = plainly(["simulate", "net"])
+    assert first is not None
+    first["stage"].append("changed")
+    second = plainly(["simulate", "net"])
+    assert second is not None and second["stage"] == []
+
+
+@pytest.mark.parametrize("options", [(), ("--phase", "TEST", "--seed", "data", "--indent", "2")],
+                         ids=["net", "options"])
+def test_plain_simulate_and_backward_do_not_import_argparse(tmp_path: Any, options: tuple) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text('name: "n"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n')
+    probe = cli_probe(("argparse", "gettext", "locale"))
+    assert run_without_site("-c", probe, "simulate", str(net), *options) == "0 []"
+    assert run_without_site("-c", probe, "backward", str(net), "--read", "data") == "1 []"
