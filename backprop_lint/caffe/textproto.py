@@ -28,7 +28,6 @@ import math
 import re
 import struct
 import sys
-import warnings
 
 from backprop_lint.caffe.model import InputError, Location, Message, RepeatedWarnings, SourceLines, Warning_
 from backprop_lint.caffe.records import NamedTuple
@@ -190,6 +189,8 @@ def unescape_string(body: str) -> bytes:
     """The bytes of a quoted literal's body, with C escapes resolved as text_format does."""
     if "\\" not in body:
         return body.encode("utf-8", "surrogateescape")  # bytes that were not UTF-8 stay as they were
+    import warnings  # only strings with escapes need it (most nets have none)
+
     padded = re.sub(_SHORT_HEX_ESCAPE, _pad_short_hex, body)
     try:
         with warnings.catch_warnings():
