@@ -15,7 +15,8 @@ Prints, for one net (DenseNet-201 from the shared corpus by default):
   minimum CPU time of N runs;
 - the import of the ``simulate`` command's modules, minimum of N fresh
   processes (``-X importtime``: the self times of every module imported after
-  ``site``, ours and the standard modules they pull in);
+  ``site``, ours and the standard modules they pull in), with the garbage
+  collector paused as the console script pauses it;
 - when valgrind is installed, instruction counts (callgrind) of a process that
   only imports those modules and of one that also runs the simulation, each
   less an empty ``python``: stable on a loaded machine, unlike times.
@@ -43,7 +44,10 @@ from paths import shared_dir  # noqa: E402
 SHARED = shared_dir()
 DEFAULT_NET = SHARED / "corpus" / "nets" / "shicai__DenseNet-Caffe__DenseNet_201.prototxt"
 
-IMPORTS = "import backprop_lint.cli.simulate, backprop_lint.caffe.load, backprop_lint.caffe.upgrade"
+# as the console script imports them: the command with the collector paused (cli.command_main),
+# load and upgrade during the run, also paused (pipeline.run_simulate)
+IMPORTS = ("import gc; gc.disable(); "
+           "import backprop_lint.cli.simulate, backprop_lint.caffe.load, backprop_lint.caffe.upgrade; gc.enable()")
 RUN = "from pathlib import Path; from backprop_lint.caffe.pipeline import run_simulate; run_simulate(Path({net!r}))"
 IN_PROCESS = """
 import time

@@ -8,9 +8,9 @@ library call.
 """
 from __future__ import annotations
 
-import gc
 
 from backprop_lint.caffe.build_options import resolve_build
+from backprop_lint.caffe.collector import gc_paused
 from backprop_lint.caffe.filter import layer_defs, net_state_for, select_layers
 from backprop_lint.caffe.flavors import Flavor, get_flavor
 from backprop_lint.caffe.layer_table import LayerInfo
@@ -316,21 +316,3 @@ def run_simulate(
             ))
     except (NetRefused, InputError) as error:
         return error_to_json(error)
-
-
-class gc_paused:
-    """``with gc_paused():`` runs without cyclic garbage collection: the stages build many
-    small containers and free almost none, so the collector would rescan an ever larger
-    heap (the cost grows faster than the net) to find nothing.
-
-    A class rather than a ``contextlib.contextmanager``: importing ``contextlib`` is
-    about 3 % of the simulate path's import.
-    """
-
-    def __enter__(self) -> None:
-        self.collecting = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exception: object) -> None:
-        if self.collecting:
-            gc.enable()

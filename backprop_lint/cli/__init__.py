@@ -17,11 +17,12 @@ import atexit
 import os
 import sys
 
+from backprop_lint.caffe.collector import gc_paused
 from backprop_lint.cli.guard import guarded
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, NoReturn, Optional, Sequence
+    from typing import Callable, List, NoReturn, Optional, Sequence
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -30,23 +31,25 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return run_simulate_command(args)
     if args[:1] == ["backward"]:
         return run_backward_command(args)
-    from backprop_lint.cli.commands import main as cli_main
-
-    return cli_main(args)
+    return command_main("commands")(args)
 
 
 def run_simulate_command(args: Sequence[str]) -> int:
     """``backprop-lint simulate ...`` (``args`` starts with ``simulate``)."""
-    from backprop_lint.cli.simulate import main as simulate_main
-
+    simulate_main = command_main("simulate")
     return guarded(lambda: simulate_main(list(args)))
 
 
 def run_backward_command(args: Sequence[str]) -> int:
     """``backprop-lint backward ...`` (``args`` starts with ``backward``)."""
-    from backprop_lint.cli.backward import main as backward_main
-
+    backward_main = command_main("backward")
     return guarded(lambda: backward_main(list(args)))
+
+
+def command_main(module: str) -> Callable[[List[str]], int]:
+    """``backprop_lint.cli.<module>.main``, imported with the garbage collector paused (``gc_paused``)."""
+    with gc_paused():
+        return __import__(f"backprop_lint.cli.{module}", fromlist=["main"]).main  # type: ignore[no-any-return]
 
 
 def console_main() -> NoReturn:
