@@ -35,15 +35,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def run_simulate_command(args: Sequence[str]) -> int:
-    """``backprop-lint simulate ...`` (``args`` starts with ``simulate``)."""
-    simulate_main = command_main("simulate")
-    return guarded(lambda: simulate_main(list(args)))
+    """``backprop-lint simulate ...`` (``args`` starts with ``simulate``).
+
+    The whole command runs with the collector paused, not only its import: the
+    collector would otherwise scan every object the import made as soon as it
+    is back on, and the simulation pauses it again anyway."""
+    with gc_paused():
+        simulate_main = command_main("simulate")
+        return guarded(lambda: simulate_main(list(args)))
 
 
 def run_backward_command(args: Sequence[str]) -> int:
-    """``backprop-lint backward ...`` (``args`` starts with ``backward``)."""
-    backward_main = command_main("backward")
-    return guarded(lambda: backward_main(list(args)))
+    """``backprop-lint backward ...`` (``args`` starts with ``backward``), paused as ``simulate``."""
+    with gc_paused():
+        backward_main = command_main("backward")
+        return guarded(lambda: backward_main(list(args)))
 
 
 def command_main(module: str) -> Callable[[List[str]], int]:
