@@ -58,3 +58,23 @@ def test_console_main_prints_whole_output_and_exit_status(tmp_path: Path) -> Non
                           capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 1
     assert "Unknown bottom blob" in json.loads(done.stdout)["error"]["message"]
+
+
+NET = 'name: "n"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n'
+
+
+def test_only_the_console_script_freezes_what_the_import_made(tmp_path: Path) -> None:
+    """``gc.freeze`` would also keep a longer-lived caller's garbage forever: only a whole process freezes."""
+    net = tmp_path / "net.prototxt"
+    net.write_text(NET)
+    code = (
+        "import gc, io, sys; from backprop_lint.cli import main; sys.stdout = io.StringIO()\n"
+        "frozen = []\n"
+        "for whole in (False, True):\n"
+        f"    for command in (['simulate', {str(net)!r}], ['check', '--no-progress', {str(net)!r}]):\n"
+        "        main(command, whole_process=whole); frozen.append(gc.get_freeze_count() > 0); gc.unfreeze()\n"
+        "sys.stdout = sys.__stdout__; print(frozen)\n"
+    )
+    done = run(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[False, False, True, True]"

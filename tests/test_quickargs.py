@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 import pytest
 from startup_probe import cli_probe, run_without_site
 
-from backprop_lint.cli import backward, simulate
+from backprop_lint.cli import backward, commands, simulate
 from backprop_lint.cli.quickargs import read_plainly
 
 COMMANDS = {"simulate": simulate, "backward": backward}
@@ -26,29 +26,44 @@ TOKENS = [
     "--flavor", "ssd", "bvlc", "--strict", "--seed", "a", "--read", "--start", "--end", "--format", "json",
     "text", "--indent", "2", "--config", "cfg.toml", "--pack", "--build", "no-opencv",
 ]
+CHECK_TOKENS = [
+    "net.prototxt", "models/", "", "-", "--", "-h", "-x", "--phase", "TEST", "bad", "--level", "3", "-1",
+    "--stage", "s1", "--flavor", "ssd", "--strict", "--need-diff", "data", "--config", "cfg.toml", "--select",
+    "BL001", "bl2", "XX9", "BL0,BL2", "--ignore", "--severity", "warning", "--fail-on", "--format", "json",
+    "sarif", "--color", "never", "--exit-zero", "--no-progress", "--jobs", "-j", "1", "0", "--jobs=2",
+    "--max-findings-per-file", "5", "--graph", "out", "--statistics", "-q", "--quiet", "-qq", "-o",
+    "--output-file", "report.txt", "--stdin-filename", "--add-suppressions", "--add-noqa", "--baseline",
+    "--write-baseline", "--fix", "--diff", "--force", "--pack", "--fi",
+]
 
 
 def by_argparse(argv: List[str]) -> Optional[Dict[str, Any]]:
     """argparse's namespace for ``argv``, or None when it refuses it."""
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         try:
+            if argv[0] == "check":
+                return vars(commands.build_parser(check_only=True).parse_args(argv))
             return vars(simulate.parsed_by_argparse(argv, COMMANDS[argv[0]].register))
         except SystemExit:
             return None
 
 
 def plainly(argv: List[str]) -> Optional[Dict[str, Any]]:
-    module = COMMANDS[argv[0]]
-    read = read_plainly(argv, "net", module.OPTIONS, module.run)
+    if argv[0] == "check":
+        read = read_plainly(argv, commands.CHECK_PATHS, commands.all_check_options(), commands.run_check)
+    else:
+        module = COMMANDS[argv[0]]
+        read = read_plainly(argv, "net", module.OPTIONS, module.run)
     return None if read is None else vars(read)
 
 
-@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("command", ["backward", "check", "simulate"])
 def test_generated_command_lines_read_alike(command: str) -> None:
     rng = random.Random(f"quickargs-{command}")
+    tokens = CHECK_TOKENS if command == "check" else TOKENS
     read = 0
     for _ in range(4000):
-        argv = [command, *rng.choices(TOKENS, k=rng.randint(0, 9))]
+        argv = [command, *rng.choices(tokens, k=rng.randint(0, 9))]
         plain = plainly(argv)
         if plain is not None:
             read += 1
@@ -64,7 +79,13 @@ def test_generated_command_lines_read_alike(command: str) -> None:
     ["backward", "net.prototxt", "--start", "fc", "--end", "conv", "--seed", "fc", "--read", "data"],
     ["backward", "--format", "json", "net.prototxt", *[f"--seed={i}" for i in ()], "--read", "a", "--read", "b"],
     ["backward", "net.prototxt", *[token for i in range(500) for token in ("--seed", f"r{i}")]],
-], ids=["net-only", "state", "simulate-options", "last-wins", "backward-call", "backward-reads", "many-seeds"])
+    ["check"],
+    ["check", "a.prototxt", "b.prototxt", "models/"],
+    ["check", "--flavor", "ssd", "--color", "never", "--no-progress", "--jobs", "1", "net.prototxt"],
+    ["check", "net.prototxt", "--select", "BL0,bl2", "--select", "BL3", "-q", "-o", "report.txt", "-j", "2"],
+    ["check", "--format", "json", "--fix", "--add-noqa", "--baseline", "b.json", "m/"],
+], ids=["net-only", "state", "simulate-options", "last-wins", "backward-call", "backward-reads", "many-seeds",
+        "check-here", "check-paths", "check-options-first", "check-options-after", "check-flags"])
 def test_common_command_lines_are_read_plainly_and_alike(argv: List[str]) -> None:
     plain = plainly(argv)
     assert plain is not None
@@ -87,7 +108,12 @@ def test_common_command_lines_are_read_plainly_and_alike(argv: List[str]) -> Non
     ["backward", "net", "--format", "yaml"],
     ["backward", "net", "--seed", "-x"],
     ["backward", "net", "--", "--seed"],
-], ids=lambda argv: " ".join(argv[1:]) or "none")
+    ["check", "a", "--flavor", "ssd", "b"],
+    ["check", "--flavor", "ssd", "a", "-q"],
+    ["check", "a", "--select", "XX9"],
+    ["check", "a", "--jobs", "0"],
+    ["check", "a", "--jobs=2"],
+], ids=lambda argv: " ".join(argv) or "none")
 def test_other_command_lines_go_to_argparse(argv: List[str]) -> None:
     assert plainly(argv) is None
 
@@ -102,9 +128,11 @@ def test_mutating_a_read_list_leaves_the_next_reading_alone() -> None:
 
 @pytest.mark.parametrize("options", [(), ("--phase", "TEST", "--seed", "data", "--indent", "2")],
                          ids=["net", "options"])
-def test_plain_simulate_and_backward_do_not_import_argparse(tmp_path: Any, options: tuple) -> None:
+def test_plain_command_lines_do_not_import_argparse(tmp_path: Any, options: tuple) -> None:
     net = tmp_path / "net.prototxt"
     net.write_text('name: "n"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n')
     probe = cli_probe(("argparse", "gettext", "locale"))
     assert run_without_site("-c", probe, "simulate", str(net), *options) == "0 []"
     assert run_without_site("-c", probe, "backward", str(net), "--read", "data") == "1 []"
+    assert run_without_site("-c", probe, "check", "--no-progress", str(net)) == "0 []"
+    assert run_without_site("-c", probe, str(net)) == "0 []"  # `check` is the default command

@@ -14,6 +14,7 @@ them: the same parser, exit statuses and one-line errors.
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import sys
 
@@ -25,42 +26,52 @@ if TYPE_CHECKING:
     from typing import Callable, List, NoReturn, Optional, Sequence
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Optional[Sequence[str]] = None, *, whole_process: bool = False) -> int:
+    """The command line ``argv`` (default: the process's); ``whole_process``: the command is all this
+    process does (the console script), so what its import made may be frozen (``command_main``)."""
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["simulate"]:
-        return run_simulate_command(args)
+        return run_simulate_command(args, whole_process)
     if args[:1] == ["backward"]:
-        return run_backward_command(args)
-    return command_main("commands")(args)
+        return run_backward_command(args, whole_process)
+    return command_main("commands", whole_process)(args)
 
 
-def run_simulate_command(args: Sequence[str]) -> int:
+def run_simulate_command(args: Sequence[str], whole_process: bool = False) -> int:
     """``backprop-lint simulate ...`` (``args`` starts with ``simulate``).
 
     The whole command runs with the collector paused, not only its import: the
     collector would otherwise scan every object the import made as soon as it
     is back on, and the simulation pauses it again anyway."""
     with gc_paused():
-        simulate_main = command_main("simulate")
+        simulate_main = command_main("simulate", whole_process)
         return guarded(lambda: simulate_main(list(args)))
 
 
-def run_backward_command(args: Sequence[str]) -> int:
+def run_backward_command(args: Sequence[str], whole_process: bool = False) -> int:
     """``backprop-lint backward ...`` (``args`` starts with ``backward``), paused as ``simulate``."""
     with gc_paused():
-        backward_main = command_main("backward")
+        backward_main = command_main("backward", whole_process)
         return guarded(lambda: backward_main(list(args)))
 
 
-def command_main(module: str) -> Callable[[List[str]], int]:
-    """``backprop_lint.cli.<module>.main``, imported with the garbage collector paused (``gc_paused``)."""
+def command_main(module: str, whole_process: bool = False) -> Callable[[List[str]], int]:
+    """``backprop_lint.cli.<module>.main``, imported with the garbage collector paused (``gc_paused``).
+
+    With ``whole_process``, what the import made (modules, classes, functions, tables), which
+    lives as long as the process, is frozen (``gc.freeze``): no later collection scans it again.
+    Not otherwise: in a longer-lived process (tests, a library user) it would freeze their
+    objects too, garbage included."""
     with gc_paused():
-        return __import__(f"backprop_lint.cli.{module}", fromlist=["main"]).main  # type: ignore[no-any-return]
+        command = __import__(f"backprop_lint.cli.{module}", fromlist=["main"]).main
+        if whole_process:
+            gc.freeze()
+    return command  # type: ignore[no-any-return]
 
 
 def console_main() -> NoReturn:
     """The ``backprop-lint`` console script (and ``python -m backprop_lint``): ``main()``, then exit."""
-    exit_without_teardown(main())
+    exit_without_teardown(main(whole_process=True))
 
 
 def exit_without_teardown(status: int) -> NoReturn:

@@ -12,7 +12,6 @@ or an input cannot be read, 2 usage, configuration or internal error.
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import os
@@ -20,10 +19,9 @@ import sys
 
 from backprop_lint._version import __version__
 from backprop_lint.caffe import text_bytes
-from backprop_lint.cli.arguments import ArgumentParser
-from backprop_lint.cli.simulate import add_build_argument
 from backprop_lint.cli.guard import guarded
-from backprop_lint.cli.simulate import add_pack_argument
+from backprop_lint.cli.quickargs import APPEND, FLAG, VALUE, Option, Positionals, add_options, read_plainly
+from backprop_lint.cli.simulate import BUILD_OPTION, PACK_OPTION
 from backprop_lint.linting.config import ConfigError, ConfigFinder, unknown_code_problem
 from backprop_lint.linting.fix import UnsafeWrite, plan_fixes, unified_diff, write_atomically, write_fixed_file
 from backprop_lint.linting.linter import (
@@ -41,8 +39,9 @@ from backprop_lint.report.escape import printable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import argparse
     from pathlib import Path
-    from typing import Dict, Iterator, List, Optional, Sequence, TextIO
+    from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -71,6 +70,8 @@ MAX_FIX_PASSES = 10
 
 def build_parser(check_only: bool = False) -> argparse.ArgumentParser:
     """The whole command line; ``check_only``: the same parser for a command line that starts with ``check``."""
+    from backprop_lint.cli.arguments import ArgumentParser
+
     parser = ArgumentParser(
         prog="backprop-lint",
         description="Tells you, before you run Caffe, which layers and blobs will get no gradient, why, "
@@ -113,6 +114,8 @@ def _codes(value: str) -> List[str]:
     for code in codes:
         problem = unknown_code_problem(code)
         if problem:
+            import argparse
+
             raise argparse.ArgumentTypeError(problem)
     return codes
 
@@ -123,6 +126,8 @@ def _count(value: str) -> int:
     except ValueError:
         number = -1
     if number < 0:
+        import argparse
+
         raise argparse.ArgumentTypeError(f"'{value}' is not a count (a whole number, 0 or more)")
     return number
 
@@ -138,8 +143,77 @@ def default_jobs() -> int:
 def _jobs(value: str) -> int:
     number = _count(value)
     if number == 0:
+        import argparse
+
         raise argparse.ArgumentTypeError("'0' processes cannot lint anything: give 1 or more")
     return number
+
+
+#: ``check``'s options by --help group (None: the parser's own "options"), in the order they are added
+CHECK_OPTIONS: Tuple[Tuple[Optional[str], Tuple[Option, ...]], ...] = (
+    ("net state", (
+        Option("--phase", VALUE, "lint only this phase", convert=str.upper, choices=("TRAIN", "TEST")),
+        Option("--level", VALUE, "NetState level (default: 0)", convert=int),
+        Option("--stage", APPEND, "a NetState stage (repeatable)", metavar="STAGE"),
+        Option("--flavor", VALUE, "which Caffe (default: bvlc)", choices=("bvlc", "ssd")),
+        PACK_OPTION,
+        BUILD_OPTION,
+        Option("--strict", FLAG, "refuse fields the flavour's caffe.proto lacks, as Caffe would"),
+        Option("--need-diff", APPEND, "a blob whose gradient you read after backward (repeatable)", metavar="BLOB"),
+    )),
+    ("selection", (
+        Option("--config", VALUE, "a pyproject.toml or backprop-lint.toml to use instead of discovery",
+               convert=path_argument, metavar="FILE"),
+        Option("--select", APPEND, "only these codes or prefixes, comma-separated (replaces `select`)",
+               convert=_codes, metavar="CODES"),
+        Option("--ignore", APPEND, "also ignore these codes or prefixes, comma-separated", convert=_codes,
+               metavar="CODES"),
+        Option("--severity", VALUE, "show findings at or above this (default: info; config `severity-threshold`)",
+               choices=SEVERITIES),
+        Option("--fail-on", VALUE, "exit 1 when a shown finding is at or above this (default: warning; config "
+               "`fail-on`)", choices=SEVERITIES),
+    )),
+    ("output", (
+        Option("--format", VALUE, "output format (default: text)", default="text", choices=FORMATS),
+        Option("--color", VALUE, "colour in text output (auto: on a terminal without NO_COLOR)", default="auto",
+               choices=("auto", "always", "never")),
+        Option("--exit-zero", FLAG, "exit 0 even when there are findings", default=False),
+        Option("--no-progress", FLAG, "never show a progress bar", default=False),
+    )),
+    (None, (
+        Option("--jobs, -j", VALUE, f"lint N nets at a time, in separate processes (default: the machine's cores, "
+               f"here {default_jobs()}); the output is the same for every N", default=default_jobs(), convert=_jobs,
+               metavar="N"),
+    )),
+    ("output", (
+        Option("--max-findings-per-file", VALUE, "report at most N findings per file, the most severe first "
+               f"(default: {MAX_FINDINGS_PER_FILE}; 0: all)", default=MAX_FINDINGS_PER_FILE, convert=_count,
+               metavar="N"),
+        Option("--graph", VALUE, "also draw each net state with findings as DIR/<net>.<state>.svg", metavar="DIR"),
+        Option("--statistics", FLAG, "print how many findings each code has instead of the findings", default=False),
+        Option("-q, --quiet", FLAG, "print the findings and nothing else (no summary, no notes)", default=False),
+        Option("-o, --output-file", VALUE, "write the report to FILE (atomically) instead of stdout",
+               convert=path_argument, metavar="FILE"),
+        Option("--stdin-filename", VALUE, "the name of the net read from stdin (`-`): shown in findings and used "
+               "to find its configuration", metavar="PATH"),
+    )),
+    ("adopting on an existing model zoo", (
+        Option("--add-suppressions, --add-noqa", FLAG, "add a `# backprop-lint: disable=` comment for every "
+               "current finding, then exit", default=False),
+        Option("--baseline", VALUE, "hide the findings recorded in FILE; report only new ones",
+               convert=path_argument, metavar="FILE"),
+        Option("--write-baseline", VALUE, "record every current finding in FILE (JSON) for --baseline, then exit",
+               convert=path_argument, metavar="FILE"),
+    )),
+    ("fixing", (
+        Option("--fix", FLAG, "apply safe fixes in place, then report what is left", default=False),
+        Option("--diff", FLAG, "print the safe fixes as a unified diff; write nothing", default=False),
+        Option("--force", FLAG, "with --fix or --add-suppressions: also rewrite read-only files, and write in "
+               "place (through every hard link, keeping the owner) a file that cannot be replaced without losing "
+               "them", default=False),
+    )),
+)
+CHECK_PATHS = Positionals("paths", ["."])
 
 
 def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -151,130 +225,22 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "*.pbtxt). Without --phase, both TRAIN and TEST are linted.",
     )
     parser.add_argument(
-        "paths", nargs="*", default=["."], metavar="PATH", help="files or directories, `-` for stdin (default: .)"
+        "paths", nargs="*", default=CHECK_PATHS.default, metavar="PATH",
+        help="files or directories, `-` for stdin (default: .)",
     )
-    state = parser.add_argument_group("net state")
-    state.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper, help="lint only this phase")
-    state.add_argument("--level", type=int, help="NetState level (default: 0)")
-    state.add_argument("--stage", action="append", metavar="STAGE", help="a NetState stage (repeatable)")
-    state.add_argument("--flavor", choices=("bvlc", "ssd"), help="which Caffe (default: bvlc)")
-    add_pack_argument(state)
-    add_build_argument(state)
-    state.add_argument(
-        "--strict",
-        action="store_true",
-        default=None,
-        help="refuse fields the flavour's caffe.proto lacks, as Caffe would",
-    )
-    state.add_argument(
-        "--need-diff",
-        action="append",
-        metavar="BLOB",
-        help="a blob whose gradient you read after backward (repeatable)",
-    )
-    selection = parser.add_argument_group("selection")
-    selection.add_argument(
-        "--config",
-        type=path_argument,
-        metavar="FILE",
-        help="a pyproject.toml or backprop-lint.toml to use instead of discovery",
-    )
-    selection.add_argument(
-        "--select",
-        type=_codes,
-        action="append",
-        metavar="CODES",
-        help="only these codes or prefixes, comma-separated (replaces `select`)",
-    )
-    selection.add_argument(
-        "--ignore",
-        type=_codes,
-        action="append",
-        metavar="CODES",
-        help="also ignore these codes or prefixes, comma-separated",
-    )
-    selection.add_argument(
-        "--severity", choices=SEVERITIES, help="show findings at or above this (default: info; config `severity-threshold`)"
-    )
-    selection.add_argument(
-        "--fail-on",
-        choices=SEVERITIES,
-        help="exit 1 when a shown finding is at or above this (default: warning; config `fail-on`)",
-    )
-    output = parser.add_argument_group("output")
-    output.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
-    output.add_argument(
-        "--color",
-        choices=("auto", "always", "never"),
-        default="auto",
-        help="colour in text output (auto: on a terminal without NO_COLOR)",
-    )
-    output.add_argument("--exit-zero", action="store_true", help="exit 0 even when there are findings")
-    output.add_argument("--no-progress", action="store_true", help="never show a progress bar")
-    parser.add_argument(
-        "--jobs",
-        "-j",
-        type=_jobs,
-        default=default_jobs(),
-        metavar="N",
-        help=f"lint N nets at a time, in separate processes (default: the machine's cores, here {default_jobs()}); "
-             "the output is the same for every N",
-    )
-    output.add_argument(
-        "--max-findings-per-file",
-        type=_count,
-        default=MAX_FINDINGS_PER_FILE,
-        metavar="N",
-        help=f"report at most N findings per file, the most severe first (default: {MAX_FINDINGS_PER_FILE}; 0: all)",
-    )
-    output.add_argument("--graph", metavar="DIR", help="also draw each net state with findings as DIR/<net>.<state>.svg")
-    output.add_argument(
-        "--statistics", action="store_true", help="print how many findings each code has instead of the findings"
-    )
-    output.add_argument(
-        "-q", "--quiet", action="store_true", help="print the findings and nothing else (no summary, no notes)"
-    )
-    output.add_argument(
-        "-o",
-        "--output-file",
-        type=path_argument,
-        metavar="FILE",
-        help="write the report to FILE (atomically) instead of stdout",
-    )
-    output.add_argument(
-        "--stdin-filename",
-        metavar="PATH",
-        help="the name of the net read from stdin (`-`): shown in findings and used to find its configuration",
-    )
-    adoption = parser.add_argument_group("adopting on an existing model zoo")
-    adoption.add_argument(
-        "--add-suppressions",
-        "--add-noqa",
-        action="store_true",
-        help="add a `# backprop-lint: disable=` comment for every current finding, then exit",
-    )
-    adoption.add_argument(
-        "--baseline",
-        type=path_argument,
-        metavar="FILE",
-        help="hide the findings recorded in FILE; report only new ones",
-    )
-    adoption.add_argument(
-        "--write-baseline",
-        type=path_argument,
-        metavar="FILE",
-        help="record every current finding in FILE (JSON) for --baseline, then exit",
-    )
-    fixing = parser.add_argument_group("fixing")
-    fixing.add_argument("--fix", action="store_true", help="apply safe fixes in place, then report what is left")
-    fixing.add_argument("--diff", action="store_true", help="print the safe fixes as a unified diff; write nothing")
-    fixing.add_argument(
-        "--force",
-        action="store_true",
-        help="with --fix or --add-suppressions: also rewrite read-only files, and write in place (through every hard link, keeping the "
-        "owner) a file that cannot be replaced without losing them",
-    )
+    groups: Dict[str, Any] = {}
+    for title, options in CHECK_OPTIONS:
+        if title is None:
+            add_options(parser, options)
+        else:
+            if title not in groups:
+                groups[title] = parser.add_argument_group(title)
+            add_options(groups[title], options)
     parser.set_defaults(handler=run_check)
+
+
+def all_check_options() -> List[Option]:
+    return [option for _, options in CHECK_OPTIONS for option in options]
 
 
 def register_explain(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -733,8 +699,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # every registered command is in OWN_COMMANDS + EXTERNAL_COMMANDS: when the static
     # names lead to `check`, the registered ones do too
     if with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS)[:1] == ["check"]:
+        argv = with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS)
+        plain = read_plainly(argv, CHECK_PATHS, all_check_options(), run_check)
+        if plain is not None:
+            return guarded(lambda: _run_handler(plain))
         parser = build_parser(check_only=True)
-        args = parser.parse_args(with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS))
+        args = parser.parse_args(argv)
     else:
         parser = build_parser()
         args = parser.parse_args(with_default_command(given, list(_subcommand_names(parser))))
@@ -760,6 +730,8 @@ def _run_handler(args: argparse.Namespace) -> int:
 
 
 def _subcommand_names(parser: argparse.ArgumentParser) -> Iterator[str]:
+    import argparse
+
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             yield from action.choices

@@ -32,16 +32,17 @@ from backprop_lint.caffe.records import NamedTuple
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 #: ``Option.kind``: one value (the last one given wins), a value per occurrence, or present / absent
 VALUE, APPEND, FLAG = "value", "append", "flag"
 
 
 class Option(NamedTuple):
-    """One ``--flag``, as ``parser.add_argument`` takes it."""
+    """One option, as ``parser.add_argument`` takes it; ``flags``: its spellings as --help lists them,
+    e.g. ``"--phase"`` or ``"-q, --quiet"``."""
 
-    flag: str
+    flags: str
     kind: str
     help: str
     default: Any = None
@@ -53,8 +54,15 @@ class Option(NamedTuple):
     plain: bool = True
 
     @property
+    def spellings(self) -> List[str]:
+        return self.flags.split(", ")
+
+    @property
     def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
+        """argparse's: the first long spelling (else the first), without its dashes, ``-`` as ``_``."""
+        spellings = self.spellings
+        chosen = next((flag for flag in spellings if flag.startswith("--")), spellings[0])
+        return chosen.lstrip("-").replace("-", "_")
 
 
 def add_options(parser: Any, options: Sequence[Option]) -> None:
@@ -70,14 +78,28 @@ def add_options(parser: Any, options: Sequence[Option]) -> None:
                 value = getattr(option, name)
                 if value is not None:
                     settings["type" if name == "convert" else name] = value
-        parser.add_argument(option.flag, **settings)
+        parser.add_argument(*option.spellings, **settings)
+
+
+class Positionals(NamedTuple):
+    """A positional argument taking any number of values (``nargs="*"``): its name and default."""
+
+    name: str
+    default: List[str]
 
 
 def read_plainly(
-    argv: Sequence[str], positional: str, options: Sequence[Option], handler: Callable[[argparse.Namespace], int]
+    argv: Sequence[str],
+    positional: Union[str, Positionals],
+    options: Sequence[Option],
+    handler: Callable[[argparse.Namespace], int],
 ) -> Optional[argparse.Namespace]:
-    """``argv`` (``[command, ...]``) read as argparse reads it, or None when it is not plain (see the module)."""
-    by_flag = {option.flag: option for option in options}
+    """``argv`` (``[command, ...]``) read as argparse reads it, or None when it is not plain (see the module).
+
+    ``positional``: the name of the one positional argument, or ``Positionals``, whose values
+    must then be given together (all before the options or all after them).
+    """
+    by_flag = {flag: option for option in options for flag in option.spellings}
     values: Dict[str, Any] = {}
     for option in options:
         default = option.default
@@ -85,17 +107,23 @@ def read_plainly(
             default = option.convert(default)  # as argparse converts a string default
         values[option.dest] = list(default) if isinstance(default, list) else default
     appended: Dict[str, List[Any]] = {}
-    found: Optional[str] = None
+    found: List[str] = []
+    options_before = options_after = False  # whether options come before / after the positional values
     i, n = 1, len(argv)
     while i < n:
         token = argv[i]
         if not token:
             return None
         if token[0] != "-":
-            if found is not None:
+            if options_after:
                 return None
-            found, i = token, i + 1
+            found.append(token)
+            i += 1
             continue
+        if found:
+            options_after = True
+        else:
+            options_before = True
         declared = by_flag.get(token)
         if declared is None or not declared.plain:
             return None
@@ -109,7 +137,7 @@ def read_plainly(
         if option.convert is not None:
             try:
                 value = option.convert(value)
-            except (TypeError, ValueError):
+            except Exception:  # noqa: BLE001 - argparse reports a value its type refuses
                 return None
         if option.choices is not None and value not in option.choices:
             return None
@@ -120,7 +148,12 @@ def read_plainly(
         else:
             values[option.dest] = value
         i += 2
-    if found is None:
+    if isinstance(positional, Positionals):
+        if found and options_before and options_after:
+            return None
+        values[positional.name] = found or positional.default
+    elif len(found) == 1:
+        values[positional] = found[0]
+    else:
         return None
-    values[positional] = found
     return SimpleNamespace(command=argv[0], handler=handler, **values)  # type: ignore[return-value]
