@@ -8,7 +8,9 @@ conversions and choices that fail, repeated and missing arguments).
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
+import functools
 import io
 import random
 from typing import Any, Dict, List, Optional
@@ -17,9 +19,12 @@ import pytest
 from startup_probe import cli_probe, run_without_site
 
 from backprop_lint.cli import backward, commands, simulate
+from backprop_lint.cli.arguments import MAX_ARGUMENTS, ArgumentParser
 from backprop_lint.cli.quickargs import read_plainly
 
 COMMANDS = {"simulate": simulate, "backward": backward}
+#: tokens of graph's and verify's options, with simulate's and backward's
+OTHER_TOKENS = ["-o", "--output", "out.svg", "--splits", "--need-diff", "--weights", "w.caffemodel", "--read"]
 TOKENS = [
     "net.prototxt", "other", "", "-", "--", "-h", "--help", "-x", "--seed=a", "--ph", "--phase=TEST",
     "--phase", "TEST", "test", "train", "bad", "--level", "3", " 3", "3_0", "-1", "x", "--stage", "s1",
@@ -37,13 +42,21 @@ CHECK_TOKENS = [
 ]
 
 
+@functools.lru_cache(maxsize=None)
+def parser_for(command: str) -> argparse.ArgumentParser:
+    """The parser the command line of ``command`` goes to when it is not plain (one per test run)."""
+    if command in COMMANDS:
+        parser = ArgumentParser(prog="backprop-lint")
+        COMMANDS[command].register(parser.add_subparsers(dest="command", required=True))
+        return parser
+    return commands.build_parser(check_only=command == "check")
+
+
 def by_argparse(argv: List[str]) -> Optional[Dict[str, Any]]:
     """argparse's namespace for ``argv``, or None when it refuses it."""
     with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         try:
-            if argv[0] == "check":
-                return vars(commands.build_parser(check_only=True).parse_args(argv))
-            return vars(simulate.parsed_by_argparse(argv, COMMANDS[argv[0]].register))
+            return vars(parser_for(argv[0]).parse_args(argv))
         except SystemExit:
             return None
 
@@ -51,16 +64,18 @@ def by_argparse(argv: List[str]) -> Optional[Dict[str, Any]]:
 def plainly(argv: List[str]) -> Optional[Dict[str, Any]]:
     if argv[0] == "check":
         read = read_plainly(argv, commands.CHECK_PATHS, commands.all_check_options(), commands.run_check)
+    elif argv[0] in ("graph", "verify"):
+        read = commands.read_other_command_plainly(argv)
     else:
         module = COMMANDS[argv[0]]
         read = read_plainly(argv, "net", module.OPTIONS, module.run)
     return None if read is None else vars(read)
 
 
-@pytest.mark.parametrize("command", ["backward", "check", "simulate"])
+@pytest.mark.parametrize("command", ["backward", "check", "graph", "simulate", "verify"])
 def test_generated_command_lines_read_alike(command: str) -> None:
     rng = random.Random(f"quickargs-{command}")
-    tokens = CHECK_TOKENS if command == "check" else TOKENS
+    tokens = CHECK_TOKENS if command == "check" else TOKENS + OTHER_TOKENS
     read = 0
     for _ in range(4000):
         argv = [command, *rng.choices(tokens, k=rng.randint(0, 9))]
@@ -84,8 +99,12 @@ def test_generated_command_lines_read_alike(command: str) -> None:
     ["check", "--flavor", "ssd", "--color", "never", "--no-progress", "--jobs", "1", "net.prototxt"],
     ["check", "net.prototxt", "--select", "BL0,bl2", "--select", "BL3", "-q", "-o", "report.txt", "-j", "2"],
     ["check", "--format", "json", "--fix", "--add-noqa", "--baseline", "b.json", "m/"],
+    ["graph", "net.prototxt", "-o", "out.svg", "--splits", "--seed", "a", "--read", "b", "--need-diff", "c"],
+    ["verify", "net.prototxt", "--weights", "w.caffemodel", "--seed", "a", "--format", "json"],
+    ["verify", "net.prototxt", "--flavor", "ssd"],
 ], ids=["net-only", "state", "simulate-options", "last-wins", "backward-call", "backward-reads", "many-seeds",
-        "check-here", "check-paths", "check-options-first", "check-options-after", "check-flags"])
+        "check-here", "check-paths", "check-options-first", "check-options-after", "check-flags", "graph",
+        "verify", "verify-flavor"])
 def test_common_command_lines_are_read_plainly_and_alike(argv: List[str]) -> None:
     plain = plainly(argv)
     assert plain is not None
@@ -136,3 +155,17 @@ def test_plain_command_lines_do_not_import_argparse(tmp_path: Any, options: tupl
     assert run_without_site("-c", probe, "backward", str(net), "--read", "data") == "1 []"
     assert run_without_site("-c", probe, "check", "--no-progress", str(net)) == "0 []"
     assert run_without_site("-c", probe, str(net)) == "0 []"  # `check` is the default command
+
+
+def test_long_plain_command_lines_are_read_and_others_refused(tmp_path: Any, capsys: Any) -> None:
+    from backprop_lint.cli import main
+
+    net = tmp_path / "net.prototxt"
+    net.write_text('name: "n"\nlayer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n')
+    seeds = ["data"] * MAX_ARGUMENTS
+    assert main(["simulate", str(net), *[a for seed in seeds for a in ("--seed", seed)]]) == 0
+    assert '"blob_diff_nonzero": {"data": true}' in capsys.readouterr().out  # seeded
+    with pytest.raises(SystemExit) as refused:
+        main(["simulate", str(net), *[f"--seed={seed}" for seed in seeds]])
+    assert refused.value.code == 2
+    assert f"{MAX_ARGUMENTS + 2:,} arguments are too many" in capsys.readouterr().err  # the command and the net too

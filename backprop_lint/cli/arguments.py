@@ -44,12 +44,28 @@ class RawDescriptionHelpFormatter(HelpFormatter, argparse.RawDescriptionHelpForm
     """argparse.RawDescriptionHelpFormatter (descriptions printed as written), without ``shutil``."""
 
 
+#: the longest command line given to argparse: before Python 3.13 it takes time quadratic in the number of
+#: options (10,000 options: 2.4 s); plain command lines, however long, are read without it (cli/quickargs.py)
+MAX_ARGUMENTS = 4096
+
+
 if TYPE_CHECKING:
     # the same class to a type checker: subcommands' `register(subparsers)` take argparse's
     ArgumentParser = argparse.ArgumentParser
 else:
     class ArgumentParser(argparse.ArgumentParser):
-        """argparse.ArgumentParser whose help formatter, and its subcommands' by default, is ``HelpFormatter``."""
+        """argparse.ArgumentParser whose help formatter, and its subcommands' by default, is ``HelpFormatter``,
+        and which refuses command lines longer than ``MAX_ARGUMENTS``."""
 
         def __init__(self, *args: Any, formatter_class: Any = HelpFormatter, **kwargs: Any) -> None:
             super().__init__(*args, formatter_class=formatter_class, **kwargs)
+
+        def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+            arguments = sys.argv[1:] if args is None else list(args)
+            if len(arguments) > MAX_ARGUMENTS:
+                self.error(
+                    f"{len(arguments):,} arguments are too many (at most {MAX_ARGUMENTS:,}) unless every option is "
+                    "spelled out in full with its value in the next argument, as `--seed NAME` (not `--seed=NAME`), "
+                    "for simulate, backward, check, graph and verify"
+                )
+            return super().parse_known_args(arguments, namespace)

@@ -698,13 +698,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     given = list(sys.argv[1:] if argv is None else argv)
     # every registered command is in OWN_COMMANDS + EXTERNAL_COMMANDS: when the static
     # names lead to `check`, the registered ones do too
-    if with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS)[:1] == ["check"]:
-        argv = with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS)
-        plain = read_plainly(argv, CHECK_PATHS, all_check_options(), run_check)
-        if plain is not None:
-            return guarded(lambda: _run_handler(plain))
+    checking = with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS)
+    plain = (read_plainly(checking, CHECK_PATHS, all_check_options(), run_check) if checking[:1] == ["check"]
+             else read_other_command_plainly(given))
+    if plain is not None:
+        read = plain
+        return guarded(lambda: _run_handler(read))
+    if checking[:1] == ["check"]:
         parser = build_parser(check_only=True)
-        args = parser.parse_args(argv)
+        args = parser.parse_args(checking)
     else:
         parser = build_parser()
         args = parser.parse_args(with_default_command(given, list(_subcommand_names(parser))))
@@ -712,6 +714,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return EXIT_ERROR
     return guarded(lambda: _run_handler(args))
+
+
+def read_other_command_plainly(argv: List[str]) -> Optional[argparse.Namespace]:
+    """A plain ``graph`` or ``verify`` command line read without argparse (``cli/quickargs``), else None."""
+    if argv[:1] not in (["graph"], ["verify"]):
+        return None
+    import importlib
+
+    module = importlib.import_module(f"backprop_lint.cli.{argv[0]}")
+    return read_plainly(argv, "net", module.OPTIONS, module.run)
 
 
 def _run_handler(args: argparse.Namespace) -> int:

@@ -25,7 +25,8 @@ from pathlib import Path
 from backprop_lint.backward.plan import DEFAULT_PHASE, plan_backward
 from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
-from backprop_lint.cli.simulate import add_build_argument, add_config_argument
+from backprop_lint.cli.quickargs import APPEND, FLAG, VALUE, Option, add_options
+from backprop_lint.cli.simulate import BUILD_OPTION, CONFIG_OPTION
 from backprop_lint.linting.config import ConfigFinder
 from backprop_lint.linting.findings import Finding
 from backprop_lint.linting.fix import write_atomically
@@ -37,11 +38,41 @@ from backprop_lint.report.graph.view import GraphView, build_view
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Sequence
+    from typing import List, Optional, Sequence, Tuple
 
 FORMATS_BY_SUFFIX = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}
 EXIT_WRITTEN, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
 NON_DEFAULT_PHASE = "TRAIN"  # the phase drawn when no net.backward call is asked for (as `simulate`)
+
+
+#: graph's options by --help group (None: the parser's own "options")
+OPTIONS_BY_GROUP: Tuple[Tuple[Optional[str], Tuple[Option, ...]], ...] = (
+    (None, (
+        Option("-o, --output", VALUE, "FILE.svg, FILE.html or FILE.dot (default: DOT on stdout)", metavar="FILE"),
+        Option("--splits", FLAG, "show the Split layers Caffe inserts (default: folded into their blob)",
+               default=False),
+    )),
+    ("net state", (
+        Option("--phase", VALUE, f"net phase (default: {NON_DEFAULT_PHASE}; {DEFAULT_PHASE} with "
+               "--start/--end/--seed/--read, as `backward`)", convert=str.upper, choices=("TRAIN", "TEST")),
+        Option("--level", VALUE, "NetState level (default: 0)", convert=int),
+        Option("--stage", APPEND, "a NetState stage (repeatable)", metavar="STAGE"),
+        Option("--flavor", VALUE, "which Caffe (default: bvlc)", choices=("bvlc", "ssd")),
+        BUILD_OPTION,
+        Option("--strict", FLAG, "refuse fields the flavour's caffe.proto lacks, as Caffe would"),
+        Option("--need-diff", APPEND, "a blob whose gradient you read after backward (repeatable)", metavar="BLOB"),
+        CONFIG_OPTION,
+    )),
+    ("a net.backward(start=, end=) call, as `backprop-lint backward`", (
+        Option("--start", VALUE, "net.backward(start=LAYER): a layer name", metavar="LAYER"),
+        Option("--end", VALUE, "net.backward(end=LAYER): a layer name", metavar="LAYER"),
+        Option("--seed", APPEND, "a blob whose diff you write before the call (repeatable)", default=[],
+               metavar="BLOB"),
+        Option("--read", APPEND, "a blob whose diff you read after the call (repeatable)", default=[],
+               metavar="BLOB"),
+    )),
+)
+OPTIONS = tuple(option for _, options in OPTIONS_BY_GROUP for option in options)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -52,29 +83,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter")
-    parser.add_argument("-o", "--output", metavar="FILE", help="FILE.svg, FILE.html or FILE.dot (default: DOT on stdout)")
-    parser.add_argument("--splits", action="store_true",
-                        help="show the Split layers Caffe inserts (default: folded into their blob)")
-    state = parser.add_argument_group("net state")
-    state.add_argument("--phase", choices=("TRAIN", "TEST"), type=str.upper,
-                       help=f"net phase (default: {NON_DEFAULT_PHASE}; {DEFAULT_PHASE} with --start/--end/--seed/--read, "
-                            "as `backward`)")
-    state.add_argument("--level", type=int, help="NetState level (default: 0)")
-    state.add_argument("--stage", action="append", metavar="STAGE", help="a NetState stage (repeatable)")
-    state.add_argument("--flavor", choices=("bvlc", "ssd"), help="which Caffe (default: bvlc)")
-    add_build_argument(state)
-    state.add_argument("--strict", action="store_true", default=None,
-                       help="refuse fields the flavour's caffe.proto lacks, as Caffe would")
-    state.add_argument("--need-diff", action="append", metavar="BLOB",
-                       help="a blob whose gradient you read after backward (repeatable)")
-    add_config_argument(state)
-    call = parser.add_argument_group("a net.backward(start=, end=) call, as `backprop-lint backward`")
-    call.add_argument("--start", metavar="LAYER", help="net.backward(start=LAYER): a layer name")
-    call.add_argument("--end", metavar="LAYER", help="net.backward(end=LAYER): a layer name")
-    call.add_argument("--seed", action="append", default=[], metavar="BLOB",
-                      help="a blob whose diff you write before the call (repeatable)")
-    call.add_argument("--read", action="append", default=[], metavar="BLOB",
-                      help="a blob whose diff you read after the call (repeatable)")
+    for title, options in OPTIONS_BY_GROUP:
+        add_options(parser if title is None else parser.add_argument_group(title), options)
     parser.set_defaults(handler=run)
 
 

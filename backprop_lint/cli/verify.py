@@ -23,7 +23,8 @@ import shlex
 import sys
 
 from backprop_lint.backward.plan import DEFAULT_PHASE
-from backprop_lint.cli.simulate import add_state_arguments, help_text, write_json
+from backprop_lint.cli.quickargs import APPEND, VALUE, Option, add_options
+from backprop_lint.cli.simulate import help_text, state_options, write_json
 from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.caffe.pipeline import error_to_json
 from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
@@ -35,6 +36,19 @@ if TYPE_CHECKING:
     from backprop_lint.backward.pycaffe import VerifyReport
 
 
+OPTIONS = (
+    Option("--weights", VALUE, "a .caffemodel to load (default: random parameters)"),
+    Option("--start", VALUE, "net.backward(start=LAYER)", metavar="LAYER"),
+    Option("--end", VALUE, "net.backward(end=LAYER)", metavar="LAYER"),
+    Option("--seed", APPEND, "fill this blob's diff before backward (repeatable; default for a net with no loss: "
+           "every net output)", metavar="BLOB"),
+    # --flavor not given: predict for the Caffe that pycaffe was built from
+    *(option._replace(default=None) if option.dest == "flavor" else option
+      for option in state_options(default_phase=DEFAULT_PHASE)),
+    Option("--format", VALUE, "output format", default="text", choices=("text", "json")),
+)
+
+
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     parser = subparsers.add_parser(
         "verify",
@@ -43,16 +57,8 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt")
-    parser.add_argument("--weights", help="a .caffemodel to load (default: random parameters)")
-    parser.add_argument("--start", metavar="LAYER", help="net.backward(start=LAYER)")
-    parser.add_argument("--end", metavar="LAYER", help="net.backward(end=LAYER)")
-    parser.add_argument("--seed", action="append", default=None, metavar="BLOB",
-                        help="fill this blob's diff before backward (repeatable; default for a net "
-                             "with no loss: every net output)")
-    add_state_arguments(parser, default_phase=DEFAULT_PHASE)
-    parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
-    # --flavor not given: predict for the Caffe that pycaffe was built from
-    parser.set_defaults(handler=run, flavor=None)
+    add_options(parser, OPTIONS)
+    parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
