@@ -270,10 +270,30 @@ def _reference_sweep(net: BuiltNet, seeds: Sequence[int], start: int,
     return entries
 
 
-def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: int) -> int:
+def _expanded(sweeps: BackwardSweeps, start: int) -> List[Tuple[List[object], bool]]:
+    """``sweeps.sweep(start)`` as ``sweep_backward``'s entries, one per end from ``start`` down to 0:
+    the entry of the lowest listed layer at or above the end (below them all: the last one's), or
+    ``before``, not aborting, when none is."""
+    entries = sweeps.sweep(start)
+    layers = [layer for layer, _, _ in entries]
+    assert layers == sorted(layers, reverse=True) and all(layer <= start for layer in layers)
+    assert set(layers) <= set(sweeps.relevant)
+    assert all(not aborted for _, _, aborted in entries[:-1])  # a sweep stops at its first abort
+    assert sweeps.relevant_at_or_below(start) == (layers[0] if layers else -1)
+    expanded: List[Tuple[List[object], bool]] = []
+    k = -1  # the lowest listed entry at or above the end
+    for end in range(start, -1, -1):
+        while k + 1 < len(entries) and entries[k + 1][0] >= end:
+            k += 1
+        expanded.append((sweeps.before, False) if k < 0 else (entries[k][1], entries[k][2]))
+    return expanded
+
+
+def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: int,
+                 fixed: Sequence[Tuple[List[str], List[str]]] = ()) -> int:
     """``BackwardSweeps`` against ``sweep_backward`` (``run_backward`` where it is None): every end of
-    ``starts`` random starts (all when the net is smaller) of random calls; below an aborted entry only
-    the abort is compared."""
+    ``starts`` random starts (all when the net is smaller) of ``calls`` random calls and of the
+    ``fixed`` (seed names, read names) calls; below an aborted entry only the abort is compared."""
     nets = _built(prepared)
     if nets is None:
         return 0
@@ -281,19 +301,17 @@ def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: 
     compared = 0
     for net in (nets[1], forced):
         n = len(net.layers)
-        for seeds, reads, _, _ in _calls(net, rng, calls):
+        named = [([net.name_to_id[s] for s in seeds], [net.name_to_id[r] for r in reads], None, None)
+                 for seeds, reads in fixed]
+        for seeds, reads, _, _ in [*named, *_calls(net, rng, calls)]:
             sweeps = BackwardSweeps(net, seeds, reads)
             # a call that runs no layer
             assert sweeps.before == [run_backward(net, seeds, -1, 0).blob_diff_nonzero[r] for r in reads]
             for start in sorted(rng.sample(range(n), min(n, starts))):
                 expected = _reference_sweep(net, seeds, start, reads)
-                entries = sweeps.sweep(start)
-                assert 1 <= len(entries) <= len(expected)
-                lowest = start - len(entries) + 1
-                values, aborted = entries[-1]
-                below = [(values, aborted or end <= sweeps.aborting_below(lowest)) for end in range(lowest - 1, -1, -1)]
-                for k, ((got_values, got_aborted), (want_values, want_aborted)) in enumerate(
-                        zip([*entries, *below], expected)):
+                got = _expanded(sweeps, start)
+                assert len(got) == len(expected)
+                for k, ((got_values, got_aborted), (want_values, want_aborted)) in enumerate(zip(got, expected)):
                     assert got_aborted == want_aborted, (prepared.name, seeds, reads, start, start - k)
                     assert got_aborted or got_values == want_values, (prepared.name, seeds, reads, start, start - k)
                 compared += 1
@@ -366,3 +384,127 @@ def test_reads_that_settle_into_a_shared_parameter(kind: str, n: int) -> None:
     fixed = [(tops, ["q"]), (tops, ["p"]), (tops[-1:], ["q", "data"]), (["q"], ["p"])]
     assert _compare(prepared, random.Random(f"{kind}{n}"), 8, fixed) >= len(fixed)
     assert _same_sweeps(prepared, random.Random(n), 12, 40) > 0
+
+
+def bench_shape(below: str, n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): ``bench/bench_fix_search.py``'s nets, an Input ``data`` first, then the layers
+    ``below`` that make (and read) ``other``, then ``n`` ReLUs of ``data``."""
+    lines = ['name: "bench"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             _BELOW[below]]
+    lines += [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(n)]
+    return "\n".join(lines) + "\n", [f"r{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("below", ["no-gradient", "zeroes", "aborts", "input", "parameter"])
+@pytest.mark.parametrize("n", [2, 25, 150])
+def test_same_fix_and_sweeps_on_the_bench_shapes(below: str, n: int) -> None:
+    text, tops = bench_shape(below, n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["other"]), (tops, ["data"]), (tops, ["other", "data"])]
+    assert _compare(prepared, random.Random(f"{below}{n}"), 4, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 2, 12, fixed) > 0
+
+
+#: one layer of a busy net: its text from (name, a random earlier blob, another, the new top)
+_BUSY_LAYERS = {
+    "fan": 'layer {{ name: "{0}" type: "ReLU" bottom: "data" top: "{3}" }}',
+    "chain": 'layer {{ name: "{0}" type: "ReLU" bottom: "{1}" top: "{3}" }}',
+    "in-place": 'layer {{ name: "{0}" type: "ReLU" bottom: "{1}" top: "{1}" }}',
+    "no-gradient": 'layer {{ name: "{0}" type: "ReLU" bottom: "{1}" top: "{3}" propagate_down: false }}',
+    "flatten": 'layer {{ name: "{0}" type: "Flatten" bottom: "{1}" top: "{3}" }}',
+    "reshape": 'layer {{ name: "{0}" type: "Reshape" bottom: "{1}" top: "{3}" reshape_param {{ shape {{ dim: 0 dim: -1 }} }} }}',
+    "concat": 'layer {{ name: "{0}" type: "Concat" bottom: "{1}" bottom: "{2}" top: "{3}" }}',
+    "sum": 'layer {{ name: "{0}" type: "Eltwise" bottom: "{1}" bottom: "{2}" top: "{3}" }}',
+    "shared-ip": 'layer {{ name: "{0}" type: "InnerProduct" bottom: "{1}" top: "{3}" param {{ name: "w" }} '
+                 'inner_product_param {{ num_output: 3 bias_term: false }} }}',
+    "parameter": 'layer {{ name: "{0}" type: "Parameter" top: "{3}" param {{ name: "w" }} '
+                 'parameter_param {{ shape {{ dim: 3 dim: 3 }} }} }}',
+    "aborts": 'layer {{ name: "{0}" type: "ArgMax" bottom: "{1}" top: "{3}" }}',
+    "zeroes": 'layer {{ name: "{0}" type: "Silence" bottom: "{1}" }}',
+    "scaled-to-zero": 'layer {{ name: "{0}" type: "Power" bottom: "{1}" top: "{3}" power_param {{ scale: 0 }} }}',
+    "python": 'layer {{ name: "{0}" type: "Python" bottom: "{1}" top: "{3}" python_param {{ module: "m" layer: "L" }} }}',
+    "loss": 'layer {{ name: "{0}" type: "EuclideanLoss" bottom: "{1}" bottom: "{2}" top: "{3}" }}',
+    "scratch": 'layer {{ name: "{0}" type: "Scale" bottom: "{1}" top: "{3}" }}',
+    "learns-only": 'layer {{ name: "{0}" type: "InnerProduct" bottom: "{1}" top: "{3}" propagate_down: false '
+                   'inner_product_param {{ num_output: 3 }} }}',
+}
+
+
+def busy_fan(seed: int, n: int) -> Tuple[str, List[str], List[str]]:
+    """(net, tops, blobs): Inputs ``data`` and ``other``, then ``n`` random layers: mostly ReLUs of ``data``
+    (a fan), among chains, in-place layers, aliases (ShareDiff), shared params and Parameters, layers
+    that abort, zero a diff or pass none, losses (so that Caffe prunes without force_backward),
+    layers that write a bottom's diff they are not asked for (Scale's scratch) or only learn, and
+    undeclared Python layers (whose unknown backward makes the flags around them None)."""
+    rng = random.Random(seed)
+    kinds = list(_BUSY_LAYERS)
+    weights = [{"fan": 12, "python": 3, "loss": 2, "chain": 2}.get(kind, 1) for kind in kinds]
+    lines = ['name: "busy"',
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }']
+    blobs = ["data", "other"]
+    unread = set(blobs)  # in place only on a blob no layer has read yet, else Caffe refuses the net
+    tops: List[str] = []
+    for i in range(n):
+        kind = rng.choices(kinds, weights)[0]
+        if kind == "in-place" and not unread:
+            kind = "chain"
+        top = f"t{i}"
+        recent = blobs[-3:] if rng.random() < 0.5 else blobs  # chains through the layers just added
+        first = rng.choice(sorted(unread)) if kind == "in-place" else rng.choice(recent)
+        second = rng.choice(blobs)
+        template = _BUSY_LAYERS[kind]
+        lines.append(template.format(f"l{i}", first, second, top))
+        if kind != "in-place":
+            unread -= {"data"} if kind == "fan" else {blob for blob, mark in ((first, "{1}"), (second, "{2}"))
+                                                      if mark in template}
+            if "{3}" in template:
+                blobs.append(top)
+                tops.append(top)
+                unread.add(top)
+    return "\n".join(lines) + "\n", tops, blobs
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_same_fix_and_sweeps_on_busy_fans(seed: int) -> None:
+    """Relevant layers many and interleaved with the fan: the fix and every sweep are the same."""
+    text, tops, blobs = busy_fan(seed, 12 + seed)
+    prepared = _prepared(text)
+    assert prepared is not None
+    rng = random.Random(seed)
+    fixed = [(tops, ["other"]), (tops, ["data"]), (tops, ["other", "data"]), (tops, rng.sample(blobs, 2))]
+    assert _compare(prepared, rng, 6, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, rng, 3, 60, fixed) > 0
+
+
+def aborting_in_the_fan(kind: str, n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): a fan of ``2n`` ReLUs of ``data``, with in its middle a layer that writes no
+    diff a read of ``other`` or ``data`` depends on but aborts ("aborts": an ArgMax of its own Input) or
+    may abort ("may-abort": an ArgMax over an undeclared Python layer, both feeding a loss through a
+    Softmax, so that whether they run is unknown): every sweep through it must stop there."""
+    fan = [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(2 * n)]
+    if kind == "aborts":
+        middle = ['layer { name: "third" type: "Input" top: "third" input_param { shape { dim: 1 dim: 3 } } }',
+                  'layer { name: "am" type: "ArgMax" bottom: "third" top: "a" }']
+    else:
+        middle = ['layer { name: "py" type: "Python" bottom: "data" top: "p" python_param { module: "m" layer: "L" } }',
+                  'layer { name: "am" type: "ArgMax" bottom: "p" top: "a" }',
+                  'layer { name: "sm" type: "Softmax" bottom: "a" top: "s" }',
+                  'layer { name: "loss" type: "EuclideanLoss" bottom: "s" bottom: "other" top: "l" }']
+    lines = ['name: "aborting"',
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
+             *fan[:n], *middle, *fan[n:]]
+    return "\n".join(lines) + "\n", [f"r{i}" for i in range(2 * n)]
+
+
+@pytest.mark.parametrize("kind", ["aborts", "may-abort"])
+@pytest.mark.parametrize("n", [1, 4, 20])
+def test_a_layer_that_aborts_stops_the_sweep_though_it_writes_nothing_read(kind: str, n: int) -> None:
+    text, tops = aborting_in_the_fan(kind, n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["other"]), (tops, ["data"]), (tops, ["other", "data"]), (tops[:1], ["data"])]
+    assert _compare(prepared, random.Random(f"{kind}{n}"), 6, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 2, 80, fixed) > 0

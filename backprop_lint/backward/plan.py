@@ -24,6 +24,8 @@ The default phase is **TEST**: pycaffe users load deploy nets as
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from backprop_lint.caffe.layer_table import Backward
 from backprop_lint.caffe.model import InputError, PreparedNet
 from backprop_lint.caffe.pipeline import declared_layer_infos, gc_paused, prepare
@@ -44,7 +46,7 @@ from backprop_lint.caffe.simulate import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
     from backprop_lint.caffe.build_options import BuildSetting
     from backprop_lint.caffe.model import Tri
@@ -781,11 +783,11 @@ def _candidate_starts(
 class _RangeTests:
     """Whether calls (start, end) on one net make every read non-zero without aborting.
 
-    BackwardFromTo skips a layer whose need_backward is False entirely (no
-    write, no abort), so every start down to the same running layer sweeps
-    alike: one sweep per running layer serves them all (``BackwardSweeps``,
-    which stops where no lower end can change). A range that holds no running
-    layer leaves the diffs as they were before Backward.
+    Only the relevant layers of ``BackwardSweeps`` (those that abort, or may
+    write a diff a read depends on) change a call's entry, so every start down
+    to the same relevant layer sweeps alike: one sweep per relevant layer
+    serves them all, and lists only relevant layers. An end above that layer
+    leaves the reads as they were before Backward, without an abort.
     """
 
     def __init__(self, net: BuiltNet, seed_ids: Sequence[int], read_ids: Sequence[int]) -> None:
@@ -800,44 +802,34 @@ class _RangeTests:
         last = len(addressable) - 1
         self.start_ok = [ok or i == last for i, ok in enumerate(addressable)]
         self.end_ok = [ok or i == 0 for i, ok in enumerate(addressable)]
-        self.running_below: List[int] = []  # the highest layer at or below i that runs backward (-1: none)
-        running = -1
-        for i, layer in enumerate(net.layers):
-            if layer.need_backward is not False:
-                running = i
-            self.running_below.append(running)
         self._lower_end: Optional[List[int]] = None
         self._sweeps: Optional[BackwardSweeps] = None
-        self._passing: Dict[int, _PassingEnds] = {}  # running layer -> its passing ends
+        self._passing: Dict[int, _PassingEnds] = {}  # relevant layer -> its passing ends
 
     def passes(self, start: int, end: int) -> bool:
-        running = self.running_below[start]
-        if end > running:
+        relevant = self._swept().relevant_at_or_below(start)
+        if end > relevant:
             return self._passes_before()
-        return self._passing_from(running).holds(end, self.end_ok)
+        return self._passing_from(relevant).holds(end)
 
     def best_end(self, start: int, exclude: int, bound: int) -> Optional[int]:
         """The highest addressable end but ``exclude``, within ``start - end < bound``, whose call passes."""
-        running = self.running_below[start]
+        relevant = self._swept().relevant_at_or_below(start)
         if self._passes_before():
             end = self._end_at_most(start, exclude)
-            if end > running:
+            if end > relevant:
                 return end if start - end < bound else None
-        if running < 0 or start - self._end_at_most(running, exclude) >= bound:
+        if relevant < 0 or start - self._end_at_most(relevant, exclude) >= bound:
             return None
-        passing = self._passing_from(running)
-        end = next((end for end in passing.listed if end != exclude), -1)
-        if end < 0 and passing.low <= passing.high:
-            end = self._end_at_most(passing.high, exclude)
-            if end < passing.low:
-                return None
+        end = self._passing_from(relevant).highest(exclude)
         return end if end >= 0 and start - end < bound else None
 
     def _passes_before(self) -> bool:
-        """Whether a call that reaches no running layer passes (the diffs before Backward)."""
+        """Whether a call that reaches no relevant layer passes (the diffs before Backward)."""
         return all(v is True for v in self._swept().before)
 
-    def _end_at_most(self, index: int, exclude: int) -> int:
+    def _end_at_most(self, index: int, exclude: int = -1) -> int:
+        """The highest addressable end at or below ``index`` but ``exclude`` (-1: none)."""
         if self._lower_end is None:  # the highest addressable end at or below i (-1: none)
             self._lower_end = []
             lower = -1
@@ -845,8 +837,8 @@ class _RangeTests:
                 if ok:
                     lower = i
                 self._lower_end.append(lower)
-        end = self._lower_end[index]
-        if end == exclude:
+        end = self._lower_end[index] if index >= 0 else -1
+        if end == exclude and end >= 0:
             end = self._lower_end[end - 1] if end > 0 else -1
         return end
 
@@ -855,38 +847,53 @@ class _RangeTests:
             self._sweeps = BackwardSweeps(self.net, self.seed_ids, self.read_ids)
         return self._sweeps
 
-    def _passing_from(self, running: int) -> _PassingEnds:
-        """The ends whose call from ``running`` passes, from one sweep."""
-        passing = self._passing.get(running)
+    def _passing_from(self, relevant: int) -> _PassingEnds:
+        """The ends whose call from the relevant layer ``relevant`` passes, from one sweep."""
+        passing = self._passing.get(relevant)
         if passing is None:
-            sweeps = self._swept()
-            entries = sweeps.sweep(running)
-            listed = [running - k for k, (values, aborted) in enumerate(entries)
-                      if not aborted and self.end_ok[running - k] and all(v is True for v in values)]
-            lowest = running - len(entries) + 1  # the sweep stopped there: below, the reads keep their diffs
-            values, aborted = entries[-1]
-            low, high = 0, -1
-            if not aborted and all(v is True for v in values):
-                low, high = sweeps.aborting_below(lowest) + 1, lowest - 1
-            passing = self._passing[running] = _PassingEnds(listed, low, high)
+            entries = self._swept().sweep(relevant)
+            lows: List[int] = []  # the passing ends: runs from lows[k] up to highs[k], descending
+            highs: List[int] = []
+            for k, (layer, values, aborted) in enumerate(entries):
+                if not aborted and all(v is True for v in values):
+                    low = entries[k + 1][0] + 1 if k + 1 < len(entries) else 0  # the entry holds down to there
+                    if highs and lows[-1] == layer + 1:
+                        lows[-1] = low  # one run with the entry above
+                    else:
+                        highs.append(layer)
+                        lows.append(low)
+            passing = self._passing[relevant] = _PassingEnds(lows, highs, self.end_ok, self._end_at_most)
         return passing
 
 
 class _PassingEnds:
-    """The addressable ends whose call from one running layer passes: ``listed``, those
-    the sweep went through (highest first), and every addressable end from ``high`` down
-    to ``low``, below where the sweep stopped (none when ``low > high``)."""
+    """The addressable ends whose call from one relevant layer passes: every addressable end of
+    the runs from ``lows[k]`` up to ``highs[k]`` (disjoint, highest first)."""
 
-    __slots__ = ("listed", "listed_set", "low", "high")
+    __slots__ = ("lows", "highs", "end_ok", "top_two")
 
-    def __init__(self, listed: List[int], low: int, high: int) -> None:
-        self.listed = listed
-        self.listed_set = set(listed)
-        self.low = low
-        self.high = high
+    def __init__(self, lows: List[int], highs: List[int], end_ok: List[bool],
+                 end_at_most: Callable[[int], int]) -> None:
+        self.lows = lows[::-1]  # ascending, to bisect
+        self.highs = highs[::-1]
+        self.end_ok = end_ok
+        #: the two highest passing addressable ends: the highest but any one end is among them
+        self.top_two: List[int] = []
+        for low, high in zip(lows, highs):
+            end = end_at_most(high)
+            while end >= low and len(self.top_two) < 2:
+                self.top_two.append(end)
+                end = end_at_most(end - 1)
+            if len(self.top_two) == 2:
+                break
 
-    def holds(self, end: int, end_ok: List[bool]) -> bool:
-        return end in self.listed_set or (self.low <= end <= self.high and end_ok[end])
+    def holds(self, end: int) -> bool:
+        k = bisect_right(self.lows, end) - 1
+        return k >= 0 and end <= self.highs[k] and self.end_ok[end]
+
+    def highest(self, exclude: int) -> int:
+        """The highest passing addressable end but ``exclude`` (-1: none)."""
+        return next((end for end in self.top_two if end != exclude), -1)
 
 
 def _call_text(

@@ -672,8 +672,8 @@ def sweep_backward(
     itself, or a blob ShareDiff joins to it): that diff is only settled after
     the whole call (shared parameter diffs), so ask ``run_backward`` per
     ``end`` instead. The fix search sweeps with ``BackwardSweeps``, which gives
-    the same entries (and those for Parameter tops) but stops where no lower
-    one can change; this is the plain definition its tests compare it with.
+    the same entries (and those for Parameter tops) but runs only the layers
+    that can change one; this is the plain definition its tests compare it with.
     """
     store, param_cells, param_alias = _fresh_diffs(net, seeds)
     classes = _DiffClasses(net)
@@ -748,21 +748,43 @@ class BackwardSweeps:
     parameter diffs as the end of the call does (only for the Parameter
     layers and shared params that can reach a watched diff).
 
-    A sweep stops at the first layer below which no entry can change:
+    A sweep runs only the *relevant* layers, found once from the bottom up (a
+    cone of influence). Layer i is relevant when it runs backward
+    (``need_backward`` not False) and
 
-    * below the lowest *writer*, no layer can change a watched value. A
-      layer's Backward writes only its bottoms' diffs and its own param diffs,
-      and ShareDiff only makes a blob's diff that of another blob of its
-      ``_DiffClasses`` class. So a writer is a layer with a bottom in the class
-      of a watched blob or of a settled Parameter top, or a layer (not a
-      Parameter, whose param diff the settling takes from its top) with a
-      param in a group shared with a settled Parameter;
-    * once a layer in range aborts (or may), every lower end aborts too.
+    * aborts or may abort when it runs (``_abort_verdict``: its flags and its
+      row, never the diffs), or
+    * writes a param diff the settling reads (``_param_writers``: a param
+      shared with a settled Parameter), or
+    * may write the diff of a *read class* R(i): a ``_DiffClasses`` class of a
+      watched blob, of a settled Parameter top, or of a blob that a relevant
+      layer below i may read (its tops' and bottoms' diffs; an aborting one
+      adds none, since no entry at or below it is read). A layer writes only
+      its bottoms' diffs (ShareDiff only makes a blob's diff that of a blob of
+      its class). One asked for the gradient of a bottom in R(i) counts as a
+      writer; else it is run once on the fresh diffs and its undo log says
+      which classes it wrote (which cells a Backward writes, like whether it
+      aborts, depends on its flags and its row, never on the diffs).
 
-    Below the last entry, an end's values are the last entry's, and its call
-    aborts when the last entry's does or a running layer from the end up
-    aborts (``aborting_below``; whether a layer aborts depends on its flags and
-    its row, never on the diffs, as ``aborting_layers`` says).
+    Skipping the other layers changes no entry. Down a call, the diffs of the
+    classes R(i + 1) before layer i are the same whether or not the
+    non-relevant layers above ran (by induction from the start, where both
+    are the fresh diffs): a relevant layer reads only R(i + 1) and writes the
+    same cells either way; a non-relevant one writes no class of R(i), which
+    holds every class that is read from layer i down (R only grows upwards);
+    after an aborting layer nothing is read. So the watched values at the
+    end (in R of every layer), the param diffs the settling reads (written by
+    relevant layers from R) and the aborts (only relevant layers abort) are
+    the same.
+
+    So a call's entry changes only at relevant layers: ``sweep(start)`` lists
+    the relevant layers from the highest at or below ``start`` down to the
+    first that aborts or may abort (or the lowest), each with the entry of the
+    call that ends there. A call from ``start`` to ``end`` has the entry of
+    the lowest listed layer at or above ``end`` (below them all: the last
+    one's), or ``before``, not aborting, when none is listed at or above
+    ``end``. A sweep costs the relevant layers it lists; the walk that finds
+    them goes once through the layers, as far up as the highest start asked.
     """
 
     def __init__(self, net: BuiltNet, seeds: Sequence[int], watched: Sequence[int]) -> None:
@@ -780,8 +802,10 @@ class BackwardSweeps:
             self._settle_parameters(param_alias)
         #: the watched values after a call that runs no layer
         self.before = self._values()
-        self._lowest_writer: Optional[int] = None
-        self._abort_below: List[int] = [-1]
+        self._read_classes: Optional[Set[int]] = None  # R of the layer the walk reaches next
+        #: the relevant layers walked so far, ascending
+        self.relevant: List[int] = []
+        self._rank: List[int] = []  # per layer walked: the index in relevant of the highest at or below it
 
     def _settle_parameters(self, param_alias: Dict[int, int]) -> None:
         classes = self._diff_classes()
@@ -801,54 +825,76 @@ class BackwardSweeps:
             self._classes = _DiffClasses(self.net)
         return self._classes
 
-    def _lowest(self) -> int:
-        """The lowest writer (the number of layers when none)."""
-        if self._lowest_writer is None:
-            classes = self._diff_classes()
-            roots = {classes.root(b) for b in (*self.watched, *self._settled.values())}
-            layers = self.net.layers
-            lowest = min(self._param_writers, default=len(layers))
-            for i in range(lowest):
-                if any(classes.root(b) in roots for b in layers[i].bottom_ids):
-                    lowest = i
-                    break
-            self._lowest_writer = lowest
-        return self._lowest_writer
+    def relevant_at_or_below(self, index: int) -> int:
+        """The highest relevant layer at or below ``index`` (-1: none): every start from ``index``
+        down to it sweeps alike, and an end above it has the entry ``before``."""
+        self._walk_to(index)
+        rank = self._rank[index]
+        return self.relevant[rank] if rank >= 0 else -1
 
-    def sweep(self, start: int) -> List[Tuple[List[Tri], bool]]:
-        """``sweep_backward(net, seeds, start, watched)``'s entries from ``start`` down to where it can stop
-        (for a watched Parameter top too, where ``sweep_backward`` is None)."""
+    def _walk_to(self, index: int) -> None:
+        """Find the relevant layers up to ``index``, going on from where the walk stopped."""
+        ranks = self._rank
+        if index < len(ranks):
+            return
+        root = self._diff_classes().root
+        read = self._read_classes
+        if read is None:
+            read = self._read_classes = {root(b) for b in (*self.watched, *self._settled.values())}
+        relevant, layers = self.relevant, self.net.layers
+        for i in range(len(ranks), index + 1):
+            layer = layers[i]
+            if layer.need_backward is not False and self._is_relevant(i, layer, read):
+                relevant.append(i)
+            ranks.append(len(relevant) - 1)
+
+    def _is_relevant(self, i: int, layer: BuiltLayer, read: Set[int]) -> bool:
+        """Whether layer ``i`` (which runs) is relevant, given the read classes ``read`` of the layers
+        below it; adds what it reads to ``read`` when it is."""
+        if _abort_verdict(layer) is not False:
+            return True
+        root = self._diff_classes().root
+        if i not in self._param_writers:
+            asked = [layer.bottom_need_backward[j] for j, b in enumerate(layer.bottom_ids) if root(b) in read]
+            if not asked:
+                return False
+            if not any(flag is True for flag in asked) and read.isdisjoint(self._written_classes(i, layer)):
+                return False
+        read.update(map(root, layer.top_ids))
+        read.update(map(root, layer.bottom_ids))
+        return True
+
+    def _written_classes(self, i: int, layer: BuiltLayer) -> Set[int]:
+        """The classes whose diffs layer ``i``'s Backward writes: it runs once on the fresh diffs, and
+        every change its undo log holds is of a blob's diff or of the cell a blob's diff is in."""
+        store = self._store
+        _backward_layer(self.net, i, layer, store, self._param_cells)
+        root = self._diff_classes().root
+        written = {root(blob_id) for _, blob_id, _ in store.log}
+        store.undo()
+        return written
+
+    def sweep(self, start: int) -> List[Tuple[int, List[Tri], bool]]:
+        """(layer, watched values, aborted) of the call from ``start`` down to each relevant layer at or
+        below it, highest first, down to the first that aborts or may abort (or the lowest): a call to
+        ``end`` has the entry of the lowest listed layer at or above ``end`` (below them all: the last
+        one's), or ``before``, not aborting, when none is listed at or above ``end``."""
+        self._walk_to(start)
         net, store, param_cells, watched = self.net, self._store, self._param_cells, self.watched
         for i, cells in self._fresh_cells.items():
             param_cells[i] = list(cells)
         # other parameter diffs are written, never read: every sweep shares the same cells
-        lowest_writer = self._lowest()
         settled = bool(self._settled)
-        entries: List[Tuple[List[Tri], bool]] = []
-        aborted = False
-        for i in range(start, -1, -1):
-            layer = net.layers[i]
-            if layer.need_backward is not False \
-                    and _backward_layer(net, i, layer, store, param_cells) is not False:
-                aborted = True
-            entries.append((self._values() if settled else [store.get(b) for b in watched], aborted))
-            if aborted or i <= lowest_writer:
+        relevant, layers = self.relevant, net.layers
+        entries: List[Tuple[int, List[Tri], bool]] = []
+        for rank in range(self._rank[start], -1, -1):
+            i = relevant[rank]
+            aborted = _backward_layer(net, i, layers[i], store, param_cells) is not False
+            entries.append((i, self._values() if settled else [store.get(b) for b in watched], aborted))
+            if aborted:
                 break
         store.undo()
         return entries
-
-    def aborting_below(self, index: int) -> int:
-        """The highest layer below ``index`` whose Backward aborts or may abort when it runs (-1: none)."""
-        below = self._abort_below  # entry i: the answer for index i, learnt from the bottom up as asked
-        if len(below) <= index:
-            net, store = self.net, self._store
-            for i in range(len(below) - 1, index):
-                layer = net.layers[i]
-                aborts = layer.need_backward is not False \
-                    and _backward_layer(net, i, layer, store, self._param_cells) is not False
-                below.append(i if aborts else below[i])
-            store.undo()
-        return below[index]
 
     def _values(self) -> List[Tri]:
         """The watched diffs if the call ended here."""
@@ -946,29 +992,34 @@ def aborting_layers(net: BuiltNet) -> List[str]:
     (the abort verdict of ``_backward_layer``), never on the diffs, so the
     ``force_backward`` re-run that checks a fix needs ``init_net`` and this.
     """
-    names: List[str] = []
-    for layer in reversed(net.layers):  # in the order Backward() reaches them, as run_backward
-        runs = layer.need_backward
-        info = layer.info
-        if runs is False or info is None:
-            continue  # skipped; an unknown layer's verdict is None (may abort), never True
-        n_bottoms = len(layer.bottom_ids)
-        param = layer.definition.param
-        together = [j for j in sorted(info.written_together) if j < n_bottoms]
-        together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
-        aborts: Tri = False
-        for j in range(n_bottoms):
-            behaviour = info.backward(j, n_bottoms, param)
-            if behaviour is Backward.ABORTS:
-                aborts = tri_or([aborts, runs])
-            elif behaviour is Backward.ABORTS_IF_PD:
-                asked = together_asked if j in together else layer.bottom_need_backward[j]
-                aborts = tri_or([aborts, tri_and([runs, asked])])
-        if n_bottoms == 0 and info.backward(0, 0, param) is Backward.ABORTS:
-            aborts = tri_or([aborts, runs])
-        if aborts is True:
-            names.append(layer.definition.name)
-    return names
+    # in the order Backward() reaches them, as run_backward; an unknown layer's verdict is None, never True
+    return [layer.definition.name for layer in reversed(net.layers) if _abort_verdict(layer) is True]
+
+
+def _abort_verdict(layer: BuiltLayer) -> Tri:
+    """``_backward_layer``'s abort verdict for ``layer`` (False when it does not run), from its
+    need-backward flags and its row alone: True (aborts), None (may abort) or False."""
+    runs = layer.need_backward
+    info = layer.info
+    if runs is False:
+        return False
+    if info is None:
+        return None
+    n_bottoms = len(layer.bottom_ids)
+    param = layer.definition.param
+    aborts: Tri = False
+    for j in range(n_bottoms):
+        behaviour = info.backward(j, n_bottoms, param)
+        if behaviour is Backward.ABORTS:
+            aborts = _or2(aborts, runs)
+        elif behaviour is Backward.ABORTS_IF_PD:
+            together = [k for k in sorted(info.written_together) if k < n_bottoms]
+            asked = (tri_or(layer.bottom_need_backward[k] for k in together) if j in together
+                     else layer.bottom_need_backward[j])
+            aborts = _or2(aborts, tri_and([runs, asked]))
+    if n_bottoms == 0 and info.backward(0, 0, param) is Backward.ABORTS:
+        aborts = _or2(aborts, runs)
+    return aborts
 
 
 def _in_place(layer: BuiltLayer, j: int) -> bool:
