@@ -279,7 +279,7 @@ def _expanded(sweeps: BackwardSweeps, start: int) -> List[Tuple[List[object], bo
     assert layers == sorted(layers, reverse=True) and all(layer <= start for layer in layers)
     assert set(layers) <= set(sweeps.relevant)
     assert all(not aborted for _, _, aborted in entries[:-1])  # a sweep stops at its first abort
-    assert sweeps.relevant_at_or_below(start) == (layers[0] if layers else -1)
+    assert all(layer <= sweeps.relevant_at_or_below(start) for layer in layers)
     expanded: List[Tuple[List[object], bool]] = []
     k = -1  # the lowest listed entry at or above the end
     for end in range(start, -1, -1):

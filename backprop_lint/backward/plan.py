@@ -851,17 +851,17 @@ class _RangeTests:
         """The ends whose call from the relevant layer ``relevant`` passes, from one sweep."""
         passing = self._passing.get(relevant)
         if passing is None:
-            entries = self._swept().sweep(relevant)
+            sweeps = self._swept()
+            # the entries from the relevant layer down, each different from the one above: `before` down
+            # to the first listed one (so no two runs of passing ends touch)
+            entries = [(relevant, sweeps.before, False), *sweeps.sweep(relevant)]
             lows: List[int] = []  # the passing ends: runs from lows[k] up to highs[k], descending
             highs: List[int] = []
             for k, (layer, values, aborted) in enumerate(entries):
-                if not aborted and all(v is True for v in values):
-                    low = entries[k + 1][0] + 1 if k + 1 < len(entries) else 0  # the entry holds down to there
-                    if highs and lows[-1] == layer + 1:
-                        lows[-1] = low  # one run with the entry above
-                    else:
-                        highs.append(layer)
-                        lows.append(low)
+                low = entries[k + 1][0] + 1 if k + 1 < len(entries) else 0  # the entry holds down to there
+                if low <= layer and not aborted and all(v is True for v in values):
+                    highs.append(layer)
+                    lows.append(low)
             passing = self._passing[relevant] = _PassingEnds(lows, highs, self.end_ok, self._end_at_most)
         return passing
 

@@ -704,6 +704,13 @@ class _DiffClasses:
                 if top != bottom:
                     self._joined[top] = bottom
 
+    def roots(self, n_blobs: int) -> List[int]:
+        """``root`` of every blob, as a list (most blobs are joined to none)."""
+        roots = list(range(n_blobs))
+        for blob_id in self._joined:
+            roots[blob_id] = self.root(blob_id)
+        return roots
+
     def root(self, blob_id: int) -> int:
         joined = self._joined
         while blob_id in joined:
@@ -758,13 +765,14 @@ class BackwardSweeps:
       shared with a settled Parameter), or
     * may write the diff of a *read class* R(i): a ``_DiffClasses`` class of a
       watched blob, of a settled Parameter top, or of a blob that a relevant
-      layer below i may read (its tops' and bottoms' diffs; an aborting one
+      layer below i may read (its tops' and bottoms' diffs; one known to abort
       adds none, since no entry at or below it is read). A layer writes only
       its bottoms' diffs (ShareDiff only makes a blob's diff that of a blob of
       its class). One asked for the gradient of a bottom in R(i) counts as a
-      writer; else it is run once on the fresh diffs and its undo log says
-      which classes it wrote (which cells a Backward writes, like whether it
-      aborts, depends on its flags and its row, never on the diffs).
+      writer (whether it aborts is left to the sweeps that run it); any other
+      with a bottom in R(i) is run once on the fresh diffs and its undo log
+      says which classes it wrote (which cells a Backward writes, like whether
+      it aborts, depends on its flags and its row, never on the diffs).
 
     Skipping the other layers changes no entry. Down a call, the diffs of the
     classes R(i + 1) before layer i are the same whether or not the
@@ -777,14 +785,15 @@ class BackwardSweeps:
     relevant layers from R) and the aborts (only relevant layers abort) are
     the same.
 
-    So a call's entry changes only at relevant layers: ``sweep(start)`` lists
+    So a call's entry changes only at relevant layers: ``sweep(start)`` runs
     the relevant layers from the highest at or below ``start`` down to the
-    first that aborts or may abort (or the lowest), each with the entry of the
-    call that ends there. A call from ``start`` to ``end`` has the entry of
-    the lowest listed layer at or above ``end`` (below them all: the last
-    one's), or ``before``, not aborting, when none is listed at or above
-    ``end``. A sweep costs the relevant layers it lists; the walk that finds
-    them goes once through the layers, as far up as the highest start asked.
+    first that aborts or may abort (or the lowest), and lists those where the
+    entry of the call that ends there changes. A call from ``start`` to
+    ``end`` has the entry of the lowest listed layer at or above ``end``
+    (below them all: the last one's), or ``before``, not aborting, when none
+    is listed at or above ``end``. A sweep costs the relevant layers it runs;
+    the walk that finds them goes once through the layers, as far up as the
+    highest start asked.
     """
 
     def __init__(self, net: BuiltNet, seeds: Sequence[int], watched: Sequence[int]) -> None:
@@ -792,23 +801,24 @@ class BackwardSweeps:
         self.watched = list(watched)
         fresh, self._param_cells, param_alias = _fresh_diffs(net, seeds)
         self._store = _UndoableDiffStore(fresh)
-        self._classes: Optional[_DiffClasses] = None
+        classes = _DiffClasses(net)
         #: Parameter layers whose top's diff may be a watched one, and those sharing a param with them
         self._settled: Dict[int, int] = {}
         self._groups: List[List[Tuple[int, int]]] = []
         self._fresh_cells: Dict[int, List[Tri]] = {}  # the param diffs the settling reads, after Forward
         self._param_writers: Set[int] = set()  # layers whose own param diffs the settling reads
         if param_alias:
-            self._settle_parameters(param_alias)
+            self._settle_parameters(param_alias, classes)
         #: the watched values after a call that runs no layer
         self.before = self._values()
-        self._read_classes: Optional[Set[int]] = None  # R of the layer the walk reaches next
+        self._roots = classes.roots(len(net.blob_names))
+        #: R of the layer the walk reaches next
+        self._read_classes = {self._roots[b] for b in (*self.watched, *self._settled.values())}
         #: the relevant layers walked so far, ascending
         self.relevant: List[int] = []
         self._rank: List[int] = []  # per layer walked: the index in relevant of the highest at or below it
 
-    def _settle_parameters(self, param_alias: Dict[int, int]) -> None:
-        classes = self._diff_classes()
+    def _settle_parameters(self, param_alias: Dict[int, int], classes: _DiffClasses) -> None:
         roots = {classes.root(b) for b in self.watched}
         settled = {i for i, top in param_alias.items() if classes.root(top) in roots}
         if not settled:
@@ -819,11 +829,6 @@ class BackwardSweeps:
         self._settled = {i: top for i, top in param_alias.items() if i in settled or i in shared}
         self._fresh_cells = {i: list(self._param_cells[i]) for i in shared | set(self._settled)}
         self._param_writers = shared - set(param_alias)
-
-    def _diff_classes(self) -> _DiffClasses:
-        if self._classes is None:
-            self._classes = _DiffClasses(self.net)
-        return self._classes
 
     def relevant_at_or_below(self, index: int) -> int:
         """The highest relevant layer at or below ``index`` (-1: none): every start from ``index``
@@ -837,48 +842,42 @@ class BackwardSweeps:
         ranks = self._rank
         if index < len(ranks):
             return
-        root = self._diff_classes().root
-        read = self._read_classes
-        if read is None:
-            read = self._read_classes = {root(b) for b in (*self.watched, *self._settled.values())}
+        read, roots, param_writers = self._read_classes, self._roots, self._param_writers
         relevant, layers = self.relevant, self.net.layers
         for i in range(len(ranks), index + 1):
             layer = layers[i]
-            if layer.need_backward is not False and self._is_relevant(i, layer, read):
-                relevant.append(i)
+            if layer.need_backward is not False:
+                writes = i in param_writers
+                unasked = False  # a bottom in a read class whose gradient it is not asked for
+                for blob_id, flag in zip(layer.bottom_ids, layer.bottom_need_backward):
+                    if roots[blob_id] in read:
+                        if flag is True:
+                            writes = True
+                            break
+                        unasked = True
+                if writes or (unasked and not read.isdisjoint(self._written_classes(i, layer))):
+                    read.update(map(roots.__getitem__, layer.top_ids), map(roots.__getitem__, layer.bottom_ids))
+                    relevant.append(i)
+                elif _abort_verdict(layer) is not False:
+                    relevant.append(i)  # every entry from it down aborts: what it reads is never read
             ranks.append(len(relevant) - 1)
-
-    def _is_relevant(self, i: int, layer: BuiltLayer, read: Set[int]) -> bool:
-        """Whether layer ``i`` (which runs) is relevant, given the read classes ``read`` of the layers
-        below it; adds what it reads to ``read`` when it is."""
-        if _abort_verdict(layer) is not False:
-            return True
-        root = self._diff_classes().root
-        if i not in self._param_writers:
-            asked = [layer.bottom_need_backward[j] for j, b in enumerate(layer.bottom_ids) if root(b) in read]
-            if not asked:
-                return False
-            if not any(flag is True for flag in asked) and read.isdisjoint(self._written_classes(i, layer)):
-                return False
-        read.update(map(root, layer.top_ids))
-        read.update(map(root, layer.bottom_ids))
-        return True
 
     def _written_classes(self, i: int, layer: BuiltLayer) -> Set[int]:
         """The classes whose diffs layer ``i``'s Backward writes: it runs once on the fresh diffs, and
         every change its undo log holds is of a blob's diff or of the cell a blob's diff is in."""
         store = self._store
         _backward_layer(self.net, i, layer, store, self._param_cells)
-        root = self._diff_classes().root
-        written = {root(blob_id) for _, blob_id, _ in store.log}
+        roots = self._roots
+        written = {roots[blob_id] for _, blob_id, _ in store.log}
         store.undo()
         return written
 
     def sweep(self, start: int) -> List[Tuple[int, List[Tri], bool]]:
         """(layer, watched values, aborted) of the call from ``start`` down to each relevant layer at or
-        below it, highest first, down to the first that aborts or may abort (or the lowest): a call to
-        ``end`` has the entry of the lowest listed layer at or above ``end`` (below them all: the last
-        one's), or ``before``, not aborting, when none is listed at or above ``end``."""
+        below it whose entry differs from the one above (``before`` above the first), highest first, down
+        to the first that aborts or may abort: a call to ``end`` has the entry of the lowest listed layer
+        at or above ``end`` (below them all: the last one's), or ``before``, not aborting, when none is
+        listed at or above ``end``."""
         self._walk_to(start)
         net, store, param_cells, watched = self.net, self._store, self._param_cells, self.watched
         for i, cells in self._fresh_cells.items():
@@ -887,12 +886,17 @@ class BackwardSweeps:
         settled = bool(self._settled)
         relevant, layers = self.relevant, net.layers
         entries: List[Tuple[int, List[Tri], bool]] = []
+        above = self.before  # the values of the entry above (none aborted above the first abort)
         for rank in range(self._rank[start], -1, -1):
             i = relevant[rank]
             aborted = _backward_layer(net, i, layers[i], store, param_cells) is not False
-            entries.append((i, self._values() if settled else [store.get(b) for b in watched], aborted))
+            values = self._values() if settled else [store.get(b) for b in watched]
             if aborted:
+                entries.append((i, values, True))
                 break
+            if values != above:
+                entries.append((i, values, False))
+                above = values
         store.undo()
         return entries
 
