@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
     from backprop_lint.caffe.build_options import BuildSetting
+    from backprop_lint.caffe.simulate import SetUps
 
 
 def prepare(
@@ -108,6 +109,8 @@ class NetStates:
         self._built: Dict[Tuple[Any, ...], Tuple[List[LayerDef], BuiltNet]] = {}
         self._declared: Optional[Dict[str, LayerInfo]] = None
         self._forced_aborts: Dict[int, Tuple[List[LayerDef], List[str]]] = {}
+        #: (flavour, build) -> what SetUp decided for each LayerDef (``build_layers``' ``setups``)
+        self._setups: Dict[Tuple[str, Any], SetUps] = {}
 
     def upgraded(self) -> Tuple[Message, List[Warning_], Optional[str]]:
         """``upgrade`` of the loaded net (the same in every state): the net, its warnings, the format it was in."""
@@ -181,7 +184,8 @@ class NetStates:
         if built is None or built[0] is not prepared.layers:
             # the forward construction pass does not read force_backward: the
             # force_backward re-simulation a fix asks for starts from this build
-            built = self._built[built_key] = (prepared.layers, build_layers(prepared, declared))
+            setups = self._setups.setdefault((prepared.flavor, prepared.build), {})
+            built = self._built[built_key] = (prepared.layers, build_layers(prepared, declared, setups))
         return built[1]
 
     def _declared_infos(self) -> Dict[str, LayerInfo]:

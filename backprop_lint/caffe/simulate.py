@@ -27,6 +27,10 @@ if TYPE_CHECKING:
 
     from backprop_lint.caffe.model import Tri
 
+    #: id of a LayerDef -> (the LayerDef, its row, SetUp's loss weights, param_propagate_down, whether a
+    #: param needs backward): what ``_set_up`` and ``_set_param_propagate_down`` decided for it in a build
+    SetUps = Dict[int, Tuple[LayerDef, LayerInfo, List[float], Optional[List[Tri]], Tri]]
+
 AUTOMATIC_TOP = "(automatic)"
 
 # ---------------------------------------------------------------------------
@@ -136,7 +140,10 @@ def _refuse(layer: LayerDef, message: str, kind: str) -> NetRefused:
 # ---------------------------------------------------------------------------
 
 
-def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> BuiltNet:
+def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo], setups: Optional[SetUps] = None) -> BuiltNet:
+    """``setups``: kept by a caller that builds several layer lists sharing LayerDefs (the net states
+    of one net), for one flavour, build and set of declared rows: a layer's SetUp checks, loss
+    weights and param flags depend on its definition and row alone, so they are decided once."""
     net = BuiltNet()
     shared_mults: Dict[str, Dict[str, float]] = {}
     build = _build_of(prepared)
@@ -213,10 +220,18 @@ def build_layers(prepared: PreparedNet, declared: Dict[str, LayerInfo]) -> Built
             for _ in range(len(tops), _auto_top_count(info, definition)):
                 top_ids.append(net.new_blob(AUTOMATIC_TOP))
                 layer.tops.append(AUTOMATIC_TOP)
-        _set_up(layer, build, counts_passed)
+        set_up = None if setups is None else setups.get(id(definition))
+        if set_up is None or set_up[1] is not info:
+            _set_up(layer, build, counts_passed)
+            params_need = _set_param_propagate_down(layer)
+            if setups is not None:
+                setups[id(definition)] = (definition, info, layer.loss, layer.param_propagate_down, params_need)
+        else:  # this definition was set up in an earlier build: the same row and build give the same answers
+            _, _, loss, flags, params_need = set_up
+            layer.loss = list(loss)
+            layer.param_propagate_down = None if flags is None else list(flags)
         for blob_id, weight in zip(top_ids, layer.loss):
             blob_loss_weights[blob_id] = weight
-        params_need = _set_param_propagate_down(layer)
         if params_need is not False and need is not True:
             need = params_need
         if definition.params:  # param {} written: Net::AppendParam's checks on shared names
