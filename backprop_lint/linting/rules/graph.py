@@ -11,7 +11,7 @@ from backprop_lint.caffe.records import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict, FrozenSet, Iterator, List, Optional, Sequence, Tuple
+    from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
     from backprop_lint.caffe.layer_table import LayerInfo
     from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
@@ -114,11 +114,16 @@ def last_writer(net: SimulatedNet, blob: str) -> Optional[int]:
     return None
 
 
-def user_layers(net: SimulatedNet) -> Iterator[Tuple[int, SimLayer]]:
-    """The layers the user wrote (Split layers left out), with their index."""
-    for i, layer in enumerate(net.layers):
-        if not layer.is_split:
-            yield i, layer
+def user_layers(net: SimulatedNet) -> List[Tuple[int, SimLayer]]:
+    """The layers the user wrote (Split layers left out), with their index. Every rule asks for
+    them in turn: the list of the net asked last is kept (do not change it)."""
+    layers = net.layers
+    if _user_layers[0] is not layers:  # holding the list keeps its id from being reused
+        _user_layers[:] = [layers, [(i, layer) for i, layer in enumerate(layers) if not layer.is_split]]
+    return _user_layers[1]  # type: ignore[no-any-return]
+
+
+_user_layers: List[Any] = [None, []]  # (net.layers, its user layers)
 
 
 def has_loss(net: SimulatedNet) -> bool:
