@@ -57,6 +57,15 @@ def _or2(a: Tri, b: Tri) -> Tri:
     return False
 
 
+def _and2(a: Tri, b: Tri) -> Tri:
+    """``tri_and([a, b])`` without building a list."""
+    if a is False or b is False:
+        return False
+    if a is None or b is None:
+        return None
+    return True
+
+
 def tri_and(values: Iterable[Tri]) -> Tri:
     result: Tri = True
     for value in values:
@@ -568,6 +577,10 @@ class _DiffStore:
 _ROW_NEVER_ALIASES = LayerInfo._field_defaults["aliases_diff"]
 _ROW_NO_FORWARD_DIFF = LayerInfo._field_defaults["forward_writes_diff"]
 _ROW_NO_FORWARD_PARAM_DIFF = LayerInfo._field_defaults["forward_writes_param_diff"]
+_ROW_NO_SCRATCH = LayerInfo._field_defaults["scratch"]
+_ROW_NEVER_GARBLES = LayerInfo._field_defaults["in_place_backward_garbles"]
+_ROW_NO_LEARNED_TERM = LayerInfo._field_defaults["backward_adds_learned_term"]
+_ROW_NO_FORCED_PARAM_DIFF = LayerInfo._field_defaults["param_diff_ignores_propagate_down"]
 
 
 def _fresh_diffs(
@@ -959,34 +972,42 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
             value = None
         store.set(blob_id, value)
 
-    if info.aliases_diff(param, n_bottoms, len(layer.top_ids)) and info.alias_needs_backward:
+    # what most rows do not do (they keep the table's default) is not asked, layer by layer
+    if info.aliases_diff is not _ROW_NEVER_ALIASES and info.aliases_diff(param, n_bottoms, len(layer.top_ids)) \
+            and info.alias_needs_backward:
         store.share(layer.bottom_ids[0], layer.top_ids[0])
-    context = ScratchContext(
-        n_bottoms=n_bottoms,
-        propagate_down=[flag is not False for flag in layer.bottom_need_backward],
-        param_propagate_down=[flag is not False for flag in layer.param_propagate_down or []],
-        in_place=_in_place(layer, 0),
-    )
-    for j in range(n_bottoms):
-        if info.scratch(j, context):
-            write(layer.bottom_ids[j], signal)
+    if info.scratch is not _ROW_NO_SCRATCH:
+        context = ScratchContext(
+            n_bottoms=n_bottoms,
+            propagate_down=[flag is not False for flag in layer.bottom_need_backward],
+            param_propagate_down=[flag is not False for flag in layer.param_propagate_down or []],
+            in_place=_in_place(layer, 0),
+        )
+        for j in range(n_bottoms):
+            if info.scratch(j, context):
+                write(layer.bottom_ids[j], signal)
     # the bottom diffs it writes are non-zero even from a zero top diff
-    garbled = any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
-    nonzero_anyway = garbled or info.backward_adds_learned_term(param)
-    together = [j for j in sorted(info.written_together) if j < n_bottoms]
-    together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
+    garbled = info.in_place_backward_garbles is not _ROW_NEVER_GARBLES \
+        and any(_in_place(layer, j) for j in range(n_bottoms)) and info.in_place_backward_garbles(param)
+    nonzero_anyway = garbled or (info.backward_adds_learned_term is not _ROW_NO_LEARNED_TERM
+                                 and info.backward_adds_learned_term(param))
+    together: Sequence[int] = ()
+    together_asked: Tri = False
+    if info.written_together:
+        together = [j for j in sorted(info.written_together) if j < n_bottoms]
+        together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
     for j, blob_id in enumerate(layer.bottom_ids):
         asked = together_asked if j in together else layer.bottom_need_backward[j]
         behaviour = info.backward(j, n_bottoms, param)
         if behaviour is Backward.ABORTS:
-            aborts = tri_or([aborts, runs])
+            aborts = _or2(aborts, runs)
         elif behaviour is Backward.ABORTS_IF_PD:
-            aborts = tri_or([aborts, tri_and([runs, asked])])
+            aborts = _or2(aborts, _and2(runs, asked))
         elif behaviour is Backward.IGNORES_PD:
             write(blob_id, signal)
         elif behaviour is Backward.RESPECTS_PD and asked is not False:
             value = True if nonzero_anyway else signal
-            write(blob_id, value if asked else tri_or([store.get(blob_id), None]))
+            write(blob_id, value if asked else _or2(store.get(blob_id), None))
         elif behaviour is Backward.UNKNOWN and asked is not False:
             store.set(blob_id, None)
         elif behaviour is Backward.ZEROES and asked is not False:
@@ -994,12 +1015,13 @@ def _backward_layer(net: BuiltNet, i: int, layer: BuiltLayer, store: _DiffStore,
     if n_bottoms == 0:
         whole = info.backward(0, 0, param)
         if whole is Backward.ABORTS:
-            aborts = tri_or([aborts, runs])
+            aborts = _or2(aborts, runs)
     if i in param_cells and info.writes_param_diff and layer.param_propagate_down is not None:
         cells = param_cells[i]
-        always = info.param_diff_ignores_propagate_down(param)
+        always = (info.param_diff_ignores_propagate_down(param)
+                  if info.param_diff_ignores_propagate_down is not _ROW_NO_FORCED_PARAM_DIFF else ())
         for p, flag in enumerate(layer.param_propagate_down):
-            cells[p] = tri_or([cells[p], tri_and([True if p in always else flag, signal])])
+            cells[p] = _or2(cells[p], _and2(True if p in always else flag, signal))
     return aborts
 
 
