@@ -19,7 +19,14 @@ with ``force_backward: true``, a layer of its own that runs backward:
 * ``argmax``: ``other`` is read by an ArgMax layer below the fan (its
   Backward aborts);
 * ``parameter``: ``other`` is a Parameter layer's top (every call is
-  simulated on its own).
+  simulated on its own);
+* ``two-reads``: as ``bottom``, reading both ``other`` and ``data`` (each
+  ReLU writes ``data``'s diff, but ``other`` never gets one);
+* ``unknown-bottom``: the ReLUs read ``p``, the top of an undeclared Python
+  layer over ``data``, and the read is ``data``, whose diff that layer makes
+  unknown whatever reaches it: every ReLU changes what the Python layer
+  reads, so every sweep runs all the ReLUs below its start (still
+  quadratic).
 
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).
@@ -46,40 +53,45 @@ from bench_check_ratio import instructions  # noqa: E402
 from bench_simulate import Ours  # noqa: E402
 from installed import run_once  # noqa: E402
 
-_BELOW = {
-    "fan": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
-    "read-data": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
-    "bottom": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
-              'layer { name: "keep" type: "ReLU" bottom: "other" top: "kept" propagate_down: false }',
-    "silence": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
-               'layer { name: "silence" type: "Silence" bottom: "other" }',
-    "argmax": 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }\n'
-              'layer { name: "argmax" type: "ArgMax" bottom: "other" top: "arg" }',
-    "parameter": 'layer { name: "other" type: "Parameter" top: "other" parameter_param { shape { dim: 1 dim: 3 } } }',
+_OTHER = 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }'
+_KEEP = 'layer { name: "keep" type: "ReLU" bottom: "other" top: "kept" propagate_down: false }'
+#: per net: the layers under the fan, the blob its ReLUs read, the blobs read
+_NETS: Dict[str, Tuple[List[str], str, List[str]]] = {
+    "fan": ([_OTHER], "data", ["other"]),
+    "read-data": ([_OTHER], "data", ["data"]),
+    "bottom": ([_OTHER, _KEEP], "data", ["other"]),
+    "silence": ([_OTHER, 'layer { name: "silence" type: "Silence" bottom: "other" }'], "data", ["other"]),
+    "argmax": ([_OTHER, 'layer { name: "argmax" type: "ArgMax" bottom: "other" top: "arg" }'], "data", ["other"]),
+    "parameter": (['layer { name: "other" type: "Parameter" top: "other" parameter_param { shape { dim: 1 dim: 3 } } }'],
+                  "data", ["other"]),
+    "two-reads": ([_OTHER, _KEEP], "data", ["other", "data"]),
+    "unknown-bottom": (['layer { name: "pre" type: "Python" bottom: "data" top: "p" '
+                        'python_param { module: "m" layer: "L" } }'], "p", ["data"]),
 }
-NETS = tuple(_BELOW)
+NETS = tuple(_NETS)
 
 
 def fan_net(kind: str, n: int) -> str:
-    """An Input ``data`` read by ``n`` ReLUs, above the layers of ``kind`` that make ``other``."""
+    """An Input ``data`` and the layers of ``kind`` under ``n`` ReLUs."""
+    below, fan_bottom, _ = _NETS[kind]
     lines = ['name: "fan"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
-             _BELOW[kind]]
-    lines += [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(n)]
+             *below]
+    lines += [f'layer {{ name: "r{i}" type: "ReLU" bottom: "{fan_bottom}" top: "r{i}" }}' for i in range(n)]
     return "\n".join(lines) + "\n"
 
 
 # sys.path[0] is the working directory under `python -c`: dropped, so that the installed wheel is
 # imported even when the bench runs from the repo's root
 _API = ("import sys; del sys.path[0]; from backprop_lint.backward.plan import plan_backward; "
-        "plan_backward(sys.argv[1], seeds=[f'r{i}' for i in range(int(sys.argv[2]))], reads=[sys.argv[3]])")
+        "plan_backward(sys.argv[1], seeds=[f'r{i}' for i in range(int(sys.argv[2]))], reads=sys.argv[3:])")
 
 
 def command(ours: Ours, kind: str, n: int, path: Path, api: bool) -> List[str]:
-    read = "data" if kind == "read-data" else "other"
+    reads = _NETS[kind][2]
     if api:
-        return [str(ours.python), "-c", _API, str(path), str(n), read]
+        return [str(ours.python), "-c", _API, str(path), str(n), *reads]
     seeds = [argument for i in range(n) for argument in ("--seed", f"r{i}")]
-    return [*ours.prefix, "backward", str(path), *seeds, "--read", read]
+    return [*ours.prefix, "backward", str(path), *seeds, *(argument for read in reads for argument in ("--read", read))]
 
 
 def main() -> int:
@@ -96,7 +108,7 @@ def main() -> int:
     print(f"ours: {ours.label}", file=sys.stderr)
     sizes = [int(x) for x in args.sizes.split(",") if x]
     kinds = [kind for kind in args.nets.split(",") if kind]
-    unknown = [kind for kind in kinds if kind not in _BELOW]
+    unknown = [kind for kind in kinds if kind not in _NETS]
     if unknown:
         raise SystemExit(f"unknown nets: {', '.join(unknown)} (known: {', '.join(NETS)})")
     results: Dict[Tuple[str, int], Tuple[float, float]] = {}

@@ -12,8 +12,14 @@ chains where no call can pass: the read an unread Input, or read below the
 fan or chain by a layer that passes no gradient (propagate_down: false), zeroes
 it (Silence) or aborts (ArgMax), or a Parameter's top.
 
-``BackwardSweeps``, which stops a sweep where no lower end can change, must
-also give ``sweep_backward``'s entry for every start and end on those nets.
+``BackwardSweeps``, which runs only the relevant layers and lists only the
+layers where an entry changes, must give, expanded end by end,
+``sweep_backward``'s entry for every start and end on those nets, on the
+shapes of ``bench/bench_fix_search.py``, on random busy fans (relevant layers
+many and interleaved with the fan), on layers that abort or may abort in the
+middle of a fan without writing anything read, and under a lowest writer that
+ignores what reaches it; the search with several reads, one of which may
+never pass, must pick the same fix.
 """
 from __future__ import annotations
 
@@ -508,3 +514,26 @@ def test_a_layer_that_aborts_stops_the_sweep_though_it_writes_nothing_read(kind:
     fixed = [(tops, ["other"]), (tops, ["data"]), (tops, ["other", "data"]), (tops[:1], ["data"])]
     assert _compare(prepared, random.Random(f"{kind}{n}"), 6, fixed) >= len(fixed)
     assert _same_sweeps(prepared, random.Random(n), 2, 80, fixed) > 0
+
+
+def fan_over_a_lowest_writer(kind: str, n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): ``n`` ReLUs of ``p``, the top of a layer over ``data`` that writes ``data``'s
+    diff whatever reaches it: an undeclared Python layer ("unknown", bench_fix_search's
+    ``unknown-bottom``) or a Power layer of scale 0 ("zeroes")."""
+    pre = ('layer { name: "pre" type: "Python" bottom: "data" top: "p" python_param { module: "m" layer: "L" } }'
+           if kind == "unknown" else
+           'layer { name: "pre" type: "Power" bottom: "data" top: "p" power_param { scale: 0 } }')
+    lines = ['name: "lowest"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             pre, *(f'layer {{ name: "r{i}" type: "ReLU" bottom: "p" top: "r{i}" }}' for i in range(n))]
+    return "\n".join(lines) + "\n", [f"r{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("kind", ["unknown", "zeroes"])
+@pytest.mark.parametrize("n", [1, 6, 40])
+def test_same_fix_and_sweeps_when_the_lowest_writer_ignores_what_reaches_it(kind: str, n: int) -> None:
+    text, tops = fan_over_a_lowest_writer(kind, n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["data"]), (tops, ["data", "p"]), (tops[:1], ["p"])]
+    assert _compare(prepared, random.Random(f"{kind}{n}"), 6, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 2, 50, fixed) > 0

@@ -805,6 +805,9 @@ class _RangeTests:
         self._lower_end: Optional[List[int]] = None
         self._sweeps: Optional[BackwardSweeps] = None
         self._passing: Dict[int, _PassingEnds] = {}  # relevant layer -> its passing ends
+        #: one per read when there are several, once a sweep of all of them together found no passing end
+        self._each_read: Optional[List[BackwardSweeps]] = None
+        self._read_answers: Dict[Tuple[int, int], bool] = {}  # (read's place, relevant layer) -> may pass
 
     def passes(self, start: int, end: int) -> bool:
         relevant = self._swept().relevant_at_or_below(start)
@@ -850,6 +853,8 @@ class _RangeTests:
     def _passing_from(self, relevant: int) -> _PassingEnds:
         """The ends whose call from the relevant layer ``relevant`` passes, from one sweep."""
         passing = self._passing.get(relevant)
+        if passing is None and self._each_read is not None and self._a_read_never_passes(relevant):
+            passing = self._passing[relevant] = _PassingEnds([], [], self.end_ok, self._end_at_most)
         if passing is None:
             sweeps = self._swept()
             # the entries from the relevant layer down, each different from the one above: `before` down
@@ -863,7 +868,37 @@ class _RangeTests:
                     highs.append(layer)
                     lows.append(low)
             passing = self._passing[relevant] = _PassingEnds(lows, highs, self.end_ok, self._end_at_most)
+            reads = list(dict.fromkeys(self.read_ids))
+            if not lows and self._each_read is None and len(reads) > 1:
+                self._each_read = [BackwardSweeps(self.net, self.seed_ids, [read]) for read in reads]
         return passing
+
+    def _a_read_never_passes(self, start: int) -> bool:
+        """Whether one of several reads is non-zero at no end of a call from ``start``: then no such
+        call passes, whatever the other reads do. Each read is swept alone, over its own relevant
+        layers (among those of all the reads), the read with the fewest first, and only while they
+        are fewer than those of all the reads together: a read that cannot pass is often written by
+        few layers (a blob no layer reads, or one read at the bottom of the net), while the sweep of
+        all the reads together may run every layer."""
+        each = self._each_read or []
+        together = self._swept().count_relevant(start)
+        for k in sorted(range(len(each)), key=lambda k: each[k].count_relevant(start)):
+            if each[k].count_relevant(start) >= together:
+                return False
+            if not self._read_may_pass(k, each[k], start):
+                return True
+        return False
+
+    def _read_may_pass(self, k: int, sweeps: BackwardSweeps, start: int) -> bool:
+        """Whether read ``k`` alone (``sweeps``) is non-zero at some end of a call from ``start`` that
+        does not abort."""
+        relevant = sweeps.relevant_at_or_below(start)
+        answer = self._read_answers.get((k, relevant))
+        if answer is None:
+            answer = sweeps.before[0] is True or (relevant >= 0 and any(
+                values[0] is True and not aborted for _, values, aborted in sweeps.sweep(relevant)))
+            self._read_answers[k, relevant] = answer
+        return answer
 
 
 class _PassingEnds:

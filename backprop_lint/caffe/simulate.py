@@ -865,6 +865,11 @@ class BackwardSweeps:
         rank = self._rank[index]
         return self.relevant[rank] if rank >= 0 else -1
 
+    def count_relevant(self, index: int) -> int:
+        """How many relevant layers are at or below ``index``: what a sweep from it may run."""
+        self._walk_to(index)
+        return self._rank[index] + 1
+
     def _walk_to(self, index: int) -> None:
         """Find the relevant layers up to ``index``, going on from where the walk stopped."""
         ranks = self._rank
