@@ -1062,7 +1062,7 @@ def _abort_verdict(layer: BuiltLayer) -> Tri:
             together = [k for k in sorted(info.written_together) if k < n_bottoms]
             asked = (tri_or(layer.bottom_need_backward[k] for k in together) if j in together
                      else layer.bottom_need_backward[j])
-            aborts = _or2(aborts, tri_and([runs, asked]))
+            aborts = _or2(aborts, _and2(runs, asked))
     if n_bottoms == 0 and info.backward(0, 0, param) is Backward.ABORTS:
         aborts = _or2(aborts, runs)
     return aborts
