@@ -17,7 +17,6 @@ finds ``examples/mnist/lenet_train_test.prototxt`` from anywhere).
 from __future__ import annotations
 
 import os
-import re
 
 from backprop_lint.caffe import text_bytes
 from backprop_lint.caffe.records import FrozenRecord, NamedTuple, Record
@@ -405,7 +404,6 @@ SOLVER_ONLY_FIELDS = frozenset(
     }
 )
 NET_ONLY_FIELDS = frozenset({"layer", "layers", "input", "input_shape", "input_dim", "force_backward"})
-_TOP_LEVEL_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\s*[:{]")
 
 
 def looks_like_solver(text: str) -> bool:
@@ -423,12 +421,23 @@ def _top_level_field_names(text: str) -> Iterator[str]:
     for line in _lines(text):
         code = line.split("#", 1)[0] if '"' not in line and "'" not in line else line
         if depth == 0:
-            match = _TOP_LEVEL_NAME.match(code.strip())
-            if match:
-                yield match.group(1)
+            name = leading_field_name(code.strip())
+            if name is not None:
+                yield name
         depth += code.count("{") - code.count("}")
         if depth < 0:
             depth = 0
+
+
+def leading_field_name(line: str) -> Optional[str]:
+    """The field name a line starts with: an ASCII identifier, then maybe whitespace, then ``:`` or ``{``
+    (what a regular expression said; compiling it cost more than reading a net's first lines)."""
+    colon, brace = line.find(":"), line.find("{")
+    end = brace if colon < 0 or 0 <= brace < colon else colon
+    if end < 0:
+        return None
+    name = line[:end].rstrip()
+    return name if name.isascii() and name.isidentifier() else None
 
 
 def _lines(text: str) -> Iterator[str]:
