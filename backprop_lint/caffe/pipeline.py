@@ -84,7 +84,9 @@ class NetStates:
     The upgrade does not depend on the state, nor does a layer's LayerDef (built
     once for all the states that keep the layer); two states that keep the same
     layers get the same (split-inserted) layer list; and the simulation does
-    not depend on the state either, so such states are simulated once.
+    not depend on the state either, so such states are simulated once. What
+    SetUp decides for a LayerDef is decided once for all the builds
+    (``build_layers``' ``setups``).
     """
 
     def __init__(
