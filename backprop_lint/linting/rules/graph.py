@@ -117,13 +117,15 @@ def last_writer(net: SimulatedNet, blob: str) -> Optional[int]:
 def user_layers(net: SimulatedNet) -> List[Tuple[int, SimLayer]]:
     """The layers the user wrote (Split layers left out), with their index. Every rule asks for
     them in turn: the list of the net asked last is kept (do not change it)."""
+    global _last_user_layers
     layers = net.layers
-    if _user_layers[0] is not layers:  # holding the list keeps its id from being reused
-        _user_layers[:] = [layers, [(i, layer) for i, layer in enumerate(layers) if not layer.is_split]]
-    return _user_layers[1]  # type: ignore[no-any-return]
+    last = _last_user_layers  # one read: another thread may replace it (then both lists are right)
+    if last[0] is not layers:  # holding the list keeps its id from being reused
+        last = _last_user_layers = (layers, [(i, layer) for i, layer in enumerate(layers) if not layer.is_split])
+    return last[1]  # type: ignore[no-any-return]
 
 
-_user_layers: List[Any] = [None, []]  # (net.layers, its user layers)
+_last_user_layers: Tuple[Any, List[Tuple[int, SimLayer]]] = (None, [])  # (net.layers, its user layers)
 
 
 def has_loss(net: SimulatedNet) -> bool:
