@@ -24,18 +24,17 @@ with ``force_backward: true``, a layer of its own that runs backward:
   ReLU writes ``data``'s diff, but ``other`` never gets one);
 * ``unknown-bottom``: the ReLUs read ``p``, the top of an undeclared Python
   layer over ``data``, and the read is ``data``, whose diff that layer makes
-  unknown whatever reaches it: every ReLU changes what the Python layer
-  reads, so every sweep runs all the ReLUs below its start (still
-  quadratic).
+  unknown whatever reaches it: the sweeps need not run the ReLUs, since what
+  the Python layer writes does not depend on its top's diff
+  (``simulate._reads_top_diffs``).
 
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).
 ``--instructions`` counts instructions under callgrind instead (one run; does
 not move with the machine's load). ``--api`` runs a Python process that calls
-``plan_backward`` with the same seeds and read instead of the console script:
-Python 3.11's argparse takes time quadratic in the number of options (10,000
-``--seed`` options: about 2.4 s), which the console script pays before the
-search starts. As the other benches, it runs the wheel of
+``plan_backward`` with the same seeds and read instead of the console script
+(whose command line of N ``--seed`` options is read in linear time:
+``cli/quickargs.py``). As the other benches, it runs the wheel of
 this checkout installed in a venv outside the repo (bench/installed.py);
 ``--in-repo`` runs ``python3 -m backprop_lint`` from the checkout.
 """

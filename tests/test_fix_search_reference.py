@@ -537,3 +537,42 @@ def test_same_fix_and_sweeps_when_the_lowest_writer_ignores_what_reaches_it(kind
     fixed = [(tops, ["data"]), (tops, ["data", "p"]), (tops[:1], ["p"])]
     assert _compare(prepared, random.Random(f"{kind}{n}"), 6, fixed) >= len(fixed)
     assert _same_sweeps(prepared, random.Random(n), 2, 50, fixed) > 0
+
+
+MIDDLE_LAYERS = {
+    "relu": 'layer {{ name: "m" type: "ReLU" bottom: "{b}" top: "{t}" }}',  # passes the top's gradient on
+    "zeroes": 'layer {{ name: "m" type: "Power" bottom: "{b}" top: "{t}" power_param {{ scale: 0 }} }}',
+    "unknown": 'layer {{ name: "m" type: "Python" bottom: "{b}" top: "{t}" python_param {{ module: "m" layer: "L" }} }}',
+    "alias": 'layer {{ name: "m" type: "Flatten" bottom: "{b}" top: "{t}" }}',  # its bottom's diff is its top's
+    "scratch": 'layer {{ name: "m" type: "Scale" bottom: "{b}" bottom: "{b}x" top: "{t}" }}',
+    "params": 'layer {{ name: "m" type: "InnerProduct" bottom: "{b}" top: "{t}" '
+              'inner_product_param {{ num_output: 3 }} }}',
+}
+
+
+def chain_seeded_at_the_top(middle: str, n: int) -> str:
+    """``data`` -> ReLUs ``c0`` .. ``c{n-1}`` with a ``middle`` layer halfway: only the top of the
+    chain is seeded, so whether a read low in the chain gets a gradient depends on the layers above
+    it reading their tops' diffs (``_reads_top_diffs``)."""
+    lines = ['name: "chain"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }']
+    below = "data"
+    for i in range(n):
+        if i == n // 2:
+            if middle == "scratch":  # Scale's second bottom: the factor, whose diff it writes as scratch
+                lines.append(f'layer {{ name: "f" type: "ReLU" bottom: "{below}" top: "{below}x" }}')
+            lines.append(MIDDLE_LAYERS[middle].format(b=below, t="mid"))
+            below = "mid"
+        lines.append(f'layer {{ name: "c{i}" type: "ReLU" bottom: "{below}" top: "c{i}" }}')
+        below = f"c{i}"
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("middle", sorted(MIDDLE_LAYERS))
+@pytest.mark.parametrize("n", [2, 5, 12])
+def test_same_fix_and_sweeps_on_a_chain_seeded_only_at_its_top(middle: str, n: int) -> None:
+    prepared = _prepared(chain_seeded_at_the_top(middle, n))
+    assert prepared is not None
+    top = f"c{n - 1}"
+    fixed = [([top], ["data"]), ([top], ["mid"]), ([top], ["c0"]), ([top], ["data", "c0"])]
+    assert _compare(prepared, random.Random(f"{middle}{n}"), 10, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 4, 40, fixed) > 0

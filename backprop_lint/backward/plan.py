@@ -342,6 +342,15 @@ def consumer_indexes(net: BuiltNet, blob_id: int) -> List[int]:
     return [i for i, layer in enumerate(net.layers) if blob_id in layer.bottom_ids]
 
 
+def consumers_by_blob(net: BuiltNet) -> Dict[int, List[int]]:
+    """``consumer_indexes`` of every blob a layer reads, in one pass."""
+    consumers: Dict[int, List[int]] = {}
+    for i, layer in enumerate(net.layers):
+        for blob_id in dict.fromkeys(layer.bottom_ids):
+            consumers.setdefault(blob_id, []).append(i)
+    return consumers
+
+
 def _blob_id(net: BuiltNet, name: str) -> Optional[int]:
     return net.name_to_id.get(name)
 
@@ -582,13 +591,14 @@ def _unknowable_layers_above(net: BuiltNet, blob_id: int) -> List[int]:
     """Undeclared custom layers between ``blob_id`` and the gradient sources (layers that read it, transitively)."""
     found: Set[int] = set()
     seen: Set[int] = set()
+    consumers = consumers_by_blob(net)
     stack = [blob_id]
     while stack:
         current = stack.pop()
         if current in seen:
             continue
         seen.add(current)
-        for i in consumer_indexes(net, current):
+        for i in consumers.get(current, ()):
             layer = net.layers[i]
             if layer.info is None or is_unknowable(layer.info, layer.definition):
                 found.add(i)

@@ -793,8 +793,10 @@ class BackwardSweeps:
       shared with a settled Parameter), or
     * may write the diff of a *read class* R(i): a ``_DiffClasses`` class of a
       watched blob, of a settled Parameter top, or of a blob that a relevant
-      layer below i may read (its tops' and bottoms' diffs; one known to abort
-      adds none, since no entry at or below it is read). A layer writes only
+      layer below i may read (its bottoms' diffs, and its tops' unless
+      ``_reads_top_diffs`` says what it writes never depends on them, as an
+      undeclared layer's unknowns or a Power of scale 0's zeroes; one known to
+      abort adds none, since no entry at or below it is read). A layer writes only
       its bottoms' diffs (ShareDiff only makes a blob's diff that of a blob of
       its class). One asked for the gradient of a bottom in R(i) counts as a
       writer (whether it aborts is left to the sweeps that run it); any other
@@ -889,7 +891,9 @@ class BackwardSweeps:
                             break
                         unasked = True
                 if writes or (unasked and not read.isdisjoint(self._written_classes(i, layer))):
-                    read.update(map(roots.__getitem__, layer.top_ids), map(roots.__getitem__, layer.bottom_ids))
+                    if _reads_top_diffs(layer):
+                        read.update(map(roots.__getitem__, layer.top_ids))
+                    read.update(map(roots.__getitem__, layer.bottom_ids))
                     relevant.append(i)
                 elif _abort_verdict(layer) is not False:
                     relevant.append(i)  # every entry from it down aborts: what it reads is never read
@@ -1066,6 +1070,23 @@ def _abort_verdict(layer: BuiltLayer) -> Tri:
     if n_bottoms == 0 and info.backward(0, 0, param) is Backward.ABORTS:
         aborts = _or2(aborts, runs)
     return aborts
+
+
+def _reads_top_diffs(layer: BuiltLayer) -> bool:
+    """Whether what ``_backward_layer`` writes for ``layer`` may depend on its tops' diffs, from its
+    row alone. It reads them only as the signal of the bottoms it passes gradients to (``IGNORES_PD``,
+    ``RESPECTS_PD``), of its scratch writes and of its param diffs, and when a bottom's diff becomes
+    a top's (``aliases_diff``); an undeclared layer writes unknowns, and ``UNKNOWN``, ``ZEROES`` and
+    the aborts do not read them."""
+    info = layer.info
+    if info is None:
+        return False
+    if info.scratch is not _ROW_NO_SCRATCH or info.aliases_diff is not _ROW_NEVER_ALIASES \
+            or (info.writes_param_diff and layer.param_propagate_down):  # None or []: no param diff written
+        return True
+    n_bottoms, param = len(layer.bottom_ids), layer.definition.param
+    return any(info.backward(j, n_bottoms, param) in (Backward.IGNORES_PD, Backward.RESPECTS_PD)
+               for j in range(n_bottoms))
 
 
 def _in_place(layer: BuiltLayer, j: int) -> bool:
