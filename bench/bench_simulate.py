@@ -18,6 +18,9 @@ peak memory of --repeat runs, and the minimum CPU time (user + system, from
 oracle binary (tools/oracle/build.sh); without it only our side is measured.
 Nets: the three largest corpus nets real Caffe loads, and synthetic chains of
 Convolution/ReLU layers. Prints a Markdown table (the README's figures).
+``--alternate N`` instead runs ours and real Caffe in turns, N times each, on
+DenseNet-201 (whose ratio is the closest to its goal), so that a change in the
+machine's load falls on both sides.
 """
 from __future__ import annotations
 
@@ -119,15 +122,45 @@ def caffe(path: Path, phase: str) -> Optional[List[str]]:
     return [str(oracle.oracle_binary()), str(path), phase] if ready else None
 
 
+def alternate(ours: Ours, path: Path, runs: int) -> int:
+    """``runs`` whole processes of ours and of real Caffe on ``path``, taking turns."""
+    command = caffe(path, "TEST")
+    if command is None:
+        print("bench_simulate: real Caffe is not built (tools/oracle/build.sh)", file=sys.stderr)
+        return 2
+    sides = {"backprop-lint": ours.simulate(path, "TEST"), "real Caffe": command}
+    measured: Dict[str, List[Tuple[float, float, float]]] = {side: [] for side in sides}
+    for _ in range(runs):
+        for side, line in sides.items():
+            measured[side].append(measure(line, ours.env if side == "backprop-lint" else None))
+    print(f"{path.name}, {runs} runs of each, taking turns:\n")
+    print("| | wall min | wall median | CPU min | CPU median |")
+    print("|---|---|---|---|---|")
+    for side, runs_of in measured.items():
+        walls, cpus = [r[0] for r in runs_of], [r[2] for r in runs_of]
+        print(f"| {side} | {min(walls):.3f} s | {statistics.median(walls):.3f} s | {min(cpus):.3f} s "
+              f"| {statistics.median(cpus):.3f} s |")
+    ours_walls = [r[0] for r in measured["backprop-lint"]]
+    caffe_walls = [r[0] for r in measured["real Caffe"]]
+    print(f"\nwall ratio: {min(ours_walls) / min(caffe_walls):.2f} (minima), "
+          f"{statistics.median(ours_walls) / statistics.median(caffe_walls):.2f} (medians)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--chains", default="1000,10000,100000")
     parser.add_argument("--in-repo", action="store_true",
                         help="time python3 -m backprop_lint from the checkout instead of the installed wheel")
+    parser.add_argument("--alternate", type=int, default=0, metavar="N",
+                        help="instead: N runs of ours and of real Caffe taking turns, on DenseNet-201 "
+                             "(minimum and median of each: the load hits both sides alike)")
     args = parser.parse_args()
     ours = Ours(args.in_repo)
     print(f"ours: {ours.label}", file=sys.stderr)
+    if args.alternate:
+        return alternate(ours, CORPUS / LARGE_NETS[-1], args.alternate)
     bare = median_of([str(ours.python), "-c", "pass"], args.repeat, ours.env)
     rows: List[Tuple[str, Tuple[float, float, float], Optional[Tuple[float, float, float]]]] = [
         (f"(bare `{ours.python.name} -c pass` of that interpreter)", bare, None)]
