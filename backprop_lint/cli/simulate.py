@@ -41,16 +41,6 @@ def state_options(default_phase: Optional[str] = "TRAIN") -> Tuple[Option, ...]:
     )
 
 
-def add_state_arguments(parser: argparse.ArgumentParser, default_phase: Optional[str] = "TRAIN") -> None:
-    """``state_options`` on an argparse parser."""
-    add_options(parser, state_options(default_phase))
-
-
-def add_pack_argument(parser: Any) -> None:
-    """--pack NAME (repeatable): a layer pack of a Caffe fork, on top of the configured ones."""
-    add_options(parser, (PACK_OPTION,))
-
-
 def pack_name(value: str) -> str:
     from backprop_lint.caffe.model import InputError
     from backprop_lint.caffe.packs import get_pack
@@ -75,10 +65,6 @@ def build_flag(text: str) -> Dict[str, bool]:
         import argparse
 
         raise argparse.ArgumentTypeError(error.message) from None
-
-
-def add_build_argument(parser: "argparse.ArgumentParser | argparse._ArgumentGroup") -> None:
-    add_options(parser, (BUILD_OPTION,))
 
 
 # --pack and --build check their values with argparse's errors: a command line with them goes to argparse
@@ -111,10 +97,6 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter / .caffemodel")
     add_options(parser, OPTIONS)
     parser.set_defaults(handler=run)
-
-
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    add_options(parser, (CONFIG_OPTION,))
 
 
 class LayerSettings(NamedTuple):
