@@ -63,7 +63,7 @@ def by_argparse(argv: List[str]) -> Optional[Dict[str, Any]]:
 
 def plainly(argv: List[str]) -> Optional[Dict[str, Any]]:
     if argv[0] == "check":
-        read = read_plainly(argv, commands.CHECK_PATHS, commands.all_check_options(), commands.run_check)
+        read = read_plainly(argv, commands.CHECK_PATHS, commands.CHECK_OPTIONS, commands.run_check)
     elif argv[0] in ("graph", "verify"):
         read = commands.read_other_command_plainly(argv)
     else:

@@ -20,7 +20,16 @@ import sys
 from backprop_lint._version import __version__
 from backprop_lint.caffe import text_bytes
 from backprop_lint.cli.guard import guarded
-from backprop_lint.cli.quickargs import APPEND, FLAG, VALUE, Option, Positionals, add_options, read_plainly
+from backprop_lint.cli.quickargs import (
+    APPEND,
+    FLAG,
+    VALUE,
+    Option,
+    Positionals,
+    add_option_groups,
+    all_options,
+    read_plainly,
+)
 from backprop_lint.cli.simulate import BUILD_OPTION, PACK_OPTION
 from backprop_lint.linting.config import ConfigError, ConfigFinder, unknown_code_problem
 from backprop_lint.linting.fix import UnsafeWrite, plan_fixes, unified_diff, write_atomically, write_fixed_file
@@ -41,7 +50,9 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
     from pathlib import Path
-    from typing import Any, Dict, Iterator, List, Optional, Sequence, TextIO, Tuple
+    from typing import Dict, Iterator, List, Optional, Sequence, TextIO
+
+    from backprop_lint.cli.quickargs import OptionGroups
 
 EXIT_CLEAN = 0
 EXIT_FINDINGS = 1
@@ -150,7 +161,7 @@ def _jobs(value: str) -> int:
 
 
 #: ``check``'s options by --help group (None: the parser's own "options"), in the order they are added
-CHECK_OPTIONS: Tuple[Tuple[Optional[str], Tuple[Option, ...]], ...] = (
+CHECK_OPTION_GROUPS: OptionGroups = (
     ("net state", (
         Option("--phase", VALUE, "lint only this phase", convert=str.upper, choices=("TRAIN", "TEST")),
         Option("--level", VALUE, "NetState level (default: 0)", convert=int),
@@ -213,6 +224,7 @@ CHECK_OPTIONS: Tuple[Tuple[Optional[str], Tuple[Option, ...]], ...] = (
                "them", default=False),
     )),
 )
+CHECK_OPTIONS = all_options(CHECK_OPTION_GROUPS)
 CHECK_PATHS = Positionals("paths", ["."])
 
 
@@ -228,19 +240,8 @@ def register_check(subparsers: "argparse._SubParsersAction[argparse.ArgumentPars
         "paths", nargs="*", default=CHECK_PATHS.default, metavar="PATH",
         help="files or directories, `-` for stdin (default: .)",
     )
-    groups: Dict[str, Any] = {}
-    for title, options in CHECK_OPTIONS:
-        if title is None:
-            add_options(parser, options)
-        else:
-            if title not in groups:
-                groups[title] = parser.add_argument_group(title)
-            add_options(groups[title], options)
+    add_option_groups(parser, CHECK_OPTION_GROUPS)
     parser.set_defaults(handler=run_check)
-
-
-def all_check_options() -> List[Option]:
-    return [option for _, options in CHECK_OPTIONS for option in options]
 
 
 def register_explain(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -699,7 +700,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # every registered command is in OWN_COMMANDS + EXTERNAL_COMMANDS: when the static
     # names lead to `check`, the registered ones do too
     checking = with_default_command(given, OWN_COMMANDS + EXTERNAL_COMMANDS)
-    plain = (read_plainly(checking, CHECK_PATHS, all_check_options(), run_check) if checking[:1] == ["check"]
+    plain = (read_plainly(checking, CHECK_PATHS, CHECK_OPTIONS, run_check) if checking[:1] == ["check"]
              else read_other_command_plainly(given))
     if plain is not None:
         read = plain

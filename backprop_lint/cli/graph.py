@@ -25,7 +25,7 @@ from pathlib import Path
 from backprop_lint.backward.plan import DEFAULT_PHASE, plan_backward
 from backprop_lint.caffe.model import BackpropLintError
 from backprop_lint.cli.arguments import ArgumentParser, RawDescriptionHelpFormatter
-from backprop_lint.cli.quickargs import APPEND, FLAG, VALUE, Option, add_options
+from backprop_lint.cli.quickargs import APPEND, FLAG, VALUE, Option, add_option_groups, all_options
 from backprop_lint.cli.simulate import BUILD_OPTION, CONFIG_OPTION
 from backprop_lint.linting.config import ConfigFinder
 from backprop_lint.linting.findings import Finding
@@ -38,7 +38,9 @@ from backprop_lint.report.graph.view import GraphView, build_view
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import List, Optional, Sequence, Tuple
+    from typing import List, Optional, Sequence
+
+    from backprop_lint.cli.quickargs import OptionGroups
 
 FORMATS_BY_SUFFIX = {".dot": "dot", ".gv": "dot", ".svg": "svg", ".html": "html", ".htm": "html"}
 EXIT_WRITTEN, EXIT_UNREADABLE, EXIT_USAGE = 0, 1, 2
@@ -46,7 +48,7 @@ NON_DEFAULT_PHASE = "TRAIN"  # the phase drawn when no net.backward call is aske
 
 
 #: graph's options by --help group (None: the parser's own "options")
-OPTIONS_BY_GROUP: Tuple[Tuple[Optional[str], Tuple[Option, ...]], ...] = (
+OPTION_GROUPS: OptionGroups = (
     (None, (
         Option("-o, --output", VALUE, "FILE.svg, FILE.html or FILE.dot (default: DOT on stdout)", metavar="FILE"),
         Option("--splits", FLAG, "show the Split layers Caffe inserts (default: folded into their blob)",
@@ -72,7 +74,7 @@ OPTIONS_BY_GROUP: Tuple[Tuple[Optional[str], Tuple[Option, ...]], ...] = (
                metavar="BLOB"),
     )),
 )
-OPTIONS = tuple(option for _, options in OPTIONS_BY_GROUP for option in options)
+OPTIONS = all_options(OPTION_GROUPS)
 
 
 def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -83,8 +85,7 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
         formatter_class=RawDescriptionHelpFormatter,
     )
     parser.add_argument("net", help="a .prototxt (text) or binary NetParameter")
-    for title, options in OPTIONS_BY_GROUP:
-        add_options(parser if title is None else parser.add_argument_group(title), options)
+    add_option_groups(parser, OPTION_GROUPS)
     parser.set_defaults(handler=run)
 
 

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     import argparse
     from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
+    #: options by --help group: (title, options), the title None for the parser's own "options"
+    OptionGroups = Tuple[Tuple[Optional[str], Tuple["Option", ...]], ...]
+
 #: ``Option.kind``: one value (the last one given wins), a value per occurrence, or present / absent
 VALUE, APPEND, FLAG = "value", "append", "flag"
 
@@ -82,6 +85,24 @@ def add_options(parser: Any, options: Sequence[Option]) -> None:
                 if value is not None:
                     settings["type" if name == "convert" else name] = value
         parser.add_argument(*option.spellings, **settings)
+
+
+def add_option_groups(parser: Any, groups: OptionGroups) -> None:
+    """``add_options`` for each (--help group title, options); the title None is the parser's own
+    "options", and a title that comes back adds to the group it named first."""
+    made: Dict[str, Any] = {}
+    for title, options in groups:
+        if title is None:
+            add_options(parser, options)
+            continue
+        if title not in made:
+            made[title] = parser.add_argument_group(title)
+        add_options(made[title], options)
+
+
+def all_options(groups: OptionGroups) -> Tuple[Option, ...]:
+    """The options of ``groups``, in order."""
+    return tuple(option for _, options in groups for option in options)
 
 
 class Positionals(NamedTuple):
