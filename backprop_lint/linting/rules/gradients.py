@@ -27,7 +27,7 @@ from backprop_lint.linting.rules.graph import (
     param_specs,
     quote,
     quoted_names,
-    user_layers,
+    user_layers_of,
     user_readers,
 )
 
@@ -98,7 +98,7 @@ def _check_params_never_learn(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or net.prepared.state.phase != "TRAIN" or not gradient_flows(net) or net.backward_aborts:
         return  # (an aborting Backward is BL101's finding; nothing after it happens)
-    for index, layer in user_layers(net):
+    for index, layer in user_layers_of(ctx):
         dead = _dead_params(net, layer)
         if dead:
             yield _never_learns_finding(ctx, net, index, layer, dead)

@@ -11,10 +11,11 @@ from backprop_lint.caffe.records import FrozenRecord
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, FrozenSet, List, Optional, Sequence, Tuple
+    from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
 
     from backprop_lint.caffe.layer_table import LayerInfo
     from backprop_lint.caffe.model import ParamSpec, SimLayer, SimulatedNet
+    from backprop_lint.linting.rules.base import RuleContext
 
 
 class Reader(FrozenRecord):
@@ -115,17 +116,17 @@ def last_writer(net: SimulatedNet, blob: str) -> Optional[int]:
 
 
 def user_layers(net: SimulatedNet) -> List[Tuple[int, SimLayer]]:
-    """The layers the user wrote (Split layers left out), with their index. Every rule asks for
-    them in turn: the list of the net asked last is kept (do not change it)."""
-    global _last_user_layers
-    layers = net.layers
-    last = _last_user_layers  # one read: another thread may replace it (then both lists are right)
-    if last[0] is not layers:  # holding the list keeps its id from being reused
-        last = _last_user_layers = (layers, [(i, layer) for i, layer in enumerate(layers) if not layer.is_split])
-    return last[1]  # type: ignore[no-any-return]
+    """The layers the user wrote (Split layers left out), with their index."""
+    return [(i, layer) for i, layer in enumerate(net.layers) if not layer.is_split]
 
 
-_last_user_layers: Tuple[Any, List[Tuple[int, SimLayer]]] = (None, [])  # (net.layers, its user layers)
+def user_layers_of(ctx: RuleContext) -> List[Tuple[int, SimLayer]]:
+    """``user_layers(ctx.net)``, found once per context (``ctx.memo``): every rule walks them."""
+    found: Optional[List[Tuple[int, SimLayer]]] = ctx.memo.get("user_layers")
+    if found is None:
+        assert ctx.net is not None
+        found = ctx.memo["user_layers"] = user_layers(ctx.net)
+    return found
 
 
 def has_loss(net: SimulatedNet) -> bool:

@@ -22,7 +22,7 @@ from backprop_lint.linting.rules.graph import (
     producer_of,
     quote,
     user_bottoms,
-    user_layers,
+    user_layers_of,
     user_readers,
 )
 
@@ -39,7 +39,7 @@ def _check_force_overrides(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or not net.prepared.force_backward:
         return
-    for index, layer in user_layers(net):
+    for index, layer in user_layers_of(ctx):
         bottoms = user_bottoms(net, index)
         overridden = [
             j for j in range(len(layer.bottoms))
@@ -188,7 +188,7 @@ def _check_loss_top_read(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None:
         return
-    for index, layer in user_layers(net):
+    for index, layer in user_layers_of(ctx):
         if not any(layer.loss):
             continue  # not a loss layer
         for j, top in enumerate(layer.tops):
@@ -252,7 +252,7 @@ def _check_batchnorm_forces_backward(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or net.prepared.force_backward:
         return
-    for index, layer in user_layers(net):
+    for index, layer in user_layers_of(ctx):
         if layer.type != "BatchNorm" or not layer.param_propagate_down:
             continue
         if not any(flag is True for flag in layer.param_propagate_down):
@@ -263,7 +263,7 @@ def _check_batchnorm_forces_backward(ctx: RuleContext) -> Iterable[Finding]:
         if frozen is None:
             continue
         woken = [
-            net.layers[i].name for i, other in user_layers(net)
+            net.layers[i].name for i, other in user_layers_of(ctx)
             if other.need_backward is True and frozen.layers[i].need_backward is False and i != index
         ]
         if woken:
@@ -346,7 +346,7 @@ def _check_frozen_params_get_gradients(ctx: RuleContext) -> Iterable[Finding]:
         # force_backward is what gives this net (or the blobs you need) a gradient: the frozen
         # parameters' gradients are its price, and advising to drop it would undo BL201's fix
         return
-    for _index, layer in user_layers(net):
+    for _index, layer in user_layers_of(ctx):
         cells = layer.param_diff_nonzero or []
         specs = param_specs(layer)
         frozen = [
@@ -388,7 +388,7 @@ def _check_duplicate_layer_names(ctx: RuleContext) -> Iterable[Finding]:
     if net is None:
         return
     seen: Dict[str, SimLayer] = {}
-    for _index, layer in user_layers(net):
+    for _index, layer in user_layers_of(ctx):
         first = seen.setdefault(layer.name, layer)
         if first is layer:
             continue
@@ -429,7 +429,7 @@ def _check_useless_propagate_down(ctx: RuleContext) -> Iterable[Finding]:
     net = ctx.net
     if net is None or net.prepared.force_backward:
         return
-    for index, layer in user_layers(net):
+    for index, layer in user_layers_of(ctx):
         if layer.need_backward is not False:
             continue
         asked = [j for j in range(len(layer.bottoms)) if explicit_propagate_down(layer, j) is True]
@@ -468,7 +468,7 @@ def _check_ignored_propagate_down(ctx: RuleContext) -> Iterable[Finding]:
     if net is None or net.prepared.force_backward:
         return  # under force_backward every flag is overridden anyway (BL301)
     loss_of: Optional[Dict[str, float]] = None
-    for index, layer in user_layers(net):
+    for index, layer in user_layers_of(ctx):
         if layer.definition is None or False not in layer.definition.propagate_down:
             continue  # no `propagate_down: false` written on this layer (most layers have no flag at all)
         for j, blob in enumerate(layer.bottoms):
