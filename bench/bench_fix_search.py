@@ -26,7 +26,13 @@ with ``force_backward: true``, a layer of its own that runs backward:
   layer over ``data``, and the read is ``data``, whose diff that layer makes
   unknown whatever reaches it: the sweeps need not run the ReLUs, since what
   the Python layer writes does not depend on its top's diff
-  (``simulate._reads_top_diffs``).
+  (``simulate._reads_top_diffs``);
+* ``unknown-fan``: each ReLU ``r<i>`` of ``data`` is read by its own
+  undeclared Python layer (top ``p<i>``), the seeds are the ``p<i>`` and the
+  read is ``data``: every Python layer is a candidate start with relevant
+  layers of its own, and ``data``'s diff is unknown after any call, never
+  non-zero (``simulate.no_call_can_pass`` proves it in one pass);
+  ``unknown-fan-forced`` is the same net with ``force_backward: true``.
 
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).
@@ -54,6 +60,7 @@ from installed import run_once  # noqa: E402
 
 _OTHER = 'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }'
 _KEEP = 'layer { name: "keep" type: "ReLU" bottom: "other" top: "kept" propagate_down: false }'
+_PYTHON = 'layer {{ name: "p{i}" type: "Python" bottom: "r{i}" top: "p{i}" python_param {{ module: "m" layer: "L" }} }}'
 #: per net: the layers under the fan, the blob its ReLUs read, the blobs read
 _NETS: Dict[str, Tuple[List[str], str, List[str]]] = {
     "fan": ([_OTHER], "data", ["other"]),
@@ -66,30 +73,43 @@ _NETS: Dict[str, Tuple[List[str], str, List[str]]] = {
     "two-reads": ([_OTHER, _KEEP], "data", ["other", "data"]),
     "unknown-bottom": (['layer { name: "pre" type: "Python" bottom: "data" top: "p" '
                         'python_param { module: "m" layer: "L" } }'], "p", ["data"]),
+    "unknown-fan": ([_OTHER], "data", ["data"]),
+    "unknown-fan-forced": ([_OTHER], "data", ["data"]),
 }
+#: the nets whose seeds are the tops ``p<i>`` of a Python layer over each ReLU, not the ReLUs' tops
+_UNKNOWN_FANS = {"unknown-fan", "unknown-fan-forced"}
 NETS = tuple(_NETS)
 
 
 def fan_net(kind: str, n: int) -> str:
     """An Input ``data`` and the layers of ``kind`` under ``n`` ReLUs."""
     below, fan_bottom, _ = _NETS[kind]
-    lines = ['name: "fan"', 'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+    lines = ['name: "fan"', *(["force_backward: true"] if kind.endswith("-forced") else []),
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
              *below]
-    lines += [f'layer {{ name: "r{i}" type: "ReLU" bottom: "{fan_bottom}" top: "r{i}" }}' for i in range(n)]
+    for i in range(n):
+        lines.append(f'layer {{ name: "r{i}" type: "ReLU" bottom: "{fan_bottom}" top: "r{i}" }}')
+        if kind in _UNKNOWN_FANS:
+            lines.append(_PYTHON.format(i=i))
     return "\n".join(lines) + "\n"
+
+
+def seed_prefix(kind: str) -> str:
+    return "p" if kind in _UNKNOWN_FANS else "r"
 
 
 # sys.path[0] is the working directory under `python -c`: dropped, so that the installed wheel is
 # imported even when the bench runs from the repo's root
 _API = ("import sys; del sys.path[0]; from backprop_lint.backward.plan import plan_backward; "
-        "plan_backward(sys.argv[1], seeds=[f'r{i}' for i in range(int(sys.argv[2]))], reads=sys.argv[3:])")
+        "plan_backward(sys.argv[1], seeds=[f'{sys.argv[3]}{i}' for i in range(int(sys.argv[2]))], "
+        "reads=sys.argv[4:])")
 
 
 def command(ours: Ours, kind: str, n: int, path: Path, api: bool) -> List[str]:
     reads = _NETS[kind][2]
     if api:
-        return [str(ours.python), "-c", _API, str(path), str(n), *reads]
-    seeds = [argument for i in range(n) for argument in ("--seed", f"r{i}")]
+        return [str(ours.python), "-c", _API, str(path), str(n), seed_prefix(kind), *reads]
+    seeds = [argument for i in range(n) for argument in ("--seed", f"{seed_prefix(kind)}{i}")]
     return [*ours.prefix, "backward", str(path), *seeds, *(argument for read in reads for argument in ("--read", read))]
 
 
