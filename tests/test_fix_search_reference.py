@@ -20,6 +20,11 @@ many and interleaved with the fan), on layers that abort or may abort in the
 middle of a fan without writing anything read, and under a lowest writer that
 ignores what reaches it; the search with several reads, one of which may
 never pass, must pick the same fix.
+
+``simulate.diff_bounds``, which lets the search give up at once when no call
+can pass, must bound every diff of every call (start, end) on those nets, and
+``no_call_can_pass`` must never say so of a net where the reference finds a
+passing call.
 """
 from __future__ import annotations
 
@@ -38,8 +43,11 @@ from backprop_lint.caffe.simulate import (
     AUTOMATIC_TOP,
     BackwardSweeps,
     BuiltNet,
+    _DiffClasses,
     build_layers,
+    diff_bounds,
     init_net,
+    no_call_can_pass,
     outputs_of,
     run_backward,
     sweep_backward,
@@ -168,6 +176,10 @@ def _compare(prepared: PreparedNet, rng: random.Random, calls: int,
         found, _ = search_fix(prepared, net, seeds, reads, start, end, declared, built)
         got = None if found is None else (found.start, found.end, found.forced)
         assert got == expected, (prepared.name, seeds, reads, start, end)
+        if expected is not None:  # a call passes on that configuration's net: the proof must allow it
+            passing_net = (net if expected[2] == prepared.force_backward
+                           else init_net(prepared.replace(force_backward=True), declared, built))
+            assert not no_call_can_pass(passing_net, seeds, reads), (prepared.name, seeds, reads)
         compared += 1
     return compared
 
@@ -576,3 +588,116 @@ def test_same_fix_and_sweeps_on_a_chain_seeded_only_at_its_top(middle: str, n: i
     fixed = [([top], ["data"]), ([top], ["mid"]), ([top], ["c0"]), ([top], ["data", "c0"])]
     assert _compare(prepared, random.Random(f"{middle}{n}"), 10, fixed) >= len(fixed)
     assert _same_sweeps(prepared, random.Random(n), 4, 40, fixed) > 0
+
+
+def unknown_fan(n: int, variant: str) -> Tuple[str, List[str]]:
+    """(net, tops to seed): bench_fix_search's ``unknown-fan``: ``n`` ReLUs ``r<i>`` of ``data``, each
+    read by its own undeclared Python layer ``p<i>`` (after its ReLU, or after all the ReLUs:
+    "grouped"), seeds the ``p<i>``; "forced" adds ``force_backward: true``, "relu-seed" seeds ``r0``
+    too, and "one-relu" makes the last ``p<i>`` a ReLU, so that a call can make ``data`` non-zero."""
+    relus = [f'layer {{ name: "r{i}" type: "ReLU" bottom: "data" top: "r{i}" }}' for i in range(n)]
+    tops = [f"p{i}" for i in range(n)]
+    pythons = [f'layer {{ name: "p{i}" type: "Python" bottom: "r{i}" top: "p{i}" '
+               f'python_param {{ module: "m" layer: "L" }} }}' for i in range(n)]
+    if variant == "one-relu":
+        pythons[-1] = f'layer {{ name: "p{n - 1}" type: "ReLU" bottom: "r{n - 1}" top: "p{n - 1}" }}'
+    body = ([*relus, *pythons] if variant == "grouped"
+            else [line for pair in zip(relus, pythons) for line in pair])
+    lines = ['name: "unknown"', *(["force_backward: true"] if variant == "forced" else []),
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }', *body]
+    return "\n".join(lines) + "\n", (["r0", *tops] if variant == "relu-seed" else tops)
+
+
+UNKNOWN_FANS = ["interleaved", "grouped", "forced", "relu-seed", "one-relu"]
+
+
+@pytest.mark.parametrize("variant", UNKNOWN_FANS)
+@pytest.mark.parametrize("n", [1, 3, 20, 60])
+def test_same_fix_on_unknown_fans(variant: str, n: int) -> None:
+    text, tops = unknown_fan(n, variant)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["data"]), (tops, ["data", "r0"]), (tops[:1], ["data"]), (tops, ["r0"])]
+    assert _compare(prepared, random.Random(f"{variant}{n}"), 6, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 2, 30, fixed) > 0
+
+
+@pytest.mark.parametrize("variant", UNKNOWN_FANS)
+def test_the_proof_gives_up_early_on_unknown_fans_only_when_no_call_passes(variant: str) -> None:
+    """The unknown fans where ``data``'s diff is never non-zero are proved so in one pass."""
+    text, tops = unknown_fan(30, variant)
+    prepared = _prepared(text)
+    assert prepared is not None
+    nets = _built(prepared)
+    assert nets is not None
+    net = nets[1] if prepared.force_backward else init_net(prepared.replace(force_backward=True),
+                                                           declared_layer_infos(None, ()), nets[0])
+    seeds = [net.name_to_id[top] for top in tops]
+    read = [net.name_to_id["data"]]
+    # a seeded ReLU, or a ReLU in place of a Python layer, passes data a gradient from a call of its own
+    assert no_call_can_pass(net, seeds, read) is (variant not in ("relu-seed", "one-relu"))
+    assert next(_passing_ranges(net, seeds, read, len(net.layers) - 1), None) is None \
+        or not no_call_can_pass(net, seeds, read)
+
+
+_RANK = {False: 0, None: 1, True: 2}
+
+
+def _bounded(prepared: PreparedNet, rng: random.Random, calls: int,
+             fixed: Sequence[Tuple[List[str], List[str]]] = (), starts: int = 24) -> int:
+    """Every diff ``sweep_backward`` gives, for every end of ``starts`` random starts (all when the net is
+    smaller) of ``calls`` random seedings and the ``fixed`` ones, on the net and its force_backward
+    variant, is at most ``diff_bounds``' (False < None < True), but those of the Parameter tops'
+    classes."""
+    nets = _built(prepared)
+    if nets is None:
+        return 0
+    forced = init_net(prepared.replace(force_backward=True), declared_layer_infos(None, ()), nets[0])
+    compared = 0
+    for net in (nets[1], forced):
+        named = [[net.name_to_id[s] for s in seeds] for seeds, _ in fixed]
+        for seeds in [*named, *(call[0] for call in _calls(net, rng, calls))]:
+            bounds, parameter_classes = diff_bounds(net, seeds)
+            roots = _DiffClasses(net).roots(len(net.blob_names))
+            watched = [b for b in range(len(net.blob_names)) if roots[b] not in parameter_classes]
+            n = len(net.layers)
+            for start in sorted(rng.sample(range(n), min(n, starts))):
+                sweep = sweep_backward(net, seeds, start, watched)
+                assert sweep is not None
+                for k, (values, _) in enumerate(sweep):
+                    for blob_id, value in zip(watched, values):
+                        assert _RANK[value] <= _RANK[bounds[blob_id]], \
+                            (prepared.name, seeds, start, start - k, net.blob_names[blob_id])
+                compared += 1
+    return compared
+
+
+def test_diff_bounds_bound_every_call() -> None:
+    """The claim ``no_call_can_pass`` rests on, blob by blob and call by call, on the nets above: this
+    fails for a bound that keeps only the last write, or that ranks None above True."""
+    compared = 0
+    for path in FIXTURE_NETS:
+        prepared = _prepared(path.read_text(errors="replace"))
+        if prepared is not None and len(prepared.layers) <= 200:
+            compared += _bounded(prepared, random.Random(path.name), 2)
+    for seed in range(300):
+        net = generate(seed, invalid_rate=0.0)
+        if net.valid:
+            prepared = _prepared(net.text, phase=net.phase, level=net.level, stages=net.stages, flavor="ssd")
+            if prepared is not None:
+                compared += _bounded(prepared, random.Random(seed), 3)
+    for seed in range(40):
+        text, tops, _ = busy_fan(seed, 12 + seed)
+        prepared = _prepared(text)
+        if prepared is not None:
+            compared += _bounded(prepared, random.Random(seed), 3, [(tops, [])])
+    for variant in UNKNOWN_FANS:
+        text, tops = unknown_fan(6, variant)
+        prepared = _prepared(text)
+        assert prepared is not None
+        compared += _bounded(prepared, random.Random(variant), 2, [(tops, [])])
+    for middle in MIDDLE_LAYERS:
+        prepared = _prepared(chain_seeded_at_the_top(middle, 8))
+        assert prepared is not None
+        compared += _bounded(prepared, random.Random(middle), 2, [(["c7"], [])])
+    assert compared > 5000

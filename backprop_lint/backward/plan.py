@@ -39,6 +39,7 @@ from backprop_lint.caffe.simulate import (
     build_layers,
     init_net,
     is_unknowable,
+    no_call_can_pass,
     outputs_of,
     python_layer_key,
     run_backward,
@@ -753,13 +754,18 @@ def _cheapest_range(
     Among candidates of equal cost the smallest start wins (then the smallest
     end, which the width fixes). Candidates are tried cheapest first: the call
     asked for, then one argument changed, then both; a start is looked at only
-    when its narrowest range could still beat the best found.
+    when its narrowest range could still beat the best found. With more than two starts,
+    ``simulate.no_call_can_pass`` is asked first (one pass over the layers), so that a net where
+    no call passes costs no sweep per start.
     """
     tests = _RangeTests(net, seed_ids, read_ids)
     starts = _candidate_starts(net, seed_ids, want_start, tests.start_ok)
     if want_start in starts and want_end <= want_start and tests.end_ok[want_end] \
             and tests.passes(want_start, want_end):
         return want_start, want_end
+    # many starts may each sweep their own relevant layers: one pass first proves when none can pass
+    if len(starts) > 2 and no_call_can_pass(net, seed_ids, read_ids):
+        return None
     for both_changed in (False, True):
         best: Optional[Tuple[int, int]] = None
         bound = len(net.layers) + 1  # a later start must be strictly narrower than the best found
