@@ -33,7 +33,9 @@ layer { name: "shared" type: "InnerProduct" bottom: "data" top: "other"
 def _assert_like_keywords(instance: Any) -> None:
     cls = type(instance)
     assert not hasattr(instance, "__dict__")
-    values = {name: getattr(instance, name) for name in cls.__slots__}  # every slot is set
+    # every slot is set; a field kept as ``_name`` (a location made when first read) is given as ``name``
+    keywords = [name.lstrip("_") for name in cls.__slots__]
+    values = {name: getattr(instance, name) for name in keywords}
     assert cls(**values) == instance
 
 
@@ -80,3 +82,17 @@ def test_inline_net_instances_hold_every_field() -> None:
 @pytest.mark.skipif(not NET_WITH_SPLITS.exists(), reason="shared corpus not present")
 def test_corpus_net_with_splits_instances_hold_every_field() -> None:
     _check(NET_WITH_SPLITS)
+
+
+def test_locations_are_made_when_first_read_where_each_layer_starts() -> None:
+    prepared = prepare(INLINE_NET, phase="TRAIN")
+    simulated = simulate(prepared)
+    # nothing on the way read one: each layer still holds the Message it was parsed as (a Split, its producer's)
+    assert all(layer._location.__class__ is Message for layer in prepared.layers)
+    assert all(layer._location.__class__ is Message for layer in simulated.layers)
+    producers = {top: layer for layer in prepared.layers if layer.split_of is None for top in layer.tops}
+    for layer in prepared.layers:
+        written = layer.param if layer.split_of is None else producers[layer.bottoms[0]].param
+        assert layer.location == Location("<string>", *written.line_col())
+    assert [layer.location for layer in simulated.layers] == [layer.location for layer in prepared.layers]
+    assert [layer.location.line for layer in prepared.layers if layer.split_of is None] == [3, 5, 7, 8, 9, 10]

@@ -84,7 +84,7 @@ def layer_def_from(layer: Message, file: str, source_index: int, location: Optio
         [bool(p) for p in propagate_down] if propagate_down else [],
         params,
         fields.get("phase"),
-        location if location is not None else _layer_location(layer, file),
+        location if location is not None else (layer if layer.read_from(file) else _layer_location(layer, file)),
         layer,  # param: the whole LayerParameter
         list(layer.comments),
         source_index,

@@ -122,10 +122,11 @@ class SourceLines:
     first need (one pass over the text).
     """
 
-    __slots__ = ("text", "_starts", "_pos", "_line", "_line_start")
+    __slots__ = ("text", "file", "_starts", "_pos", "_line", "_line_start")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, file: str = "<string>") -> None:
         self.text = text
+        self.file = file  # what the text was read from, for the Locations of its messages
         self._starts: Optional[List[int]] = None
         self._pos = 0  # the last offset counted forward to, on line _line starting at _line_start
         self._line = 1
@@ -234,6 +235,17 @@ class Message:
         if self._offset >= 0:
             self._place()
         return self._line, self._col
+
+    def read_from(self, file: str) -> bool:
+        """Whether this message was parsed from the text of ``file``: then ``location()`` needs no file."""
+        lines = self._lines
+        return lines is not None and lines.file == file
+
+    def location(self) -> "Location":
+        """Where this parsed message starts (``read_from``), as a Location."""
+        assert self._lines is not None
+        line, col = self.line_col()
+        return Location(self._lines.file, line, col) if line else Location(self._lines.file)
 
     def _place(self) -> None:
         assert self._lines is not None
@@ -402,15 +414,25 @@ class ParamSpec(Record):
         self.explicit = explicit
 
 
+def made_location(location: Union[Location, None, Message]) -> Optional[Location]:
+    """A record's ``_location`` field as a Location: a parsed Message stands for the place it was
+    read from, made into a Location when first read (``LayerDef``)."""
+    return location.location() if location.__class__ is Message else location  # type: ignore[union-attr,return-value]
+
+
 class LayerDef(Record):
     """One LayerParameter as Net::Init sees it (after filter and InsertSplits).
 
     The stages build one or two per layer, with positional arguments: a call
-    with a dozen keywords costs about three times as much.
+    with a dozen keywords costs about three times as much. ``location`` may be
+    given as the parsed Message whose place it is (``Message.read_from``): the
+    Location is then made on first read (4 % of a DenseNet-201 ``simulate``
+    went to making Locations no one read). The field itself is ``_location``,
+    so that a property can make it while the other fields stay plain slots.
     """
 
     __slots__ = ("name", "type", "bottoms", "tops", "loss_weights", "propagate_down", "params", "phase",
-                 "location", "param", "comments", "source_index", "split_of", "original_bottoms")
+                 "_location", "param", "comments", "source_index", "split_of", "original_bottoms")
     name: str
     type: str
     bottoms: List[str]
@@ -419,7 +441,8 @@ class LayerDef(Record):
     propagate_down: List[bool]  # explicit entries only (empty: not given)
     params: List[ParamSpec]  # explicit param {} entries only
     phase: Optional[str]  # the layer's own phase field, if any
-    location: Optional[Location]  # where the layer block starts
+    #: where the layer block starts (``location``), or the parsed Message whose place it is until first read
+    _location: Union[Location, None, Message]
     param: Message  # the whole LayerParameter (type-specific params live here)
     comments: List[str]
     #: index of the layer in the upgraded, unfiltered NetParameter; None for Split layers
@@ -439,7 +462,7 @@ class LayerDef(Record):
         propagate_down: List[bool],
         params: List[ParamSpec],
         phase: Optional[str],
-        location: Optional[Location],
+        location: Union[Location, None, Message],
         param: Message,
         comments: Optional[List[str]] = None,
         source_index: Optional[int] = None,
@@ -454,12 +477,24 @@ class LayerDef(Record):
         self.propagate_down = propagate_down
         self.params = params
         self.phase = phase
-        self.location = location
+        self._location = location
         self.param = param
         self.comments = [] if comments is None else comments
         self.source_index = source_index
         self.split_of = split_of
         self.original_bottoms = [] if original_bottoms is None else original_bottoms
+
+    @property
+    def location(self) -> Optional[Location]:
+        """Where the layer block starts (None: nowhere known)."""
+        location = self._location
+        if location.__class__ is Message:
+            location = self._location = made_location(location)
+        return location  # type: ignore[return-value]
+
+    def field_values(self) -> Tuple[Any, ...]:
+        self.location  # a location still to be made compares as the Location it will be
+        return super().field_values()
 
 
 class PreparedNet(Record):
@@ -520,7 +555,7 @@ class SimLayer(Record):
     """
 
     __slots__ = ("name", "type", "bottoms", "tops", "need_backward", "bottom_need_backward",
-                 "param_propagate_down", "loss", "location", "is_split", "backward_aborts",
+                 "param_propagate_down", "loss", "_location", "is_split", "backward_aborts",
                  "need_backward_before_pruning", "contributes_to_loss", "skip_pruned", "forced", "params",
                  "param_diff_nonzero", "definition", "row")
     name: str
@@ -532,7 +567,8 @@ class SimLayer(Record):
     #: one entry per parameter blob; None when the blob count is unknown
     param_propagate_down: Optional[List[Tri]]
     loss: List[float]  # loss weight per top, as Layer::loss(j)
-    location: Optional[Location]
+    #: ``location``: as LayerDef's, made when first read (most runs read only those of their findings)
+    _location: Union[Location, None, Message]
     is_split: bool
     #: whether Backward() will abort in this layer (None: unknown)
     backward_aborts: Tri
@@ -563,7 +599,7 @@ class SimLayer(Record):
         bottom_need_backward: List[Tri],
         param_propagate_down: Optional[List[Tri]],
         loss: List[float],
-        location: Optional[Location],
+        location: Union[Location, None, Message],
         is_split: bool = False,
         backward_aborts: Tri = False,
         need_backward_before_pruning: Tri = False,
@@ -583,7 +619,7 @@ class SimLayer(Record):
         self.bottom_need_backward = bottom_need_backward
         self.param_propagate_down = param_propagate_down
         self.loss = loss
-        self.location = location
+        self._location = location
         self.is_split = is_split
         self.backward_aborts = backward_aborts
         self.need_backward_before_pruning = need_backward_before_pruning
@@ -594,6 +630,20 @@ class SimLayer(Record):
         self.param_diff_nonzero = param_diff_nonzero
         self.definition = definition
         self.row = row
+
+    @property
+    def location(self) -> Optional[Location]:
+        """Where the layer block starts (None: nowhere known)."""
+        location = self._location
+        if location.__class__ is Message:
+            # the LayerDef's, made once for every state that keeps the layer
+            location = self._location = (self.definition.location if self.definition is not None
+                                          else made_location(location))
+        return location  # type: ignore[return-value]
+
+    def field_values(self) -> Tuple[Any, ...]:
+        self.location  # as LayerDef's
+        return super().field_values()
 
 
 class SimulatedNet(Record):

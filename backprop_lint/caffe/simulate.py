@@ -1323,7 +1323,7 @@ def _to_simulated(prepared: PreparedNet, simulation: Simulation) -> SimulatedNet
             layer.bottom_need_backward,
             layer.param_propagate_down,
             layer.loss,
-            definition.location,
+            definition._location,  # made when first read
             definition.split_of is not None,  # is_split
             aborts.get(i, False),  # backward_aborts
             layer.need_backward_before_pruning,

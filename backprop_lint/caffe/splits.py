@@ -110,10 +110,11 @@ def insert_splits(layers: List[LayerDef]) -> List[LayerDef]:
 
 def _with_bottoms(layer: LayerDef, bottoms: List[str], loss_weights: List[float]) -> LayerDef:
     """A copy of ``layer`` reading ``bottoms``, with ``loss_weights``; its bottoms as written
-    stay in ``original_bottoms``. (``layer.replace(...)`` with its field names spelled out.)"""
+    stay in ``original_bottoms``. (``layer.replace(...)`` with its field names spelled out; the
+    location as the field holds it, so one still to be made stays so.)"""
     return LayerDef(
         layer.name, layer.type, bottoms, layer.tops, loss_weights, layer.propagate_down,
-        layer.params, layer.phase, layer.location, layer.param, layer.comments, layer.source_index,
+        layer.params, layer.phase, layer._location, layer.param, layer.comments, layer.source_index,
         layer.split_of, layer.original_bottoms,
     )
 
@@ -126,6 +127,6 @@ def _split_layer(producer: LayerDef, blob: str, top_index: int, count: int, loss
     if loss_weights:
         fields["loss_weight"] = loss_weights
     return LayerDef(  # positional, as _with_bottoms
-        name, "Split", [blob], tops, loss_weights, [], [], None, producer.location,
+        name, "Split", [blob], tops, loss_weights, [], [], None, producer._location,  # made when first read
         Message("LayerParameter", fields), None, None, producer.name,
     )

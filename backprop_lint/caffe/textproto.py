@@ -549,7 +549,7 @@ class _Parser:
         self._line_pos = 0
         self._line_start = 0
         #: the messages' positions are offsets into this text, turned into lines when read
-        self.lines = SourceLines(text)
+        self.lines = SourceLines(text, file)
 
     # -- positions --------------------------------------------------------
 
