@@ -616,6 +616,10 @@ class _Parser:
                         pos = self.unusual_field(found, name, found.start(1))
                         after_field = self.after_field
                         break
+                    # the schema's own string keys the message's fields: the match's copy is freed at
+                    # once instead of living as thousands of equal keys, and every later lookup of a
+                    # field by name finds the very same string
+                    name = spec.name
                     if opener is None:
                         if token is not None:
                             if not colon:
