@@ -157,8 +157,23 @@ def run(args: argparse.Namespace) -> int:
 def write_json(document: Any, indent: Optional[int] = None) -> None:
     """One JSON document on stdout (the machine-readable output of simulate, backward, verify)."""
     # dumps, not dump: only the one-shot encoder is C, and one write beats thousands; the documents
-    # are trees built here, so the encoder need not track every container to detect a cycle
-    sys.stdout.write(printable_json(json.dumps(document, indent=indent, check_circular=False)) + "\n")
+    # are trees built here, so the encoder need not track every container to detect a cycle. The
+    # newline is written on its own: appending it would copy the whole text once more.
+    stdout = sys.stdout
+    stdout.write(printable_json(json_text(document, indent)))
+    stdout.write("\n")
+
+
+def json_text(document: Any, indent: Optional[int] = None) -> str:
+    """``json.dumps(document, indent=indent)``: ASCII, every other character escaped.
+
+    Encoding without ``ensure_ascii`` is cheaper, and when that text is all ASCII
+    (``isascii`` is free on a str) it is the same text, but for DEL, the one ASCII
+    character ``ensure_ascii`` escapes: any other text is encoded again."""
+    text = json.dumps(document, indent=indent, check_circular=False, ensure_ascii=False)
+    if not text.isascii() or "\x7f" in text:
+        text = json.dumps(document, indent=indent, check_circular=False)
+    return text
 
 
 def main(argv: List[str]) -> int:

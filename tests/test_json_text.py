@@ -1,0 +1,44 @@
+"""``cli.simulate.json_text`` encodes without ``ensure_ascii`` when that gives the same text:
+it must always be exactly ``json.dumps(document, indent=indent)``."""
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+
+from backprop_lint.cli.simulate import json_text
+
+#: characters around every edge json's two encoders treat differently or alike
+_ALPHABET = [chr(c) for c in range(0x80)] + ["é", "\u2028", "\udce9", "\ud83d", "\U0001f600", "\uffff"]
+
+
+def _document(rng: random.Random, depth: int = 0) -> Any:
+    kind = rng.randrange(7 if depth < 3 else 4)
+    if kind == 0:
+        return "".join(rng.choice(_ALPHABET) for _ in range(rng.randrange(6)))
+    if kind == 1:
+        return rng.choice([True, False, None, 0, -3, 0.0, 1.5, 1e-7])
+    if kind == 2:
+        return "".join(rng.choice("abc_/0") for _ in range(rng.randrange(8)))
+    if kind == 3:
+        return rng.choice(["\x7f", "x\x7fy", "plain", ""])
+    if kind in (4, 5):
+        return [_document(rng, depth + 1) for _ in range(rng.randrange(4))]
+    return {_document(rng, 3) if rng.random() < 0.8 else "k\x7f": _document(rng, depth + 1)
+            for _ in range(rng.randrange(4))}
+
+
+@pytest.mark.parametrize("indent", [None, 1])
+def test_json_text_is_json_dumps(indent: Any) -> None:
+    rng = random.Random(7)
+    for _ in range(3000):
+        document = {"layers": [_document(rng) for _ in range(3)]}
+        assert json_text(document, indent) == json.dumps(document, indent=indent)
+
+
+def test_json_text_of_the_characters_ensure_ascii_escapes() -> None:
+    for text in ["\x7f", "é", "\udce9", "a\u2028b", "ascii only"]:
+        assert json_text({"name": text}) == json.dumps({"name": text})
+    assert json_text(["\x7f"]) == '["\\u007f"]'
