@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import inspect
 import pickle
 import typing
@@ -169,3 +170,28 @@ def test_lazy_named_tuple_compiles_its_constructor_on_first_call() -> None:
         for wrong in ({}, {"name": "a", "colour": "red"}, {"name": "a", "count": 1, "extra": 2}):
             with pytest.raises(TypeError):
                 cls(**wrong)
+
+
+class Colour(records.NamedConstant):
+    __slots__ = ()
+    RED: typing.ClassVar[Colour]
+    BLUE: typing.ClassVar[Colour]
+
+
+Colour.RED = Colour("RED", "red")
+Colour.BLUE = Colour("BLUE", "blue")
+
+
+class ColourEnum(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+def test_named_constants_behave_as_enum_members() -> None:
+    for constant, member in ((Colour.RED, ColourEnum.RED), (Colour.BLUE, ColourEnum.BLUE)):
+        assert (constant.name, constant.value) == (member.name, member.value)
+        assert repr(constant) == repr(member).replace("ColourEnum", "Colour")
+        assert copy.copy(constant) is copy.deepcopy(constant) is pickle.loads(pickle.dumps(constant)) is constant
+    assert Colour.RED != Colour.BLUE and len({Colour.RED, Colour.RED, Colour.BLUE}) == 2
+    with pytest.raises(AttributeError):
+        Colour.RED.other = 1  # type: ignore[attr-defined]

@@ -9,22 +9,26 @@ does, and which types a flavour registers, is in ``layer_table.py``.
 """
 from __future__ import annotations
 
-from enum import Enum
-
-from backprop_lint.caffe.records import NamedTuple
+from backprop_lint.caffe.records import NamedConstant, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Dict
+    from typing import ClassVar, Dict
 
 
-class BatchNormUpgrade(Enum):
+class BatchNormUpgrade(NamedConstant):
     """What ``UpgradeNetBatchNorm`` does to a BatchNorm layer that declares exactly 3 ``param {}``."""
 
-    #: keep the three specs (names, share_mode) but set ``lr_mult: 0, decay_mult: 0`` on each
-    ZERO_LR_AND_DECAY = "zero-lr-and-decay"
-    #: drop the three specs, so the net's copy of the layer has no ``param`` (default lr_mult 1)
-    CLEAR_PARAMS = "clear-params"
+    __slots__ = ()
+
+    ZERO_LR_AND_DECAY: ClassVar[BatchNormUpgrade]
+    CLEAR_PARAMS: ClassVar[BatchNormUpgrade]
+
+
+#: keep the three specs (names, share_mode) but set ``lr_mult: 0, decay_mult: 0`` on each
+BatchNormUpgrade.ZERO_LR_AND_DECAY = BatchNormUpgrade("ZERO_LR_AND_DECAY", "zero-lr-and-decay")
+#: drop the three specs, so the net's copy of the layer has no ``param`` (default lr_mult 1)
+BatchNormUpgrade.CLEAR_PARAMS = BatchNormUpgrade("CLEAR_PARAMS", "clear-params")
 
 
 class Flavor(NamedTuple):

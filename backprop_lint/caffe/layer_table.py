@@ -21,14 +21,12 @@ Which options a build has is the user's setting (``build_options.py``).
 """
 from __future__ import annotations
 
-from enum import Enum
-
 from backprop_lint.caffe.model import InputError, Message
-from backprop_lint.caffe.records import LazyNamedTuple, NamedTuple
+from backprop_lint.caffe.records import LazyNamedTuple, NamedConstant, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+    from typing import Any, Callable, ClassVar, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 BVLC = "bvlc"
 SSD = "ssd"
@@ -42,23 +40,34 @@ WITH_PYTHON_LAYER = "WITH_PYTHON_LAYER"
 USE_CUDNN = "USE_CUDNN"
 
 
-class Backward(Enum):
-    """What a layer's Backward does to one bottom's diff."""
+class Backward(NamedConstant):
+    """What a layer's Backward does to one bottom's diff: one of the constants below."""
 
-    #: writes the bottom diff only when propagate_down[j] (bottom_need_backward) is set
-    RESPECTS_PD = "respects propagate_down"
-    #: writes the bottom diff whenever the layer runs backward, whatever propagate_down says
-    IGNORES_PD = "writes the bottom diff whatever propagate_down says"
-    #: never writes this bottom's diff
-    NEVER = "never writes this bottom's diff"
-    #: aborts (CHECK / NOT_IMPLEMENTED) when propagate_down[j] is set
-    ABORTS_IF_PD = "aborts when asked for this bottom's gradient"
-    #: aborts whenever Backward is called
-    ABORTS = "aborts whenever Backward runs"
-    #: writes zeros into the bottom diff when propagate_down[j] (Silence; Power with power*scale == 0)
-    ZEROES = "zeroes the bottom diff"
-    #: nothing is known (Python / undeclared custom layers)
-    UNKNOWN = "unknown"
+    __slots__ = ()
+
+    RESPECTS_PD: ClassVar[Backward]
+    IGNORES_PD: ClassVar[Backward]
+    NEVER: ClassVar[Backward]
+    ABORTS_IF_PD: ClassVar[Backward]
+    ABORTS: ClassVar[Backward]
+    ZEROES: ClassVar[Backward]
+    UNKNOWN: ClassVar[Backward]
+
+
+#: writes the bottom diff only when propagate_down[j] (bottom_need_backward) is set
+Backward.RESPECTS_PD = Backward("RESPECTS_PD", "respects propagate_down")
+#: writes the bottom diff whenever the layer runs backward, whatever propagate_down says
+Backward.IGNORES_PD = Backward("IGNORES_PD", "writes the bottom diff whatever propagate_down says")
+#: never writes this bottom's diff
+Backward.NEVER = Backward("NEVER", "never writes this bottom's diff")
+#: aborts (CHECK / NOT_IMPLEMENTED) when propagate_down[j] is set
+Backward.ABORTS_IF_PD = Backward("ABORTS_IF_PD", "aborts when asked for this bottom's gradient")
+#: aborts whenever Backward is called
+Backward.ABORTS = Backward("ABORTS", "aborts whenever Backward runs")
+#: writes zeros into the bottom diff when propagate_down[j] (Silence; Power with power*scale == 0)
+Backward.ZEROES = Backward("ZEROES", "zeroes the bottom diff")
+#: nothing is known (Python / undeclared custom layers)
+Backward.UNKNOWN = Backward("UNKNOWN", "unknown")
 
 
 class Count(NamedTuple):

@@ -25,6 +25,11 @@ from source when the class is made (1.1 M instructions for the layer table's
 35-field row, about 0.2 M for a small one), is compiled on the class's first
 call: for rows that a start builds otherwise (``_make``, ``tuple.__new__``)
 or not at all, so that a run never pays for it.
+
+``NamedConstant`` is the base of a small ``Enum`` without ``enum``'s cost
+(making an Enum class of seven members costs 0.7 M instructions at every
+start): a class whose instances are its named constants, compared with
+``is``, each with the ``name`` and ``value`` an Enum member has.
 """
 from __future__ import annotations
 
@@ -229,3 +234,23 @@ else:
 
     class LazyNamedTuple(metaclass=_NamedTupleMeta):
         """``NamedTuple`` whose constructor is compiled on the class's first call (see the module docstring)."""
+
+
+class NamedConstant:
+    """One of the named constants of a subclass, as an Enum member: ``name``, ``value``, compared with ``is``.
+
+    The subclass annotates its constants as ``ClassVar``s and assigns them after its body
+    (``Colour.RED = Colour("RED", "red")``). Copies and pickles are the constant itself.
+    """
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str, value: str) -> None:
+        self.name = name
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}.{self.name}: {self.value!r}>"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return getattr, (type(self), self.name)
