@@ -9,7 +9,7 @@ does, and which types a flavour registers, is in ``layer_table.py``.
 """
 from __future__ import annotations
 
-from backprop_lint.caffe.records import NamedConstant, NamedTuple
+from backprop_lint.caffe.records import FrozenRecord, NamedConstant
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -31,9 +31,12 @@ BatchNormUpgrade.ZERO_LR_AND_DECAY = BatchNormUpgrade("ZERO_LR_AND_DECAY", "zero
 BatchNormUpgrade.CLEAR_PARAMS = BatchNormUpgrade("CLEAR_PARAMS", "clear-params")
 
 
-class Flavor(NamedTuple):
-    """One Caffe code line's loading behaviour (an immutable row, like ``layer_table.LayerInfo``)."""
+class Flavor(FrozenRecord):
+    """One Caffe code line's loading behaviour (an immutable record; a named tuple class would
+    compile its constructor at every start, for two rows)."""
 
+    __slots__ = ("name", "description", "batchnorm_upgrade", "batchnorm_checks_stats_lr",
+                 "batchnorm_upgrade_source", "batchnorm_stats_source")
     name: str
     description: str
     batchnorm_upgrade: BatchNormUpgrade
@@ -44,6 +47,11 @@ class Flavor(NamedTuple):
     #: where the two behaviours above come from
     batchnorm_upgrade_source: str
     batchnorm_stats_source: str
+
+    def __init__(self, name: str, description: str, batchnorm_upgrade: BatchNormUpgrade,
+                 batchnorm_checks_stats_lr: bool, batchnorm_upgrade_source: str, batchnorm_stats_source: str) -> None:
+        self._set(name, description, batchnorm_upgrade, batchnorm_checks_stats_lr, batchnorm_upgrade_source,
+                  batchnorm_stats_source)
 
 
 BVLC = Flavor(

@@ -100,8 +100,10 @@ if TYPE_CHECKING:
     CountsOf = Callable[[Message], Tuple[Count, Count]]
 
 
-class ScratchContext(NamedTuple):
-    """What decides whether a layer scribbles on a bottom diff it was not asked for."""
+class ScratchContext(LazyNamedTuple):
+    """What decides whether a layer scribbles on a bottom diff it was not asked for.
+
+    Lazy: only a net with a Scale layer makes one."""
 
     n_bottoms: int
     propagate_down: Sequence[bool]

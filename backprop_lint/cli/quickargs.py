@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from backprop_lint.caffe.records import NamedTuple
+from backprop_lint.caffe.records import LazyNamedTuple, NamedTuple
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -105,8 +105,10 @@ def all_options(groups: OptionGroups) -> Tuple[Option, ...]:
     return tuple(option for _, options in groups for option in options)
 
 
-class Positionals(NamedTuple):
-    """A positional argument taking any number of values (``nargs="*"``): its name and default."""
+class Positionals(LazyNamedTuple):
+    """A positional argument taking any number of values (``nargs="*"``): its name and default.
+
+    Lazy: only ``check`` makes one, so ``simulate`` does not compile its constructor."""
 
     name: str
     default: List[str]
