@@ -662,32 +662,48 @@ def _split_rename(run: SimulatedCall, blob_id: int) -> Tuple[Optional[str], Opti
 def seed_overwrites(run: SimulatedCall) -> List[SeedNote]:
     """Seeds whose hand-written diff a layer of the range replaces by its own bottom gradient."""
     net = run.net
+    overwriters = _first_overwriters(run)
+    producers: Optional[Dict[int, int]] = None
     notes: List[SeedNote] = []
     for seed in run.seed_ids:
+        i = overwriters.get(seed)
+        if i is None:
+            continue
+        layer = net.layers[i]
         name = net.blob_names[seed]
-        for i in run.result.ran:
-            layer = net.layers[i]
-            if seed not in layer.bottom_ids or seed in layer.top_ids:
-                continue
-            j = layer.bottom_ids.index(seed)
-            if layer.bottom_need_backward[j] is False:
-                continue
-            producer = producer_index(net, seed)
-            start_hint = f" Start at the layer that produces it: start='{layer_names_of(net)[producer]}'." if producer is not None else ""
-            if layer.definition.type == "Split":
-                tops = _names([net.blob_names[t] for t in layer.top_ids])
-                message = (
-                    f"the Split '{layer.definition.name}' (#{i}) runs inside the range and overwrites the diff "
-                    f"you wrote into '{name}' with the sum of its tops' diffs ({tops})." + start_hint
-                )
-            else:
-                message = (
-                    f"'{layer.definition.name}' (#{i}) reads '{name}' and runs inside the range: its backward "
-                    f"overwrites the diff you wrote with the gradient from its own tops." + start_hint
-                )
-            notes.append(SeedNote(name, message, layer.definition.name))
-            break
+        if producers is None:
+            producers = producer_indexes(net)
+        producer = producers.get(seed)
+        start_hint = (f" Start at the layer that produces it: start='{net.layers[producer].definition.name}'."
+                      if producer is not None else "")
+        if layer.definition.type == "Split":
+            tops = _names([net.blob_names[t] for t in layer.top_ids])
+            message = (
+                f"the Split '{layer.definition.name}' (#{i}) runs inside the range and overwrites the diff "
+                f"you wrote into '{name}' with the sum of its tops' diffs ({tops})." + start_hint
+            )
+        else:
+            message = (
+                f"'{layer.definition.name}' (#{i}) reads '{name}' and runs inside the range: its backward "
+                f"overwrites the diff you wrote with the gradient from its own tops." + start_hint
+            )
+        notes.append(SeedNote(name, message, layer.definition.name))
     return notes
+
+
+def _first_overwriters(run: SimulatedCall) -> Dict[int, int]:
+    """Per seed, the first layer that ran and was asked for the gradient of that seed as a bottom
+    (not in place), in one pass over the layers that ran: a fan may seed every one of them."""
+    net = run.net
+    seeds = set(run.seed_ids)
+    first: Dict[int, int] = {}
+    for i in run.result.ran:
+        layer = net.layers[i]
+        for j, blob_id in enumerate(layer.bottom_ids):
+            if blob_id in seeds and blob_id not in first and layer.bottom_ids.index(blob_id) == j \
+                    and blob_id not in layer.top_ids and layer.bottom_need_backward[j] is not False:
+                first[blob_id] = i
+    return first
 
 
 # ---------------------------------------------------------------------------
