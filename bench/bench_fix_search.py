@@ -32,7 +32,14 @@ with ``force_backward: true``, a layer of its own that runs backward:
   read is ``data``: every Python layer is a candidate start with relevant
   layers of its own, and ``data``'s diff is unknown after any call, never
   non-zero (``simulate.no_call_can_pass`` proves it in one pass);
-  ``unknown-fan-forced`` is the same net with ``force_backward: true``.
+  ``unknown-fan-forced`` is the same net with ``force_backward: true``;
+* ``joint`` (forced by the search): the ReLUs read ``x``, a ReLU of ``data``, under which a ReLU
+  ``w`` of ``other`` (seeded too) would overwrite ``other``'s diff; both
+  ``data`` and ``other`` are read. Each read alone is non-zero after some
+  call, never both: every call that gives ``data`` a gradient runs from a
+  ReLU of the fan down through ``x``, so through ``w``. The proof, which
+  bounds each diff over all calls, cannot see it, and every start is swept:
+  still quadratic.
 
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).
@@ -75,7 +82,11 @@ _NETS: Dict[str, Tuple[List[str], str, List[str]]] = {
                         'python_param { module: "m" layer: "L" } }'], "p", ["data"]),
     "unknown-fan": ([_OTHER], "data", ["data"]),
     "unknown-fan-forced": ([_OTHER], "data", ["data"]),
+    "joint": ([_OTHER, 'layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
+               'layer { name: "w" type: "ReLU" bottom: "other" top: "o2" }'], "x", ["data", "other"]),
 }
+#: seeds besides the fan's tops
+_MORE_SEEDS: Dict[str, List[str]] = {"joint": ["other"]}
 #: the nets whose seeds are the tops ``p<i>`` of a Python layer over each ReLU, not the ReLUs' tops
 _UNKNOWN_FANS = {"unknown-fan", "unknown-fan-forced"}
 NETS = tuple(_NETS)
@@ -101,15 +112,17 @@ def seed_prefix(kind: str) -> str:
 # sys.path[0] is the working directory under `python -c`: dropped, so that the installed wheel is
 # imported even when the bench runs from the repo's root
 _API = ("import sys; del sys.path[0]; from backprop_lint.backward.plan import plan_backward; "
-        "plan_backward(sys.argv[1], seeds=[f'{sys.argv[3]}{i}' for i in range(int(sys.argv[2]))], "
-        "reads=sys.argv[4:])")
+        "plan_backward(sys.argv[1], seeds=[*(f'{sys.argv[3]}{i}' for i in range(int(sys.argv[2]))), "
+        "*filter(None, sys.argv[4].split(','))], reads=sys.argv[5:])")
 
 
 def command(ours: Ours, kind: str, n: int, path: Path, api: bool) -> List[str]:
     reads = _NETS[kind][2]
     if api:
-        return [str(ours.python), "-c", _API, str(path), str(n), seed_prefix(kind), *reads]
-    seeds = [argument for i in range(n) for argument in ("--seed", f"{seed_prefix(kind)}{i}")]
+        return [str(ours.python), "-c", _API, str(path), str(n), seed_prefix(kind),
+                ",".join(_MORE_SEEDS.get(kind, ())), *reads]
+    names = [*(f"{seed_prefix(kind)}{i}" for i in range(n)), *_MORE_SEEDS.get(kind, ())]
+    seeds = [argument for name in names for argument in ("--seed", name)]
     return [*ours.prefix, "backward", str(path), *seeds, *(argument for read in reads for argument in ("--read", read))]
 
 

@@ -701,3 +701,26 @@ def test_diff_bounds_bound_every_call() -> None:
         assert prepared is not None
         compared += _bounded(prepared, random.Random(middle), 2, [(["c7"], [])])
     assert compared > 5000
+
+
+def joint_reads(n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): bench_fix_search's ``joint``: ``n`` ReLUs of ``x``, a ReLU of ``data``, over
+    a ReLU ``w`` of ``other``, seeded too; read ``data`` and ``other`` together, no call passes (a call
+    that gives ``data`` a gradient runs ``w``, which overwrites ``other``'s), though each alone may."""
+    lines = ['name: "joint"',
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
+             'layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
+             'layer { name: "w" type: "ReLU" bottom: "other" top: "o2" }',
+             *(f'layer {{ name: "r{i}" type: "ReLU" bottom: "x" top: "r{i}" }}' for i in range(n))]
+    return "\n".join(lines) + "\n", ["other", *(f"r{i}" for i in range(n))]
+
+
+@pytest.mark.parametrize("n", [1, 4, 30])
+def test_same_fix_when_the_reads_pass_only_apart(n: int) -> None:
+    text, tops = joint_reads(n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["data", "other"]), (tops, ["data"]), (tops, ["other"]), (tops[1:], ["data", "other"])]
+    assert _compare(prepared, random.Random(n), 6, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 2, 30, fixed) > 0
