@@ -42,3 +42,33 @@ def test_json_text_of_the_characters_ensure_ascii_escapes() -> None:
     for text in ["\x7f", "é", "\udce9", "a\u2028b", "ascii only"]:
         assert json_text({"name": text}) == json.dumps({"name": text})
     assert json_text(["\x7f"]) == '["\\u007f"]'
+
+
+def test_json_text_of_numbers_and_keys_json_dumps_takes() -> None:
+    document = {"floats": [0.0, -0.0, 1e300, 1.5e-7, float("inf"), float("-inf"), float("nan")],
+                1: "int key", 2.5: "float key", True: "bool key", None: "none key",
+                "ints": [0, -1, 2**70], "empty": {}, "nested": [[], [{}], ["é\x7f"]]}
+    for indent in (None, 1):
+        assert json_text(document, indent) == json.dumps(document, indent=indent)
+
+
+def test_json_text_refuses_what_json_dumps_refuses() -> None:
+    for bad in ({"set": {1}}, {(1, 2): "tuple key"}):
+        with pytest.raises(TypeError) as ours:
+            json_text(bad)
+        with pytest.raises(TypeError) as theirs:
+            json.dumps(bad)
+        assert str(ours.value) == str(theirs.value)
+
+
+def test_simulate_writes_its_json_without_importing_json(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    net = tmp_path / "net.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n')
+    probe = ("import sys; from backprop_lint.cli import main; status = main(['simulate', sys.argv[1]]); "
+             "sys.stdout.flush(); print('json' in sys.modules, file=sys.stderr)")
+    done = subprocess.run([sys.executable, "-c", probe, str(net)], capture_output=True, text=True)
+    assert json.loads(done.stdout)["layers"][0]["tops"] == ["data"]
+    assert done.stderr.strip() == "False"
