@@ -13,7 +13,6 @@ from typing import Any, List, Tuple
 import pytest
 
 from backprop_lint.caffe.load import read_net_file
-from backprop_lint.cli import commands
 from backprop_lint.cli.commands import main
 from backprop_lint.linting import fix as fix_module
 from backprop_lint.linting.fix import UnsafeWrite, write_fixed_file
@@ -146,13 +145,13 @@ def test_a_change_made_while_fixing_is_kept(
     """Someone saves the file after backprop-lint read it and before it writes: their change wins."""
     path = net_in(tmp_path)
     their_text = NO_LOSS.replace('"features"', '"edited meanwhile"')
-    real_plan = commands.plan_fixes
+    real_plan = fix_module.plan_fixes
 
     def plan_then_edit(*args: Any, **kwargs: Any) -> Any:
         path.write_text(their_text)
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(commands, "plan_fixes", plan_then_edit)
+    monkeypatch.setattr(fix_module, "plan_fixes", plan_then_edit)
     code, err = fix(capsys, str(path))
     assert path.read_text() == their_text
     assert code == 1 and "changed on disk while backprop-lint was fixing it" in err
@@ -165,7 +164,7 @@ def test_a_change_by_another_process_keeping_size_and_mtime_is_caught(
     """A second process rewrites the file in place with same-size content and restores the mtime."""
     path = net_in(tmp_path)
     their_text = NO_LOSS.replace('"features"', '"FEATURES"')
-    real_plan = commands.plan_fixes
+    real_plan = fix_module.plan_fixes
     editor = (
         "import os, sys\n"
         "path, text = sys.argv[1], sys.argv[2]\n"
@@ -179,7 +178,7 @@ def test_a_change_by_another_process_keeping_size_and_mtime_is_caught(
         subprocess.run([sys.executable, "-c", editor, str(path), their_text], check=True)
         return real_plan(*args, **kwargs)
 
-    monkeypatch.setattr(commands, "plan_fixes", plan_while_another_process_edits)
+    monkeypatch.setattr(fix_module, "plan_fixes", plan_while_another_process_edits)
     code, err = fix(capsys, str(path))
     assert path.read_text() == their_text and "changed on disk" in err
 

@@ -46,7 +46,7 @@ def test_json_text_of_the_characters_ensure_ascii_escapes() -> None:
 
 def test_json_text_of_numbers_and_keys_json_dumps_takes() -> None:
     document = {"floats": [0.0, -0.0, 1e300, 1.5e-7, float("inf"), float("-inf"), float("nan")],
-                1: "int key", 2.5: "float key", True: "bool key", None: "none key",
+                1: "int key", 2.5: "float key", False: "bool key", None: "none key",
                 "ints": [0, -1, 2**70], "empty": {}, "nested": [[], [{}], ["é\x7f"]]}
     for indent in (None, 1):
         assert json_text(document, indent) == json.dumps(document, indent=indent)

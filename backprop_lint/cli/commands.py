@@ -13,7 +13,6 @@ or an input cannot be read, 2 usage, configuration or internal error.
 from __future__ import annotations
 
 import io
-import json
 import os
 import sys
 
@@ -32,7 +31,6 @@ from backprop_lint.cli.quickargs import (
 )
 from backprop_lint.cli.simulate import BUILD_OPTION, PACK_OPTION
 from backprop_lint.linting.config import ConfigError, ConfigFinder, unknown_code_problem
-from backprop_lint.linting.fix import UnsafeWrite, plan_fixes, unified_diff, write_atomically, write_fixed_file
 from backprop_lint.linting.linter import (
     MAX_FINDINGS_PER_FILE,
     Linter,
@@ -378,8 +376,10 @@ def write_output(text: str, output_file: Optional[Path]) -> None:
     if output_file is None:
         sys.stdout.write(text)
         return
+    from backprop_lint.linting import fix  # the write and fix paths only: a plain check never loads it
+
     try:
-        write_atomically(output_file, text)
+        fix.write_atomically(output_file, text)
     except OSError as err:
         raise OutputError(f"{output_file}: error: cannot write the report: {err.strerror or err}") from None
 
@@ -399,11 +399,12 @@ def hide_baselined(report: LintReport, baseline: Path) -> int:
 
 
 def run_write_baseline(args: argparse.Namespace, report: LintReport) -> int:
+    from backprop_lint.linting import fix  # the write and fix paths only: a plain check never loads it
     from backprop_lint.linting.baseline import baseline_text
 
     path: Path = args.write_baseline
     try:
-        write_atomically(path, baseline_text(report.all_findings, path))
+        fix.write_atomically(path, baseline_text(report.all_findings, path))
     except OSError as err:
         raise OutputError(f"{path}: error: cannot write the baseline: {err.strerror or err}") from None
     count = len(report.all_findings)
@@ -535,6 +536,8 @@ def lint_with_progress(linter: Linter, paths: Sequence[str], *, show: bool) -> L
 
 def run_fix(args: argparse.Namespace, linter: Linter) -> int:
     """--fix / --diff: apply safe fixes (re-linting between passes, in memory), write once, report what is left."""
+    from backprop_lint.linting import fix  # the write and fix paths only: a plain check never loads it
+
     report = lint_with_progress(linter, args.paths, show=not args.no_progress and not args.quiet)
     originals: Dict[str, str] = {}
     current: Dict[str, str] = {}
@@ -546,7 +549,7 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
             text = current.get(file, report.sources.get(file))
             if text is None:
                 continue
-            plan = plan_fixes(text, file, findings)
+            plan = fix.plan_fixes(text, file, findings)
             for finding, reason in plan.refused:
                 refused[(finding.location, finding.code, finding.message)] = reason_line(finding, reason)
             if plan.new_text != text:
@@ -561,7 +564,7 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
         refused[key] for key in sorted(refused, key=lambda key: (key[0].file, key[0].line, key[0].col, key[1]))
     ]
     if args.diff:
-        diff = "".join(unified_diff(file, originals[file], current[file]) for file in sorted(current))
+        diff = "".join(fix.unified_diff(file, originals[file], current[file]) for file in sorted(current))
         write_output(diff, args.output_file)
         for line in refusal_lines:
             print(printable(line), file=sys.stderr)
@@ -594,11 +597,13 @@ def run_fix(args: argparse.Namespace, linter: Linter) -> int:
 
 def write_fixed_files(texts: Dict[str, str], linter: Linter, *, force: bool) -> List[str]:
     """Write each fixed text over its file; the files left unwritten, each with its one-line reason on stderr."""
+    from backprop_lint.linting import fix  # the write and fix paths only: a plain check never loads it
+
     unwritten = []
     for file in sorted(texts):
         try:
-            note = write_fixed_file(path_argument(file), texts[file], linter.snapshots.get(file), force=force)
-        except UnsafeWrite as refusal:
+            note = fix.write_fixed_file(path_argument(file), texts[file], linter.snapshots.get(file), force=force)
+        except fix.UnsafeWrite as refusal:
             print(printable(f"{file}: error: not fixed: {refusal.message}"), file=sys.stderr)
             unwritten.append(file)
             continue
@@ -669,6 +674,8 @@ def run_explain(args: argparse.Namespace) -> int:
 def run_rules(args: argparse.Namespace) -> int:
     catalogue = rule_catalogue()
     if args.format == "json":
+        import json  # only this listing needs it: check's JSON report has its own module
+
         rows = [{"code": r.code, "name": r.name, "severity": r.severity, "summary": r.summary} for r in catalogue]
         json.dump(rows, sys.stdout, indent=2)
         sys.stdout.write("\n")
