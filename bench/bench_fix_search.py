@@ -33,6 +33,10 @@ with ``force_backward: true``, a layer of its own that runs backward:
   layers of its own, and ``data``'s diff is unknown after any call, never
   non-zero (``simulate.no_call_can_pass`` proves it in one pass);
   ``unknown-fan-forced`` is the same net with ``force_backward: true``;
+* ``abort-between``: the ReLUs read ``x``, a ReLU of ``data``, and an
+  ArgMax reads ``x`` too; the read is ``data``. With force_backward, every
+  call that gives ``data`` a gradient runs the ArgMax, which aborts: the
+  proof starts again below each layer that aborts, and sees it;
 * ``joint`` (forced by the search): the ReLUs read ``x``, a ReLU of ``data``, under which a ReLU
   ``w`` of ``other`` (seeded too) would overwrite ``other``'s diff; both
   ``data`` and ``other`` are read. Each read alone is non-zero after some
@@ -82,6 +86,8 @@ _NETS: Dict[str, Tuple[List[str], str, List[str]]] = {
                         'python_param { module: "m" layer: "L" } }'], "p", ["data"]),
     "unknown-fan": ([_OTHER], "data", ["data"]),
     "unknown-fan-forced": ([_OTHER], "data", ["data"]),
+    "abort-between": (['layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
+                       'layer { name: "am" type: "ArgMax" bottom: "x" top: "a" }'], "x", ["data"]),
     "joint": ([_OTHER, 'layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
                'layer { name: "w" type: "ReLU" bottom: "other" top: "o2" }'], "x", ["data", "other"]),
 }

@@ -647,8 +647,8 @@ def _bounded(prepared: PreparedNet, rng: random.Random, calls: int,
              fixed: Sequence[Tuple[List[str], List[str]]] = (), starts: int = 24) -> int:
     """Every diff ``sweep_backward`` gives, for every end of ``starts`` random starts (all when the net is
     smaller) of ``calls`` random seedings and the ``fixed`` ones, on the net and its force_backward
-    variant, is at most ``diff_bounds``' (False < None < True), but those of the Parameter tops'
-    classes."""
+    variant, is at most ``diff_bounds``' (False < None < True) for the segment it starts in, but those
+    of the Parameter tops' classes, until the call aborts."""
     nets = _built(prepared)
     if nets is None:
         return 0
@@ -657,16 +657,20 @@ def _bounded(prepared: PreparedNet, rng: random.Random, calls: int,
     for net in (nets[1], forced):
         named = [[net.name_to_id[s] for s in seeds] for seeds, _ in fixed]
         for seeds in [*named, *(call[0] for call in _calls(net, rng, calls))]:
-            bounds, parameter_classes = diff_bounds(net, seeds)
+            parameter_classes = diff_bounds(net, seeds, [])[1]
             roots = _DiffClasses(net).roots(len(net.blob_names))
             watched = [b for b in range(len(net.blob_names)) if roots[b] not in parameter_classes]
+            segments = diff_bounds(net, seeds, watched)[0]
             n = len(net.layers)
             for start in sorted(rng.sample(range(n), min(n, starts))):
+                bounds = next(values for low, values in segments if low <= start)
                 sweep = sweep_backward(net, seeds, start, watched)
                 assert sweep is not None
-                for k, (values, _) in enumerate(sweep):
-                    for blob_id, value in zip(watched, values):
-                        assert _RANK[value] <= _RANK[bounds[blob_id]], \
+                for k, (values, aborted) in enumerate(sweep):
+                    if aborted:
+                        break
+                    for blob_id, value, bound in zip(watched, values, bounds):
+                        assert _RANK[value] <= _RANK[bound], \
                             (prepared.name, seeds, start, start - k, net.blob_names[blob_id])
                 compared += 1
     return compared
@@ -674,7 +678,8 @@ def _bounded(prepared: PreparedNet, rng: random.Random, calls: int,
 
 def test_diff_bounds_bound_every_call() -> None:
     """The claim ``no_call_can_pass`` rests on, blob by blob and call by call, on the nets above: this
-    fails for a bound that keeps only the last write, or that ranks None above True."""
+    fails for a bound that keeps only the last write, that ranks None above True, or that starts again
+    below every layer."""
     compared = 0
     for path in FIXTURE_NETS:
         prepared = _prepared(path.read_text(errors="replace"))
@@ -700,6 +705,11 @@ def test_diff_bounds_bound_every_call() -> None:
         prepared = _prepared(chain_seeded_at_the_top(middle, 8))
         assert prepared is not None
         compared += _bounded(prepared, random.Random(middle), 2, [(["c7"], [])])
+    for kind in ("aborts", "may-abort"):
+        text, tops = aborting_in_the_fan(kind, 4)
+        prepared = _prepared(text)
+        assert prepared is not None
+        compared += _bounded(prepared, random.Random(kind), 2, [(tops, [])])
     assert compared > 5000
 
 
@@ -724,3 +734,28 @@ def test_same_fix_when_the_reads_pass_only_apart(n: int) -> None:
     fixed = [(tops, ["data", "other"]), (tops, ["data"]), (tops, ["other"]), (tops[1:], ["data", "other"])]
     assert _compare(prepared, random.Random(n), 6, fixed) >= len(fixed)
     assert _same_sweeps(prepared, random.Random(n), 2, 30, fixed) > 0
+
+
+def abort_between(n: int) -> Tuple[str, List[str]]:
+    """(net, tops to seed): ``n`` ReLUs of ``x``, a ReLU of ``data``, and between ``x`` and them an
+    ArgMax of ``x``: with force_backward every call that gives ``data`` a gradient runs the ArgMax,
+    which aborts; the proof starts again below it, so it finds that no call passes."""
+    lines = ['name: "between"',
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             'layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
+             'layer { name: "am" type: "ArgMax" bottom: "x" top: "a" }',
+             *(f'layer {{ name: "r{i}" type: "ReLU" bottom: "x" top: "r{i}" }}' for i in range(n))]
+    return "\n".join(lines) + "\n", [f"r{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [1, 4, 30])
+def test_same_fix_when_every_passing_range_would_abort(n: int) -> None:
+    text, tops = abort_between(n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    fixed = [(tops, ["data"]), (tops, ["x"]), (tops[:1], ["data"]), (tops, ["data", "a"])]
+    assert _compare(prepared, random.Random(n), 6, fixed) >= len(fixed)
+    assert _same_sweeps(prepared, random.Random(n), 2, 30, fixed) > 0
+    built, _ = _built(prepared) or (None, None)
+    forced = init_net(prepared.replace(force_backward=True), declared_layer_infos(None, ()), built)
+    assert no_call_can_pass(forced, [forced.name_to_id[top] for top in tops], [forced.name_to_id["data"]])

@@ -952,32 +952,50 @@ class BackwardSweeps:
 
 class _JoiningDiffStore(_DiffStore):
     """A ``_DiffStore`` with one cell per ``_DiffClasses`` class that keeps the greatest value ever
-    written to it, in the order False < None (unknown) < True: ``diff_bounds`` runs Backward on it."""
+    written to it, in the order False < None (unknown) < True: ``diff_bounds`` runs Backward on it.
+    ``reset`` puts back the values it started with (an undo log of the changes)."""
 
     def __init__(self, fresh: _DiffStore, roots: List[int]) -> None:
         self.cell_of = roots
         self.value = [False] * len(roots)
+        self.log: List[Tuple[int, Tri]] = []  # (cell, old value) of every change
         for blob_id in range(len(roots)):
             self.set(blob_id, fresh.get(blob_id))
+        self.log.clear()
 
     def set(self, blob_id: int, value: Tri) -> None:
         cell = self.cell_of[blob_id]
-        if value is True or self.value[cell] is False:
+        old = self.value[cell]
+        if old is not value and (value is True or old is False):
+            self.log.append((cell, old))
             self.value[cell] = value
 
     def share(self, blob_id: int, with_blob: int) -> None:
         """Nothing to do: ShareDiff makes a blob's diff that of a blob of its class, which is one cell here."""
 
+    def reset(self) -> None:
+        for cell, old in reversed(self.log):
+            self.value[cell] = old
+        self.log.clear()
 
-def diff_bounds(net: BuiltNet, seeds: Sequence[int]) -> Tuple[List[Tri], Set[int]]:
-    """(per blob, a bound on its diff after every ``BackwardFromTo(start, end)`` of ``net`` with these
-    ``seeds``; the classes of the Parameter tops, whose diffs it does not bound), in one pass.
 
-    Every call leaves, before the parameter diffs are settled, each blob's diff at most its bound in
-    the order False < None < True; so a blob whose bound is not True is not non-zero after any call.
+def diff_bounds(
+    net: BuiltNet, seeds: Sequence[int], watched: Sequence[int]
+) -> Tuple[List[Tuple[int, List[Tri]]], Set[int]]:
+    """Bounds on the ``watched`` diffs after every ``BackwardFromTo(start, end)`` of ``net`` with these
+    ``seeds`` that does not abort, in one pass: (per segment of the layers between two that abort or
+    may abort, from the top, its lowest layer and the bounds of the calls that start in it; the
+    classes of the Parameter tops, whose diffs are not bounded).
+
+    A call that does not abort leaves, before the parameter diffs are settled, each diff at most its
+    bound in the order False < None < True; so when, in every segment, some watched blob's bound is
+    not True, no call makes every watched diff non-zero without aborting.
 
     The pass runs ``_backward_layer`` itself on a ``_JoiningDiffStore``, over every layer that runs
-    backward from the last down to the first, from the class-wise greatest of ``_fresh_diffs``.
+    backward from the last down to the first, from the class-wise greatest of ``_fresh_diffs``, and
+    starts again from them below each layer that aborts or may abort (``_abort_verdict``, from its
+    flags and its row alone): a call that runs such a layer aborts, so a call that does not lies
+    within one segment.
 
     Why it bounds every call. Everything ``_backward_layer`` writes into a bottom's diff is a monotone
     function, in that order, of the diffs it reads (``get``), given the layer's flags and row (which
@@ -991,14 +1009,14 @@ def diff_bounds(net: BuiltNet, seeds: Sequence[int]) -> Tuple[List[Tri], Set[int
     * ``ZEROES``: False when asked, else ``None if old is not False else False`` (False, None, None
       for False, None, True), then ``write``.
 
-    Let C be the cells of one call and J the joining store. Invariant, before and after each layer
-    of the pass: every cell of C is at most J's cell of its class. C's cell of a blob is always that
-    of a blob of its class (``_DiffClasses``), so a ``share`` keeps it; a ``get`` in J returns at
-    least C's; a ``set`` in J keeps the greatest, so it holds at least the value C writes (computed
-    monotonically from smaller reads) and at least what the cell held: the invariant holds whether
-    the call runs the layer (it is in the call's range) or not (above ``start`` or below ``end``:
-    C is unchanged, J only grows). At the start both are the fresh diffs, the seeds' included. A
-    call's aborts only reject it; the param cells are the pass's own (thrown away).
+    Let C be the cells of one call that starts in a segment and J the joining store in that segment.
+    Invariant, before and after each layer of the segment: every cell of C is at most J's cell of its
+    class. C's cell of a blob is always that of a blob of its class (``_DiffClasses``), so a ``share``
+    keeps it; a ``get`` in J returns at least C's; a ``set`` in J keeps the greatest, so it holds at
+    least the value C writes (computed monotonically from smaller reads) and at least what the cell
+    held: the invariant holds whether the call runs the layer (it is in the call's range) or not
+    (above ``start`` or below ``end``: C is unchanged, J only grows). At the top of the segment both
+    are the fresh diffs, the seeds' included. The param cells are the pass's own (thrown away).
 
     After Backward, ``_settle_param_diffs`` writes a Parameter top's diff from the param diffs,
     which this pass does not bound (an undeclared layer's ``[None] * k`` replaces its cells): no
@@ -1007,25 +1025,31 @@ def diff_bounds(net: BuiltNet, seeds: Sequence[int]) -> Tuple[List[Tri], Set[int
     fresh, param_cells, param_alias = _fresh_diffs(net, seeds)
     roots = _DiffClasses(net).roots(len(net.blob_names))
     store = _JoiningDiffStore(fresh, roots)
+    segments: List[Tuple[int, List[Tri]]] = []
     layers = net.layers
     for i in range(len(layers) - 1, -1, -1):
         layer = layers[i]
-        if layer.need_backward is not False:
+        if layer.need_backward is False:
+            continue
+        if _abort_verdict(layer) is not False:
+            segments.append((i + 1, [store.get(b) for b in watched]))
+            store.reset()
+        else:
             _backward_layer(net, i, layer, store, param_cells)
-    bounds = list(map(store.value.__getitem__, roots))
-    return bounds, {roots[top] for top in param_alias.values()}
+    segments.append((0, [store.get(b) for b in watched]))
+    return segments, {roots[top] for top in param_alias.values()}
 
 
 def no_call_can_pass(net: BuiltNet, seeds: Sequence[int], reads: Sequence[int]) -> bool:
-    """Whether, by ``diff_bounds``, a read's diff is non-zero after no ``BackwardFromTo(start, end)``:
-    then no call makes every read non-zero. False (it may pass) when a read's diff may be a
-    Parameter top's, which the bounds leave out."""
-    bounds, parameter_classes = diff_bounds(net, seeds)
+    """Whether, by ``diff_bounds``, no ``BackwardFromTo(start, end)`` makes every read non-zero
+    without aborting. False (it may) when a read's diff may be a Parameter top's, which the bounds
+    leave out."""
+    segments, parameter_classes = diff_bounds(net, seeds, reads)
     if parameter_classes:
         classes = _DiffClasses(net)
         if any(classes.root(blob_id) in parameter_classes for blob_id in reads):
             return False
-    return any(bounds[blob_id] is not True for blob_id in reads)
+    return not any(all(value is True for value in values) for _, values in segments)
 
 
 def _forward_scratch_bottoms(info: LayerInfo, layer: BuiltLayer) -> List[int]:
