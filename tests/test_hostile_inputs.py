@@ -288,3 +288,15 @@ def test_declaring_the_python_layer_makes_backward_known(tmp_path: Path) -> None
     )
     code, text = explain_call(tmp_path, "--config", "pyproject.toml")
     assert code == 0 and "data: non-zero" in text
+
+
+def test_a_reason_names_at_most_twenty_undeclared_layers(tmp_path: Path) -> None:
+    net = tmp_path / "fan.prototxt"
+    layers = [f'layer {{ name: "py{i}" type: "Python" bottom: "data" top: "p{i}" '
+              f'python_param {{ module: "m{i % 22}" layer: "L" }} }}' for i in range(25)]
+    net.write_text('input: "data"\ninput_shape { dim: 1 dim: 3 }\n' + "\n".join(layers) + "\n")
+    result = run_cli("backward", "fan.prototxt", "--read", "data", cwd=tmp_path)
+    assert_no_crash(result)
+    reason = next(line for line in result.stdout.splitlines() if "flows back through" in line)
+    assert "'py19' (#" in reason and "'py20'" not in reason and ", 5 more, whose backward" in reason
+    assert '[tool.backprop-lint.layers."m19.L"] and 2 more in pyproject.toml' in reason

@@ -574,12 +574,23 @@ def _explain_reader(run: SimulatedCall, blob_id: int, i: int, depth: int, seen: 
     return lines
 
 
+#: layers (or tables) named in one reason at most, the rest counted, as in the rules' messages: a
+#: generated net can put thousands of undeclared layers above one blob, and a reason is one line
+MAX_NAMED = 20
+
+
+def _named_at_most(items: Sequence[str], separator: str) -> str:
+    shown = separator.join(items[:MAX_NAMED])
+    return shown if len(items) <= MAX_NAMED else f"{shown}{separator}{len(items) - MAX_NAMED:,} more"
+
+
 def unknown_gradient_reason(net: BuiltNet, blob_id: int) -> str:
     """Why the diff of ``blob_id`` is unknown: the undeclared custom layers it flows back through."""
     layers = _unknowable_layers_above(net, blob_id)
-    keys = [_declaration_key(net.layers[i]) for i in layers]
-    who = ", ".join(f"'{net.layers[i].definition.name}' (#{i}, {_type_text(net.layers[i])})" for i in layers)
-    tables = " and ".join(f'[tool.backprop-lint.layers."{key}"]' for key in dict.fromkeys(keys))
+    keys = list(dict.fromkeys(_declaration_key(net.layers[i]) for i in layers))
+    who = _named_at_most([f"'{net.layers[i].definition.name}' (#{i}, {_type_text(net.layers[i])})" for i in layers],
+                         ", ")
+    tables = _named_at_most([f'[tool.backprop-lint.layers."{key}"]' for key in keys], " and ")
     return (
         f"the gradient of '{net.blob_names[blob_id]}' is unknown: it flows back through {who or 'a custom layer'}, "
         "whose backward backprop-lint cannot know without running its code (it never imports your module); "
