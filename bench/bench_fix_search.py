@@ -42,8 +42,10 @@ with ``force_backward: true``, a layer of its own that runs backward:
   ``data`` and ``other`` are read. Each read alone is non-zero after some
   call, never both: every call that gives ``data`` a gradient runs from a
   ReLU of the fan down through ``x``, so through ``w``. The proof, which
-  bounds each diff over all calls, cannot see it, and every start is swept:
-  still quadratic.
+  bounds each diff over all calls, cannot see it; ``data`` keeps its value
+  at every end above ``x``, its last writer, so ``other`` is tried alone
+  at the ends up to ``x`` only (``_RangeTests._ceiling``), in a sweep of one
+  layer per start.
 
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).

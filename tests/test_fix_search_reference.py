@@ -736,6 +736,37 @@ def test_same_fix_when_the_reads_pass_only_apart(n: int) -> None:
     assert _same_sweeps(prepared, random.Random(n), 2, 30, fixed) > 0
 
 
+def joint_reads_with_w_at(n: int, place: int, third: bool) -> Tuple[str, List[str]]:
+    """``joint_reads`` with ``w`` at ``place`` among the layers under the inputs (0: under ``x``, so
+    that a call from a ReLU of the fan to ``x`` leaves both reads non-zero; past them all: above the
+    fan), and with ``third`` a second seeded read ``more`` that a ReLU ``v`` at the top overwrites."""
+    under = ['layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
+             *(f'layer {{ name: "r{i}" type: "ReLU" bottom: "x" top: "r{i}" }}' for i in range(n))]
+    under.insert(place, 'layer { name: "w" type: "ReLU" bottom: "other" top: "o2" }')
+    lines = ['name: "joint"',
+             'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 } } }',
+             'layer { name: "other" type: "Input" top: "other" input_param { shape { dim: 1 dim: 3 } } }',
+             *(['layer { name: "more" type: "Input" top: "more" input_param { shape { dim: 1 dim: 3 } } }']
+               if third else []),
+             *under,
+             *(['layer { name: "v" type: "ReLU" bottom: "more" top: "m2" }'] if third else [])]
+    seeds = ["other", *(["more"] if third else []), *(f"r{i}" for i in range(n))]
+    return "\n".join(lines) + "\n", seeds
+
+
+@pytest.mark.parametrize("place", [0, 1, 2, 5, 9])
+@pytest.mark.parametrize("third", [False, True])
+def test_same_fix_whichever_layer_overwrites_a_seeded_read(place: int, third: bool) -> None:
+    """``_RangeTests._ceiling``: a read not non-zero before Backward keeps its value above its last
+    writer, so the other reads are tried alone below it; the reference decides every placement."""
+    text, tops = joint_reads_with_w_at(8, place, third)
+    prepared = _prepared(text)
+    assert prepared is not None
+    reads = ["data", "other", *(["more"] if third else [])]
+    fixed = [(tops, reads), (tops, reads[::-1]), (tops, ["data", "other"]), (tops[1:], reads)]
+    assert _compare(prepared, random.Random(place), 6, fixed) >= len(fixed)
+
+
 def abort_between(n: int) -> Tuple[str, List[str]]:
     """(net, tops to seed): ``n`` ReLUs of ``x``, a ReLU of ``data``, and between ``x`` and them an
     ArgMax of ``x``: with force_backward every call that gives ``data`` a gradient runs the ArgMax,

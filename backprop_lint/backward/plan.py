@@ -850,7 +850,8 @@ class _RangeTests:
         self._passing: Dict[int, _PassingEnds] = {}  # relevant layer -> its passing ends
         #: one per read when there are several, once a sweep of all of them together found no passing end
         self._each_read: Optional[List[BackwardSweeps]] = None
-        self._read_answers: Dict[Tuple[int, int], bool] = {}  # (read's place, relevant layer) -> may pass
+        #: (read's place, relevant layer, ceiling) -> may pass
+        self._read_answers: Dict[Tuple[int, int, int], bool] = {}
 
     def passes(self, start: int, end: int) -> bool:
         relevant = self._swept().relevant_at_or_below(start)
@@ -924,23 +925,46 @@ class _RangeTests:
         few layers (a blob no layer reads, or one read at the bottom of the net), while the sweep of
         all the reads together may run every layer."""
         each = self._each_read or []
+        ceiling = self._ceiling(start)
+        if ceiling < 0:
+            return True
         together = self._swept().count_relevant(start)
         for k in sorted(range(len(each)), key=lambda k: each[k].count_relevant(start)):
             if each[k].count_relevant(start) >= together:
                 return False
-            if not self._read_may_pass(k, each[k], start):
+            if not self._read_may_pass(k, each[k], start, ceiling):
                 return True
         return False
 
-    def _read_may_pass(self, k: int, sweeps: BackwardSweeps, start: int) -> bool:
-        """Whether read ``k`` alone (``sweeps``) is non-zero at some end of a call from ``start`` that
-        does not abort."""
+    def _ceiling(self, start: int) -> int:
+        """The highest end at which a call from ``start`` may leave every read non-zero (-1: none): a
+        read not already non-zero before Backward keeps its value at every end above the last layer
+        that may write it (``BackwardSweeps.last_writer_at_or_below``). So a read that only a layer
+        running above the others' writers could make non-zero (a seeded read another read's gradient
+        overwrites, say) is swept alone, and briefly."""
+        ceiling = start
+        for sweeps in self._each_read or []:
+            if sweeps.before[0] is not True:
+                writer = sweeps.last_writer_at_or_below(start)
+                if writer is not None:
+                    ceiling = min(ceiling, writer)
+        return ceiling
+
+    def _read_may_pass(self, k: int, sweeps: BackwardSweeps, start: int, ceiling: int) -> bool:
+        """Whether read ``k`` alone (``sweeps``) is non-zero at some end at or below ``ceiling`` of a
+        call from ``start`` that does not abort."""
         relevant = sweeps.relevant_at_or_below(start)
-        answer = self._read_answers.get((k, relevant))
+        answer = self._read_answers.get((k, relevant, ceiling))
         if answer is None:
-            answer = sweeps.before[0] is True or (relevant >= 0 and any(
-                values[0] is True and not aborted for _, values, aborted in sweeps.sweep(relevant)))
-            self._read_answers[k, relevant] = answer
+            entries = sweeps.sweep(relevant) if relevant >= 0 else []
+            # ``before`` holds at the ends above the first listed layer; each entry down to the next one
+            answer = sweeps.before[0] is True and (not entries or entries[0][0] < ceiling)
+            for m, (_, values, aborted) in enumerate(entries):
+                low = entries[m + 1][0] + 1 if m + 1 < len(entries) else 0
+                if values[0] is True and not aborted and low <= ceiling:
+                    answer = True
+                    break
+            self._read_answers[k, relevant, ceiling] = answer
         return answer
 
 

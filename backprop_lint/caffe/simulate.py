@@ -846,6 +846,7 @@ class BackwardSweeps:
         self._read_classes = {self._roots[b] for b in (*self.watched, *self._settled.values())}
         #: the relevant layers walked so far, ascending
         self.relevant: List[int] = []
+        self._writers: Optional[List[int]] = None  # layers that may write a watched diff (last_writer_at_or_below)
         self._rank: List[int] = []  # per layer walked: the index in relevant of the highest at or below it
 
     def _settle_parameters(self, param_alias: Dict[int, int], classes: _DiffClasses) -> None:
@@ -871,6 +872,23 @@ class BackwardSweeps:
         """How many relevant layers are at or below ``index``: what a sweep from it may run."""
         self._walk_to(index)
         return self._rank[index] + 1
+
+    def last_writer_at_or_below(self, index: int) -> Optional[int]:
+        """The highest layer at or below ``index`` that may write a watched diff (-1: none): a call from
+        ``index`` to any end above it leaves the watched diffs as ``before`` (a Backward writes only its
+        bottoms' diffs, and ShareDiff keeps a diff within its class). None when a watched diff is settled
+        after the call (a Parameter top's), which this does not follow."""
+        from bisect import bisect_right  # the fix search's: simulate never asks
+
+        if self._settled:
+            return None
+        if self._writers is None:
+            watched = {self._roots[b] for b in self.watched}
+            roots = self._roots
+            self._writers = [i for i, layer in enumerate(self.net.layers) if layer.need_backward is not False
+                             and any(roots[b] in watched for b in layer.bottom_ids)]
+        k = bisect_right(self._writers, index)
+        return self._writers[k - 1] if k else -1
 
     def _walk_to(self, index: int) -> None:
         """Find the relevant layers up to ``index``, going on from where the walk stopped."""
