@@ -153,6 +153,14 @@ def _built(prepared: PreparedNet) -> Optional[Tuple[BuiltNet, BuiltNet]]:
     return (built, net) if net.layers else None
 
 
+def _net_and_forced(prepared: PreparedNet) -> Optional[Tuple[BuiltNet, BuiltNet]]:
+    """``init_net`` of ``prepared`` and of its force_backward variant; None as ``_built``."""
+    nets = _built(prepared)
+    if nets is None:
+        return None
+    return nets[1], init_net(prepared.replace(force_backward=True), declared_layer_infos(None, ()), nets[0])
+
+
 def _compare(prepared: PreparedNet, rng: random.Random, calls: int,
              fixed: Sequence[Tuple[List[str], List[str]]] = ()) -> int:
     """Compare the searches on ``calls`` random calls, and on ``fixed`` (seed names, read names) calls
@@ -312,12 +320,11 @@ def _same_sweeps(prepared: PreparedNet, rng: random.Random, calls: int, starts: 
     """``BackwardSweeps`` against ``sweep_backward`` (``run_backward`` where it is None): every end of
     ``starts`` random starts (all when the net is smaller) of ``calls`` random calls and of the
     ``fixed`` (seed names, read names) calls; below an aborted entry only the abort is compared."""
-    nets = _built(prepared)
-    if nets is None:
+    both = _net_and_forced(prepared)
+    if both is None:
         return 0
-    forced = init_net(prepared.replace(force_backward=True), declared_layer_infos(None, ()), nets[0])
     compared = 0
-    for net in (nets[1], forced):
+    for net in both:
         n = len(net.layers)
         named = [([net.name_to_id[s] for s in seeds], [net.name_to_id[r] for r in reads], None, None)
                  for seeds, reads in fixed]
@@ -649,12 +656,11 @@ def _bounded(prepared: PreparedNet, rng: random.Random, calls: int,
     smaller) of ``calls`` random seedings and the ``fixed`` ones, on the net and its force_backward
     variant, is at most ``diff_bounds``' (False < None < True) for the segment it starts in, but those
     of the Parameter tops' classes, until the call aborts."""
-    nets = _built(prepared)
-    if nets is None:
+    both = _net_and_forced(prepared)
+    if both is None:
         return 0
-    forced = init_net(prepared.replace(force_backward=True), declared_layer_infos(None, ()), nets[0])
     compared = 0
-    for net in (nets[1], forced):
+    for net in both:
         named = [[net.name_to_id[s] for s in seeds] for seeds, _ in fixed]
         for seeds in [*named, *(call[0] for call in _calls(net, rng, calls))]:
             parameter_classes = diff_bounds(net, seeds, [])[1]
