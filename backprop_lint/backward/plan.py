@@ -937,11 +937,11 @@ class _RangeTests:
         return False
 
     def _ceiling(self, start: int) -> int:
-        """The highest end at which a call from ``start`` may leave every read non-zero (-1: none): a
-        read not already non-zero before Backward keeps its value at every end above the last layer
-        that may write it (``BackwardSweeps.last_writer_at_or_below``). So a read that only a layer
-        running above the others' writers could make non-zero (a seeded read another read's gradient
-        overwrites, say) is swept alone, and briefly."""
+        """The highest end at which a call from ``start`` may leave every read non-zero (-1: none).
+
+        A read that is not non-zero before Backward keeps that value at every end above the last
+        layer at or below ``start`` that may write it (``BackwardSweeps.last_writer_at_or_below``):
+        no call from ``start`` passes at an end above the lowest such layer."""
         ceiling = start
         for sweeps in self._each_read or []:
             if sweeps.before[0] is not True:
