@@ -44,8 +44,12 @@ with ``force_backward: true``, a layer of its own that runs backward:
   ReLU of the fan down through ``x``, so through ``w``. The proof, which
   bounds each diff over all calls, cannot see it; ``data`` keeps its value
   at every end above ``x``, its last writer, so ``other`` is tried alone
-  at the ends up to ``x`` only (``_RangeTests._ceiling``), in a sweep of one
-  layer per start.
+  at the ends up to ``x`` only (``_ReadsAlone.ceiling``), in a sweep of one
+  layer per start;
+* ``many-reads``: ``joint`` reading every top of the fan too (N + 2 reads):
+  only a few reads are swept alone (``_ReadsAlone.tried``), the ceiling is
+  found for every start in one pass, and a sweep reads again only the
+  watched diffs of the classes each layer writes.
 
 Prints the wall and CPU time (minimum of --repeat runs) per net and size, and
 the growth from the smallest size to each other one (linear: the size ratio).
@@ -92,9 +96,13 @@ _NETS: Dict[str, Tuple[List[str], str, List[str]]] = {
                        'layer { name: "am" type: "ArgMax" bottom: "x" top: "a" }'], "x", ["data"]),
     "joint": ([_OTHER, 'layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
                'layer { name: "w" type: "ReLU" bottom: "other" top: "o2" }'], "x", ["data", "other"]),
+    "many-reads": ([_OTHER, 'layer { name: "x" type: "ReLU" bottom: "data" top: "x" }',
+                    'layer { name: "w" type: "ReLU" bottom: "other" top: "o2" }'], "x", ["data", "other"]),
 }
 #: seeds besides the fan's tops
-_MORE_SEEDS: Dict[str, List[str]] = {"joint": ["other"]}
+_MORE_SEEDS: Dict[str, List[str]] = {"joint": ["other"], "many-reads": ["other"]}
+#: the nets that read every top of the fan too, besides their reads
+_READ_EVERY_TOP = {"many-reads"}
 #: the nets whose seeds are the tops ``p<i>`` of a Python layer over each ReLU, not the ReLUs' tops
 _UNKNOWN_FANS = {"unknown-fan", "unknown-fan-forced"}
 NETS = tuple(_NETS)
@@ -125,7 +133,7 @@ _API = ("import sys; del sys.path[0]; from backprop_lint.backward.plan import pl
 
 
 def command(ours: Ours, kind: str, n: int, path: Path, api: bool) -> List[str]:
-    reads = _NETS[kind][2]
+    reads = [*_NETS[kind][2], *(f"r{i}" for i in range(n) if kind in _READ_EVERY_TOP)]
     if api:
         return [str(ours.python), "-c", _API, str(path), str(n), seed_prefix(kind),
                 ",".join(_MORE_SEEDS.get(kind, ())), *reads]

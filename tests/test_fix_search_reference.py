@@ -773,6 +773,26 @@ def test_same_fix_whichever_layer_overwrites_a_seeded_read(place: int, third: bo
     assert _compare(prepared, random.Random(place), 6, fixed) >= len(fixed)
 
 
+@pytest.mark.parametrize("n", [20, 40])
+def test_same_fix_with_more_reads_than_are_tried_alone(n: int) -> None:
+    """``_ReadsAlone``: past ``TRIED`` reads only the reads with the fewest writers are swept alone;
+    the ceiling and the sweeps' incremental values must still give the reference's fix."""
+    text, tops = joint_reads(n)
+    prepared = _prepared(text)
+    assert prepared is not None
+    every = [f"r{i}" for i in range(n)]
+    fixed = [(tops, ["data", "other", *every]), (tops, [*every, "other", "data"]), (tops, [*every, "data"]),
+             (tops[1:], ["other", *every])]
+    assert _compare(prepared, random.Random(n), 4, fixed) >= len(fixed)
+    chain = ['name: "c"', 'layer { name: "data" type: "Input" top: "b0" input_param { shape { dim: 1 } } }',
+             *(f'layer {{ name: "l{i}" type: "ReLU" bottom: "b{i - 1}" top: "b{i}" }}' for i in range(1, n))]
+    prepared = _prepared("\n".join(chain) + "\n")
+    assert prepared is not None
+    blobs = [f"b{i}" for i in range(n)]
+    fixed = [([blobs[-1]], blobs), ([blobs[n // 2]], blobs), ([blobs[-1], blobs[1]], blobs[::-1])]
+    assert _compare(prepared, random.Random(n), 4, fixed) >= len(fixed)
+
+
 def abort_between(n: int) -> Tuple[str, List[str]]:
     """(net, tops to seed): ``n`` ReLUs of ``x``, a ReLU of ``data``, and between ``x`` and them an
     ArgMax of ``x``: with force_backward every call that gives ``data`` a gradient runs the ArgMax,

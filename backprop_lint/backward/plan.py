@@ -39,6 +39,7 @@ from backprop_lint.caffe.simulate import (
     build_layers,
     init_net,
     is_unknowable,
+    layers_writing,
     no_call_can_pass,
     outputs_of,
     python_layer_key,
@@ -47,7 +48,7 @@ from backprop_lint.caffe.simulate import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+    from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Set, Tuple
 
     from backprop_lint.caffe.build_options import BuildSetting
     from backprop_lint.caffe.model import Tri
@@ -483,12 +484,13 @@ def _step(net: BuiltNet, index: int) -> LayerStep:
 class SimulatedCall(Record):
     """One simulated call: the net, the range, the seeds and what Backward left."""
 
-    __slots__ = ("net", "start", "end", "seed_ids", "result")
+    __slots__ = ("net", "start", "end", "seed_ids", "result", "_consumers")
     net: BuiltNet
     start: int
     end: int
     seed_ids: List[int]
     result: BackwardResult
+    _consumers: Optional[Dict[int, List[int]]]  # consumers_by_blob(net), made on first use
 
     def __init__(self, net: BuiltNet, start: int, end: int, seed_ids: List[int], result: BackwardResult) -> None:
         self.net = net
@@ -496,6 +498,14 @@ class SimulatedCall(Record):
         self.end = end
         self.seed_ids = seed_ids
         self.result = result
+        self._consumers = None
+
+    def consumers(self, blob_id: int) -> List[int]:
+        """``consumer_indexes(self.net, blob_id)``, from one map of the net: a plan explains every read,
+        and a scan of the layers per read would make a call that reads every blob quadratic."""
+        if self._consumers is None:
+            self._consumers = consumers_by_blob(self.net)
+        return self._consumers.get(blob_id, [])
 
     def value(self, blob_id: int) -> Tri:
         return self.result.blob_diff_nonzero[blob_id]
@@ -521,7 +531,7 @@ def explain_zero(run: SimulatedCall, blob_id: int, depth: int = 0, seen: Optiona
         overwriter = next((net.layers[i].definition.name for i in run.result.ran
                            if blob_id in net.layers[i].bottom_ids and blob_id not in net.layers[i].top_ids), "a layer")
         return [indent + f"'{name}' was seeded, but '{overwriter}' ran inside the range and overwrote its diff"]
-    readers = consumer_indexes(net, blob_id)
+    readers = run.consumers(blob_id)
     in_place = [i for i in readers if blob_id in net.layers[i].top_ids]
     if not readers:
         if net.blob_loss_weights[blob_id] != 0:
@@ -659,7 +669,7 @@ def _range_text(run: SimulatedCall) -> str:
 def _split_rename(run: SimulatedCall, blob_id: int) -> Tuple[Optional[str], Optional[str]]:
     """(a post-split blob that does hold the gradient, the Split layer to include) for ``blob_id``."""
     net = run.net
-    for i in consumer_indexes(net, blob_id):
+    for i in run.consumers(blob_id):
         layer = net.layers[i]
         if layer.definition.type != "Split" or run.in_range(i):
             continue
@@ -846,11 +856,12 @@ class _RangeTests:
         self.start_ok = [ok or i == last for i, ok in enumerate(addressable)]
         self.end_ok = [ok or i == 0 for i, ok in enumerate(addressable)]
         self._lower_end: Optional[List[int]] = None
+        self._before_passes: Optional[bool] = None
         self._sweeps: Optional[BackwardSweeps] = None
         self._passing: Dict[int, _PassingEnds] = {}  # relevant layer -> its passing ends
-        #: one per read when there are several, once a sweep of all of them together found no passing end
-        self._each_read: Optional[List[BackwardSweeps]] = None
-        #: (read's place, relevant layer, ceiling) -> may pass
+        #: the reads one by one when there are several, once a sweep of all of them together found no passing end
+        self._each_read: Optional[_ReadsAlone] = None
+        #: (read, relevant layer, ceiling) -> may pass
         self._read_answers: Dict[Tuple[int, int, int], bool] = {}
 
     def passes(self, start: int, end: int) -> bool:
@@ -873,7 +884,9 @@ class _RangeTests:
 
     def _passes_before(self) -> bool:
         """Whether a call that reaches no relevant layer passes (the diffs before Backward)."""
-        return all(v is True for v in self._swept().before)
+        if self._before_passes is None:
+            self._before_passes = all(v is True for v in self._swept().before)
+        return self._before_passes
 
     def _end_at_most(self, index: int, exclude: int = -1) -> int:
         """The highest addressable end at or below ``index`` but ``exclude`` (-1: none)."""
@@ -902,59 +915,51 @@ class _RangeTests:
         if passing is None:
             sweeps = self._swept()
             # the entries from the relevant layer down, each different from the one above: `before` down
-            # to the first listed one (so no two runs of passing ends touch)
-            entries = [(relevant, sweeps.before, False), *sweeps.sweep(relevant)]
+            # to the first listed one; runs of passing ends that touch are joined
+            entries = [(relevant, self._passes_before(), False), *sweeps.sweep_passes(relevant)]
             lows: List[int] = []  # the passing ends: runs from lows[k] up to highs[k], descending
             highs: List[int] = []
-            for k, (layer, values, aborted) in enumerate(entries):
+            for k, (layer, every_read_true, aborted) in enumerate(entries):
                 low = entries[k + 1][0] + 1 if k + 1 < len(entries) else 0  # the entry holds down to there
-                if low <= layer and not aborted and all(v is True for v in values):
-                    highs.append(layer)
-                    lows.append(low)
+                if low <= layer and not aborted and every_read_true:
+                    if lows and lows[-1] == layer + 1:
+                        lows[-1] = low
+                    else:
+                        highs.append(layer)
+                        lows.append(low)
             passing = self._passing[relevant] = _PassingEnds(lows, highs, self.end_ok, self._end_at_most)
             reads = list(dict.fromkeys(self.read_ids))
             if not lows and self._each_read is None and len(reads) > 1:
-                self._each_read = [BackwardSweeps(self.net, self.seed_ids, [read]) for read in reads]
+                self._each_read = _ReadsAlone(self.net, self.seed_ids, reads, sweeps)
         return passing
 
     def _a_read_never_passes(self, start: int) -> bool:
         """Whether one of several reads is non-zero at no end of a call from ``start``: then no such
-        call passes, whatever the other reads do. Each read is swept alone, over its own relevant
-        layers (among those of all the reads), the read with the fewest first, and only while they
-        are fewer than those of all the reads together: a read that cannot pass is often written by
-        few layers (a blob no layer reads, or one read at the bottom of the net), while the sweep of
-        all the reads together may run every layer."""
-        each = self._each_read or []
-        ceiling = self._ceiling(start)
+        call passes, whatever the other reads do. No call passes at an end above the ceiling
+        (``_ReadsAlone.ceiling``); below it, the reads ``_ReadsAlone.tried`` gives are swept alone,
+        over their own relevant layers, the read with the fewest first, and only while they are fewer
+        than those of all the reads together: a read that cannot pass is often written by few layers
+        (a blob no layer reads, or one read at the bottom of the net), while the sweep of all the reads
+        together may run every layer."""
+        alone = self._each_read
+        if alone is None:
+            return False
+        ceiling = alone.ceiling(start)
         if ceiling < 0:
             return True
         together = self._swept().count_relevant(start)
-        for k in sorted(range(len(each)), key=lambda k: each[k].count_relevant(start)):
-            if each[k].count_relevant(start) >= together:
+        for read, sweeps in sorted(alone.tried(), key=lambda tried: tried[1].count_relevant(start)):
+            if sweeps.count_relevant(start) >= together:
                 return False
-            if not self._read_may_pass(k, each[k], start, ceiling):
+            if not self._read_may_pass(read, sweeps, start, ceiling):
                 return True
         return False
 
-    def _ceiling(self, start: int) -> int:
-        """The highest end at which a call from ``start`` may leave every read non-zero (-1: none).
-
-        A read that is not non-zero before Backward keeps that value at every end above the last
-        layer at or below ``start`` that may write it (``BackwardSweeps.last_writer_at_or_below``):
-        no call from ``start`` passes at an end above the lowest such layer."""
-        ceiling = start
-        for sweeps in self._each_read or []:
-            if sweeps.before[0] is not True:
-                writer = sweeps.last_writer_at_or_below(start)
-                if writer is not None:
-                    ceiling = min(ceiling, writer)
-        return ceiling
-
-    def _read_may_pass(self, k: int, sweeps: BackwardSweeps, start: int, ceiling: int) -> bool:
-        """Whether read ``k`` alone (``sweeps``) is non-zero at some end at or below ``ceiling`` of a
+    def _read_may_pass(self, read: int, sweeps: BackwardSweeps, start: int, ceiling: int) -> bool:
+        """Whether ``read`` alone (``sweeps``) is non-zero at some end at or below ``ceiling`` of a
         call from ``start`` that does not abort."""
         relevant = sweeps.relevant_at_or_below(start)
-        answer = self._read_answers.get((k, relevant, ceiling))
+        answer = self._read_answers.get((read, relevant, ceiling))
         if answer is None:
             entries = sweeps.sweep(relevant) if relevant >= 0 else []
             # ``before`` holds at the ends above the first listed layer; each entry down to the next one
@@ -964,8 +969,74 @@ class _RangeTests:
                 if values[0] is True and not aborted and low <= ceiling:
                     answer = True
                     break
-            self._read_answers[k, relevant, ceiling] = answer
+            self._read_answers[read, relevant, ceiling] = answer
         return answer
+
+
+class _ReadsAlone:
+    """The reads of ``_RangeTests`` one by one, in time linear in the net and the reads.
+
+    ``ceiling(start)``: a read that is not non-zero before Backward keeps that value at every end
+    above the last layer at or below ``start`` that may write it (``simulate.layers_writing``), so no
+    call from ``start`` passes at an end above the lowest such layer over those reads (-1: a read
+    that nothing writes below ``start`` is never non-zero). A read whose diff a Parameter layer's
+    top may settle after the call is left out of it. Found for every start in one pass.
+
+    ``tried()``: the reads worth sweeping alone, at most ``TRIED`` of them, those with the fewest
+    writers first (then in the order given), each with its ``BackwardSweeps`` made on first use. A
+    read non-zero before Backward that no layer writes is non-zero at every end: it never stops a
+    call, and is not tried.
+    """
+
+    TRIED = 16
+
+    def __init__(self, net: BuiltNet, seed_ids: Sequence[int], reads: Sequence[int],
+                 together: BackwardSweeps) -> None:
+        self.net = net
+        self.seed_ids = list(seed_ids)
+        before = dict(zip(together.watched, together.before))
+        read_class = {read: together.class_of(read) for read in reads}
+        writers = layers_writing(net, [together.class_of(b) for b in range(len(net.blob_names))],
+                                 set(read_class.values()))
+        blocking = [read for read in reads if before[read] is not True or writers[read_class[read]]]
+        order = sorted(range(len(blocking)), key=lambda k: (len(writers[read_class[blocking[k]]]), k))
+        self._tried = [blocking[k] for k in order[:self.TRIED]]
+        self._sweeps: Dict[int, BackwardSweeps] = {}
+        lists = [writers[read_class[read]] for read in reads
+                 if before[read] is not True and read_class[read] not in together.parameter_classes]
+        self._ceilings = _lowest_last_writers(lists, len(net.layers)) if lists else None
+
+    def ceiling(self, start: int) -> int:
+        return start if self._ceilings is None else min(start, self._ceilings[start])
+
+    def tried(self) -> Iterator[Tuple[int, BackwardSweeps]]:
+        for read in self._tried:
+            sweeps = self._sweeps.get(read)
+            if sweeps is None:
+                sweeps = self._sweeps[read] = BackwardSweeps(self.net, self.seed_ids, [read])
+            yield read, sweeps
+
+
+def _lowest_last_writers(lists: Sequence[List[int]], n: int) -> List[int]:
+    """Per index i below ``n``: the least, over ``lists`` (ascending layer indexes), of the greatest
+    index at or below i in each (-1 when one has none), in one pass with a heap."""
+    from heapq import heappop, heappush
+
+    joins: Dict[int, List[int]] = {}  # layer index -> the lists it is in
+    for k, layers in enumerate(lists):
+        for i in layers:
+            joins.setdefault(i, []).append(k)
+    last = [-1] * len(lists)
+    heap = [(-1, k) for k in range(len(lists))]
+    lowest: List[int] = []
+    for i in range(n):
+        for k in joins.get(i, ()):
+            last[k] = i
+            heappush(heap, (i, k))
+        while heap[0][0] != last[heap[0][1]]:
+            heappop(heap)
+        lowest.append(heap[0][0])
+    return lowest
 
 
 class _PassingEnds:

@@ -841,12 +841,14 @@ class BackwardSweeps:
             self._settle_parameters(param_alias, classes)
         #: the watched values after a call that runs no layer
         self.before = self._values()
+        #: the classes of the Parameter layers' tops, whose diffs are settled after a call
+        self.parameter_classes = {classes.root(top) for top in param_alias.values()}
         self._roots = classes.roots(len(net.blob_names))
         #: R of the layer the walk reaches next
         self._read_classes = {self._roots[b] for b in (*self.watched, *self._settled.values())}
         #: the relevant layers walked so far, ascending
         self.relevant: List[int] = []
-        self._writers: Optional[List[int]] = None  # layers that may write a watched diff (last_writer_at_or_below)
+        self._watched_by_class: Optional[Dict[int, List[int]]] = None
         self._rank: List[int] = []  # per layer walked: the index in relevant of the highest at or below it
 
     def _settle_parameters(self, param_alias: Dict[int, int], classes: _DiffClasses) -> None:
@@ -873,22 +875,9 @@ class BackwardSweeps:
         self._walk_to(index)
         return self._rank[index] + 1
 
-    def last_writer_at_or_below(self, index: int) -> Optional[int]:
-        """The highest layer at or below ``index`` that may write a watched diff (-1: none): a call from
-        ``index`` to any end above it leaves the watched diffs as ``before`` (a Backward writes only its
-        bottoms' diffs, and ShareDiff keeps a diff within its class). None when a watched diff is settled
-        after the call (a Parameter top's), which this does not follow."""
-        from bisect import bisect_right  # the fix search's: simulate never asks
-
-        if self._settled:
-            return None
-        if self._writers is None:
-            watched = {self._roots[b] for b in self.watched}
-            roots = self._roots
-            self._writers = [i for i, layer in enumerate(self.net.layers) if layer.need_backward is not False
-                             and any(roots[b] in watched for b in layer.bottom_ids)]
-        k = bisect_right(self._writers, index)
-        return self._writers[k - 1] if k else -1
+    def class_of(self, blob_id: int) -> int:
+        """The ``_DiffClasses`` class of ``blob_id`` (its root)."""
+        return self._roots[blob_id]
 
     def _walk_to(self, index: int) -> None:
         """Find the relevant layers up to ``index``, going on from where the walk stopped."""
@@ -933,27 +922,61 @@ class BackwardSweeps:
         to the first that aborts or may abort: a call to ``end`` has the entry of the lowest listed layer
         at or above ``end`` (below them all: the last one's), or ``before``, not aborting, when none is
         listed at or above ``end``."""
+        return self._sweep(start, keep_values=True)
+
+    def sweep_passes(self, start: int) -> List[Tuple[int, bool, bool]]:
+        """``sweep(start)`` with, for each listed layer, whether every watched value is True instead of
+        the values: the same layers, without a copy of every watched value at each (many reads, each
+        changed by its own layer, would make that quadratic)."""
+        return self._sweep(start, keep_values=False)
+
+    def _sweep(self, start: int, keep_values: bool) -> List[Tuple[int, Any, bool]]:
         self._walk_to(start)
         net, store, param_cells, watched = self.net, self._store, self._param_cells, self.watched
         for i, cells in self._fresh_cells.items():
             param_cells[i] = list(cells)
         # other parameter diffs are written, never read: every sweep shares the same cells
         settled = bool(self._settled)
-        relevant, layers = self.relevant, net.layers
-        entries: List[Tuple[int, List[Tri], bool]] = []
+        relevant, layers, roots = self.relevant, net.layers, self._roots
+        watched_in = self._watched_in_class()
+        entries: List[Tuple[int, Any, bool]] = []
         above = self.before  # the values of the entry above (none aborted above the first abort)
+        current = list(above)
+        not_true = sum(value is not True for value in current)  # how many watched values are not True
         for rank in range(self._rank[start], -1, -1):
             i = relevant[rank]
-            aborted = _backward_layer(net, i, layers[i], store, param_cells) is not False
-            values = self._values() if settled else [store.get(b) for b in watched]
-            if aborted:
-                entries.append((i, values, True))
-                break
-            if values != above:
-                entries.append((i, values, False))
-                above = values
+            layer = layers[i]
+            aborted = _backward_layer(net, i, layer, store, param_cells) is not False
+            if settled:
+                current = self._values()
+                changed = current != above
+                not_true = sum(value is not True for value in current)
+            else:
+                # a layer changes only the diffs of its bottoms' classes: only those watched are read again
+                changed = False
+                for root in {roots[blob_id] for blob_id in layer.bottom_ids}:
+                    for k in watched_in.get(root, ()):
+                        value = store.get(watched[k])
+                        if value is not current[k]:
+                            not_true += (value is not True) - (current[k] is not True)
+                            current[k] = value
+                            changed = True
+            if changed or aborted:
+                if settled:
+                    above = current
+                entries.append((i, list(current) if keep_values else not_true == 0, aborted))
+                if aborted:
+                    break
         store.undo()
         return entries
+
+    def _watched_in_class(self) -> Dict[int, List[int]]:
+        """Per class, the positions in ``watched`` of the blobs in it."""
+        if self._watched_by_class is None:
+            self._watched_by_class = {}
+            for k, blob_id in enumerate(self.watched):
+                self._watched_by_class.setdefault(self._roots[blob_id], []).append(k)
+        return self._watched_by_class
 
     def _values(self) -> List[Tri]:
         """The watched diffs if the call ended here."""
@@ -966,6 +989,20 @@ class BackwardSweeps:
         values = [store.get(b) for b in self.watched]
         store.undo(mark)
         return values
+
+
+def layers_writing(net: BuiltNet, roots: Sequence[int], classes: Set[int]) -> Dict[int, List[int]]:
+    """Per class of ``classes`` (``_DiffClasses`` roots, ``roots`` per blob), the layers, ascending, whose
+    Backward may write a diff of that class: those that run backward with a bottom in it (a Backward
+    writes only its bottoms' diffs, and ShareDiff keeps a diff within its class). Above the last of
+    them that a call runs, the class keeps the value it had before Backward."""
+    writers: Dict[int, List[int]] = {root: [] for root in classes}
+    for i, layer in enumerate(net.layers):
+        if layer.need_backward is not False:
+            for root in {roots[blob_id] for blob_id in layer.bottom_ids}:
+                if root in writers:
+                    writers[root].append(i)
+    return writers
 
 
 class _JoiningDiffStore(_DiffStore):
