@@ -39,7 +39,6 @@ from backprop_lint.caffe.simulate import (
     build_layers,
     init_net,
     is_unknowable,
-    layers_writing,
     no_call_can_pass,
     outputs_of,
     python_layer_key,
@@ -977,7 +976,7 @@ class _ReadsAlone:
     """The reads of ``_RangeTests`` one by one, in time linear in the net and the reads.
 
     ``ceiling(start)``: a read that is not non-zero before Backward keeps that value at every end
-    above the last layer at or below ``start`` that may write it (``simulate.layers_writing``), so no
+    above the last layer at or below ``start`` that may write it (``BackwardSweeps.layers_writing``), so no
     call from ``start`` passes at an end above the lowest such layer over those reads (-1: a read
     that nothing writes below ``start`` is never non-zero). A read whose diff a Parameter layer's
     top may settle after the call is left out of it. Found for every start in one pass.
@@ -996,8 +995,7 @@ class _ReadsAlone:
         self.seed_ids = list(seed_ids)
         before = dict(zip(together.watched, together.before))
         read_class = {read: together.class_of(read) for read in reads}
-        writers = layers_writing(net, [together.class_of(b) for b in range(len(net.blob_names))],
-                                 set(read_class.values()))
+        writers = together.layers_writing(set(read_class.values()))
         blocking = [read for read in reads if before[read] is not True or writers[read_class[read]]]
         order = sorted(range(len(blocking)), key=lambda k: (len(writers[read_class[blocking[k]]]), k))
         self._tried = [blocking[k] for k in order[:self.TRIED]]

@@ -879,6 +879,20 @@ class BackwardSweeps:
         """The ``_DiffClasses`` class of ``blob_id`` (its root)."""
         return self._roots[blob_id]
 
+    def layers_writing(self, classes: Set[int]) -> Dict[int, List[int]]:
+        """Per class of ``classes`` (``class_of``), the layers, ascending, whose Backward may write a diff
+        of that class: those that run backward with a bottom in it (a Backward writes only its bottoms'
+        diffs, and ShareDiff keeps a diff within its class). Above the last of them that a call runs,
+        the class keeps the value it had before Backward."""
+        roots = self._roots
+        writers: Dict[int, List[int]] = {root: [] for root in classes}
+        for i, layer in enumerate(self.net.layers):
+            if layer.need_backward is not False:
+                for root in {roots[blob_id] for blob_id in layer.bottom_ids}:
+                    if root in writers:
+                        writers[root].append(i)
+        return writers
+
     def _walk_to(self, index: int) -> None:
         """Find the relevant layers up to ``index``, going on from where the walk stopped."""
         ranks = self._rank
@@ -989,20 +1003,6 @@ class BackwardSweeps:
         values = [store.get(b) for b in self.watched]
         store.undo(mark)
         return values
-
-
-def layers_writing(net: BuiltNet, roots: Sequence[int], classes: Set[int]) -> Dict[int, List[int]]:
-    """Per class of ``classes`` (``_DiffClasses`` roots, ``roots`` per blob), the layers, ascending, whose
-    Backward may write a diff of that class: those that run backward with a bottom in it (a Backward
-    writes only its bottoms' diffs, and ShareDiff keeps a diff within its class). Above the last of
-    them that a call runs, the class keeps the value it had before Backward."""
-    writers: Dict[int, List[int]] = {root: [] for root in classes}
-    for i, layer in enumerate(net.layers):
-        if layer.need_backward is not False:
-            for root in {roots[blob_id] for blob_id in layer.bottom_ids}:
-                if root in writers:
-                    writers[root].append(i)
-    return writers
 
 
 class _JoiningDiffStore(_DiffStore):
@@ -1215,14 +1215,17 @@ def _abort_verdict(layer: BuiltLayer) -> Tri:
     n_bottoms = len(layer.bottom_ids)
     param = layer.definition.param
     aborts: Tri = False
+    together: Sequence[int] = ()
+    together_asked: Tri = False
+    if info.written_together:  # as _backward_layer reads them
+        together = [j for j in sorted(info.written_together) if j < n_bottoms]
+        together_asked = tri_or(layer.bottom_need_backward[j] for j in together)
     for j in range(n_bottoms):
         behaviour = info.backward(j, n_bottoms, param)
         if behaviour is Backward.ABORTS:
             aborts = _or2(aborts, runs)
         elif behaviour is Backward.ABORTS_IF_PD:
-            together = [k for k in sorted(info.written_together) if k < n_bottoms]
-            asked = (tri_or(layer.bottom_need_backward[k] for k in together) if j in together
-                     else layer.bottom_need_backward[j])
+            asked = together_asked if j in together else layer.bottom_need_backward[j]
             aborts = _or2(aborts, _and2(runs, asked))
     if n_bottoms == 0 and info.backward(0, 0, param) is Backward.ABORTS:
         aborts = _or2(aborts, runs)
